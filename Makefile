@@ -1,0 +1,49 @@
+# flowdb: PGXS build.  `make demo` and `make test` are the two entry points
+# documented in README.md; both work as root on a fresh Debian machine.
+
+EXTENSION   = flowdb
+MODULE_big  = flowdb
+DATA        = src/sql/flowdb--0.1.0.sql
+PG_CONFIG  ?= pg_config
+
+PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c \
+              src/catalog.c src/engine.c $(wildcard src/tools/*.c)
+PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c
+OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = -lcurl -lcjson
+
+# pg_regress (sql/ + expected/) against a running server with flowdb preloaded
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=flowdb
+# TAP tests start their own clusters (PostgreSQL::Test::Cluster)
+TAP_TESTS    = 1
+PROVE_TESTS  = test/t/*.pl
+PROVE_FLAGS  = -I $(CURDIR)/test/t
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: deps unit demo test bench-smoke bench
+
+# Install Debian packages the build and tests need (root, non-interactive).
+deps:
+	@bash scripts/deps.sh
+
+# C unit tests of the pure modules, under valgrind.
+unit:
+	$(MAKE) -C test/unit run
+
+demo: deps
+	@bash scripts/demo.sh
+
+test: deps
+	@bash scripts/test.sh
+
+bench-smoke:
+	@bash bench/run.sh --smoke
+
+bench:
+	@bash bench/run.sh

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * condition.h
+ *	  Edge conditions as data: {"left", "op", "right"} and all/any/not.
+ *
+ * Leaf:     {"left": <value>, "op": "<op>", "right": <value>}
+ *           left/right are JSON values; strings may contain templates,
+ *           rendered with tmpl_* against the run context.
+ * Combined: {"all": [cond...]}, {"any": [cond...]}, {"not": cond}
+ *
+ * Ops: eq ne gt gte lt lte contains starts_with ends_with in exists empty
+ * matches.  "exists" and "empty" take no right.  Numbers compare as
+ * numbers, strings as strings; ordering ops on a number and a string (or
+ * other mismatched types) are an error naming both types.  eq/ne compare
+ * JSON values deeply and error on number-vs-string.  contains: substring
+ * on strings, membership on arrays, key on objects.  in: left is an
+ * element of right (an array).  exists: left is one template whose path
+ * resolves (a missing path is false, not an error).  empty: null, "", [],
+ * {} or missing.  matches: POSIX extended regex (right) against a string.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FLOWDB_CONDITION_H
+#define FLOWDB_CONDITION_H
+
+#include "fjson.h"
+
+/*
+ * Check a condition's shape; each problem is added to errs with its path
+ * (path is the JSON path of cond itself, e.g. "$.edges[1].condition").
+ * Template syntax and roots inside left/right are checked too.
+ */
+extern void cond_validate(const cJSON *cond, const char *path, FdbErrors *errs);
+
+/* Evaluate: 1 true, 0 false, -1 error (err set). */
+extern int	cond_eval(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen);
+
+#endif							/* FLOWDB_CONDITION_H */
