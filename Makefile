@@ -47,3 +47,10 @@ bench-smoke:
 
 bench:
 	@bash bench/run.sh
+
+# The two halves of PGXS installcheck, run separately by scripts/test.sh.
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+installcheck-tap:
+	$(prove_installcheck)

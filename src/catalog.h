@@ -56,6 +56,9 @@ typedef struct HttpResponse
 {
 	long		status;
 	bool		timed_out;
+	bool		permanent;		/* transport error retrying cannot fix
+								 * (private address refused, body too
+								 * large) */
 	char		error[256];		/* transport error text, "" if none */
 	cJSON	   *headers;		/* object, lower-case names -> string */
 	char	   *body;			/* NUL-terminated */
@@ -78,6 +81,8 @@ typedef struct ToolContext
 	const cJSON *credential;	/* secret object, or NULL (sandbox) */
 	const char *base_url;		/* service base URL, no trailing slash */
 	const char *idempotency_key;	/* stable per run + node */
+	const cJSON *settings;		/* service settings from GUCs, e.g. {"model":
+								 * "gpt-4o-mini"} for llm; may be NULL */
 	int			phase;			/* 0 for the first request of a step */
 	cJSON	   *phase_state;	/* object persisted between phases (task may
 								 * add keys); never NULL */
@@ -113,6 +118,15 @@ typedef struct ToolService
 /* registry, NULL-terminated (catalog.c) */
 extern const ToolService *const fdb_services[];
 
+/* ---- registry: one extern per service (src/tools/<name>_tool.c) ---- */
+extern const ToolService http_service;
+extern const ToolService whatsapp_service;
+extern const ToolService razorpay_service;
+extern const ToolService instagram_service;
+extern const ToolService slack_service;
+extern const ToolService llm_service;
+/* ---- end registry ---- */
+
 extern const ToolService *catalog_service(const char *name);
 extern const ToolTask *catalog_task(const ToolService *svc, const char *name);
 extern const char *param_type_name(ParamType t);
@@ -128,7 +142,7 @@ extern void http_request_add_header(HttpRequest *req, const char *fmt,...)
 extern void http_request_set_body(HttpRequest *req, const char *body, size_t len);
 extern void http_request_free(HttpRequest *req);
 extern void http_response_free(HttpResponse *resp);
-/* Default classification: 2xx done, 408/429/5xx retry, other fail. */
+/* Default classification: 2xx/3xx done, 408/425/429/5xx retry, other fail. */
 extern ToolOutcome tool_classify_status(long status);
 /* Parse body as JSON when content-type is JSON (or it looks like JSON),
  * else a string.  Never NULL. */

@@ -1,0 +1,295 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  SQL-callable C functions: blueprint validation, payload limits,
+ *	  template rendering, condition evaluation and the tool catalog.
+ *	  They are thin wrappers over the pure modules; all JSON crosses the
+ *	  boundary as text (jsonb -> cJSON -> jsonb).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "flowdb.h"
+#include "fjson.h"
+#include "blueprint.h"
+#include "catalog.h"
+#include "condition.h"
+#include "template.h"
+
+/*
+ * flowdb_parse_json_text
+ *		Parse JSON text into a malloc'd cJSON tree; ERROR if it is not
+ *		JSON (cannot happen for text that came out of jsonb).
+ */
+cJSON *
+flowdb_parse_json_text(const char *text)
+{
+	cJSON	   *v = cJSON_Parse(text);
+
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid JSON handed to flowdb")));
+	return v;
+}
+
+/*
+ * flowdb_jsonb_to_cjson
+ *		Convert a jsonb value to a malloc'd cJSON tree (caller deletes).
+ */
+cJSON *
+flowdb_jsonb_to_cjson(Jsonb *jb)
+{
+	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	cJSON	   *v = flowdb_parse_json_text(text);
+
+	pfree(text);
+	return v;
+}
+
+/*
+ * flowdb_cjson_to_jsonb
+ *		Convert a cJSON tree to a jsonb Datum (palloc'd).
+ */
+Datum
+flowdb_cjson_to_jsonb(const cJSON *v)
+{
+	char	   *text = cJSON_PrintUnformatted(v);
+	char	   *copy;
+
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while printing JSON")));
+	copy = pstrdup(text);
+	cJSON_free(text);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(copy));
+}
+
+/*
+ * flowdb_cjson_to_jsonb_free
+ *		Convert to jsonb and delete the cJSON tree (also on error).
+ */
+Datum
+flowdb_cjson_to_jsonb_free(cJSON *v)
+{
+	char	   *text = cJSON_PrintUnformatted(v);
+	char	   *copy = text ? pstrdup(text) : NULL;
+
+	cJSON_free(text);
+	cJSON_Delete(v);
+	if (copy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while printing JSON")));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(copy));
+}
+
+/*
+ * check_blueprint_size
+ *		Refuse a blueprint larger than flowdb.max_blueprint_bytes.
+ */
+static void
+check_blueprint_size(Jsonb *jb)
+{
+	Size		len = VARSIZE(jb);
+
+	if (len > (Size) flowdb_max_blueprint_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("blueprint is too large: %zu bytes", len),
+				 errdetail("The limit is %d bytes.", flowdb_max_blueprint_bytes),
+				 errhint("Split the workflow, or raise flowdb.max_blueprint_bytes.")));
+}
+
+/*
+ * collect_errors
+ *		Validate a jsonb blueprint; fills errs (caller frees).
+ */
+static void
+collect_errors(Jsonb *jb, FdbErrors *errs)
+{
+	cJSON	   *bp;
+
+	check_blueprint_size(jb);
+	bp = flowdb_jsonb_to_cjson(jb);
+	fdb_errors_init(errs);
+	bp_validate(bp, errs);
+	cJSON_Delete(bp);
+}
+
+PG_FUNCTION_INFO_V1(flowdb_blueprint_errors);
+
+/*
+ * flowdb_blueprint_errors
+ *		text[] of every validation problem ("$.path: message"); empty when
+ *		the blueprint is valid.
+ */
+Datum
+flowdb_blueprint_errors(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	FdbErrors	errs;
+	Datum	   *elems;
+	ArrayType  *result;
+
+	collect_errors(jb, &errs);
+	elems = palloc(sizeof(Datum) * Max(errs.count, 1));
+	for (int i = 0; i < errs.count; i++)
+		elems[i] = CStringGetTextDatum(errs.items[i]);
+	result = construct_array(elems, errs.count, TEXTOID, -1, false, TYPALIGN_INT);
+	fdb_errors_free(&errs);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+PG_FUNCTION_INFO_V1(flowdb_check_blueprint);
+
+/*
+ * flowdb_check_blueprint
+ *		Raise invalid_parameter_value (22023) with every problem in the
+ *		detail, one per line; return quietly when the blueprint is valid.
+ */
+Datum
+flowdb_check_blueprint(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	FdbErrors	errs;
+	char	   *joined;
+	char	   *detail;
+	int			n;
+
+	collect_errors(jb, &errs);
+	if (errs.count == 0)
+	{
+		fdb_errors_free(&errs);
+		PG_RETURN_VOID();
+	}
+	n = errs.count;
+	joined = fdb_errors_join(&errs, "\n");
+	detail = pstrdup(joined);
+	free(joined);
+	fdb_errors_free(&errs);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid blueprint: %d problem%s", n, n == 1 ? "" : "s"),
+			 errdetail_internal("%s", detail),
+			 errhint("See docs/blueprint.md for the format, or call flow_validate().")));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(flowdb_check_payload);
+
+/*
+ * flowdb_check_payload
+ *		Refuse a payload larger than flowdb.max_payload_bytes.
+ */
+Datum
+flowdb_check_payload(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	Size		len = VARSIZE(jb);
+
+	if (len > (Size) flowdb_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("payload is too large: %zu bytes", len),
+				 errdetail("The limit is %d bytes.", flowdb_max_payload_bytes),
+				 errhint("Send a reference to the data instead, or raise flowdb.max_payload_bytes.")));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(flowdb_render);
+
+/*
+ * flowdb_render
+ *		Render the templates in a JSON value against a context object;
+ *		a missing path raises 22023 naming it.
+ */
+Datum
+flowdb_render(PG_FUNCTION_ARGS)
+{
+	cJSON	   *value = flowdb_jsonb_to_cjson(PG_GETARG_JSONB_P(0));
+	cJSON	   *ctx = flowdb_jsonb_to_cjson(PG_GETARG_JSONB_P(1));
+	char		err[FDB_ERRLEN];
+	cJSON	   *out;
+	Datum		result;
+
+	err[0] = '\0';
+	out = tmpl_render(value, ctx, err, sizeof(err));
+	cJSON_Delete(value);
+	cJSON_Delete(ctx);
+	if (out == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("template error: %s", err)));
+	result = flowdb_cjson_to_jsonb_free(out);
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(flowdb_eval_condition);
+
+/*
+ * flowdb_eval_condition
+ *		Validate and evaluate a condition against a context object.
+ */
+Datum
+flowdb_eval_condition(PG_FUNCTION_ARGS)
+{
+	cJSON	   *cond = flowdb_jsonb_to_cjson(PG_GETARG_JSONB_P(0));
+	cJSON	   *ctx;
+	FdbErrors	errs;
+	char		err[FDB_ERRLEN];
+	int			r;
+
+	fdb_errors_init(&errs);
+	cond_validate(cond, "$", &errs);
+	if (errs.count > 0)
+	{
+		char	   *joined = fdb_errors_join(&errs, "\n");
+		char	   *detail = pstrdup(joined);
+
+		free(joined);
+		fdb_errors_free(&errs);
+		cJSON_Delete(cond);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid condition"),
+				 errdetail_internal("%s", detail)));
+	}
+	fdb_errors_free(&errs);
+
+	ctx = flowdb_jsonb_to_cjson(PG_GETARG_JSONB_P(1));
+	err[0] = '\0';
+	r = cond_eval(cond, ctx, err, sizeof(err));
+	cJSON_Delete(cond);
+	cJSON_Delete(ctx);
+	if (r < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("condition error: %s", err)));
+	PG_RETURN_BOOL(r == 1);
+}
+
+PG_FUNCTION_INFO_V1(flowdb_catalog);
+
+/*
+ * flowdb_catalog
+ *		The tool catalog as jsonb (services, tasks, params, events, node
+ *		types, condition operators).
+ */
+Datum
+flowdb_catalog(PG_FUNCTION_ARGS)
+{
+	cJSON	   *cat = catalog_to_json();
+	Datum		result;
+
+	result = flowdb_cjson_to_jsonb_free(cat);
+	PG_RETURN_DATUM(result);
+}

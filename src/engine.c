@@ -1,0 +1,1156 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.c
+ *	  The run state machine.  Pure C over cJSON: no I/O, no transactions,
+ *	  so every rule here is unit-tested in test/unit/test_engine.c.
+ *
+ * Rules (DESIGN section 4/5):
+ *	- a node with no incoming edge is ready at once;
+ *	- an edge is resolved when its source finished: taken if the source
+ *	  succeeded and its condition holds (no condition = taken; an "else"
+ *	  edge is taken when no conditional sibling was), not taken if the
+ *	  source was skipped;
+ *	- a node runs when all its incoming edges are resolved and at least one
+ *	  was taken; when all are resolved and none was taken it is skipped;
+ *	- a permanently failed node fails the run once nothing is in flight.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "condition.h"
+#include "template.h"
+
+static double default_random01(void);
+static const cJSON *find_node(const cJSON *bp, const char *id);
+
+EngineConfig engine_config = {1000.0, 3600000.0, default_random01};
+
+/*
+ * default_random01
+ *		Jitter source: libc random() scaled to [0,1).
+ */
+static double
+default_random01(void)
+{
+	return (double) (random() % 1000000) / 1000000.0;
+}
+
+/* ---------------------------------------------------------------------
+ * events
+ * --------------------------------------------------------------------- */
+
+/*
+ * engine_events_init
+ *		Empty event list.
+ */
+void
+engine_events_init(EngineEvents *ev)
+{
+	ev->n = 0;
+	ev->cap = 0;
+	ev->items = NULL;
+}
+
+/*
+ * engine_events_clear
+ *		Free the events' contents, keep the array for reuse.
+ */
+void
+engine_events_clear(EngineEvents *ev)
+{
+	for (int i = 0; i < ev->n; i++)
+	{
+		EngineEvent *e = &ev->items[i];
+
+		free(e->node_id);
+		free(e->error);
+		cJSON_Delete(e->input);
+		cJSON_Delete(e->output);
+	}
+	ev->n = 0;
+}
+
+/*
+ * engine_events_free
+ *		Free everything.
+ */
+void
+engine_events_free(EngineEvents *ev)
+{
+	engine_events_clear(ev);
+	free(ev->items);
+	engine_events_init(ev);
+}
+
+/*
+ * add_event
+ *		Append a log event; input/output are taken over.
+ */
+static void
+add_event(EngineEvents *ev, const char *node_id, const char *status,
+		  int attempt, cJSON *input, cJSON *output, const char *error,
+		  double started_ms, double finished_ms)
+{
+	EngineEvent *e;
+
+	if (ev == NULL)
+	{
+		cJSON_Delete(input);
+		cJSON_Delete(output);
+		return;
+	}
+	if (ev->n == ev->cap)
+	{
+		int			ncap = ev->cap ? ev->cap * 2 : 16;
+		EngineEvent *items = realloc(ev->items, sizeof(EngineEvent) * ncap);
+
+		if (items == NULL)
+			abort();
+		ev->items = items;
+		ev->cap = ncap;
+	}
+	e = &ev->items[ev->n++];
+	e->node_id = fdb_strdup(node_id);
+	e->status = status;
+	e->attempt = attempt;
+	e->input = input;
+	e->output = output;
+	e->error = error ? fdb_strdup(error) : NULL;
+	e->started_ms = started_ms;
+	e->finished_ms = finished_ms;
+}
+
+/* ---------------------------------------------------------------------
+ * state access
+ * --------------------------------------------------------------------- */
+
+/*
+ * node_state
+ *		The state object of a node, created (pending) when absent.
+ */
+static cJSON *
+node_state(EngineRun *run, const char *id)
+{
+	cJSON	   *ns = cJSON_GetObjectItemCaseSensitive(run->nodes, id);
+
+	if (ns == NULL || !cJSON_IsObject(ns))
+	{
+		if (ns != NULL)
+			cJSON_DeleteItemFromObjectCaseSensitive(run->nodes, id);
+		ns = cJSON_AddObjectToObject(run->nodes, id);
+	}
+	return ns;
+}
+
+/*
+ * node_status
+ *		Status string of a node ("pending" when absent).
+ */
+static const char *
+node_status(EngineRun *run, const char *id)
+{
+	cJSON	   *ns = cJSON_GetObjectItemCaseSensitive(run->nodes, id);
+	const char *s = ns ? fdb_json_str(ns, "status") : NULL;
+
+	return s ? s : "pending";
+}
+
+/*
+ * set_field
+ *		Replace (or add) key in obj with item (taken over).
+ */
+static void
+set_field(cJSON *obj, const char *key, cJSON *item)
+{
+	if (cJSON_HasObjectItem(obj, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	else
+		cJSON_AddItemToObject(obj, key, item);
+}
+
+/*
+ * set_status
+ *		Set a node's status.
+ */
+static void
+set_status(cJSON *ns, const char *status)
+{
+	set_field(ns, "status", cJSON_CreateString(status));
+}
+
+/*
+ * get_int
+ *		Integer field of an object, or dflt.
+ */
+static int
+get_int(const cJSON *obj, const char *key, int dflt)
+{
+	double		d;
+
+	if (obj && fdb_json_num(obj, key, &d))
+		return (int) d;
+	return dflt;
+}
+
+/*
+ * get_double
+ *		Number field of an object, or dflt.
+ */
+static double
+get_double(const cJSON *obj, const char *key, double dflt)
+{
+	double		d;
+
+	if (obj && fdb_json_num(obj, key, &d))
+		return d;
+	return dflt;
+}
+
+/*
+ * is_terminal
+ *		Node finished for good (as far as edges are concerned).
+ */
+static bool
+is_terminal(const char *status)
+{
+	return strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0 ||
+		strcmp(status, "failed") == 0;
+}
+
+/*
+ * engine_run_new
+ *		Wrap a run's blueprint, payload and state (all taken over).
+ */
+EngineRun *
+engine_run_new(const char *run_id, const char *workflow_id,
+			   cJSON *bp, cJSON *payload, cJSON *state)
+{
+	EngineRun  *run = calloc(1, sizeof(EngineRun));
+	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(bp, "edges");
+	int			nedges = cJSON_IsArray(edges) ? cJSON_GetArraySize(edges) : 0;
+
+	if (run == NULL)
+		abort();
+	snprintf(run->run_id, sizeof(run->run_id), "%s", run_id ? run_id : "");
+	snprintf(run->workflow_id, sizeof(run->workflow_id), "%s",
+			 workflow_id ? workflow_id : "");
+	run->bp = bp;
+	run->payload = payload ? payload : cJSON_CreateObject();
+	run->state = (state && cJSON_IsObject(state)) ? state : cJSON_CreateObject();
+	if (state && run->state != state)
+		cJSON_Delete(state);
+
+	run->nodes = cJSON_GetObjectItemCaseSensitive(run->state, "nodes");
+	if (!cJSON_IsObject(run->nodes))
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(run->state, "nodes");
+		run->nodes = cJSON_AddObjectToObject(run->state, "nodes");
+	}
+	run->edges = cJSON_GetObjectItemCaseSensitive(run->state, "edges");
+	if (!cJSON_IsArray(run->edges) || cJSON_GetArraySize(run->edges) != nedges)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(run->state, "edges");
+		run->edges = cJSON_AddArrayToObject(run->state, "edges");
+		for (int i = 0; i < nedges; i++)
+			cJSON_AddItemToArray(run->edges, cJSON_CreateNull());
+	}
+	return run;
+}
+
+/*
+ * engine_run_free
+ *		Free a run and everything it owns.
+ */
+void
+engine_run_free(EngineRun *run)
+{
+	if (run == NULL)
+		return;
+	cJSON_Delete(run->bp);
+	cJSON_Delete(run->payload);
+	cJSON_Delete(run->state);
+	free(run->error);
+	free(run);
+}
+
+/*
+ * engine_recover
+ *		Requests recorded as running may have been lost with the process
+ *		that sent them: make them pending again (keeping the attempt count
+ *		so the same Idempotency-Key and attempt number are used).
+ *		Edges out of a failed node reset too when the run was retried.
+ */
+void
+engine_recover(EngineRun *run)
+{
+	cJSON	   *ns;
+
+	cJSON_ArrayForEach(ns, run->nodes)
+	{
+		const char *st = fdb_json_str(ns, "status");
+
+		if (st && strcmp(st, "running") == 0)
+		{
+			set_status(ns, "pending");
+			set_field(ns, "attempt",
+					  cJSON_CreateNumber(get_int(ns, "attempt", 1) - 1));
+		}
+	}
+	/* edges whose source is not finished are unresolved (flow_retry) */
+	{
+		const cJSON *edges = cJSON_GetObjectItemCaseSensitive(run->bp, "edges");
+		int			i = 0;
+		const cJSON *e;
+
+		cJSON_ArrayForEach(e, edges)
+		{
+			const char *from = fdb_json_str(e, "from");
+
+			if (from && !is_terminal(node_status(run, from)))
+				cJSON_ReplaceItemInArray(run->edges, i, cJSON_CreateNull());
+			i++;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * context and rendering
+ * --------------------------------------------------------------------- */
+
+/*
+ * engine_context
+ *		{"trigger_data", "steps": {id: {"output", "status"}}, "run",
+ *		"workflow"}; large values are references into the run.
+ */
+cJSON *
+engine_context(EngineRun *run, const char *node_id)
+{
+	cJSON	   *ctx = cJSON_CreateObject();
+	cJSON	   *steps = cJSON_AddObjectToObject(ctx, "steps");
+	cJSON	   *r = cJSON_AddObjectToObject(ctx, "run");
+	cJSON	   *w = cJSON_AddObjectToObject(ctx, "workflow");
+	cJSON	   *ns;
+	const char *name = fdb_json_str(run->bp, "name");
+
+	cJSON_AddItemReferenceToObject(ctx, "trigger_data", run->payload);
+	cJSON_ArrayForEach(ns, run->nodes)
+	{
+		cJSON	   *s = cJSON_AddObjectToObject(steps, ns->string);
+		cJSON	   *out = cJSON_GetObjectItemCaseSensitive(ns, "output");
+		const char *st = fdb_json_str(ns, "status");
+
+		if (out)
+			cJSON_AddItemReferenceToObject(s, "output", out);
+		cJSON_AddStringToObject(s, "status", st ? st : "pending");
+	}
+	cJSON_AddStringToObject(r, "id", run->run_id);
+	cJSON_AddNumberToObject(r, "attempt",
+							node_id ? get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id),
+											  "attempt", 1) : 1);
+	cJSON_AddNumberToObject(r, "retries", get_int(run->state, "retries", 0));
+	if (run->workflow_id[0])
+		cJSON_AddStringToObject(w, "id", run->workflow_id);
+	else
+		cJSON_AddNullToObject(w, "id");
+	cJSON_AddStringToObject(w, "name", name ? name : "");
+	return ctx;
+}
+
+/*
+ * engine_context_free
+ *		Free a context (references are not followed).
+ */
+void
+engine_context_free(cJSON *ctx)
+{
+	cJSON_Delete(ctx);
+}
+
+/*
+ * engine_render_params
+ *		The node's params with templates resolved.
+ */
+cJSON *
+engine_render_params(EngineRun *run, const char *node_id, char *err, size_t errlen)
+{
+	const cJSON *node = find_node(run->bp, node_id);
+	const cJSON *params = node ? cJSON_GetObjectItemCaseSensitive(node, "params") : NULL;
+	cJSON	   *ctx;
+	cJSON	   *out;
+
+	if (params == NULL)
+		return cJSON_CreateObject();
+	ctx = engine_context(run, node_id);
+	out = tmpl_render(params, ctx, err, errlen);
+	engine_context_free(ctx);
+	return out;
+}
+
+/* ---------------------------------------------------------------------
+ * graph
+ * --------------------------------------------------------------------- */
+
+/*
+ * find_node
+ *		The blueprint node with this id, or NULL.
+ */
+static const cJSON *
+find_node(const cJSON *bp, const char *id)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(bp, "nodes");
+	const cJSON *n;
+
+	cJSON_ArrayForEach(n, nodes)
+	{
+		const char *nid = fdb_json_str(n, "id");
+
+		if (nid && strcmp(nid, id) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+/*
+ * edge_value
+ *		-1 unresolved, 0 not taken, 1 taken.
+ */
+static int
+edge_value(EngineRun *run, int i)
+{
+	const cJSON *v = cJSON_GetArrayItem(run->edges, i);
+
+	if (v == NULL || cJSON_IsNull(v))
+		return -1;
+	return cJSON_IsTrue(v) ? 1 : 0;
+}
+
+/*
+ * set_edge
+ *		Record edge i as taken or not.
+ */
+static void
+set_edge(EngineRun *run, int i, bool taken)
+{
+	cJSON_ReplaceItemInArray(run->edges, i, cJSON_CreateBool(taken));
+}
+
+/*
+ * resolve_out_edges
+ *		Decide the outgoing edges of a node that finished.  skipped: none
+ *		taken.  timed_out (wait_event): only else edges taken.  Otherwise
+ *		conditions are evaluated against the run context; an evaluation
+ *		error fails the run.
+ */
+static void
+resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_out)
+{
+	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(run->bp, "edges");
+	const cJSON *e;
+	cJSON	   *ctx = NULL;
+	bool		any_conditional_taken = false;
+	int			i;
+
+	/* pass 1: plain and conditional edges */
+	i = 0;
+	cJSON_ArrayForEach(e, edges)
+	{
+		const char *from = fdb_json_str(e, "from");
+		const cJSON *cond = cJSON_GetObjectItemCaseSensitive(e, "condition");
+		bool		is_else = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "else"));
+
+		if (from && strcmp(from, node_id) == 0 && !is_else)
+		{
+			if (skipped || timed_out)
+				set_edge(run, i, false);
+			else if (cond == NULL || cJSON_IsNull(cond))
+				set_edge(run, i, true);
+			else
+			{
+				char		err[FDB_ERRLEN];
+				int			r;
+
+				if (ctx == NULL)
+					ctx = engine_context(run, NULL);
+				err[0] = '\0';
+				r = cond_eval(cond, ctx, err, sizeof(err));
+				if (r < 0)
+				{
+					char	   *msg = fdb_asprintf("condition on edge %s -> %s: %s",
+												   node_id, fdb_json_str(e, "to"), err);
+
+					engine_fail_run(run, msg);
+					free(msg);
+					set_edge(run, i, false);
+				}
+				else
+				{
+					set_edge(run, i, r == 1);
+					if (r == 1)
+						any_conditional_taken = true;
+				}
+			}
+		}
+		i++;
+	}
+	/* pass 2: else edges */
+	i = 0;
+	cJSON_ArrayForEach(e, edges)
+	{
+		const char *from = fdb_json_str(e, "from");
+		bool		is_else = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "else"));
+
+		if (from && strcmp(from, node_id) == 0 && is_else)
+			set_edge(run, i, !skipped && (timed_out || !any_conditional_taken));
+		i++;
+	}
+	if (ctx)
+		engine_context_free(ctx);
+}
+
+/*
+ * readiness
+ *		For a pending node: 1 ready, 0 not yet, -1 to be skipped.
+ */
+static int
+readiness(EngineRun *run, const char *node_id)
+{
+	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(run->bp, "edges");
+	const cJSON *e;
+	int			i = 0;
+	int			incoming = 0;
+	bool		unresolved = false;
+	bool		taken = false;
+
+	cJSON_ArrayForEach(e, edges)
+	{
+		const char *to = fdb_json_str(e, "to");
+
+		if (to && strcmp(to, node_id) == 0)
+		{
+			int			v = edge_value(run, i);
+
+			incoming++;
+			if (v < 0)
+				unresolved = true;
+			else if (v == 1)
+				taken = true;
+		}
+		i++;
+	}
+	if (incoming == 0)
+		return 1;
+	if (unresolved)
+		return 0;
+	return taken ? 1 : -1;
+}
+
+/*
+ * node_max_attempts
+ *		retry.max_attempts of a node (default 3).
+ */
+static int
+node_max_attempts(const cJSON *node)
+{
+	const cJSON *retry = cJSON_GetObjectItemCaseSensitive(node, "retry");
+
+	return get_int(retry, "max_attempts", ENGINE_DEFAULT_ATTEMPTS);
+}
+
+/*
+ * succeed_node
+ *		Mark a node succeeded with output (taken over), log it, resolve
+ *		its outgoing edges.
+ */
+static void
+succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
+			 double started_ms, double now_ms, bool timed_out, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, node_id);
+	int			attempt = get_int(ns, "attempt", 1);
+
+	if (attempt < 1)
+		attempt = 1;
+	set_status(ns, "succeeded");
+	set_field(ns, "attempt", cJSON_CreateNumber(attempt));
+	set_field(ns, "output", output ? output : cJSON_CreateObject());
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "error");
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase");
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase_state");
+	add_event(ev, node_id, "succeeded", attempt, input,
+			  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ns, "output"), true),
+			  NULL, started_ms, now_ms);
+	resolve_out_edges(run, node_id, false, timed_out);
+}
+
+/*
+ * fail_node
+ *		Mark a node failed for good and the run failing.
+ */
+static void
+fail_node(EngineRun *run, const char *node_id, cJSON *input, const char *error,
+		  double started_ms, double now_ms, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, node_id);
+	int			attempt = get_int(ns, "attempt", 1);
+	char	   *msg;
+
+	set_status(ns, "failed");
+	set_field(ns, "error", cJSON_CreateString(error));
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
+	add_event(ev, node_id, "failed", attempt < 1 ? 1 : attempt, input, NULL, error,
+			  started_ms, now_ms);
+	msg = fdb_asprintf("node %s failed: %s", node_id, error);
+	engine_fail_run(run, msg);
+	free(msg);
+}
+
+/*
+ * engine_fail_run
+ *		The run will fail once nothing is in flight; the first error wins.
+ */
+void
+engine_fail_run(EngineRun *run, const char *error)
+{
+	if (!run->failing)
+	{
+		run->failing = true;
+		run->error = fdb_strdup(error);
+	}
+}
+
+/*
+ * start_wait
+ *		Park a delay or wait_event node until due_ms (0 = no deadline).
+ */
+static void
+start_wait(cJSON *ns, double due_ms, double now_ms)
+{
+	set_status(ns, "waiting");
+	set_field(ns, "due", cJSON_CreateNumber(due_ms));
+	set_field(ns, "since", cJSON_CreateNumber(now_ms));
+}
+
+/*
+ * start_node
+ *		A pending node became ready: run it (instant types) or dispatch it
+ *		(action).  Returns true when it was dispatched.
+ */
+static bool
+start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
+		   EngineEvents *ev)
+{
+	const char *type = fdb_json_str(node, "type");
+	cJSON	   *ns = node_state(run, id);
+	char		err[FDB_ERRLEN];
+
+	err[0] = '\0';
+	if (type == NULL || strcmp(type, "action") == 0)
+	{
+		set_status(ns, "running");
+		set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 0) + 1));
+		set_field(ns, "started", cJSON_CreateNumber(now_ms));
+		return true;
+	}
+	if (strcmp(type, "router") == 0)
+	{
+		set_field(ns, "attempt", cJSON_CreateNumber(1));
+		succeed_node(run, id, NULL, cJSON_CreateObject(), now_ms, now_ms, false, ev);
+	}
+	else if (strcmp(type, "set") == 0)
+	{
+		const cJSON *values = cJSON_GetObjectItemCaseSensitive(node, "values");
+		cJSON	   *ctx = engine_context(run, id);
+		cJSON	   *out = values ? tmpl_render(values, ctx, err, sizeof(err))
+			: cJSON_CreateObject();
+
+		engine_context_free(ctx);
+		set_field(ns, "attempt", cJSON_CreateNumber(1));
+		if (out)
+			succeed_node(run, id, NULL, out, now_ms, now_ms, false, ev);
+		else
+			fail_node(run, id, NULL, err, now_ms, now_ms, ev);
+	}
+	else if (strcmp(type, "delay") == 0)
+	{
+		double		seconds;
+		double		due = 0;
+
+		set_field(ns, "attempt", cJSON_CreateNumber(1));
+		if (fdb_json_num(node, "seconds", &seconds))
+			due = now_ms + seconds * 1000.0;
+		else
+		{
+			const cJSON *until = cJSON_GetObjectItemCaseSensitive(node, "until");
+			cJSON	   *ctx = engine_context(run, id);
+			cJSON	   *val = until ? tmpl_render(until, ctx, err, sizeof(err)) : NULL;
+
+			engine_context_free(ctx);
+			if (val == NULL)
+			{
+				fail_node(run, id, NULL, err[0] ? err : "delay needs seconds or until",
+						  now_ms, now_ms, ev);
+				return false;
+			}
+			if (!cJSON_IsString(val) || !engine_parse_time(val->valuestring, &due))
+			{
+				char	   *t = fdb_json_to_text(val);
+				char	   *msg = fdb_asprintf("delay until: \"%s\" is not an ISO 8601 timestamp", t);
+
+				free(t);
+				cJSON_Delete(val);
+				fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+				free(msg);
+				return false;
+			}
+			cJSON_Delete(val);
+		}
+		if (due <= now_ms)
+			due = now_ms;
+		start_wait(ns, due, now_ms);
+	}
+	else if (strcmp(type, "wait_event") == 0)
+	{
+		double		timeout_s;
+		const char *event = fdb_json_str(node, "event");
+
+		set_field(ns, "attempt", cJSON_CreateNumber(1));
+		set_field(ns, "event", cJSON_CreateString(event ? event : ""));
+		if (cJSON_HasObjectItem(node, "match"))
+			set_field(ns, "match",
+					  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(node, "match"), true));
+		start_wait(ns, fdb_json_num(node, "timeout_seconds", &timeout_s)
+				   ? now_ms + timeout_s * 1000.0 : 0, now_ms);
+	}
+	else
+	{
+		char	   *msg = fdb_asprintf("unknown node type \"%s\"", type);
+
+		fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+		free(msg);
+	}
+	return false;
+}
+
+/*
+ * wake_node
+ *		Handle a node in a timed or resumable state: due retries become
+ *		dispatchable, due delays succeed, resumed waits succeed with the
+ *		event's data, due wait timeouts take the else path.  Returns 1 when
+ *		dispatched, 0 otherwise; *changed tells whether the state moved.
+ */
+static int
+wake_node(EngineRun *run, const cJSON *node, const char *id, const char *st,
+		  double now_ms, bool *changed, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, id);
+	double		due = get_double(ns, "due", 0);
+	const char *type = fdb_json_str(node, "type");
+
+	if (strcmp(st, "retrying") == 0)
+	{
+		if (due <= now_ms)
+		{
+			set_status(ns, "running");
+			set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 0) + 1));
+			set_field(ns, "started", cJSON_CreateNumber(now_ms));
+			cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
+			*changed = true;
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(st, "resumed") == 0)
+	{
+		cJSON	   *out = cJSON_DetachItemFromObjectCaseSensitive(ns, "output");
+
+		succeed_node(run, id, NULL, out, get_double(ns, "since", now_ms), now_ms,
+					 false, ev);
+		*changed = true;
+		return 0;
+	}
+	if (strcmp(st, "waiting") == 0 && due > 0 && due <= now_ms)
+	{
+		cJSON	   *out = cJSON_CreateObject();
+		bool		is_wait = type && strcmp(type, "wait_event") == 0;
+
+		if (is_wait)
+			cJSON_AddBoolToObject(out, "timed_out", true);
+		else
+			cJSON_AddNumberToObject(out, "waited_ms",
+									now_ms - get_double(ns, "since", now_ms));
+		succeed_node(run, id, NULL, out, get_double(ns, "since", now_ms), now_ms,
+					 is_wait, ev);
+		*changed = true;
+	}
+	return 0;
+}
+
+/*
+ * engine_advance
+ *		Move the run forward until nothing more can happen without I/O or
+ *		time; collect the action nodes to dispatch.
+ */
+int
+engine_advance(EngineRun *run, double now_ms, char ***dispatch, EngineEvents *ev)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(run->bp, "nodes");
+	int			n = 0;
+	int			cap = 0;
+	char	  **out = NULL;
+	bool		changed = true;
+	int			guard = 0;
+
+	*dispatch = NULL;
+	while (changed && !run->failing && guard++ < 10000)
+	{
+		const cJSON *node;
+
+		changed = false;
+		cJSON_ArrayForEach(node, nodes)
+		{
+			const char *id = fdb_json_str(node, "id");
+			const char *st;
+			bool		send = false;
+
+			if (id == NULL || run->failing)
+				continue;
+			st = node_status(run, id);
+			if (strcmp(st, "pending") == 0)
+			{
+				int			r = readiness(run, id);
+
+				if (r == 0)
+					continue;
+				changed = true;
+				if (r < 0)
+				{
+					cJSON	   *ns = node_state(run, id);
+
+					set_status(ns, "skipped");
+					add_event(ev, id, "skipped", 0, NULL, NULL, NULL, now_ms, now_ms);
+					resolve_out_edges(run, id, true, false);
+					continue;
+				}
+				send = start_node(run, node, id, now_ms, ev);
+			}
+			else if (strcmp(st, "retrying") == 0 || strcmp(st, "resumed") == 0 ||
+					 strcmp(st, "waiting") == 0)
+				send = wake_node(run, node, id, st, now_ms, &changed, ev) == 1;
+
+			if (send)
+			{
+				if (n == cap)
+				{
+					cap = cap ? cap * 2 : 8;
+					out = realloc(out, sizeof(char *) * cap);
+					if (out == NULL)
+						abort();
+				}
+				out[n++] = fdb_strdup(id);
+			}
+		}
+	}
+	*dispatch = out;
+	return n;
+}
+
+/*
+ * engine_free_dispatch
+ *		Free a dispatch list.
+ */
+void
+engine_free_dispatch(char **dispatch, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(dispatch[i]);
+	free(dispatch);
+}
+
+/*
+ * engine_node_attempt
+ *		Attempt number of a node (1-based while running).
+ */
+int
+engine_node_attempt(EngineRun *run, const char *node_id)
+{
+	return get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id), "attempt", 1);
+}
+
+/*
+ * engine_node_phase
+ *		Current phase of a multi-request action (0 first).
+ */
+int
+engine_node_phase(EngineRun *run, const char *node_id)
+{
+	return get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id), "phase", 0);
+}
+
+/*
+ * engine_node_phase_state
+ *		The node's phase_state object, created when absent.
+ */
+cJSON *
+engine_node_phase_state(EngineRun *run, const char *node_id)
+{
+	cJSON	   *ns = node_state(run, node_id);
+	cJSON	   *ps = cJSON_GetObjectItemCaseSensitive(ns, "phase_state");
+
+	if (!cJSON_IsObject(ps))
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase_state");
+		ps = cJSON_AddObjectToObject(ns, "phase_state");
+	}
+	return ps;
+}
+
+/*
+ * engine_node_set_phase
+ *		Record the next phase of a multi-request action.  The node goes back
+ *		to pending so that the next request is dispatched only after the
+ *		worker committed the phase state (no duplicate first request after
+ *		a crash).
+ */
+void
+engine_node_set_phase(EngineRun *run, const char *node_id, int phase)
+{
+	cJSON	   *ns = node_state(run, node_id);
+
+	set_field(ns, "phase", cJSON_CreateNumber(phase));
+	set_status(ns, "retrying");
+	set_field(ns, "due", cJSON_CreateNumber(0));
+	/* the next phase is the same attempt */
+	set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 1) - 1));
+}
+
+/*
+ * engine_action_succeeded
+ *		An action's request(s) completed successfully.
+ */
+void
+engine_action_succeeded(EngineRun *run, const char *node_id, cJSON *input,
+						cJSON *output, double started_ms, double now_ms,
+						EngineEvents *ev)
+{
+	succeed_node(run, node_id, input, output, started_ms, now_ms, false, ev);
+}
+
+/*
+ * engine_action_failed
+ *		An action's request failed: schedule a retry (exponential backoff
+ *		with jitter, or Retry-After) while attempts remain and the error is
+ *		retryable, else fail the node and the run.
+ */
+void
+engine_action_failed(EngineRun *run, const char *node_id, cJSON *input,
+					 const char *error, bool retryable, double retry_after_s,
+					 double started_ms, double now_ms, EngineEvents *ev)
+{
+	const cJSON *node = find_node(run->bp, node_id);
+	cJSON	   *ns = node_state(run, node_id);
+	int			attempt = get_int(ns, "attempt", 1);
+	int			max_attempts = node ? node_max_attempts(node) : ENGINE_DEFAULT_ATTEMPTS;
+
+	if (retryable && attempt < max_attempts)
+	{
+		const cJSON *retry = node ? cJSON_GetObjectItemCaseSensitive(node, "retry") : NULL;
+		double		base = get_double(retry, "backoff_ms", engine_config.retry_base_ms);
+		double		delay;
+
+		if (retry_after_s >= 0)
+			delay = retry_after_s * 1000.0;
+		else
+		{
+			delay = base * pow(2.0, attempt - 1);
+			/* jitter: 75%..125% */
+			delay *= 0.75 + 0.5 * engine_config.random01();
+		}
+		if (delay > engine_config.retry_max_ms)
+			delay = engine_config.retry_max_ms;
+		set_status(ns, "retrying");
+		set_field(ns, "due", cJSON_CreateNumber(now_ms + delay));
+		set_field(ns, "error", cJSON_CreateString(error));
+		add_event(ev, node_id, "retrying", attempt, input, NULL, error,
+				  started_ms, now_ms);
+		return;
+	}
+	fail_node(run, node_id, input, error, started_ms, now_ms, ev);
+}
+
+/*
+ * engine_inflight
+ *		Nodes with a request in flight.
+ */
+int
+engine_inflight(EngineRun *run)
+{
+	cJSON	   *ns;
+	int			n = 0;
+
+	cJSON_ArrayForEach(ns, run->nodes)
+	{
+		const char *st = fdb_json_str(ns, "status");
+
+		if (st && strcmp(st, "running") == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * engine_run_status
+ *		Summarize the run (see engine.h).
+ */
+const char *
+engine_run_status(EngineRun *run, double *next_due_ms)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(run->bp, "nodes");
+	const cJSON *node;
+	bool		running = false;
+	bool		retrying = false;
+	bool		waiting = false;
+	bool		open = false;
+	double		due = 0;
+
+	cJSON_ArrayForEach(node, nodes)
+	{
+		const char *id = fdb_json_str(node, "id");
+		const char *st;
+		double		d;
+
+		if (id == NULL)
+			continue;
+		st = node_status(run, id);
+		if (strcmp(st, "running") == 0)
+			running = true;
+		else if (strcmp(st, "retrying") == 0 || strcmp(st, "waiting") == 0)
+		{
+			if (st[0] == 'r')
+				retrying = true;
+			else
+				waiting = true;
+			d = get_double(cJSON_GetObjectItemCaseSensitive(run->nodes, id), "due", 0);
+			if (d > 0 && (due == 0 || d < due))
+				due = d;
+			else if (d == 0 && st[0] == 'r')
+				due = 1;		/* next phase: due at once */
+		}
+		else if (strcmp(st, "pending") == 0 || strcmp(st, "resumed") == 0)
+			open = true;
+	}
+	*next_due_ms = due;
+	if (running)
+		return "running";
+	if (run->failing)
+		return "failed";
+	if (retrying)
+		return "retrying";
+	if (waiting)
+		return "waiting";
+	if (open)
+		return "running";
+	return "succeeded";
+}
+
+/*
+ * engine_parse_time
+ *		ISO 8601 to epoch milliseconds (UTC unless an offset is given).
+ */
+bool
+engine_parse_time(const char *s, double *out_ms)
+{
+	int			y, mo, d, h = 0, mi = 0, sec = 0;
+	double		frac = 0;
+	int			pos = 0;
+	int			off_sign = 0, off_h = 0, off_m = 0;
+	long long	days;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &pos) != 3 || pos != 10)
+		return false;
+	s += pos;
+	if (*s == 'T' || *s == 't' || *s == ' ')
+	{
+		int			p2 = 0;
+
+		s++;
+		if (sscanf(s, "%2d:%2d%n", &h, &mi, &p2) != 2 || p2 != 5)
+			return false;
+		s += p2;
+		if (*s == ':')
+		{
+			s++;
+			if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+				return false;
+			sec = (s[0] - '0') * 10 + (s[1] - '0');
+			s += 2;
+			if (*s == '.')
+			{
+				double		scale = 0.1;
+
+				s++;
+				if (*s < '0' || *s > '9')
+					return false;
+				while (*s >= '0' && *s <= '9')
+				{
+					frac += (*s - '0') * scale;
+					scale /= 10;
+					s++;
+				}
+			}
+		}
+		if (*s == 'Z' || *s == 'z')
+			s++;
+		else if (*s == '+' || *s == '-')
+		{
+			off_sign = (*s == '+') ? 1 : -1;
+			s++;
+			if (sscanf(s, "%2d", &off_h) != 1 || s[0] < '0' || s[1] < '0')
+				return false;
+			s += 2;
+			if (*s == ':')
+				s++;
+			if (*s)
+			{
+				if (sscanf(s, "%2d", &off_m) != 1)
+					return false;
+				s += 2;
+			}
+		}
+	}
+	if (*s != '\0')
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+		off_h > 14 || off_m > 59 || y < 1970 || y > 9999)
+		return false;
+	/* days from civil (proleptic Gregorian), no timezone dependence */
+	{
+		int			yy = y - (mo <= 2);
+		int			era = (yy >= 0 ? yy : yy - 399) / 400;
+		int			yoe = yy - era * 400;
+		int			doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int			doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = (long long) era * 146097 + doe - 719468;
+	}
+	*out_ms = ((double) days * 86400.0 + h * 3600.0 + mi * 60.0 + sec
+			   - off_sign * (off_h * 3600.0 + off_m * 60.0)) * 1000.0 + frac * 1000.0;
+	return true;
+}
+
+/*
+ * engine_idempotency_key
+ *		"flowdb-<run id>-<node id>[-p<phase>]" (malloc'd).
+ */
+char *
+engine_idempotency_key(EngineRun *run, const char *node_id, int phase)
+{
+	if (phase > 0)
+		return fdb_asprintf("flowdb-%s-%s-p%d", run->run_id, node_id, phase);
+	return fdb_asprintf("flowdb-%s-%s", run->run_id, node_id);
+}

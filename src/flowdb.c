@@ -1,0 +1,399 @@
+/*-------------------------------------------------------------------------
+ *
+ * flowdb.c
+ *	  Module entry: settings, shared memory, background worker
+ *	  registration and the commit-time wake-up of the workers.
+ *
+ * A run becomes visible when the transaction that queued it commits.  A
+ * statement trigger on flowdb.runs (flowdb.wake_workers) marks the
+ * transaction; at XACT_EVENT_COMMIT a transaction callback sets the latch
+ * of every flowdb worker.  NOTIFY cannot do this: notifications are not
+ * delivered to a background worker's latch.  The trigger also queues a
+ * NOTIFY on channel "flowdb_runs" for outside listeners.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "access/xact.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "flowdb.h"
+#include "catalog.h"
+
+PG_MODULE_MAGIC;
+
+/* settings */
+char	   *flowdb_database_name = NULL;
+int			flowdb_workers = 1;
+int			flowdb_max_inflight = 64;
+int			flowdb_claim_batch = 32;
+int			flowdb_lease_seconds = 60;
+int			flowdb_scan_interval_ms = 1000;
+bool		flowdb_allow_private_hosts = false;
+int			flowdb_http_timeout_ms = 30000;
+int			flowdb_max_response_bytes = 1024 * 1024;
+int			flowdb_max_redirects = 3;
+int			flowdb_retry_base_ms = 1000;
+int			flowdb_retention_days = 30;
+bool		flowdb_notify = true;
+int			flowdb_max_blueprint_bytes = 256 * 1024;
+int			flowdb_max_payload_bytes = 1024 * 1024;
+
+int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
+static char *flowdb_llm_model = NULL;
+
+/* flowdb.<service>_base_url, one per registered service */
+#define MAX_SERVICES 64
+static char *base_urls[MAX_SERVICES];
+static char base_url_names[MAX_SERVICES][NAMEDATALEN];
+
+static const struct config_enum_entry sandbox_options[] = {
+	{"off", FLOWDB_SANDBOX_OFF, false},
+	{"on", FLOWDB_SANDBOX_ON, false},
+	{"auto", FLOWDB_SANDBOX_AUTO, false},
+	{"true", FLOWDB_SANDBOX_ON, true},
+	{"false", FLOWDB_SANDBOX_OFF, true},
+	{NULL, 0, false}
+};
+
+FlowdbShared *flowdb_shared = NULL;
+int			flowdb_my_slot = -1;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_at_commit = false;
+
+void		_PG_init(void);
+static void flowdb_shmem_request(void);
+static void flowdb_shmem_startup(void);
+static void flowdb_xact_callback(XactEvent event, void *arg);
+static void define_settings(void);
+
+/*
+ * _PG_init
+ *		Define settings; when preloaded, reserve shared memory and register
+ *		the background workers.
+ */
+void
+_PG_init(void)
+{
+	define_settings();
+
+	RegisterXactCallback(flowdb_xact_callback, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = flowdb_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = flowdb_shmem_startup;
+
+	for (int i = 0; i < flowdb_workers; i++)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+			BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 1;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "flowdb");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "flowdb_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "flowdb worker %d", i);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "flowdb worker");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		worker.bgw_notify_pid = 0;
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/*
+ * define_settings
+ *		All flowdb.* GUCs (documented in docs/configuration.md).
+ */
+static void
+define_settings(void)
+{
+	DefineCustomStringVariable("flowdb.database_name",
+							   "Database the flowdb workers connect to.",
+							   NULL, &flowdb_database_name, "postgres",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.workers",
+							"Number of flowdb background workers.",
+							NULL, &flowdb_workers, 1, 0, FLOWDB_MAX_WORKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_inflight",
+							"Maximum HTTP requests in flight per worker.",
+							NULL, &flowdb_max_inflight, 64, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.claim_batch",
+							"Maximum runs a worker claims in one transaction.",
+							NULL, &flowdb_claim_batch, 32, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.lease_seconds",
+							"How long a worker's claim on a run lasts without renewal.",
+							NULL, &flowdb_lease_seconds, 60, 5, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.scan_interval_ms",
+							"Period of the safety-net scan for due retries, delays and expired leases.",
+							NULL, &flowdb_scan_interval_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("flowdb.allow_private_hosts",
+							 "Allow tools to reach private, loopback and link-local addresses.",
+							 NULL, &flowdb_allow_private_hosts, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.http_timeout_ms",
+							"Default timeout of one HTTP request.",
+							NULL, &flowdb_http_timeout_ms, 30000, 1, 300000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_response_bytes",
+							"Largest HTTP response body a tool accepts.",
+							NULL, &flowdb_max_response_bytes, 1024 * 1024, 1024,
+							64 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_redirects",
+							"Redirects an HTTP request may follow.",
+							NULL, &flowdb_max_redirects, 3, 0, 20,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.retry_base_ms",
+							"First retry backoff; doubles each attempt, with jitter.",
+							NULL, &flowdb_retry_base_ms, 1000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.retention_days",
+							"Finished runs and their logs older than this are pruned.",
+							NULL, &flowdb_retention_days, 30, 1, 36500,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("flowdb.notify",
+							 "Send NOTIFY flowdb_runs when runs are queued or finish.",
+							 NULL, &flowdb_notify, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_blueprint_bytes",
+							"Largest blueprint accepted.",
+							NULL, &flowdb_max_blueprint_bytes, 256 * 1024, 1024,
+							64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_payload_bytes",
+							"Largest run payload (trigger_data) accepted.",
+							NULL, &flowdb_max_payload_bytes, 1024 * 1024, 1024,
+							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("flowdb.sandbox",
+							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
+							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
+							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.llm_model",
+							   "Model name sent to the OpenAI-compatible API.",
+							   NULL, &flowdb_llm_model, "gpt-4o-mini",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* one base URL setting per service, from the registry */
+	for (int i = 0; fdb_services[i] != NULL && i < MAX_SERVICES; i++)
+	{
+		const ToolService *svc = fdb_services[i];
+		char		desc[256];
+
+		if (svc->default_base_url == NULL || svc->default_base_url[0] == '\0')
+			continue;
+		snprintf(base_url_names[i], NAMEDATALEN, "flowdb.%s_base_url", svc->name);
+		snprintf(desc, sizeof(desc), "Base URL of the %s API (tests point it at a local server).",
+				 svc->name);
+		DefineCustomStringVariable(base_url_names[i], pstrdup(desc), NULL,
+								   &base_urls[i], svc->default_base_url,
+								   PGC_SUSET, 0, NULL, NULL, NULL);
+	}
+	MarkGUCPrefixReserved("flowdb");
+}
+
+/*
+ * flowdb_base_url
+ *		Current base URL of a service, without a trailing slash.
+ */
+const char *
+flowdb_base_url(const ToolService *svc)
+{
+	static char buf[1024];
+
+	for (int i = 0; fdb_services[i] != NULL && i < MAX_SERVICES; i++)
+	{
+		if (fdb_services[i] == svc && base_urls[i] != NULL)
+		{
+			size_t		len;
+
+			snprintf(buf, sizeof(buf), "%s", base_urls[i]);
+			len = strlen(buf);
+			while (len > 0 && buf[len - 1] == '/')
+				buf[--len] = '\0';
+			return buf;
+		}
+	}
+	return svc->default_base_url ? svc->default_base_url : "";
+}
+
+/*
+ * flowdb_shmem_request
+ *		Reserve the worker registry.
+ */
+static void
+flowdb_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(FlowdbShared)));
+}
+
+/*
+ * flowdb_shmem_startup
+ *		Create or attach the worker registry.
+ */
+static void
+flowdb_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	flowdb_shared = ShmemInitStruct("flowdb", sizeof(FlowdbShared), &found);
+	if (!found)
+	{
+		memset(flowdb_shared, 0, sizeof(FlowdbShared));
+		flowdb_shared->nworkers = flowdb_workers;
+		for (int i = 0; i < FLOWDB_MAX_WORKERS; i++)
+		{
+			FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
+
+			pg_atomic_init_u32(&s->pid, 0);
+			pg_atomic_init_u32(&s->procno, 0);
+			pg_atomic_init_u64(&s->claimed, 0);
+			pg_atomic_init_u64(&s->steps, 0);
+			pg_atomic_init_u64(&s->commits, 0);
+			pg_atomic_init_u64(&s->wakeups, 0);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * flowdb_wake_all
+ *		Set the latch of every running flowdb worker (but our own).
+ */
+void
+flowdb_wake_all(void)
+{
+	if (flowdb_shared == NULL)
+		return;
+	for (int i = 0; i < flowdb_shared->nworkers; i++)
+	{
+		FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
+		uint32		pid = pg_atomic_read_u32(&s->pid);
+
+		if (pid == 0 || i == flowdb_my_slot)
+			continue;
+		pg_atomic_fetch_add_u64(&s->wakeups, 1);
+		SetLatch(&ProcGlobal->allProcs[pg_atomic_read_u32(&s->procno)].procLatch);
+	}
+}
+
+/*
+ * flowdb_xact_callback
+ *		At commit of a transaction that queued or changed runs, wake the
+ *		workers; forget the mark on abort.
+ */
+static void
+flowdb_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+			{
+				wake_at_commit = false;
+				flowdb_wake_all();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+PG_FUNCTION_INFO_V1(flowdb_wake_workers);
+
+/*
+ * flowdb_wake_workers
+ *		Statement trigger on flowdb.runs: wake the workers when this
+ *		transaction commits, and NOTIFY outside listeners.  The workers' own
+ *		writes do not wake anybody.
+ */
+Datum
+flowdb_wake_workers(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("flowdb.wake_workers() must be called as a trigger")));
+
+	if (flowdb_my_slot < 0)
+	{
+		wake_at_commit = true;
+		if (flowdb_notify)
+			Async_Notify("flowdb_runs", "queued");
+	}
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(flowdb_worker_info);
+
+/*
+ * flowdb_worker_info
+ *		One row per worker slot: pid and counters.
+ */
+Datum
+flowdb_worker_info(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (flowdb_shared == NULL)
+		PG_RETURN_VOID();
+
+	for (int i = 0; i < flowdb_shared->nworkers; i++)
+	{
+		FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
+		Datum		values[6];
+		bool		nulls[6] = {0};
+
+		values[0] = Int32GetDatum(i);
+		values[1] = Int32GetDatum((int32) pg_atomic_read_u32(&s->pid));
+		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&s->claimed));
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->steps));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->commits));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->wakeups));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}

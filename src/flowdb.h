@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * flowdb.h
+ *	  Backend-side declarations shared by flowdb.c, api.c, http.c, worker.c:
+ *	  settings (GUCs) and the shared-memory worker registry.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FLOWDB_H
+#define FLOWDB_H
+
+#include "postgres.h"
+#include "port/atomics.h"
+
+#define FLOWDB_MAX_WORKERS 32
+
+/* settings (see docs/configuration.md) */
+extern char *flowdb_database_name;
+extern int	flowdb_workers;
+extern int	flowdb_max_inflight;
+extern int	flowdb_claim_batch;
+extern int	flowdb_lease_seconds;
+extern int	flowdb_scan_interval_ms;
+extern bool flowdb_allow_private_hosts;
+extern int	flowdb_http_timeout_ms;
+extern int	flowdb_max_response_bytes;
+extern int	flowdb_max_redirects;
+extern int	flowdb_retry_base_ms;
+extern int	flowdb_retention_days;
+extern bool flowdb_notify;
+extern int	flowdb_max_blueprint_bytes;
+extern int	flowdb_max_payload_bytes;
+
+typedef enum FlowdbSandboxMode
+{
+	FLOWDB_SANDBOX_OFF,
+	FLOWDB_SANDBOX_ON,
+	FLOWDB_SANDBOX_AUTO
+} FlowdbSandboxMode;
+
+extern int	flowdb_sandbox_mode;
+
+struct ToolService;
+/* base URL of a service: flowdb.<service>_base_url, no trailing slash */
+extern const char *flowdb_base_url(const struct ToolService *svc);
+
+/* One slot per background worker, in shared memory.  Only plain values:
+ * no process-local pointers. */
+typedef struct FlowdbWorkerSlot
+{
+	pg_atomic_uint32 pid;		/* 0 when not running */
+	pg_atomic_uint32 procno;	/* pgprocno, valid while pid != 0 */
+	pg_atomic_uint64 claimed;	/* runs claimed */
+	pg_atomic_uint64 steps;		/* step results committed */
+	pg_atomic_uint64 commits;	/* result transactions */
+	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
+} FlowdbWorkerSlot;
+
+typedef struct FlowdbShared
+{
+	int			nworkers;
+	FlowdbWorkerSlot slots[FLOWDB_MAX_WORKERS];
+} FlowdbShared;
+
+extern FlowdbShared *flowdb_shared;
+extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
+
+extern void flowdb_wake_all(void);
+
+/* worker.c */
+extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
+
+
+
+/* api.c: conversions between jsonb and cJSON */
+#include <cjson/cJSON.h>
+#include "utils/jsonb.h"
+extern cJSON *flowdb_jsonb_to_cjson(Jsonb *jb);
+extern cJSON *flowdb_parse_json_text(const char *text);
+extern Datum flowdb_cjson_to_jsonb(const cJSON *v);
+extern Datum flowdb_cjson_to_jsonb_free(cJSON *v);
+#endif							/* FLOWDB_H */

@@ -1,0 +1,524 @@
+-- flowdb 0.1.0: durable workflow engine inside PostgreSQL.
+--
+-- Internal tables live in schema flowdb.  The RPC surface (flow_*) is
+-- created in public so that PostgREST exposes it as /rpc/flow_execute etc.
+-- Every row carries an owner: the JWT "sub" from request.jwt.claims when
+-- PostgREST set one, else the database role.  RLS restricts every table to
+-- its owner; writes go through SECURITY DEFINER functions with a pinned
+-- search_path.
+
+\echo Use "CREATE EXTENSION flowdb" to load this file. \quit
+
+CREATE SCHEMA flowdb;
+GRANT USAGE ON SCHEMA flowdb TO PUBLIC;
+
+-- flowdb.current_owner: who is calling, as PostgREST sees it.
+-- Inside SECURITY DEFINER functions current_user is the definer, so the
+-- role is taken from the "role" setting (what SET ROLE chose) and then
+-- session_user.
+CREATE FUNCTION flowdb.current_owner() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+	SELECT coalesce(
+		nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', ''),
+		nullif(current_setting('role'), 'none'),
+		session_user::text)
+$$;
+
+------------------------------------------------------------------------
+-- Tables (all logged: they must survive a crash)
+------------------------------------------------------------------------
+
+CREATE TABLE flowdb.workflows (
+	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	owner		text NOT NULL DEFAULT flowdb.current_owner(),
+	name		text NOT NULL,
+	blueprint	jsonb NOT NULL,
+	active		boolean NOT NULL DEFAULT true,
+	prompt		text,
+	drafted_by	text,
+	warnings	jsonb NOT NULL DEFAULT '[]',
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX workflows_owner ON flowdb.workflows (owner);
+CREATE INDEX workflows_event ON flowdb.workflows ((blueprint #>> '{trigger,event}'))
+	WHERE active;
+
+CREATE TABLE flowdb.runs (
+	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	workflow_id uuid REFERENCES flowdb.workflows (id) ON DELETE SET NULL,
+	owner		text NOT NULL DEFAULT flowdb.current_owner(),
+	status		text NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled')),
+	blueprint	jsonb NOT NULL,
+	payload		jsonb NOT NULL DEFAULT '{}',
+	-- engine state: {"nodes": {"<id>": {"status", "attempt", "output", ...}}}
+	state		jsonb NOT NULL DEFAULT '{}',
+	error		text,
+	-- when a worker should next look at the run ('infinity' while leased
+	-- or waiting without a timeout)
+	next_at		timestamptz NOT NULL DEFAULT now(),
+	lease_owner integer,
+	lease_until timestamptz,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	started_at	timestamptz,
+	finished_at timestamptz,
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX runs_due ON flowdb.runs (next_at)
+	WHERE status IN ('queued', 'running', 'waiting');
+CREATE INDEX runs_lease ON flowdb.runs (lease_owner)
+	WHERE lease_owner IS NOT NULL;
+CREATE INDEX runs_owner ON flowdb.runs (owner, created_at DESC);
+CREATE INDEX runs_workflow ON flowdb.runs (workflow_id);
+CREATE INDEX runs_finished ON flowdb.runs (finished_at)
+	WHERE finished_at IS NOT NULL;
+
+CREATE TABLE flowdb.workflow_logs (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	run_id		uuid NOT NULL REFERENCES flowdb.runs (id) ON DELETE CASCADE,
+	owner		text NOT NULL,
+	node_id		text NOT NULL,
+	status		text NOT NULL
+		CHECK (status IN ('started', 'succeeded', 'failed', 'retrying', 'skipped')),
+	attempt		integer NOT NULL DEFAULT 1,
+	input		jsonb,				-- rendered params, secrets redacted
+	output		jsonb,
+	error		text,
+	started_at	timestamptz NOT NULL DEFAULT now(),
+	finished_at timestamptz,
+	duration_ms double precision
+);
+CREATE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id);
+
+-- Credentials: per owner and service, by name ("default" when a node names
+-- none).  Never readable by clients: no SELECT grant; only the worker
+-- resolves them (flowdb.credential_secret).  With Supabase Vault the row
+-- may instead point at vault.secrets.
+CREATE TABLE flowdb.credentials (
+	owner		text NOT NULL DEFAULT flowdb.current_owner(),
+	service		text NOT NULL,
+	name		text NOT NULL DEFAULT 'default',
+	secret		jsonb,
+	vault_secret_id uuid,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (owner, service, name),
+	CHECK ((secret IS NULL) <> (vault_secret_id IS NULL))
+);
+
+-- Sandbox outbox: the exact request a step would have sent (redacted).
+CREATE TABLE flowdb.outbox (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	run_id		uuid NOT NULL REFERENCES flowdb.runs (id) ON DELETE CASCADE,
+	owner		text NOT NULL,
+	node_id		text NOT NULL,
+	service		text NOT NULL,
+	task		text NOT NULL,
+	method		text NOT NULL,
+	url			text NOT NULL,
+	headers		jsonb NOT NULL DEFAULT '{}',
+	body		text,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX outbox_run ON flowdb.outbox (run_id);
+
+------------------------------------------------------------------------
+-- Row level security: a row belongs to its owner
+------------------------------------------------------------------------
+
+ALTER TABLE flowdb.workflows ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.workflow_logs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.credentials ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.outbox ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY workflows_owner ON flowdb.workflows
+	USING (owner = flowdb.current_owner());
+CREATE POLICY runs_owner ON flowdb.runs
+	USING (owner = flowdb.current_owner());
+CREATE POLICY workflow_logs_owner ON flowdb.workflow_logs
+	USING (owner = flowdb.current_owner());
+CREATE POLICY outbox_owner ON flowdb.outbox
+	USING (owner = flowdb.current_owner());
+CREATE POLICY credentials_owner ON flowdb.credentials
+	USING (owner = flowdb.current_owner());
+
+-- Reads are direct (PostgREST /flowdb tables, Realtime); writes go through
+-- the functions below.
+GRANT SELECT ON flowdb.workflows, flowdb.runs, flowdb.workflow_logs, flowdb.outbox
+	TO PUBLIC;
+
+------------------------------------------------------------------------
+-- C entry points
+------------------------------------------------------------------------
+
+-- flowdb.blueprint_errors: every validation problem, "path: message"
+CREATE FUNCTION flowdb.blueprint_errors(blueprint jsonb) RETURNS text[]
+AS 'MODULE_PATHNAME', 'flowdb_blueprint_errors'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.check_blueprint: raise 54000 when larger than
+-- flowdb.max_blueprint_bytes, 22023 listing every problem when invalid
+CREATE FUNCTION flowdb.check_blueprint(blueprint jsonb) RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_check_blueprint'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.check_payload: raise 54000 when a payload exceeds flowdb.max_payload_bytes
+CREATE FUNCTION flowdb.check_payload(payload jsonb) RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_check_payload'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.render: render templates in value against a context object
+CREATE FUNCTION flowdb.render(value jsonb, context jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'flowdb_render'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.eval_condition: evaluate an edge condition against a context
+CREATE FUNCTION flowdb.eval_condition(condition jsonb, context jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'flowdb_eval_condition'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.wake_workers: statement trigger; wakes the workers at commit
+CREATE FUNCTION flowdb.wake_workers() RETURNS trigger
+AS 'MODULE_PATHNAME', 'flowdb_wake_workers'
+LANGUAGE C;
+
+CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE ON flowdb.runs
+	FOR EACH STATEMENT EXECUTE FUNCTION flowdb.wake_workers();
+
+-- flowdb.worker_info: pid and counters of each background worker
+CREATE FUNCTION flowdb.worker_info(OUT slot integer, OUT pid integer,
+	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'flowdb_worker_info'
+LANGUAGE C STRICT VOLATILE;
+
+-- flow_catalog: services, tasks, parameters, events (the single source)
+CREATE FUNCTION public.flow_catalog() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'flowdb_catalog'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+------------------------------------------------------------------------
+-- RPC surface
+------------------------------------------------------------------------
+
+-- flow_validate: {"valid": bool, "errors": [...]} without raising
+CREATE FUNCTION public.flow_validate(blueprint jsonb) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+	SELECT jsonb_build_object('valid', cardinality(e) = 0, 'errors', to_jsonb(e))
+	FROM flowdb.blueprint_errors(blueprint) AS e
+$$;
+
+-- flowdb.enqueue: validate and queue a run (the one insert path)
+CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	rid uuid;
+BEGIN
+	IF payload IS NULL THEN
+		payload := '{}';
+	END IF;
+	PERFORM flowdb.check_blueprint(blueprint);
+	PERFORM flowdb.check_payload(payload);
+	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
+	VALUES (workflow_id, owner, blueprint, payload)
+	RETURNING id INTO rid;
+	RETURN rid;
+END
+$$;
+
+-- flow_execute: validate a blueprint and queue a run of it
+CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+BEGIN
+	IF blueprint IS NULL THEN
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
+	END IF;
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
+END
+$$;
+
+-- flow_save: validate and save a workflow; returns its id
+CREATE FUNCTION public.flow_save(blueprint jsonb, active boolean DEFAULT true)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	wid uuid;
+BEGIN
+	IF blueprint IS NULL THEN
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
+	END IF;
+	PERFORM flowdb.check_blueprint(blueprint);
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active)
+	VALUES (flowdb.current_owner(), blueprint ->> 'name', blueprint, coalesce(active, true))
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flow_run: queue a run of a saved workflow
+CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	w flowdb.workflows;
+BEGIN
+	SELECT * INTO w FROM flowdb.workflows
+	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id
+			USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
+END
+$$;
+
+-- flow_status: a run with its node states and step log
+CREATE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	r flowdb.runs;
+	steps jsonb;
+BEGIN
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
+			'input', l.input, 'output', l.output, 'error', l.error,
+			'started_at', l.started_at, 'finished_at', l.finished_at,
+			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
+	INTO steps
+	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
+	RETURN jsonb_build_object(
+		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
+		'status', r.status, 'error', r.error,
+		'nodes', coalesce(r.state -> 'nodes', '{}'),
+		'steps', steps,
+		'created_at', r.created_at, 'started_at', r.started_at,
+		'finished_at', r.finished_at);
+END
+$$;
+
+-- flow_cancel: stop a run that has not finished; true when it was canceled
+CREATE FUNCTION public.flow_cancel(run_id uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	st text;
+BEGIN
+	SELECT status INTO st FROM flowdb.runs
+	WHERE id = flow_cancel.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+	END IF;
+	IF st IN ('succeeded', 'failed', 'canceled') THEN
+		RETURN false;
+	END IF;
+	UPDATE flowdb.runs
+	SET status = 'canceled', finished_at = now(), updated_at = now(),
+		next_at = 'infinity', lease_owner = NULL, lease_until = NULL,
+		error = 'canceled by ' || flowdb.current_owner()
+	WHERE id = flow_cancel.run_id;
+	RETURN true;
+END
+$$;
+
+-- flow_retry: resume a failed run from its failed step, keeping the
+-- outputs of completed steps
+CREATE FUNCTION public.flow_retry(run_id uuid) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	r flowdb.runs;
+	nodes jsonb := '{}';
+	k text;
+	v jsonb;
+BEGIN
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_retry.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+	END IF;
+	IF r.status NOT IN ('failed', 'canceled') THEN
+		RAISE EXCEPTION 'run % is %, only failed or canceled runs can be retried',
+			run_id, r.status
+			USING ERRCODE = '55000';
+	END IF;
+	-- keep succeeded and skipped nodes; everything else starts over
+	FOR k, v IN SELECT * FROM jsonb_each(coalesce(r.state -> 'nodes', '{}')) LOOP
+		IF v ->> 'status' IN ('succeeded', 'skipped') THEN
+			nodes := nodes || jsonb_build_object(k, v);
+		END IF;
+	END LOOP;
+	UPDATE flowdb.runs
+	SET status = 'queued', error = NULL, finished_at = NULL, next_at = now(),
+		lease_owner = NULL, lease_until = NULL, updated_at = now(),
+		state = jsonb_set(state, '{nodes}', nodes)
+			|| jsonb_build_object('retries', coalesce((state ->> 'retries')::int, 0) + 1)
+	WHERE id = r.id;
+	RETURN r.id;
+END
+$$;
+
+-- flowdb.prune: delete finished runs (and their logs) older than the
+-- retention setting; called by the worker, callable by hand
+CREATE FUNCTION flowdb.prune(older_than interval DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF older_than IS NULL THEN
+		older_than := make_interval(days => current_setting('flowdb.retention_days')::int);
+	END IF;
+	DELETE FROM flowdb.runs
+	WHERE finished_at IS NOT NULL AND finished_at < now() - older_than;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Credentials
+------------------------------------------------------------------------
+
+-- flowdb.credential_secret: the secret for (owner, service, name); used by
+-- the worker only
+CREATE FUNCTION flowdb.credential_secret(owner text, service text, name text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	c flowdb.credentials;
+	s text;
+BEGIN
+	SELECT * INTO c FROM flowdb.credentials
+	WHERE credentials.owner = credential_secret.owner
+	  AND credentials.service = credential_secret.service
+	  AND credentials.name = credential_secret.name;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF c.secret IS NOT NULL THEN
+		RETURN c.secret;
+	END IF;
+	IF to_regclass('vault.decrypted_secrets') IS NULL THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE 'SELECT decrypted_secret FROM vault.decrypted_secrets WHERE id = $1'
+		INTO s USING c.vault_secret_id;
+	RETURN s::jsonb;
+END
+$$;
+
+-- flow_set_credential: store (or replace) a credential of the caller
+CREATE FUNCTION public.flow_set_credential(service text, name text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	svc jsonb;
+	missing text[];
+	vault_id uuid;
+BEGIN
+	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
+	WHERE s ->> 'name' = flow_set_credential.service;
+	IF svc IS NULL THEN
+		RAISE EXCEPTION 'unknown service "%"', service USING ERRCODE = '22023',
+			HINT = 'flow_catalog() lists the services.';
+	END IF;
+	IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,64}$' THEN
+		RAISE EXCEPTION 'invalid credential name "%"', name USING ERRCODE = '22023',
+			DETAIL = 'Use 1 to 64 letters, digits, "_", "." or "-".';
+	END IF;
+	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	SELECT array_agg(f) INTO missing
+	FROM jsonb_array_elements_text(svc -> 'credential_fields') f
+	WHERE NOT secret ? f AND f <> ALL (ARRAY['from', 'ig_user_id']);
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
+			USING ERRCODE = '22023',
+				  DETAIL = format('Fields of %s: %s.', service,
+								  (SELECT string_agg(f, ', ')
+								   FROM jsonb_array_elements_text(svc -> 'credential_fields') f));
+	END IF;
+	INSERT INTO flowdb.credentials (owner, service, name, secret)
+	VALUES (flowdb.current_owner(), service, name, secret)
+	ON CONFLICT ON CONSTRAINT credentials_pkey
+	DO UPDATE SET secret = excluded.secret, vault_secret_id = NULL, updated_at = now();
+END
+$$;
+
+-- flow_delete_credential: forget a credential; true when one existed
+CREATE FUNCTION public.flow_delete_credential(service text, name text DEFAULT 'default')
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+	WITH d AS (
+		DELETE FROM flowdb.credentials c
+		WHERE c.owner = flowdb.current_owner()
+		  AND c.service = flow_delete_credential.service
+		  AND c.name = flow_delete_credential.name
+		RETURNING 1)
+	SELECT count(*) > 0 FROM d
+$$;
+
+-- flow_list_credentials: the caller's credentials, names and field names
+-- only, never values
+CREATE FUNCTION public.flow_list_credentials()
+RETURNS TABLE (service text, name text, fields text[], in_vault boolean,
+			   updated_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+	SELECT c.service, c.name,
+		   coalesce((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(c.secret) k), '{}'),
+		   c.vault_secret_id IS NOT NULL, c.updated_at
+	FROM flowdb.credentials c
+	WHERE c.owner = flowdb.current_owner()
+	ORDER BY 1, 2
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.credential_secret(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.prune(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
+
+-- Realtime: stream the step log when Supabase's publication exists
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflow_logs;
+	END IF;
+END
+$$;

@@ -1,0 +1,1492 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The flowdb background worker: claim runs, drive them through the
+ *	  engine, send their requests with curl multi, commit every result.
+ *
+ * Loop (one iteration):
+ *	 1. pop completed transfers, apply them to their runs (engine);
+ *	 2. commit all changed runs in ONE transaction: log rows, outbox rows
+ *		and the runs' new state (durable before anything depends on it);
+ *	 3. claim runnable runs (FOR UPDATE SKIP LOCKED, lease) when woken,
+ *		when the scan timer fired or when the last claim was full;
+ *	 4. advance changed runs: instant nodes resolve in memory, action
+ *		nodes become requests (at most flowdb.max_inflight in flight);
+ *	 5. wait on latch + postmaster death + curl sockets + timers.
+ * No transaction is open while requests are in flight or while waiting.
+ *
+ * Crash safety: leases carry the worker's slot number.  At start a worker
+ * takes back every lease of its slot (its previous incarnation is dead),
+ * so interrupted runs resume at once; expired leases of other slots are
+ * taken back by the periodic scan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "flowdb.h"
+#include "catalog.h"
+#include "engine.h"
+#include "http.h"
+
+/* a run held by this worker */
+typedef struct WRun
+{
+	dlist_node	node;
+	EngineRun  *er;
+	char		owner[NAMEDATALEN * 2];
+	cJSON	   *credentials;	/* {"<service>/<name>": secret}, malloc */
+	EngineEvents events;		/* log rows not yet committed */
+	int			inflight;		/* requests queued or in flight */
+	bool		dirty;			/* state changed since last commit */
+	bool		advance;		/* engine_advance needed */
+	bool		lost;			/* canceled or taken away: drop */
+	bool		releasing;		/* the pending commit releases the lease */
+	bool		released;		/* lease released: forget the run */
+} WRun;
+
+/* one request of one action node */
+typedef struct WCall
+{
+	dlist_node	node;			/* in the dispatch queue */
+	WRun	   *run;
+	char	   *node_id;
+	const ToolTask *task;
+	const ToolService *svc;
+	cJSON	   *params;			/* rendered, owned */
+	HttpRequest req;
+	double		started_ms;
+	bool		queued;
+} WCall;
+
+/* a sandboxed request recorded in flowdb.outbox */
+typedef struct WOutbox
+{
+	char	   *run_id;
+	char	   *owner;
+	char	   *node_id;
+	char	   *service;
+	char	   *task;
+	char	   *method;
+	char	   *url;
+	char	   *headers;		/* JSON text, redacted */
+	char	   *body;
+} WOutbox;
+
+static dlist_head runs = DLIST_STATIC_INIT(runs);
+static dlist_head queue = DLIST_STATIC_INIT(queue);
+static int	nruns = 0;
+static HttpMulti *multi = NULL;
+static WOutbox *outbox = NULL;
+static int	noutbox = 0;
+static int	capoutbox = 0;
+static FlowdbWorkerSlot *myslot = NULL;
+
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr commit_plan = NULL;
+
+static void worker_loop(void);
+static bool extension_ready(void);
+static void recover_leases(bool at_start);
+static int	claim_runs(int limit);
+static void commit_changes(void);
+static void advance_run(WRun *w, double now);
+static void start_call(WCall *c);
+static void pump_queue(void);
+static void apply_response(WCall *c, HttpResponse *resp);
+static void free_call(WCall *c);
+static void release_idle_runs(double now);
+static void free_run(WRun *w);
+static bool run_disposition(WRun *w, double now, const char **dbstatus, double *next);
+static void wait_for_work(long timeout_ms);
+static void housekeeping(double now);
+
+/*
+ * now_ms
+ *		Current time as Unix epoch milliseconds.
+ */
+static double
+now_ms(void)
+{
+	TimestampTz ts = GetCurrentTimestamp();
+
+	return (double) ts / 1000.0 +
+		((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000.0);
+}
+
+/*
+ * worker_detach
+ *		on_shmem_exit: clear our slot so nobody sets a stale latch.
+ */
+static void
+worker_detach(int code, Datum arg)
+{
+	if (myslot)
+		pg_atomic_write_u32(&myslot->pid, 0);
+}
+
+/*
+ * flowdb_worker_main
+ *		Entry point of each flowdb background worker.
+ */
+void
+flowdb_worker_main(Datum arg)
+{
+	int			slot = DatumGetInt32(arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(flowdb_database_name, NULL, 0);
+	pgstat_report_appname("flowdb worker");
+
+	flowdb_my_slot = slot;
+	if (flowdb_shared && slot < FLOWDB_MAX_WORKERS)
+	{
+		myslot = &flowdb_shared->slots[slot];
+		pg_atomic_write_u32(&myslot->procno, MyProc->pgprocno);
+		pg_atomic_write_u32(&myslot->pid, (uint32) MyProcPid);
+		on_shmem_exit(worker_detach, (Datum) 0);
+	}
+
+	engine_config.retry_base_ms = flowdb_retry_base_ms;
+	multi = http_multi_create();
+	if (multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("flowdb worker could not initialize libcurl")));
+
+	worker_loop();
+	proc_exit(1);
+}
+
+/*
+ * worker_loop
+ *		The main loop (see the file header).
+ */
+static void
+worker_loop(void)
+{
+	bool		ready = false;
+	bool		want_claim = true;
+	double		next_scan = 0;
+	MemoryContext loop_cxt = AllocSetContextCreate(TopMemoryContext,
+												   "flowdb worker loop",
+												   ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		double		now;
+		long		timeout;
+		HttpResponse resp;
+		WCall	   *done;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			engine_config.retry_base_ms = flowdb_retry_base_ms;
+		}
+
+		if (!ready)
+		{
+			ready = extension_ready();
+			if (!ready)
+			{
+				wait_for_work(1000);
+				continue;
+			}
+			recover_leases(true);
+			want_claim = true;
+		}
+
+		/* 1. completed requests */
+		while ((done = http_next_done(multi, &resp)) != NULL)
+		{
+			apply_response(done, &resp);
+			http_response_free(&resp);
+			free_call(done);
+		}
+
+		/* 2. commit results before anything depends on them */
+		commit_changes();
+
+		now = now_ms();
+		/* 3. claim */
+		if (now >= next_scan)
+		{
+			want_claim = true;
+			next_scan = now + flowdb_scan_interval_ms;
+			housekeeping(now);
+			if (!extension_ready())
+			{
+				ready = false;
+				continue;
+			}
+		}
+		if (want_claim)
+		{
+			int			room = Min(flowdb_claim_batch,
+								   flowdb_max_inflight * 4 - nruns);
+
+			want_claim = false;
+			if (room > 0 && claim_runs(room) == room)
+				want_claim = true;	/* there may be more */
+		}
+
+		/* 4. advance runs; instant results loop back to commit first */
+		{
+			dlist_mutable_iter it;
+			bool		changed = false;
+
+			now = now_ms();
+			dlist_foreach_modify(it, &runs)
+			{
+				WRun	   *w = dlist_container(WRun, node, it.cur);
+
+				if (w->advance)
+					advance_run(w, now);
+				if (w->dirty)
+					changed = true;
+			}
+			pump_queue();
+			if (changed)
+				continue;		/* commit before waiting */
+		}
+
+		release_idle_runs(now);
+		if (dlist_is_empty(&runs) == false)
+		{
+			/* runs with results in the engine still need a commit */
+			dlist_iter	it;
+			bool		dirty = false;
+
+			dlist_foreach(it, &runs)
+			{
+				if (dlist_container(WRun, node, it.cur)->dirty)
+					dirty = true;
+			}
+			if (dirty)
+				continue;
+		}
+
+		/* 5. wait */
+		timeout = (long) (next_scan - now_ms());
+		{
+			long		ct = http_timeout(multi);
+			dlist_iter	it;
+
+			if (ct >= 0 && ct < timeout)
+				timeout = ct;
+			dlist_foreach(it, &runs)
+			{
+				WRun	   *w = dlist_container(WRun, node, it.cur);
+				double		due;
+				const char *st = engine_run_status(w->er, &due);
+
+				if (due > 0 && strcmp(st, "running") != 0)
+				{
+					long		left = (long) (due - now_ms());
+
+					if (left < timeout)
+						timeout = left;
+				}
+			}
+		}
+		if (timeout < 0)
+			timeout = 0;
+		if (want_claim)
+			timeout = 0;
+		if (http_next_done(multi, &resp) != NULL)
+			elog(ERROR, "flowdb: unexpected completed transfer");
+		wait_for_work(timeout);
+		if (myslot && pg_atomic_read_u64(&myslot->wakeups) > 0)
+			want_claim = true;
+		/* due timers of held runs */
+		{
+			dlist_iter	it;
+			double		t = now_ms();
+
+			dlist_foreach(it, &runs)
+			{
+				WRun	   *w = dlist_container(WRun, node, it.cur);
+				double		due;
+				const char *st = engine_run_status(w->er, &due);
+
+				if (due > 0 && due <= t && strcmp(st, "running") != 0)
+					w->advance = true;
+			}
+		}
+	}
+}
+
+/*
+ * wait_for_work
+ *		Sleep on the latch, postmaster death and curl's sockets; drive curl
+ *		on whatever became ready.  A latch wake-up means work was queued.
+ */
+static void
+wait_for_work(long timeout_ms)
+{
+	WaitEventSet *set;
+	HttpSocket *socks;
+	int			nsocks = http_sockets(multi, &socks);
+	WaitEvent	events[64];
+	int			n;
+	bool		latch = false;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, 2 + nsocks);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < nsocks; i++)
+	{
+		uint32		ev = 0;
+
+		if (socks[i].what & HTTP_EV_IN)
+			ev |= WL_SOCKET_READABLE;
+		if (socks[i].what & HTTP_EV_OUT)
+			ev |= WL_SOCKET_WRITEABLE;
+		AddWaitEventToSet(set, ev, socks[i].fd, NULL, NULL);
+	}
+
+	n = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
+						 PG_WAIT_EXTENSION);
+	/* copy fds before curl changes its socket list */
+	{
+		int			fds[64];
+		int			what[64];
+		int			k = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+				latch = true;
+			else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+			{
+				fds[k] = events[i].fd;
+				what[k] = ((events[i].events & WL_SOCKET_READABLE) ? HTTP_EV_IN : 0) |
+					((events[i].events & WL_SOCKET_WRITEABLE) ? HTTP_EV_OUT : 0);
+				k++;
+			}
+		}
+		FreeWaitEventSet(set);
+		for (int i = 0; i < k; i++)
+			http_socket_action(multi, fds[i], what[i]);
+	}
+	if (http_timeout(multi) == 0)
+		http_socket_action(multi, -1, 0);
+	if (latch)
+		ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (myslot && latch)
+		pg_atomic_write_u64(&myslot->wakeups, 1);
+	else if (myslot)
+		pg_atomic_write_u64(&myslot->wakeups, 0);
+}
+
+/*
+ * extension_ready
+ *		The worker idles while the extension is absent or being created,
+ *		during recovery and binary upgrade.
+ */
+static bool
+extension_ready(void)
+{
+	bool		ok;
+
+	if (RecoveryInProgress() || IsBinaryUpgrade)
+		return false;
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ok = OidIsValid(get_extension_oid("flowdb", true)) &&
+		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return ok;
+}
+
+/*
+ * spi_begin / spi_end
+ *		One short transaction around SPI work.
+ */
+static void
+spi_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+spi_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * recover_leases
+ *		At start: take back our slot's leases (and those of slots beyond
+ *		flowdb.workers).  Later: take back expired leases of any worker.
+ */
+static void
+recover_leases(bool at_start)
+{
+	Datum		args[2];
+	Oid			types[2] = {INT4OID, INT4OID};
+	int			ret;
+
+	spi_begin("flowdb: recover leases");
+	args[0] = Int32GetDatum(flowdb_my_slot);
+	args[1] = Int32GetDatum(flowdb_workers);
+	if (at_start)
+		ret = SPI_execute_with_args(
+									"UPDATE flowdb.runs SET lease_owner = NULL, lease_until = NULL, "
+									"next_at = now() "
+									"WHERE lease_owner IS NOT NULL AND (lease_owner = $1 OR lease_owner >= $2)",
+									2, types, args, NULL, false, 0);
+	else
+		ret = SPI_execute_with_args(
+									"UPDATE flowdb.runs SET lease_owner = NULL, lease_until = NULL, "
+									"next_at = now() "
+									"WHERE lease_owner IS NOT NULL AND lease_owner <> $1 "
+									"AND lease_until < now() AND $2 > 0",
+									2, types, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "flowdb: lease recovery failed: %d", ret);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("flowdb worker %d took back %llu interrupted run(s)",
+						flowdb_my_slot, (unsigned long long) SPI_processed)));
+	spi_end();
+}
+
+/*
+ * housekeeping
+ *		Periodic: renew our leases, take back expired ones, prune old runs.
+ */
+static void
+housekeeping(double now)
+{
+	static double next_renew = 0;
+	static double next_prune = 0;
+
+	if (now >= next_renew)
+	{
+		Datum		args[2];
+		Oid			types[2] = {INT4OID, INT4OID};
+
+		next_renew = now + flowdb_lease_seconds * 1000.0 / 3;
+		if (nruns > 0)
+		{
+			spi_begin("flowdb: renew leases");
+			args[0] = Int32GetDatum(flowdb_my_slot);
+			args[1] = Int32GetDatum(flowdb_lease_seconds);
+			SPI_execute_with_args("UPDATE flowdb.runs SET lease_until = now() + make_interval(secs => $2) "
+								  "WHERE lease_owner = $1",
+								  2, types, args, NULL, false, 0);
+			spi_end();
+		}
+		recover_leases(false);
+	}
+	if (now >= next_prune && flowdb_my_slot == 0)
+	{
+		next_prune = now + 3600 * 1000.0;
+		spi_begin("flowdb: prune");
+		SPI_execute("SELECT flowdb.prune()", false, 0);
+		spi_end();
+	}
+}
+
+/*
+ * text_datum_or_null
+ *		Helper for building SPI argument arrays.
+ */
+static Datum
+text_array(char **vals, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		nulls[i] = (vals[i] == NULL);
+		d[i] = vals[i] ? CStringGetTextDatum(vals[i]) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * float_array
+ *		float8[] from doubles; NaN means NULL.
+ */
+static Datum
+float_array(double *vals, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		nulls[i] = isnan(vals[i]);
+		d[i] = Float8GetDatum(nulls[i] ? 0 : vals[i]);
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs,
+											  FLOAT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+}
+
+/*
+ * load_credentials
+ *		Resolve, inside the claim transaction, every credential the run's
+ *		action nodes may use: {"service/name": secret}.  Named credentials
+ *		("credential": "shop") or the owner's "default" for the service.
+ */
+static cJSON *
+load_credentials(const char *owner, const cJSON *bp)
+{
+	cJSON	   *creds = cJSON_CreateObject();
+	const cJSON *node;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+
+	if (!OidIsValid(get_relname_relid("credentials", get_namespace_oid("flowdb", true))))
+		return creds;
+	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(bp, "nodes"))
+	{
+		const char *svc = fdb_json_str(node, "service");
+		const char *name = fdb_json_str(node, "credential");
+		char		key[256];
+		Datum		args[3];
+		int			ret;
+
+		if (svc == NULL)
+			continue;
+		if (name == NULL)
+			name = "default";
+		snprintf(key, sizeof(key), "%s/%s", svc, name);
+		if (cJSON_HasObjectItem(creds, key))
+			continue;
+		args[0] = CStringGetTextDatum(owner);
+		args[1] = CStringGetTextDatum(svc);
+		args[2] = CStringGetTextDatum(name);
+		ret = SPI_execute_with_args("SELECT flowdb.credential_secret($1, $2, $3)::text",
+									3, types, args, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			char	   *txt = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			cJSON	   *secret = txt ? cJSON_Parse(txt) : NULL;
+
+			if (secret)
+				cJSON_AddItemToObject(creds, key, secret);
+		}
+	}
+	return creds;
+}
+
+/*
+ * claim_runs
+ *		Lease up to limit runnable runs; returns how many were claimed.
+ */
+static int
+claim_runs(int limit)
+{
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
+	int			ret;
+	uint64		n;
+
+	spi_begin("flowdb: claim");
+	/* losing a claim in a crash is harmless: skip the WAL flush */
+	(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	if (claim_plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(
+									"UPDATE flowdb.runs r SET lease_owner = $1, "
+									"  lease_until = now() + make_interval(secs => $2), "
+									"  next_at = 'infinity', status = 'running', "
+									"  started_at = coalesce(r.started_at, now()), updated_at = now() "
+									"FROM (SELECT id FROM flowdb.runs "
+									"      WHERE status IN ('queued', 'running', 'waiting') "
+									"        AND next_at <= clock_timestamp() "
+									"      ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) c "
+									"WHERE r.id = c.id "
+									"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, "
+									"  r.blueprint::text, r.payload::text, r.state::text",
+									3, types);
+
+		if (p == NULL)
+			elog(ERROR, "flowdb: could not prepare claim: %d", SPI_result);
+		SPI_keepplan(p);
+		claim_plan = p;
+	}
+	args[0] = Int32GetDatum(flowdb_my_slot);
+	args[1] = Int32GetDatum(flowdb_lease_seconds);
+	args[2] = Int32GetDatum(limit);
+	ret = SPI_execute_plan(claim_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "flowdb: claim failed: %d", ret);
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *id = SPI_getvalue(tup, desc, 1);
+		char	   *wf = SPI_getvalue(tup, desc, 2);
+		char	   *owner = SPI_getvalue(tup, desc, 3);
+		cJSON	   *bp = cJSON_Parse(SPI_getvalue(tup, desc, 4));
+		cJSON	   *payload = cJSON_Parse(SPI_getvalue(tup, desc, 5));
+		cJSON	   *state = cJSON_Parse(SPI_getvalue(tup, desc, 6));
+		WRun	   *w = calloc(1, sizeof(WRun));
+
+		if (w == NULL)
+			elog(ERROR, "out of memory");
+		w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
+		snprintf(w->owner, sizeof(w->owner), "%s", owner);
+		engine_events_init(&w->events);
+		engine_recover(w->er);
+		w->credentials = load_credentials(owner, w->er->bp);
+		w->advance = true;
+		if (bp == NULL)
+		{
+			engine_fail_run(w->er, "blueprint could not be parsed");
+			w->dirty = true;
+		}
+		dlist_push_tail(&runs, &w->node);
+		nruns++;
+	}
+	spi_end();
+	if (myslot)
+		pg_atomic_fetch_add_u64(&myslot->claimed, n);
+	return (int) n;
+}
+
+/*
+ * event_json
+ *		JSON text of an event's input/output (NULL stays NULL).
+ */
+static char *
+json_text(const cJSON *v)
+{
+	char	   *s;
+	char	   *p;
+
+	if (v == NULL)
+		return NULL;
+	s = cJSON_PrintUnformatted(v);
+	p = pstrdup(s);
+	cJSON_free(s);
+	return p;
+}
+
+/*
+ * run_disposition
+ *		What to write for a run: its status in flowdb.runs and, when the
+ *		lease is to be released (returns true), when to look at it again
+ *		(*next, epoch ms; NaN = never by itself).
+ */
+static bool
+run_disposition(WRun *w, double now, const char **dbstatus, double *next)
+{
+	double		due;
+	const char *st = engine_run_status(w->er, &due);
+
+	*next = NAN;
+	if (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0)
+	{
+		*dbstatus = st;
+		return w->inflight == 0;
+	}
+	*dbstatus = "running";
+	if (w->inflight > 0 || strcmp(st, "running") == 0)
+		return false;
+	if (due > 0 && due - now < 2000)
+		return false;			/* soon: keep it */
+	if (strcmp(st, "waiting") == 0)
+		*dbstatus = "waiting";
+	*next = due > 0 ? due : NAN;
+	return true;
+}
+
+/*
+ * commit_changes
+ *		One transaction: the new state of every changed run, its log rows
+ *		and its outbox rows, in a single statement.  Runs canceled or taken
+ *		away meanwhile are not written and are dropped.
+ */
+static void
+commit_changes(void)
+{
+	dlist_iter	it;
+	int			nr = 0;
+	int			nl = 0;
+	char	  **r_id, **r_state, **r_status, **r_error;
+	double	   *r_next;
+	char	  **r_lease;
+	char	  **l_run, **l_node, **l_status, **l_input, **l_output, **l_error, **l_attempt;
+	double	   *l_start, *l_end;
+	char	  **o_run, **o_node, **o_svc, **o_task, **o_method, **o_url, **o_headers, **o_body;
+	Datum		args[25];
+	Oid			types[25];
+	int			ret;
+	double		now = now_ms();
+	int			steps = 0;
+
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (w->dirty)
+		{
+			nr++;
+			nl += w->events.n;
+		}
+	}
+	if (nr == 0 && noutbox == 0)
+		return;
+
+	r_id = palloc(sizeof(char *) * nr);
+	r_state = palloc(sizeof(char *) * nr);
+	r_status = palloc(sizeof(char *) * nr);
+	r_error = palloc(sizeof(char *) * nr);
+	r_next = palloc(sizeof(double) * nr);
+	r_lease = palloc(sizeof(char *) * nr);
+	l_run = palloc(sizeof(char *) * Max(nl, 1));
+	l_node = palloc(sizeof(char *) * Max(nl, 1));
+	l_status = palloc(sizeof(char *) * Max(nl, 1));
+	l_input = palloc(sizeof(char *) * Max(nl, 1));
+	l_output = palloc(sizeof(char *) * Max(nl, 1));
+	l_error = palloc(sizeof(char *) * Max(nl, 1));
+	l_attempt = palloc(sizeof(char *) * Max(nl, 1));
+	l_start = palloc(sizeof(double) * Max(nl, 1));
+	l_end = palloc(sizeof(double) * Max(nl, 1));
+
+	nr = 0;
+	nl = 0;
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+		const char *st;
+
+		if (!w->dirty)
+			continue;
+		r_id[nr] = w->er->run_id;
+		r_state[nr] = json_text(w->er->state);
+		r_error[nr] = w->er->error ? pstrdup(w->er->error) : NULL;
+		w->releasing = run_disposition(w, now, &st, &r_next[nr]);
+		r_status[nr] = (char *) st;
+		r_lease[nr] = w->releasing ? NULL : "held";
+		for (int i = 0; i < w->events.n; i++)
+		{
+			EngineEvent *e = &w->events.items[i];
+
+			l_run[nl] = w->er->run_id;
+			l_node[nl] = pstrdup(e->node_id);
+			l_status[nl] = (char *) e->status;
+			l_input[nl] = json_text(e->input);
+			l_output[nl] = json_text(e->output);
+			l_error[nl] = e->error ? pstrdup(e->error) : NULL;
+			l_attempt[nl] = psprintf("%d", e->attempt);
+			l_start[nl] = e->started_ms;
+			l_end[nl] = e->finished_ms;
+			if (strcmp(e->status, "skipped") != 0)
+				steps++;
+			nl++;
+		}
+		nr++;
+	}
+
+	o_run = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_node = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_svc = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_task = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_method = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_url = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_headers = palloc(sizeof(char *) * Max(noutbox, 1));
+	o_body = palloc(sizeof(char *) * Max(noutbox, 1));
+	for (int i = 0; i < noutbox; i++)
+	{
+		o_run[i] = outbox[i].run_id;
+		o_node[i] = outbox[i].node_id;
+		o_svc[i] = outbox[i].service;
+		o_task[i] = outbox[i].task;
+		o_method[i] = outbox[i].method;
+		o_url[i] = outbox[i].url;
+		o_headers[i] = outbox[i].headers;
+		o_body[i] = outbox[i].body;
+	}
+
+	spi_begin("flowdb: commit results");
+	if (commit_plan == NULL)
+	{
+		SPIPlanPtr	p;
+
+		for (int i = 0; i < 25; i++)
+			types[i] = TEXTARRAYOID;
+		types[4] = FLOAT8ARRAYOID;
+		types[6] = INT4OID;
+		types[14] = FLOAT8ARRAYOID;
+		types[15] = FLOAT8ARRAYOID;
+		types[16] = BOOLOID;
+		p = SPI_prepare(
+						"WITH x AS ("
+						"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6) "
+						"    AS x(id, state, status, error, next_ms, lease)), "
+						"u AS ("
+						"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, "
+						"    next_at = CASE WHEN x.lease IS NOT NULL OR x.next_ms IS NULL "
+						"                   THEN 'infinity'::timestamptz "
+						"                   ELSE to_timestamp(x.next_ms / 1000.0) END, "
+						"    lease_owner = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_owner END, "
+						"    lease_until = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_until END, "
+						"    finished_at = CASE WHEN x.status IN ('succeeded', 'failed') THEN now() END, "
+						"    updated_at = now() "
+						"  FROM x WHERE r.id = x.id AND r.lease_owner = $7 "
+						"    AND r.status NOT IN ('canceled', 'succeeded', 'failed') "
+						"  RETURNING r.id, r.owner, r.status), "
+						"l AS ("
+						"  INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, "
+						"    input, output, error, started_at, finished_at, duration_ms) "
+						"  SELECT y.run_id, u.owner, y.node_id, y.status, y.attempt::int, y.input::jsonb, "
+						"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), to_timestamp(y.e / 1000.0), "
+						"    y.e - y.s "
+						"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16) "
+						"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, ord) "
+						"  JOIN u ON u.id = y.run_id ORDER BY y.ord), "
+						"o AS ("
+						"  INSERT INTO flowdb.outbox (run_id, owner, node_id, service, task, method, url, "
+						"    headers, body) "
+						"  SELECT z.run_id, u.owner, z.node_id, z.svc, z.task, z.method, z.url, "
+						"    z.headers::jsonb, z.body "
+						"  FROM unnest($18::uuid[], $19, $20, $21, $22, $23, $24, $25) "
+						"    AS z(run_id, node_id, svc, task, method, url, headers, body) "
+						"  JOIN u ON u.id = z.run_id) "
+						"SELECT u.id::text, CASE WHEN u.status IN ('succeeded', 'failed') AND $17 IS NOT NULL "
+						"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END "
+						"FROM u",
+						25, types);
+		if (p == NULL)
+			elog(ERROR, "flowdb: could not prepare commit: %d", SPI_result);
+		SPI_keepplan(p);
+		commit_plan = p;
+	}
+	args[0] = text_array(r_id, nr);
+	args[1] = text_array(r_state, nr);
+	args[2] = text_array(r_status, nr);
+	args[3] = text_array(r_error, nr);
+	args[4] = float_array(r_next, nr);
+	args[5] = text_array(r_lease, nr);
+	args[6] = Int32GetDatum(flowdb_my_slot);
+	args[7] = text_array(l_run, nl);
+	args[8] = text_array(l_node, nl);
+	args[9] = text_array(l_status, nl);
+	args[10] = text_array(l_input, nl);
+	args[11] = text_array(l_output, nl);
+	args[12] = text_array(l_error, nl);
+	args[13] = text_array(l_attempt, nl);
+	args[14] = float_array(l_start, nl);
+	args[15] = float_array(l_end, nl);
+	args[16] = BoolGetDatum(flowdb_notify);
+	args[17] = text_array(o_run, noutbox);
+	args[18] = text_array(o_node, noutbox);
+	args[19] = text_array(o_svc, noutbox);
+	args[20] = text_array(o_task, noutbox);
+	args[21] = text_array(o_method, noutbox);
+	args[22] = text_array(o_url, noutbox);
+	args[23] = text_array(o_headers, noutbox);
+	args[24] = text_array(o_body, noutbox);
+	{
+		char		nulls[25];
+
+		memset(nulls, ' ', sizeof(nulls));
+		if (!flowdb_notify)
+			nulls[16] = 'n';
+		ret = SPI_execute_plan(commit_plan, args, nulls, false, 0);
+	}
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "flowdb: commit failed: %d", ret);
+
+	/* which runs were written */
+	{
+		uint64		nwritten = SPI_processed;
+		char	  **written = palloc(sizeof(char *) * Max(nwritten, 1));
+
+		for (uint64 i = 0; i < nwritten; i++)
+			written[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		spi_end();
+
+		dlist_foreach(it, &runs)
+		{
+			WRun	   *w = dlist_container(WRun, node, it.cur);
+			bool		found = false;
+
+			if (!w->dirty)
+				continue;
+			for (uint64 i = 0; i < nwritten && !found; i++)
+				if (strcmp(written[i], w->er->run_id) == 0)
+					found = true;
+			if (!found)
+				w->lost = true;
+			else if (w->releasing)
+				w->released = true;
+			w->dirty = false;
+			engine_events_clear(&w->events);
+		}
+	}
+	for (int i = 0; i < noutbox; i++)
+	{
+		WOutbox    *o = &outbox[i];
+
+		free(o->run_id);
+		free(o->owner);
+		free(o->node_id);
+		free(o->service);
+		free(o->task);
+		free(o->method);
+		free(o->url);
+		free(o->headers);
+		free(o->body);
+	}
+	noutbox = 0;
+	if (myslot)
+	{
+		pg_atomic_fetch_add_u64(&myslot->steps, steps);
+		pg_atomic_fetch_add_u64(&myslot->commits, 1);
+	}
+}
+
+/*
+ * redact
+ *		Replace values of secret-looking keys (authorization, token,
+ *		secret, password, api_key) in a JSON tree, recursively.
+ */
+static void
+redact(cJSON *v)
+{
+	cJSON	   *c;
+
+	if (v == NULL)
+		return;
+	cJSON_ArrayForEach(c, v)
+	{
+		if (cJSON_IsObject(v) && c->string)
+		{
+			char		low[128];
+			size_t		i;
+
+			for (i = 0; c->string[i] && i < sizeof(low) - 1; i++)
+				low[i] = (char) tolower((unsigned char) c->string[i]);
+			low[i] = '\0';
+			if (strstr(low, "authorization") || strstr(low, "token") ||
+				strstr(low, "secret") || strstr(low, "password") ||
+				strstr(low, "api_key") || strstr(low, "apikey"))
+			{
+				if (!cJSON_IsObject(c) && !cJSON_IsArray(c))
+				{
+					cJSON_SetValuestring(c, "[redacted]");
+					if (!cJSON_IsString(c))
+					{
+						c->type = cJSON_String;
+						c->valuestring = fdb_strdup("[redacted]");
+					}
+					continue;
+				}
+			}
+		}
+		redact(c);
+	}
+}
+
+/*
+ * redacted_headers
+ *		The request's headers as a JSON object, secrets replaced.
+ */
+static char *
+redacted_headers(const HttpRequest *req)
+{
+	cJSON	   *h = cJSON_CreateObject();
+	char	   *s;
+
+	for (int i = 0; i < req->nheaders; i++)
+	{
+		const char *colon = strchr(req->headers[i], ':');
+		char		name[128];
+		const char *value;
+		size_t		len;
+
+		if (colon == NULL)
+			continue;
+		len = Min((size_t) (colon - req->headers[i]), sizeof(name) - 1);
+		memcpy(name, req->headers[i], len);
+		name[len] = '\0';
+		value = colon + 1;
+		while (*value == ' ')
+			value++;
+		cJSON_AddStringToObject(h, name, value);
+	}
+	redact(h);
+	s = cJSON_PrintUnformatted(h);
+	cJSON_Delete(h);
+	return s;
+}
+
+/*
+ * service_has_credentials
+ *		Does the service declare credential fields?
+ */
+static bool
+service_has_credentials(const ToolService *svc)
+{
+	return svc->credential_fields != NULL && svc->credential_fields[0] != NULL;
+}
+
+/*
+ * service_settings
+ *		Service settings from GUCs handed to tasks (the llm model).
+ */
+static cJSON *
+service_settings(const ToolService *svc)
+{
+	cJSON	   *s = cJSON_CreateObject();
+	char		guc[128];
+	const char *v;
+
+	snprintf(guc, sizeof(guc), "flowdb.%s_model", svc->name);
+	v = GetConfigOption(guc, true, false);
+	if (v && v[0])
+		cJSON_AddStringToObject(s, "model", v);
+	return s;
+}
+
+/*
+ * record_outbox
+ *		Sandbox: remember the exact (redacted) request for flowdb.outbox.
+ */
+static void
+record_outbox(WCall *c)
+{
+	WOutbox    *o;
+
+	if (noutbox == capoutbox)
+	{
+		int			ncap = capoutbox ? capoutbox * 2 : 16;
+		WOutbox    *n = realloc(outbox, sizeof(WOutbox) * ncap);
+
+		if (n == NULL)
+			elog(ERROR, "out of memory");
+		outbox = n;
+		capoutbox = ncap;
+	}
+	o = &outbox[noutbox++];
+	o->run_id = fdb_strdup(c->run->er->run_id);
+	o->owner = fdb_strdup(c->run->owner);
+	o->node_id = fdb_strdup(c->node_id);
+	o->service = fdb_strdup(c->svc->name);
+	o->task = fdb_strdup(c->task->name);
+	o->method = fdb_strdup(c->req.method);
+	o->url = fdb_strdup(c->req.url ? c->req.url : "");
+	o->headers = redacted_headers(&c->req);
+	if (c->req.body)
+	{
+		o->body = malloc(c->req.body_len + 1);
+		if (o->body == NULL)
+			elog(ERROR, "out of memory");
+		memcpy(o->body, c->req.body, c->req.body_len);
+		o->body[c->req.body_len] = '\0';
+	}
+	else
+		o->body = NULL;
+}
+
+/*
+ * call_failed
+ *		Record an action failure on the run.
+ */
+static void
+call_failed(WCall *c, const char *error, bool retryable, double retry_after)
+{
+	WRun	   *w = c->run;
+	cJSON	   *input = cJSON_Duplicate(c->params, true);
+
+	redact(input);
+	engine_action_failed(w->er, c->node_id, input, error, retryable, retry_after,
+						 c->started_ms, now_ms(), &w->events);
+	w->dirty = true;
+	w->advance = true;
+}
+
+/*
+ * call_succeeded
+ *		Record an action's output on the run.
+ */
+static void
+call_succeeded(WCall *c, cJSON *output)
+{
+	WRun	   *w = c->run;
+	cJSON	   *input = cJSON_Duplicate(c->params, true);
+
+	redact(input);
+	engine_action_succeeded(w->er, c->node_id, input, output, c->started_ms,
+							now_ms(), &w->events);
+	w->dirty = true;
+	w->advance = true;
+}
+
+/*
+ * prepare_call
+ *		Render the node's params and build its request for the current
+ *		phase.  Sandboxed calls complete at once with a sample output.
+ *		Returns the call to send, or NULL when it already finished.
+ */
+static WCall *
+prepare_call(WRun *w, const char *node_id)
+{
+	EngineRun  *er = w->er;
+	const cJSON *node = NULL;
+	const cJSON *n;
+	WCall	   *c = calloc(1, sizeof(WCall));
+	char		err[FDB_ERRLEN];
+	ToolContext ctx;
+	const char *svcname;
+	const char *credname;
+	const cJSON *cred = NULL;
+	cJSON	   *settings;
+	char	   *idem;
+	bool		sandbox;
+	bool		ok;
+
+	if (c == NULL)
+		elog(ERROR, "out of memory");
+	c->run = w;
+	c->node_id = fdb_strdup(node_id);
+	c->started_ms = now_ms();
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(er->bp, "nodes"))
+	{
+		const char *id = fdb_json_str(n, "id");
+
+		if (id && strcmp(id, node_id) == 0)
+			node = n;
+	}
+	svcname = node ? fdb_json_str(node, "service") : NULL;
+	c->svc = svcname ? catalog_service(svcname) : NULL;
+	c->task = c->svc ? catalog_task(c->svc, fdb_json_str(node, "task")) : NULL;
+	err[0] = '\0';
+	c->params = engine_render_params(er, node_id, err, sizeof(err));
+	if (c->params == NULL)
+	{
+		c->params = cJSON_CreateObject();
+		call_failed(c, err, false, -1);
+		free_call(c);
+		return NULL;
+	}
+	if (c->task == NULL)
+	{
+		call_failed(c, "unknown service or task", false, -1);
+		free_call(c);
+		return NULL;
+	}
+
+	credname = fdb_json_str(node, "credential");
+	{
+		char		key[256];
+
+		snprintf(key, sizeof(key), "%s/%s", c->svc->name, credname ? credname : "default");
+		cred = cJSON_GetObjectItemCaseSensitive(w->credentials, key);
+	}
+	if (credname && cred == NULL && flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
+	{
+		char	   *msg = psprintf("credential \"%s\" for service %s not found",
+								   credname, c->svc->name);
+
+		call_failed(c, msg, false, -1);
+		free_call(c);
+		return NULL;
+	}
+	sandbox = flowdb_sandbox_mode == FLOWDB_SANDBOX_ON ||
+		(flowdb_sandbox_mode == FLOWDB_SANDBOX_AUTO &&
+		 service_has_credentials(c->svc) && cred == NULL);
+
+	settings = service_settings(c->svc);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.params = c->params;
+	ctx.credential = sandbox ? NULL : cred;
+	ctx.base_url = flowdb_base_url(c->svc);
+	idem = engine_idempotency_key(er, node_id, engine_node_phase(er, node_id));
+	ctx.idempotency_key = idem;
+	ctx.settings = settings;
+	ctx.phase = engine_node_phase(er, node_id);
+	ctx.phase_state = engine_node_phase_state(er, node_id);
+
+	http_request_init(&c->req, "GET");
+	err[0] = '\0';
+	ok = c->task->build(&ctx, &c->req, err, sizeof(err));
+	if (ok)
+	{
+		double		timeout;
+
+		if (fdb_json_num(node, "timeout_ms", &timeout) && c->req.timeout_ms <= 0)
+			c->req.timeout_ms = (long) timeout;
+	}
+	if (!ok)
+		call_failed(c, err[0] ? err : "could not build the request", false, -1);
+	else if (sandbox)
+	{
+		cJSON	   *out;
+
+		record_outbox(c);
+		out = c->task->sample(&ctx);
+		if (cJSON_IsObject(out))
+			cJSON_AddBoolToObject(out, "sandbox", true);
+		call_succeeded(c, out);
+		ok = false;
+	}
+	free(idem);
+	cJSON_Delete(settings);
+	if (!ok)
+	{
+		free_call(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * advance_run
+ *		Let the engine move the run; queue the requests it wants sent.
+ */
+static void
+advance_run(WRun *w, double now)
+{
+	char	  **ids;
+	int			n;
+
+	w->advance = false;
+	if (w->lost)
+		return;
+	n = engine_advance(w->er, now, &ids, &w->events);
+	if (n > 0 || w->events.n > 0)
+		w->dirty = true;
+	for (int i = 0; i < n; i++)
+	{
+		WCall	   *c = prepare_call(w, ids[i]);
+
+		if (c)
+		{
+			c->queued = true;
+			w->inflight++;
+			dlist_push_tail(&queue, &c->node);
+		}
+	}
+	engine_free_dispatch(ids, n);
+	if (w->events.n > 0)
+		w->dirty = true;
+}
+
+/*
+ * pump_queue
+ *		Start queued requests while below flowdb.max_inflight.
+ */
+static void
+pump_queue(void)
+{
+	while (!dlist_is_empty(&queue) && http_inflight(multi) < flowdb_max_inflight)
+	{
+		WCall	   *c = dlist_container(WCall, node, dlist_pop_head_node(&queue));
+
+		c->queued = false;
+		if (c->run->lost)
+		{
+			c->run->inflight--;
+			free_call(c);
+			continue;
+		}
+		start_call(c);
+	}
+}
+
+/*
+ * start_call
+ *		Hand a request to curl.
+ */
+static void
+start_call(WCall *c)
+{
+	HttpLimits	limits;
+	char		err[256];
+
+	limits.default_timeout_ms = flowdb_http_timeout_ms;
+	limits.max_response_bytes = flowdb_max_response_bytes;
+	limits.max_redirects = flowdb_max_redirects;
+	limits.allow_private = flowdb_allow_private_hosts;
+	c->started_ms = now_ms();
+	err[0] = '\0';
+	if (http_start(multi, &c->req, &limits, c, err, sizeof(err)) == NULL)
+	{
+		c->run->inflight--;
+		call_failed(c, err, true, -1);
+		free_call(c);
+	}
+}
+
+/*
+ * apply_response
+ *		A request finished: classify it with the task's parser and record
+ *		the outcome on the run.
+ */
+static void
+apply_response(WCall *c, HttpResponse *resp)
+{
+	WRun	   *w = c->run;
+	EngineRun  *er = w->er;
+	ToolContext ctx;
+	cJSON	   *output = NULL;
+	char		err[FDB_ERRLEN];
+	ToolOutcome outcome;
+	cJSON	   *settings;
+	char	   *idem;
+
+	w->inflight--;
+	if (w->lost)
+		return;
+	if (resp->status == 0)
+	{
+		const char *what = resp->timed_out ? "timed out" : "failed";
+		char	   *msg = psprintf("request %s: %s", what, resp->error);
+
+		call_failed(c, msg, !resp->permanent, -1);
+		return;
+	}
+
+	settings = service_settings(c->svc);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.params = c->params;
+	ctx.base_url = flowdb_base_url(c->svc);
+	idem = engine_idempotency_key(er, c->node_id, engine_node_phase(er, c->node_id));
+	ctx.idempotency_key = idem;
+	ctx.settings = settings;
+	ctx.phase = engine_node_phase(er, c->node_id);
+	ctx.phase_state = engine_node_phase_state(er, c->node_id);
+	err[0] = '\0';
+	outcome = c->task->parse(&ctx, resp, &output, err, sizeof(err));
+	free(idem);
+	cJSON_Delete(settings);
+
+	switch (outcome)
+	{
+		case TOOL_DONE:
+			call_succeeded(c, output);
+			break;
+		case TOOL_NEXT:
+			cJSON_Delete(output);
+			engine_node_set_phase(er, c->node_id, ctx.phase + 1);
+			w->dirty = true;
+			w->advance = true;
+			break;
+		case TOOL_RETRY:
+			cJSON_Delete(output);
+			call_failed(c, err[0] ? err : "retryable error", true, resp->retry_after);
+			break;
+		case TOOL_FAIL:
+			cJSON_Delete(output);
+			call_failed(c, err[0] ? err : "request failed", false, -1);
+			break;
+	}
+}
+
+/*
+ * free_call
+ *		Free a call's memory.
+ */
+static void
+free_call(WCall *c)
+{
+	free(c->node_id);
+	cJSON_Delete(c->params);
+	http_request_free(&c->req);
+	free(c);
+}
+
+/*
+ * free_run
+ *		Forget a run (its state is committed or it was lost).
+ */
+static void
+free_run(WRun *w)
+{
+	dlist_delete(&w->node);
+	nruns--;
+	engine_events_free(&w->events);
+	engine_run_free(w->er);
+	cJSON_Delete(w->credentials);
+	free(w);
+}
+
+/*
+ * release_idle_runs
+ *		Forget runs that are finished, lost or handed back.  A run that is
+ *		idle (nothing in flight, nothing due within two seconds) is marked
+ *		for a commit that releases its lease: its committed next_at says
+ *		when a worker should look at it again, not this process.
+ */
+static void
+release_idle_runs(double now)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+		const char *dbstatus;
+		double		next;
+
+		if (w->inflight > 0 || w->dirty)
+			continue;
+		if (w->lost || w->released)
+		{
+			free_run(w);
+			continue;
+		}
+		if (run_disposition(w, now, &dbstatus, &next))
+			w->dirty = true;
+	}
+}
