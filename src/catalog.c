@@ -1,0 +1,543 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  The tool registry and helpers shared by every tool (pure C).
+ *
+ * fdb_services[] is the single list of services.  Everything that needs to
+ * know which tools exist (blueprint validation, the catalog JSON given to
+ * the LLM and the docs, the worker) goes through the functions here.
+ *
+ * The request/response helpers below own all memory of HttpRequest and
+ * HttpResponse: tools never free those fields themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "catalog.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- registry: one line per service ---- */
+const ToolService *const fdb_services[] = {
+	&http_service,
+	&whatsapp_service,
+	&razorpay_service,
+	&instagram_service,
+	&slack_service,
+	&llm_service,
+	NULL
+};
+/* ---- end registry ---- */
+
+/*
+ * Node types of blueprint v1 and their fields, for catalog_to_json.  These
+ * mirror the rules enforced by bp_validate (blueprint.c).
+ */
+typedef struct NodeTypeDoc
+{
+	const char *type;
+	const char *description;
+	const ToolParam *fields;
+	int			nfields;
+} NodeTypeDoc;
+
+static const ToolParam action_fields[] = {
+	{"service", PT_STRING, true, "Service name from the catalog, e.g. \"http\"."},
+	{"task", PT_STRING, true, "Task name of that service, e.g. \"request\"."},
+	{"params", PT_OBJECT, false,
+	"Task parameters; string values may contain {{ templates }}.  Required unless the task has no required parameters."},
+	{"credential", PT_STRING, false, "Name of the stored credential to use (omit for sandbox)."},
+	{"retry", PT_OBJECT, false,
+	"{\"max_attempts\": integer 1..10, \"backoff_ms\"?: integer 10..3600000}."},
+	{"timeout_ms", PT_INTEGER, false, "Per-request timeout, 1..300000 ms."},
+};
+
+static const ToolParam delay_fields[] = {
+	{"seconds", PT_NUMBER, false,
+	"Wait this many seconds (> 0, at most 2592000).  Exactly one of seconds/until."},
+	{"until", PT_STRING, false,
+	"Wait until this ISO 8601 timestamp (or a template yielding one).  Exactly one of seconds/until."},
+};
+
+static const ToolParam wait_event_fields[] = {
+	{"event", PT_STRING, true, "Event name to wait for (namespace.name)."},
+	{"match", PT_OBJECT, false,
+	"Fields the event data must equal; values may contain {{ templates }}."},
+	{"timeout_seconds", PT_NUMBER, false,
+	"Give up after this many seconds (> 0, at most 31536000)."},
+};
+
+static const ToolParam set_fields[] = {
+	{"values", PT_OBJECT, true,
+	"Object to compute; values may contain {{ templates }}.  Becomes the step output."},
+};
+
+static const NodeTypeDoc node_types[] = {
+	{"action", "Run one task of a tool service.", action_fields,
+	(int) (sizeof(action_fields) / sizeof(action_fields[0]))},
+	{"router", "Do nothing; branch through the conditions of its outgoing edges.", NULL, 0},
+	{"delay", "Pause the run for a duration or until a timestamp.", delay_fields,
+	(int) (sizeof(delay_fields) / sizeof(delay_fields[0]))},
+	{"wait_event", "Pause the run until a matching event arrives.", wait_event_fields,
+	(int) (sizeof(wait_event_fields) / sizeof(wait_event_fields[0]))},
+	{"set", "Compute values from templates (a step without side effects).", set_fields,
+	(int) (sizeof(set_fields) / sizeof(set_fields[0]))},
+};
+
+static const char *const trigger_types[] = {
+	"manual", "event", "table", "webhook", "schedule", NULL
+};
+
+static const char *const condition_ops[] = {
+	"eq", "ne", "gt", "gte", "lt", "lte", "contains", "starts_with",
+	"ends_with", "in", "exists", "empty", "matches", NULL
+};
+
+/*
+ * catalog_service
+ *		The registered service called name, or NULL.
+ */
+const ToolService *
+catalog_service(const char *name)
+{
+	int			i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; fdb_services[i] != NULL; i++)
+	{
+		if (strcmp(fdb_services[i]->name, name) == 0)
+			return fdb_services[i];
+	}
+	return NULL;
+}
+
+/*
+ * catalog_task
+ *		The task called name of service svc, or NULL.
+ */
+const ToolTask *
+catalog_task(const ToolService *svc, const char *name)
+{
+	int			i;
+
+	if (svc == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < svc->ntasks; i++)
+	{
+		if (strcmp(svc->tasks[i].name, name) == 0)
+			return &svc->tasks[i];
+	}
+	return NULL;
+}
+
+/*
+ * param_type_name
+ *		The name of a parameter type as used in the catalog and errors.
+ */
+const char *
+param_type_name(ParamType t)
+{
+	switch (t)
+	{
+		case PT_STRING:
+			return "string";
+		case PT_NUMBER:
+			return "number";
+		case PT_INTEGER:
+			return "integer";
+		case PT_BOOLEAN:
+			return "boolean";
+		case PT_OBJECT:
+			return "object";
+		case PT_ARRAY:
+			return "array";
+		case PT_ANY:
+			return "any";
+	}
+	return "any";
+}
+
+/*
+ * param_type_matches
+ *		Does v have type t?  PT_INTEGER is a finite number without a
+ *		fractional part; PT_ANY matches every value (including null).
+ */
+bool
+param_type_matches(ParamType t, const cJSON *v)
+{
+	if (v == NULL)
+		return false;
+	switch (t)
+	{
+		case PT_STRING:
+			return cJSON_IsString(v) && v->valuestring != NULL;
+		case PT_NUMBER:
+			return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+		case PT_INTEGER:
+			return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+				v->valuedouble >= -9007199254740992.0 &&
+				v->valuedouble <= 9007199254740992.0 &&
+				v->valuedouble == (double) (long long) v->valuedouble;
+		case PT_BOOLEAN:
+			return cJSON_IsBool(v);
+		case PT_OBJECT:
+			return cJSON_IsObject(v);
+		case PT_ARRAY:
+			return cJSON_IsArray(v);
+		case PT_ANY:
+			return true;
+	}
+	return false;
+}
+
+/*
+ * add_string_list
+ *		Add key: [strings...] to obj from a NULL-terminated list (NULL list
+ *		gives []).
+ */
+static void
+add_string_list(cJSON *obj, const char *key, const char *const *list)
+{
+	cJSON	   *arr = cJSON_AddArrayToObject(obj, key);
+	int			i;
+
+	if (arr == NULL || list == NULL)
+		return;
+	for (i = 0; list[i] != NULL; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(list[i]));
+}
+
+/*
+ * params_to_json
+ *		[{"name","type","required","description"}...] for a parameter list.
+ */
+static cJSON *
+params_to_json(const ToolParam *params, int nparams)
+{
+	cJSON	   *arr = cJSON_CreateArray();
+	int			i;
+
+	for (i = 0; i < nparams; i++)
+	{
+		cJSON	   *p = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(p, "name", params[i].name);
+		cJSON_AddStringToObject(p, "type", param_type_name(params[i].type));
+		cJSON_AddBoolToObject(p, "required", params[i].required);
+		cJSON_AddStringToObject(p, "description",
+								params[i].description ? params[i].description : "");
+		cJSON_AddItemToArray(arr, p);
+	}
+	return arr;
+}
+
+/*
+ * service_to_json
+ *		One service of the catalog as JSON.
+ */
+static cJSON *
+service_to_json(const ToolService *svc)
+{
+	cJSON	   *s = cJSON_CreateObject();
+	cJSON	   *tasks;
+	char		setting[128];
+	int			i;
+
+	cJSON_AddStringToObject(s, "name", svc->name);
+	cJSON_AddStringToObject(s, "description", svc->description ? svc->description : "");
+	snprintf(setting, sizeof(setting), "flowdb.%s_base_url", svc->name);
+	cJSON_AddStringToObject(s, "base_url_setting", setting);
+	cJSON_AddStringToObject(s, "default_base_url",
+							svc->default_base_url ? svc->default_base_url : "");
+	add_string_list(s, "credential_fields", svc->credential_fields);
+
+	tasks = cJSON_AddArrayToObject(s, "tasks");
+	for (i = 0; tasks != NULL && i < svc->ntasks; i++)
+	{
+		const ToolTask *task = &svc->tasks[i];
+		cJSON	   *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "name", task->name);
+		cJSON_AddStringToObject(t, "description", task->description ? task->description : "");
+		cJSON_AddItemToObject(t, "params", params_to_json(task->params, task->nparams));
+		cJSON_AddStringToObject(t, "output",
+								task->output_description ? task->output_description : "");
+		cJSON_AddItemToArray(tasks, t);
+	}
+	add_string_list(s, "events", svc->events);
+	return s;
+}
+
+/*
+ * catalog_to_json
+ *		The whole catalog: services with tasks and events, trigger types,
+ *		node types with their fields and condition operators.  Caller
+ *		cJSON_Delete()s the result.
+ */
+cJSON *
+catalog_to_json(void)
+{
+	cJSON	   *root = cJSON_CreateObject();
+	cJSON	   *services;
+	cJSON	   *nodes;
+	int			i;
+
+	if (root == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(root, "version", 1);
+
+	services = cJSON_AddArrayToObject(root, "services");
+	for (i = 0; services != NULL && fdb_services[i] != NULL; i++)
+		cJSON_AddItemToArray(services, service_to_json(fdb_services[i]));
+
+	add_string_list(root, "trigger_types", trigger_types);
+
+	nodes = cJSON_AddArrayToObject(root, "node_types");
+	for (i = 0; nodes != NULL && i < (int) (sizeof(node_types) / sizeof(node_types[0])); i++)
+	{
+		cJSON	   *n = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(n, "type", node_types[i].type);
+		cJSON_AddStringToObject(n, "description", node_types[i].description);
+		cJSON_AddItemToObject(n, "fields",
+							  params_to_json(node_types[i].fields, node_types[i].nfields));
+		cJSON_AddItemToArray(nodes, n);
+	}
+
+	add_string_list(root, "condition_ops", condition_ops);
+	return root;
+}
+
+/*
+ * http_request_init
+ *		Reset req to an empty request with the given method (upper-cased,
+ *		truncated to fit).
+ */
+void
+http_request_init(HttpRequest *req, const char *method)
+{
+	size_t		i;
+
+	memset(req, 0, sizeof(*req));
+	if (method == NULL)
+		method = "GET";
+	for (i = 0; method[i] != '\0' && i < sizeof(req->method) - 1; i++)
+		req->method[i] = (char) toupper((unsigned char) method[i]);
+	req->method[i] = '\0';
+}
+
+/*
+ * http_request_add_header
+ *		Append a "Name: value" header (printf-style).  Silently ignored when
+ *		the request already has HTTP_MAX_HEADERS headers; tools that add
+ *		user-supplied headers check the count first.
+ */
+void
+http_request_add_header(HttpRequest *req, const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+	char	   *s;
+
+	if (req->nheaders < 0 || req->nheaders >= HTTP_MAX_HEADERS)
+		return;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+
+	s = malloc((size_t) n + 1);
+	if (s == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+
+	req->headers[req->nheaders++] = s;
+}
+
+/*
+ * http_request_set_body
+ *		Replace the body with a copy of len bytes (NUL-terminated copy);
+ *		body NULL clears it.
+ */
+void
+http_request_set_body(HttpRequest *req, const char *body, size_t len)
+{
+	free(req->body);
+	req->body = NULL;
+	req->body_len = 0;
+	if (body == NULL)
+		return;
+
+	req->body = malloc(len + 1);
+	if (req->body == NULL)
+		return;
+	memcpy(req->body, body, len);
+	req->body[len] = '\0';
+	req->body_len = len;
+}
+
+/*
+ * http_request_free
+ *		Free everything a request owns and reset it to empty (method kept).
+ */
+void
+http_request_free(HttpRequest *req)
+{
+	int			i;
+
+	if (req == NULL)
+		return;
+	free(req->url);
+	req->url = NULL;
+	for (i = 0; i < req->nheaders && i < HTTP_MAX_HEADERS; i++)
+	{
+		free(req->headers[i]);
+		req->headers[i] = NULL;
+	}
+	req->nheaders = 0;
+	free(req->body);
+	req->body = NULL;
+	req->body_len = 0;
+}
+
+/*
+ * http_response_free
+ *		Free everything a response owns (headers object and body).
+ */
+void
+http_response_free(HttpResponse *resp)
+{
+	if (resp == NULL)
+		return;
+	cJSON_Delete(resp->headers);
+	resp->headers = NULL;
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+}
+
+/*
+ * tool_classify_status
+ *		Default outcome of an HTTP status: 2xx and 3xx done; 408, 425, 429
+ *		and 5xx retry; everything else (including 0 and 1xx) fail.
+ */
+ToolOutcome
+tool_classify_status(long status)
+{
+	if (status >= 200 && status < 400)
+		return TOOL_DONE;
+	if (status == 408 || status == 425 || status == 429 ||
+		(status >= 500 && status < 600))
+		return TOOL_RETRY;
+	return TOOL_FAIL;
+}
+
+/*
+ * contains_ci
+ *		Case-insensitive substring test (ASCII).
+ */
+static bool
+contains_ci(const char *hay, const char *needle)
+{
+	size_t		n = strlen(needle);
+	const char *p;
+
+	for (p = hay; *p != '\0'; p++)
+	{
+		size_t		i;
+
+		for (i = 0; i < n; i++)
+		{
+			if (p[i] == '\0' ||
+				tolower((unsigned char) p[i]) != tolower((unsigned char) needle[i]))
+				break;
+		}
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * parse_json_exact
+ *		Parse exactly len bytes as one JSON value (only whitespace may follow
+ *		it), or NULL.
+ */
+static cJSON *
+parse_json_exact(const char *s, size_t len)
+{
+	const char *end = NULL;
+	cJSON	   *v = cJSON_ParseWithLengthOpts(s, len, &end, false);
+
+	if (v == NULL)
+		return NULL;
+	if (end == NULL || end < s || end > s + len)
+	{
+		cJSON_Delete(v);
+		return NULL;
+	}
+	for (; end < s + len; end++)
+	{
+		if (!isspace((unsigned char) *end))
+		{
+			cJSON_Delete(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/*
+ * http_response_body_json
+ *		The body as JSON when the content-type mentions "json" or the body
+ *		starts with { or [ (after whitespace) and parses; otherwise the body
+ *		as a JSON string; an empty body is null.  Never NULL except on OOM.
+ */
+cJSON *
+http_response_body_json(const HttpResponse *resp)
+{
+	const char *ctype = NULL;
+	const cJSON *h;
+	size_t		i;
+	char	   *copy;
+	cJSON	   *str;
+
+	if (resp == NULL || resp->body == NULL || resp->body_len == 0)
+		return cJSON_CreateNull();
+
+	h = cJSON_GetObjectItemCaseSensitive(resp->headers, "content-type");
+	if (cJSON_IsString(h))
+		ctype = h->valuestring;
+
+	for (i = 0; i < resp->body_len && isspace((unsigned char) resp->body[i]); i++)
+		;
+
+	if (i < resp->body_len &&
+		((ctype != NULL && contains_ci(ctype, "json")) ||
+		 resp->body[i] == '{' || resp->body[i] == '['))
+	{
+		cJSON	   *v = parse_json_exact(resp->body, resp->body_len);
+
+		if (v != NULL)
+			return v;
+	}
+
+	/* Not JSON: the body as text (cut at an embedded NUL, if any). */
+	copy = malloc(resp->body_len + 1);
+	if (copy == NULL)
+		return cJSON_CreateNull();
+	memcpy(copy, resp->body, resp->body_len);
+	copy[resp->body_len] = '\0';
+	str = cJSON_CreateString(copy);
+	free(copy);
+	return str;
+}
