@@ -722,8 +722,20 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 		set_field(ns, "attempt", cJSON_CreateNumber(1));
 		set_field(ns, "event", cJSON_CreateString(event ? event : ""));
 		if (cJSON_HasObjectItem(node, "match"))
-			set_field(ns, "match",
-					  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(node, "match"), true));
+		{
+			/* render now: {"invoice": "{{steps.create.output.id}}"} */
+			cJSON	   *ctx = engine_context(run, id);
+			cJSON	   *match = tmpl_render(cJSON_GetObjectItemCaseSensitive(node, "match"),
+											ctx, err, sizeof(err));
+
+			engine_context_free(ctx);
+			if (match == NULL)
+			{
+				fail_node(run, id, NULL, err, now_ms, now_ms, ev);
+				return false;
+			}
+			set_field(ns, "match", match);
+		}
 		start_wait(ns, fdb_json_num(node, "timeout_seconds", &timeout_s)
 				   ? now_ms + timeout_s * 1000.0 : 0, now_ms);
 	}
@@ -1153,4 +1165,24 @@ engine_idempotency_key(EngineRun *run, const char *node_id, int phase)
 	if (phase > 0)
 		return fdb_asprintf("flowdb-%s-%s-p%d", run->run_id, node_id, phase);
 	return fdb_asprintf("flowdb-%s-%s", run->run_id, node_id);
+}
+
+/*
+ * engine_waiting_for_event
+ *		Is a wait_event node of the run parked on an event?  Such runs are
+ *		never held by a worker, so that flow_send_event can resume them.
+ */
+bool
+engine_waiting_for_event(EngineRun *run)
+{
+	cJSON	   *ns;
+
+	cJSON_ArrayForEach(ns, run->nodes)
+	{
+		const char *st = fdb_json_str(ns, "status");
+
+		if (st && strcmp(st, "waiting") == 0 && fdb_json_str(ns, "event") != NULL)
+			return true;
+	}
+	return false;
 }

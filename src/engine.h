@@ -138,6 +138,9 @@ extern void engine_fail_run(EngineRun *run, const char *error);
  */
 extern const char *engine_run_status(EngineRun *run, double *next_due_ms);
 
+/* A wait_event node is parked on its event. */
+extern bool engine_waiting_for_event(EngineRun *run);
+
 /* Count of nodes with status running. */
 extern int	engine_inflight(EngineRun *run);
 

@@ -56,6 +56,8 @@ int			flowdb_max_payload_bytes = 1024 * 1024;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
+static char *flowdb_razorpay_webhook_secret = NULL;
+static char *flowdb_slack_signing_secret = NULL;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
@@ -204,6 +206,17 @@ define_settings(void)
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("flowdb.razorpay_webhook_secret",
+							   "Secret Razorpay signs webhooks with (X-Razorpay-Signature).",
+							   NULL, &flowdb_razorpay_webhook_secret, "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.slack_signing_secret",
+							   "Slack app signing secret (X-Slack-Signature).",
+							   NULL, &flowdb_slack_signing_secret, "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
 
 	/* one base URL setting per service, from the registry */
 	for (int i = 0; fdb_services[i] != NULL && i < MAX_SERVICES; i++)

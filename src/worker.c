@@ -524,6 +524,14 @@ housekeeping(double now)
 		}
 		recover_leases(false);
 	}
+	if (flowdb_my_slot == 0)
+	{
+		/* schedule triggers: at most once per minute and workflow */
+		spi_begin("flowdb: schedules");
+		if (SPI_execute("SELECT flowdb.fire_schedules()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "flowdb: fire_schedules failed");
+		spi_end();
+	}
 	if (now >= next_prune && flowdb_my_slot == 0)
 	{
 		next_prune = now + 3600 * 1000.0;
@@ -740,7 +748,7 @@ run_disposition(WRun *w, double now, const char **dbstatus, double *next)
 	*dbstatus = "running";
 	if (w->inflight > 0 || strcmp(st, "running") == 0)
 		return false;
-	if (due > 0 && due - now < 2000)
+	if (due > 0 && due - now < 2000 && !engine_waiting_for_event(w->er))
 		return false;			/* soon: keep it */
 	if (strcmp(st, "waiting") == 0)
 		*dbstatus = "waiting";
@@ -1264,7 +1272,8 @@ prepare_call(WRun *w, const char *node_id)
 	{
 		double		timeout;
 
-		if (fdb_json_num(node, "timeout_ms", &timeout) && c->req.timeout_ms <= 0)
+		/* the node's timeout_ms wins over the task's default */
+		if (fdb_json_num(node, "timeout_ms", &timeout))
 			c->req.timeout_ms = (long) timeout;
 	}
 	if (!ok)

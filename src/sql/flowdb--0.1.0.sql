@@ -39,6 +39,7 @@ CREATE TABLE flowdb.workflows (
 	prompt		text,
 	drafted_by	text,
 	warnings	jsonb NOT NULL DEFAULT '[]',
+	last_fired_at timestamptz,		-- schedule triggers: last minute fired
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	updated_at	timestamptz NOT NULL DEFAULT now()
 );
@@ -125,6 +126,15 @@ CREATE TABLE flowdb.outbox (
 );
 CREATE INDEX outbox_run ON flowdb.outbox (run_id);
 
+-- Webhook deliveries already accepted (providers retry; start nothing twice)
+CREATE TABLE flowdb.webhook_deliveries (
+	provider	text NOT NULL,
+	delivery_id text NOT NULL,
+	event		text,
+	received_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (provider, delivery_id)
+);
+
 ------------------------------------------------------------------------
 -- Row level security: a row belongs to its owner
 ------------------------------------------------------------------------
@@ -134,6 +144,7 @@ ALTER TABLE flowdb.runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE flowdb.workflow_logs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE flowdb.credentials ENABLE ROW LEVEL SECURITY;
 ALTER TABLE flowdb.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.webhook_deliveries ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY workflows_owner ON flowdb.workflows
 	USING (owner = flowdb.current_owner());
@@ -513,6 +524,380 @@ REVOKE ALL ON FUNCTION flowdb.credential_secret(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.prune(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
+
+
+------------------------------------------------------------------------
+-- Activation, events, waits
+------------------------------------------------------------------------
+
+-- flowdb.set_active: shared body of flow_activate / flow_deactivate
+CREATE FUNCTION flowdb.set_active(workflow_id uuid, active boolean) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	was boolean;
+BEGIN
+	SELECT w.active INTO was FROM flowdb.workflows w
+	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'P0002';
+	END IF;
+	UPDATE flowdb.workflows w SET active = set_active.active, updated_at = now()
+	WHERE w.id = set_active.workflow_id;
+	RETURN was IS DISTINCT FROM active;
+END
+$$;
+
+-- flow_activate: let a saved workflow's trigger start runs; true if changed
+CREATE FUNCTION public.flow_activate(workflow_id uuid) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$ SELECT flowdb.set_active(workflow_id, true) $$;
+
+-- flow_deactivate: stop a saved workflow's trigger; true if changed
+CREATE FUNCTION public.flow_deactivate(workflow_id uuid) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$ SELECT flowdb.set_active(workflow_id, false) $$;
+
+-- flowdb.event_matches: does event data satisfy a wait_event "match"?
+-- Keys are dotted paths into the data; values compare as JSON.
+CREATE FUNCTION flowdb.event_matches(data jsonb, match jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+	SELECT match IS NULL OR jsonb_typeof(match) <> 'object' OR NOT EXISTS (
+		SELECT 1 FROM jsonb_each(match) m
+		WHERE (data #> string_to_array(m.key, '.')) IS DISTINCT FROM m.value)
+$$;
+
+-- flowdb.resume_node: mark a waiting node resumed with output data and
+-- make its run due now (the worker finishes the node and goes on)
+CREATE FUNCTION flowdb.resume_node(run_id uuid, node_id text, data jsonb) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$
+	UPDATE flowdb.runs r
+	SET state = jsonb_set(r.state, ARRAY['nodes', node_id],
+						  (r.state -> 'nodes' -> node_id)
+						  || jsonb_build_object('status', 'resumed', 'output', coalesce(data, '{}'))),
+		next_at = now(), updated_at = now()
+	WHERE r.id = run_id
+$$;
+
+-- flowdb.dispatch_event: start the active workflows of an event and
+-- resume runs waiting for it.  owner NULL = every owner (verified provider
+-- webhooks); otherwise only that owner's workflows and runs.
+CREATE FUNCTION flowdb.dispatch_event(owner text, name text, data jsonb) RETURNS uuid[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+#variable_conflict use_variable
+DECLARE
+	ids uuid[] := '{}';
+	w flowdb.workflows;
+	r record;
+	k text;
+	v jsonb;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
+		RAISE EXCEPTION 'invalid event name "%"', name USING ERRCODE = '22023',
+			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
+	END IF;
+	data := coalesce(data, '{}');
+	PERFORM flowdb.check_payload(data);
+
+	FOR w IN
+		SELECT * FROM flowdb.workflows wf
+		WHERE wf.active
+		  AND wf.blueprint -> 'trigger' ->> 'type' IN ('event', 'webhook')
+		  AND wf.blueprint #>> '{trigger,event}' = name
+		  AND (dispatch_event.owner IS NULL OR wf.owner = dispatch_event.owner)
+		ORDER BY wf.created_at
+	LOOP
+		ids := ids || flowdb.enqueue(w.blueprint, data, w.id, w.owner);
+	END LOOP;
+
+	FOR r IN
+		SELECT rr.id, rr.state FROM flowdb.runs rr
+		WHERE rr.status = 'waiting' AND rr.lease_owner IS NULL
+		  AND (dispatch_event.owner IS NULL OR rr.owner = dispatch_event.owner)
+		  AND jsonb_path_exists(rr.state,
+				'$.nodes.* ? (@.status == "waiting" && @.event == $e)',
+				jsonb_build_object('e', name))
+		FOR UPDATE
+	LOOP
+		FOR k, v IN SELECT * FROM jsonb_each(r.state -> 'nodes') LOOP
+			IF v ->> 'status' = 'waiting' AND v ->> 'event' = name
+			   AND flowdb.event_matches(data, v -> 'match') THEN
+				PERFORM flowdb.resume_node(r.id, k, data);
+				ids := ids || r.id;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN ids;
+END
+$$;
+
+-- flow_send_event: deliver an event for the caller: start their active
+-- workflows triggered by it, resume their runs waiting for it
+CREATE FUNCTION public.flow_send_event(name text, data jsonb DEFAULT '{}') RETURNS uuid[]
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$ SELECT flowdb.dispatch_event(flowdb.current_owner(), name, data) $$;
+
+-- flow_approve: resume one waiting node of the caller's run (human
+-- approval); data becomes the node's output
+CREATE FUNCTION public.flow_approve(run_id uuid, node_id text, data jsonb DEFAULT '{"approved": true}')
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	r flowdb.runs;
+	st text;
+BEGIN
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_approve.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+	END IF;
+	st := r.state #>> ARRAY['nodes', node_id, 'status'];
+	IF r.status <> 'waiting' OR st IS DISTINCT FROM 'waiting'
+	   OR r.state #>> ARRAY['nodes', node_id, 'event'] IS NULL THEN
+		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', node_id, run_id
+			USING ERRCODE = '55000',
+				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
+	END IF;
+	PERFORM flowdb.resume_node(r.id, node_id, data);
+	RETURN true;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Table triggers and schedules
+------------------------------------------------------------------------
+
+-- flow_trigger: row trigger function; queues a run of the workflow named
+-- by the trigger argument with the row as trigger_data, inside the
+-- inserting transaction (rolled back with it)
+CREATE FUNCTION public.flow_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	w flowdb.workflows;
+	wid uuid;
+	row_data jsonb;
+BEGIN
+	IF TG_LEVEL <> 'ROW' OR TG_NARGS <> 1 THEN
+		RAISE EXCEPTION 'flow_trigger() must be a row trigger with the workflow id as its argument'
+			USING ERRCODE = '39P01',
+				  HINT = 'CREATE TRIGGER t AFTER INSERT ON tbl FOR EACH ROW EXECUTE FUNCTION flow_trigger(''<workflow id>'')';
+	END IF;
+	BEGIN
+		wid := TG_ARGV[0]::uuid;
+	EXCEPTION WHEN invalid_text_representation THEN
+		RAISE EXCEPTION 'flow_trigger(): "%" is not a workflow id', TG_ARGV[0]
+			USING ERRCODE = '22023';
+	END;
+	SELECT * INTO w FROM flowdb.workflows WHERE id = wid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % not found', wid USING ERRCODE = 'P0002';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		row_data := to_jsonb(OLD);
+	ELSE
+		row_data := to_jsonb(NEW);
+	END IF;
+	IF w.active THEN
+		PERFORM flowdb.enqueue(w.blueprint, row_data, w.id, w.owner);
+	END IF;
+	IF TG_WHEN = 'BEFORE' THEN
+		IF TG_OP = 'DELETE' THEN
+			RETURN OLD;
+		END IF;
+		RETURN NEW;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- flowdb.cron_matches: does a 5-field cron expression match a time (UTC)?
+CREATE FUNCTION flowdb.cron_matches(expr text, at timestamptz DEFAULT now()) RETURNS boolean
+AS 'MODULE_PATHNAME', 'flowdb_cron_matches'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- flowdb.fire_schedules: queue a run of every active schedule workflow
+-- whose cron matches the current minute (UTC) and has not fired in it.
+-- Called by worker 0 on every scan; no pg_cron needed.
+CREATE FUNCTION flowdb.fire_schedules() RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	w flowdb.workflows;
+	minute timestamptz := date_trunc('minute', now());
+	n integer := 0;
+BEGIN
+	FOR w IN
+		SELECT * FROM flowdb.workflows wf
+		WHERE wf.active AND wf.blueprint #>> '{trigger,type}' = 'schedule'
+		  AND (wf.last_fired_at IS NULL OR wf.last_fired_at < minute)
+		FOR UPDATE SKIP LOCKED
+	LOOP
+		IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute) THEN
+			PERFORM flowdb.enqueue(w.blueprint,
+				jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}'),
+				w.id, w.owner);
+			UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Provider webhooks (PostgREST: POST /rpc/razorpay_webhook, one unnamed
+-- json argument = the raw body; headers from request.headers)
+------------------------------------------------------------------------
+
+-- flowdb.hmac: HMAC-SHA1/SHA256 (PostgreSQL's own implementation)
+CREATE FUNCTION flowdb.hmac(data bytea, key bytea, algorithm text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'flowdb_hmac'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- flowdb.safe_equal: constant-time text comparison for signatures
+CREATE FUNCTION flowdb.safe_equal(a text, b text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'flowdb_safe_equal'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- flowdb.request_header: a request header as PostgREST passes it
+CREATE FUNCTION flowdb.request_header(name text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+	SELECT nullif(current_setting('request.headers', true), '')::json ->> lower(name)
+$$;
+
+-- flowdb.webhook_secret: a superuser-only setting, or refuse
+CREATE FUNCTION flowdb.webhook_secret(setting text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	v text := current_setting(setting, true);
+BEGIN
+	IF v IS NULL OR v = '' THEN
+		RAISE EXCEPTION 'webhook rejected: % is not configured', setting
+			USING ERRCODE = '28000',
+				  HINT = format('ALTER SYSTEM SET %s = ''...''; SELECT pg_reload_conf();', setting);
+	END IF;
+	RETURN v;
+END
+$$;
+
+-- razorpay_webhook: verify X-Razorpay-Signature (HMAC-SHA256 hex of the raw
+-- body) and turn the delivery into event razorpay.<event> whose data is the
+-- payload's entity (plus amount_rupees when it has an amount in paise)
+CREATE FUNCTION public.razorpay_webhook(json) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	body text := $1::text;
+	secret text := flowdb.webhook_secret('flowdb.razorpay_webhook_secret');
+	sig text := flowdb.request_header('x-razorpay-signature');
+	ev jsonb;
+	name text;
+	data jsonb;
+	delivery text;
+	ids uuid[];
+BEGIN
+	IF sig IS NULL OR NOT flowdb.safe_equal(
+			encode(flowdb.hmac(convert_to(body, 'UTF8'), convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
+			lower(sig)) THEN
+		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000';
+	END IF;
+	ev := body::jsonb;
+	name := 'razorpay.' || coalesce(ev ->> 'event', 'unknown');
+	delivery := coalesce(flowdb.request_header('x-razorpay-event-id'), ev ->> 'id', md5(body));
+	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
+	VALUES ('razorpay', delivery, name) ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
+	END IF;
+	data := coalesce(ev #> ARRAY['payload', split_part(ev ->> 'event', '.', 1), 'entity'],
+					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
+					 '{}');
+	IF jsonb_typeof(data -> 'amount') = 'number' THEN
+		data := data || jsonb_build_object('amount_rupees', (data ->> 'amount')::numeric / 100);
+	END IF;
+	ids := flowdb.dispatch_event(NULL, name, data);
+	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
+END
+$$;
+
+-- slack_webhook: verify X-Slack-Signature (v0 HMAC-SHA256 of
+-- "v0:<timestamp>:<body>", timestamp within 5 minutes); answer
+-- url_verification; event_callback becomes event slack.<type>
+CREATE FUNCTION public.slack_webhook(json) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+	body text := $1::text;
+	secret text := flowdb.webhook_secret('flowdb.slack_signing_secret');
+	sig text := flowdb.request_header('x-slack-signature');
+	ts text := flowdb.request_header('x-slack-request-timestamp');
+	ev jsonb;
+	name text;
+	data jsonb;
+	delivery text;
+	ids uuid[];
+BEGIN
+	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
+	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
+		RAISE EXCEPTION 'Slack request timestamp is missing or older than 5 minutes'
+			USING ERRCODE = '28000';
+	END IF;
+	IF sig IS NULL OR NOT flowdb.safe_equal(
+			'v0=' || encode(flowdb.hmac(convert_to('v0:' || ts || ':' || body, 'UTF8'),
+										convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
+			sig) THEN
+		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000';
+	END IF;
+	ev := body::jsonb;
+	IF ev ->> 'type' = 'url_verification' THEN
+		RETURN jsonb_build_object('challenge', ev ->> 'challenge');
+	END IF;
+	IF ev ->> 'type' = 'event_callback' THEN
+		name := 'slack.' || coalesce(ev #>> '{event,type}', 'unknown');
+		data := coalesce(ev -> 'event', '{}');
+	ELSE
+		name := 'slack.' || coalesce(ev ->> 'type', 'unknown');
+		data := ev;
+	END IF;
+	delivery := coalesce(ev ->> 'event_id', md5(body));
+	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
+	VALUES ('slack', delivery, name) ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
+	END IF;
+	ids := flowdb.dispatch_event(NULL, name, data);
+	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
+END
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.webhook_secret(text) FROM PUBLIC;
 
 -- Realtime: stream the step log when Supabase's publication exists
 DO $$
