@@ -1,0 +1,552 @@
+/*-------------------------------------------------------------------------
+ *
+ * fjson.c
+ *	  Small helpers shared by flowdb's pure modules: error lists, growable
+ *	  buffers, formatted strings and JSON/text conversions.
+ *
+ * Pure C: libc and cJSON only, malloc/free, no longjmp.
+ *
+ * Out-of-memory policy: functions returning a malloc'd pointer return NULL
+ * when allocation fails.  An FdbBuf that fails to grow frees its data and
+ * enters a "failed" state (data == NULL, cap == SIZE_MAX) in which further
+ * appends are ignored; callers see data == NULL.  fdb_errors_add never
+ * silently drops a problem: if it cannot allocate the message it stores a
+ * static "out of memory" marker instead (or aborts if even the item array
+ * cannot grow, since losing a validation error would be unsafe).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fjson.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Marker stored in an FdbErrors list when a message could not be built. */
+static char fdb_oom_marker[] = "out of memory";
+
+static char *fdb_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/*
+ * fdb_vasprintf
+ *		malloc'd vprintf; NULL on allocation or format failure.
+ */
+static char *
+fdb_vasprintf(const char *fmt, va_list ap)
+{
+	va_list		ap2;
+	int			n;
+	char	   *out;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return NULL;
+	out = malloc((size_t) n + 1);
+	if (out == NULL)
+		return NULL;
+	if (vsnprintf(out, (size_t) n + 1, fmt, ap) < 0)
+	{
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * fdb_errors_init
+ *		Prepare an empty error list.
+ */
+void
+fdb_errors_init(FdbErrors *e)
+{
+	e->count = 0;
+	e->cap = 0;
+	e->items = NULL;
+}
+
+/*
+ * fdb_errors_add
+ *		Append "path: message" (or just "message" when path is NULL or
+ *		empty) to the list.
+ */
+void
+fdb_errors_add(FdbErrors *e, const char *path, const char *fmt,...)
+{
+	va_list		ap;
+	char	   *msg;
+	char	   *item;
+
+	if (e->count >= e->cap)
+	{
+		int			ncap = e->cap > 0 ? e->cap * 2 : 8;
+		char	  **nitems;
+
+		if (ncap <= e->cap)
+			abort();			/* int overflow: absurd number of errors */
+		nitems = realloc(e->items, (size_t) ncap * sizeof(char *));
+		if (nitems == NULL)
+			abort();			/* cannot record the problem: fail hard */
+		e->items = nitems;
+		e->cap = ncap;
+	}
+
+	va_start(ap, fmt);
+	msg = fdb_vasprintf(fmt, ap);
+	va_end(ap);
+
+	if (msg == NULL)
+		item = NULL;
+	else if (path != NULL && path[0] != '\0')
+	{
+		item = fdb_asprintf("%s: %s", path, msg);
+		free(msg);
+	}
+	else
+		item = msg;
+
+	e->items[e->count++] = item ? item : fdb_oom_marker;
+}
+
+/*
+ * fdb_errors_free
+ *		Release every message and the list itself; the list is left empty
+ *		and reusable.
+ */
+void
+fdb_errors_free(FdbErrors *e)
+{
+	int			i;
+
+	for (i = 0; i < e->count; i++)
+	{
+		if (e->items[i] != fdb_oom_marker)
+			free(e->items[i]);
+	}
+	free(e->items);
+	fdb_errors_init(e);
+}
+
+/*
+ * fdb_errors_join
+ *		All messages joined with sep, malloc'd ("" when empty).
+ */
+char *
+fdb_errors_join(const FdbErrors *e, const char *sep)
+{
+	FdbBuf		b;
+	int			i;
+
+	if (sep == NULL)
+		sep = "";
+	fdb_buf_init(&b);
+	for (i = 0; i < e->count; i++)
+	{
+		if (i > 0)
+			fdb_buf_puts(&b, sep);
+		fdb_buf_puts(&b, e->items[i]);
+	}
+	if (b.data == NULL && b.cap == 0)
+		return fdb_strdup("");
+	return b.data;
+}
+
+/*
+ * fdb_fmt
+ *		snprintf into buf (len bytes, always NUL-terminated when len > 0).
+ */
+char *
+fdb_fmt(char *buf, size_t len, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (buf == NULL || len == 0)
+		return buf;
+	va_start(ap, fmt);
+	if (vsnprintf(buf, len, fmt, ap) < 0)
+		buf[0] = '\0';
+	va_end(ap);
+	return buf;
+}
+
+/*
+ * fdb_asprintf
+ *		malloc'd printf; NULL on failure.
+ */
+char *
+fdb_asprintf(const char *fmt,...)
+{
+	va_list		ap;
+	char	   *out;
+
+	va_start(ap, fmt);
+	out = fdb_vasprintf(fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+/*
+ * fdb_strdup
+ *		malloc'd copy of s (NULL stays NULL).
+ */
+char *
+fdb_strdup(const char *s)
+{
+	size_t		n;
+	char	   *out;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	out = malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, s, n + 1);
+	return out;
+}
+
+/*
+ * fdb_buf_init
+ *		Prepare an empty buffer (data stays NULL until the first append).
+ */
+void
+fdb_buf_init(FdbBuf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/*
+ * fdb_buf_fail
+ *		Put the buffer into the failed state after an allocation failure.
+ */
+static void
+fdb_buf_fail(FdbBuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = SIZE_MAX;
+}
+
+/*
+ * fdb_buf_reserve
+ *		Make room for n more bytes plus a terminating NUL.  false when the
+ *		buffer is (or just became) failed.
+ */
+static bool
+fdb_buf_reserve(FdbBuf *b, size_t n)
+{
+	size_t		need;
+	size_t		ncap;
+	char	   *ndata;
+
+	if (b->cap == SIZE_MAX && b->data == NULL)
+		return false;
+	if (n > SIZE_MAX - 1 - b->len)
+	{
+		fdb_buf_fail(b);
+		return false;
+	}
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return true;
+	ncap = b->cap > 0 ? b->cap : 64;
+	while (ncap < need)
+	{
+		if (ncap > SIZE_MAX / 2)
+		{
+			ncap = need;
+			break;
+		}
+		ncap *= 2;
+	}
+	ndata = realloc(b->data, ncap);
+	if (ndata == NULL)
+	{
+		fdb_buf_fail(b);
+		return false;
+	}
+	b->data = ndata;
+	b->cap = ncap;
+	return true;
+}
+
+/*
+ * fdb_buf_append
+ *		Append n bytes of s; the data stays NUL-terminated.
+ */
+void
+fdb_buf_append(FdbBuf *b, const char *s, size_t n)
+{
+	if (!fdb_buf_reserve(b, n))
+		return;
+	if (n > 0)
+		memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/*
+ * fdb_buf_puts
+ *		Append a NUL-terminated string (NULL appends nothing).
+ */
+void
+fdb_buf_puts(FdbBuf *b, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	fdb_buf_append(b, s, strlen(s));
+}
+
+/*
+ * fdb_buf_printf
+ *		Append printf output.
+ */
+void
+fdb_buf_printf(FdbBuf *b, const char *fmt,...)
+{
+	va_list		ap;
+	va_list		ap2;
+	int			n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n >= 0 && fdb_buf_reserve(b, (size_t) n))
+	{
+		if (vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap) == n)
+			b->len += (size_t) n;
+		b->data[b->len] = '\0';
+	}
+	va_end(ap);
+}
+
+/*
+ * fdb_buf_free
+ *		Release the buffer's memory and reset it.
+ */
+void
+fdb_buf_free(FdbBuf *b)
+{
+	free(b->data);
+	fdb_buf_init(b);
+}
+
+/*
+ * fdb_json_str
+ *		obj[key] when obj is an object and that member is a string, else
+ *		NULL.  Keys are matched case-sensitively.
+ */
+const char *
+fdb_json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v;
+
+	if (obj == NULL || key == NULL || !cJSON_IsObject(obj))
+		return NULL;
+	v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return NULL;
+	return v->valuestring;
+}
+
+/*
+ * fdb_json_num
+ *		Store obj[key] in *out when it is a number; false otherwise.
+ */
+bool
+fdb_json_num(const cJSON *obj, const char *key, double *out)
+{
+	const cJSON *v;
+
+	if (obj == NULL || key == NULL || !cJSON_IsObject(obj))
+		return false;
+	v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v))
+		return false;
+	if (out)
+		*out = v->valuedouble;
+	return true;
+}
+
+/*
+ * fdb_number_text
+ *		Shortest text for a double: integers (|v| < 1e15) without a
+ *		fraction, otherwise %.15g if it round-trips, else %.17g.
+ */
+static char *
+fdb_number_text(double v)
+{
+	char		buf[64];
+
+	if (isfinite(v) && fabs(v) < 1e15 && v == (double) (long long) v)
+	{
+		/* avoid printing "-0" */
+		fdb_fmt(buf, sizeof(buf), "%lld", (long long) v);
+		return fdb_strdup(buf);
+	}
+	if (!isfinite(v))
+	{
+		/* JSON has no NaN/Infinity; cJSON prints them as null */
+		return fdb_strdup(isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"));
+	}
+	fdb_fmt(buf, sizeof(buf), "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		fdb_fmt(buf, sizeof(buf), "%.17g", v);
+	return fdb_strdup(buf);
+}
+
+/*
+ * fdb_json_to_text
+ *		Text form of a value for interpolation into a string (malloc'd).
+ */
+char *
+fdb_json_to_text(const cJSON *v)
+{
+	if (v == NULL)
+		return fdb_strdup("");
+	if (cJSON_IsString(v))
+		return fdb_strdup(v->valuestring ? v->valuestring : "");
+	if (cJSON_IsNumber(v))
+		return fdb_number_text(v->valuedouble);
+	if (cJSON_IsTrue(v))
+		return fdb_strdup("true");
+	if (cJSON_IsFalse(v))
+		return fdb_strdup("false");
+	if (cJSON_IsNull(v))
+		return fdb_strdup("");
+	if (cJSON_IsRaw(v))
+		return fdb_strdup(v->valuestring ? v->valuestring : "");
+	if (cJSON_IsArray(v) || cJSON_IsObject(v))
+		return fdb_json_print(v);
+	return fdb_strdup("");
+}
+
+/*
+ * fdb_json_print
+ *		Compact JSON text of v, copied into a plain malloc'd string (so it
+ *		is freed with free() whatever cJSON hooks are installed).
+ */
+char *
+fdb_json_print(const cJSON *v)
+{
+	char	   *p;
+	char	   *out;
+
+	if (v == NULL)
+		return fdb_strdup("null");
+	p = cJSON_PrintUnformatted(v);
+	if (p == NULL)
+		return NULL;
+	out = fdb_strdup(p);
+	cJSON_free(p);
+	return out;
+}
+
+/*
+ * fdb_urlencode
+ *		application/x-www-form-urlencoded encoding: A-Z a-z 0-9 - . _ ~
+ *		are kept, space becomes '+', every other byte becomes %XX
+ *		(uppercase hex).
+ */
+char *
+fdb_urlencode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t		n;
+	size_t		i;
+	char	   *out;
+	char	   *o;
+
+	if (s == NULL)
+		s = "";
+	n = strlen(s);
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
+	out = malloc(n * 3 + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~')
+			*o++ = (char) c;
+		else if (c == ' ')
+			*o++ = '+';
+		else
+		{
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 0x0F];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * fdb_base64
+ *		RFC 4648 base64 (standard alphabet, '=' padding), malloc'd.
+ */
+char *
+fdb_base64(const unsigned char *data, size_t len)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t		outlen;
+	size_t		i;
+	char	   *out;
+	char	   *o;
+
+	if (data == NULL)
+		len = 0;
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	outlen = (len + 2) / 3 * 4;
+	out = malloc(outlen + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i + 2 < len; i += 3)
+	{
+		unsigned long v = ((unsigned long) data[i] << 16) |
+			((unsigned long) data[i + 1] << 8) | data[i + 2];
+
+		*o++ = alphabet[(v >> 18) & 0x3F];
+		*o++ = alphabet[(v >> 12) & 0x3F];
+		*o++ = alphabet[(v >> 6) & 0x3F];
+		*o++ = alphabet[v & 0x3F];
+	}
+	if (len - i == 1)
+	{
+		unsigned long v = (unsigned long) data[i] << 16;
+
+		*o++ = alphabet[(v >> 18) & 0x3F];
+		*o++ = alphabet[(v >> 12) & 0x3F];
+		*o++ = '=';
+		*o++ = '=';
+	}
+	else if (len - i == 2)
+	{
+		unsigned long v = ((unsigned long) data[i] << 16) |
+			((unsigned long) data[i + 1] << 8);
+
+		*o++ = alphabet[(v >> 18) & 0x3F];
+		*o++ = alphabet[(v >> 12) & 0x3F];
+		*o++ = alphabet[(v >> 6) & 0x3F];
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
