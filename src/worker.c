@@ -124,7 +124,7 @@ static void free_call(WCall *c);
 static void release_idle_runs(double now);
 static void free_run(WRun *w);
 static bool run_disposition(WRun *w, double now, const char **dbstatus, double *next);
-static void wait_for_work(long timeout_ms);
+static bool wait_for_work(long timeout_ms);
 static void housekeeping(double now);
 
 /*
@@ -328,10 +328,8 @@ worker_loop(void)
 			timeout = 0;
 		if (want_claim)
 			timeout = 0;
-		if (http_next_done(multi, &resp) != NULL)
-			elog(ERROR, "flowdb: unexpected completed transfer");
-		wait_for_work(timeout);
-		if (myslot && pg_atomic_read_u64(&myslot->wakeups) > 0)
+		/* a latch wake-up means a commit queued or changed runs */
+		if (wait_for_work(timeout))
 			want_claim = true;
 		/* due timers of held runs */
 		{
@@ -354,9 +352,10 @@ worker_loop(void)
 /*
  * wait_for_work
  *		Sleep on the latch, postmaster death and curl's sockets; drive curl
- *		on whatever became ready.  A latch wake-up means work was queued.
+ *		on whatever became ready.  Returns true when the latch was set (a
+ *		commit queued or changed runs).
  */
-static void
+static bool
 wait_for_work(long timeout_ms)
 {
 	WaitEventSet *set;
@@ -409,10 +408,7 @@ wait_for_work(long timeout_ms)
 	if (latch)
 		ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
-	if (myslot && latch)
-		pg_atomic_write_u64(&myslot->wakeups, 1);
-	else if (myslot)
-		pg_atomic_write_u64(&myslot->wakeups, 0);
+	return latch;
 }
 
 /*
