@@ -1308,9 +1308,12 @@ advance_run(WRun *w, double now)
 	w->advance = false;
 	if (w->lost)
 		return;
+	/*
+	 * Dispatching alone does not make the run dirty: "running" need not be
+	 * durable (after a crash it is pending again), so the first request
+	 * of a claimed run goes out without waiting for a WAL flush.
+	 */
 	n = engine_advance(w->er, now, &ids, &w->events);
-	if (n > 0 || w->events.n > 0)
-		w->dirty = true;
 	for (int i = 0; i < n; i++)
 	{
 		WCall	   *c = prepare_call(w, ids[i]);
@@ -1334,6 +1337,8 @@ advance_run(WRun *w, double now)
 static void
 pump_queue(void)
 {
+	bool		started = false;
+
 	while (!dlist_is_empty(&queue) && http_inflight(multi) < flowdb_max_inflight)
 	{
 		WCall	   *c = dlist_container(WCall, node, dlist_pop_head_node(&queue));
@@ -1346,7 +1351,11 @@ pump_queue(void)
 			continue;
 		}
 		start_call(c);
+		started = true;
 	}
+	/* let curl connect and send now rather than after the next wait */
+	if (started)
+		http_socket_action(multi, -1, 0);
 }
 
 /*

@@ -472,6 +472,29 @@ BEGIN
 	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
 	END IF;
+	-- {"vault_secret_id": "<uuid>"}: the secret (a JSON object) lives in
+	-- Supabase Vault; only the reference is stored here
+	IF secret ? 'vault_secret_id' THEN
+		IF (SELECT count(*) FROM jsonb_object_keys(secret)) <> 1 THEN
+			RAISE EXCEPTION 'a Vault reference must be the only field of the secret'
+				USING ERRCODE = '22023';
+		END IF;
+		IF to_regclass('vault.secrets') IS NULL THEN
+			RAISE EXCEPTION 'Supabase Vault (vault.secrets) is not installed'
+				USING ERRCODE = '22023';
+		END IF;
+		BEGIN
+			vault_id := (secret ->> 'vault_secret_id')::uuid;
+		EXCEPTION WHEN invalid_text_representation THEN
+			RAISE EXCEPTION 'vault_secret_id must be a uuid' USING ERRCODE = '22023';
+		END;
+		INSERT INTO flowdb.credentials (owner, service, name, secret, vault_secret_id)
+		VALUES (flowdb.current_owner(), service, name, NULL, vault_id)
+		ON CONFLICT ON CONSTRAINT credentials_pkey
+		DO UPDATE SET secret = NULL, vault_secret_id = excluded.vault_secret_id,
+					  updated_at = now();
+		RETURN;
+	END IF;
 	SELECT array_agg(f) INTO missing
 	FROM jsonb_array_elements_text(svc -> 'credential_fields') f
 	WHERE NOT secret ? f AND f <> ALL (ARRAY['from', 'ig_user_id']);
