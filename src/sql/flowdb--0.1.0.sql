@@ -824,6 +824,25 @@ BEGIN
 END
 $$;
 
+-- flowdb.accept_delivery: record a verified webhook delivery once and
+-- dispatch its event to every owner's workflows and waiting runs
+CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+#variable_conflict use_variable
+BEGIN
+	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
+	VALUES (provider, delivery, name) ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
+	END IF;
+	RETURN jsonb_build_object('status', 'ok', 'event', name,
+							  'runs', to_jsonb(flowdb.dispatch_event(NULL, name, data)));
+END
+$$;
+
 -- razorpay_webhook: verify X-Razorpay-Signature (HMAC-SHA256 hex of the raw
 -- body) and turn the delivery into event razorpay.<event> whose data is the
 -- payload's entity (plus amount_rupees when it has an amount in paise)
@@ -839,7 +858,6 @@ DECLARE
 	name text;
 	data jsonb;
 	delivery text;
-	ids uuid[];
 BEGIN
 	IF sig IS NULL OR NOT flowdb.safe_equal(
 			encode(flowdb.hmac(convert_to(body, 'UTF8'), convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
@@ -849,19 +867,13 @@ BEGIN
 	ev := body::jsonb;
 	name := 'razorpay.' || coalesce(ev ->> 'event', 'unknown');
 	delivery := coalesce(flowdb.request_header('x-razorpay-event-id'), ev ->> 'id', md5(body));
-	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
-	VALUES ('razorpay', delivery, name) ON CONFLICT DO NOTHING;
-	IF NOT FOUND THEN
-		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
-	END IF;
 	data := coalesce(ev #> ARRAY['payload', split_part(ev ->> 'event', '.', 1), 'entity'],
 					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
 					 '{}');
 	IF jsonb_typeof(data -> 'amount') = 'number' THEN
 		data := data || jsonb_build_object('amount_rupees', (data ->> 'amount')::numeric / 100);
 	END IF;
-	ids := flowdb.dispatch_event(NULL, name, data);
-	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
+	RETURN flowdb.accept_delivery('razorpay', delivery, name, data);
 END
 $$;
 
@@ -881,7 +893,6 @@ DECLARE
 	name text;
 	data jsonb;
 	delivery text;
-	ids uuid[];
 BEGIN
 	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
 	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
@@ -906,17 +917,12 @@ BEGIN
 		data := ev;
 	END IF;
 	delivery := coalesce(ev ->> 'event_id', md5(body));
-	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
-	VALUES ('slack', delivery, name) ON CONFLICT DO NOTHING;
-	IF NOT FOUND THEN
-		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
-	END IF;
-	ids := flowdb.dispatch_event(NULL, name, data);
-	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
+	RETURN flowdb.accept_delivery('slack', delivery, name, data);
 END
 $$;
 
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
