@@ -313,9 +313,9 @@ worker_loop(void)
 			{
 				WRun	   *w = dlist_container(WRun, node, it.cur);
 				double		due;
-				const char *st = engine_run_status(w->er, &due);
 
-				if (due > 0 && strcmp(st, "running") != 0)
+				(void) engine_run_status(w->er, &due);
+				if (due > 0)
 				{
 					long		left = (long) (due - now_ms());
 
@@ -340,9 +340,9 @@ worker_loop(void)
 			{
 				WRun	   *w = dlist_container(WRun, node, it.cur);
 				double		due;
-				const char *st = engine_run_status(w->er, &due);
 
-				if (due > 0 && due <= t && strcmp(st, "running") != 0)
+				(void) engine_run_status(w->er, &due);
+				if (due > 0 && due <= t)
 					w->advance = true;
 			}
 		}
@@ -420,6 +420,7 @@ static bool
 extension_ready(void)
 {
 	bool		ok;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (RecoveryInProgress() || IsBinaryUpgrade)
 		return false;
@@ -429,6 +430,7 @@ extension_ready(void)
 		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	return ok;
 }
 
@@ -436,9 +438,12 @@ extension_ready(void)
  * spi_begin / spi_end
  *		One short transaction around SPI work.
  */
+static MemoryContext spi_caller_cxt = NULL;
+
 static void
 spi_begin(const char *activity)
 {
+	spi_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -452,6 +457,8 @@ spi_end(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* commit leaves us in TopMemoryContext: go back to the loop's context */
+	MemoryContextSwitchTo(spi_caller_cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
