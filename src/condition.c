@@ -338,6 +338,28 @@ skip_bracket(const char *p)
 }
 
 /*
+ * add_repeat
+ *		Account for the previous atom being repeated bound times: glibc
+ *		makes that many copies of it.  false when over the limits.
+ */
+static bool
+add_repeat(long *atom_cost, long *group_cost, long *total, long bound)
+{
+	long		cost;
+
+	if (*atom_cost <= 0)
+		return true;			/* nothing to repeat; regcomp decides */
+	cost = *atom_cost * bound;
+	*total += cost;
+	if (cost > COND_MAX_REGEX_REPEAT || *total > COND_MAX_REGEX_EXPANSION)
+		return false;
+	if (cost > *group_cost)
+		*group_cost = cost;
+	*atom_cost = cost;
+	return true;
+}
+
+/*
  * regex_cost_problem
  *		Refuse regex features that make glibc slow or memory hungry on
  *		hostile patterns: back-references (exponential matching), deeply
@@ -412,22 +434,22 @@ regex_cost_problem(const char *pattern)
 			bound = lo > hi ? lo : hi;
 			if (bound == 0)
 				bound = 1;
-			if (atom_cost > 0)
-			{
-				long		cost = atom_cost * bound;
-
-				total += cost;
-				if (cost > COND_MAX_REGEX_REPEAT ||
-					total > COND_MAX_REGEX_EXPANSION)
-					return fdb_asprintf("regular expression repeats too much (nested {m,n} counts may multiply to at most %d)",
-										COND_MAX_REGEX_REPEAT);
-				if (cost > group_cost[depth])
-					group_cost[depth] = cost;
-				atom_cost = cost;
-			}
+			if (!add_repeat(&atom_cost, &group_cost[depth], &total, bound))
+				return fdb_asprintf("regular expression repeats too much (nested repetition counts may multiply to at most %d)",
+									COND_MAX_REGEX_REPEAT);
 			if (*p == '}')
 				p++;
 		}
+		else if (c == '+')
+		{
+			/* glibc compiles x+ as xx*: stacked '+' double the size */
+			if (!add_repeat(&atom_cost, &group_cost[depth], &total, 2))
+				return fdb_asprintf("regular expression repeats too much (nested repetition counts may multiply to at most %d)",
+									COND_MAX_REGEX_REPEAT);
+			p++;
+		}
+		else if (c == '*' || c == '?')
+			p++;				/* no copies; applies to the same atom */
 		else
 		{
 			atom_cost = 1;

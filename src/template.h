@@ -75,4 +75,12 @@ extern cJSON *tmpl_render(const cJSON *value, const cJSON *ctx,
 extern cJSON *tmpl_render_string(const char *s, const cJSON *ctx,
 								 char *err, size_t errlen);
 
+/*
+ * Is s exactly one template ("{{" first, "}}" last, a single expression)?
+ * Returns 1 and fills *out when it is, 0 when it is not (other templates
+ * in s are not checked), -1 with err on a syntax error in that template.
+ */
+extern int	tmpl_parse_whole(const char *s, TmplPath *out,
+							 char *err, size_t errlen);
+
 #endif							/* FLOWDB_TEMPLATE_H */

@@ -54,7 +54,7 @@ ev(const char *cond_text)
 }
 
 /*
- * val
+ * val_at
  *		cond_validate of a single-quoted JSON condition at path; all errors
  *		joined with " | " ("" when valid).
  */
@@ -78,6 +78,10 @@ val_at(const char *cond_text, const char *path)
 	return out;
 }
 
+/*
+ * val
+ *		val_at with the root path "$".
+ */
 static const char *
 val(const char *cond_text)
 {
@@ -162,11 +166,16 @@ TEST(test_validate_leaf_errors)
 	CHECK_STR(val("{'left':'a','op':'matches','right':'(a*)\\\\1b'}"),
 			  "$.right: back-references are not supported in regular expressions");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'((a{100}){100}){100}'}"),
-			  "$.right: regular expression repeats too much (nested {m,n} counts may multiply to at most 1000)");
+			  "$.right: regular expression repeats too much (nested repetition counts may multiply to at most 1000)");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'(x|(a{50,})){50}'}"),
-			  "$.right: regular expression repeats too much (nested {m,n} counts may multiply to at most 1000)");
+			  "$.right: regular expression repeats too much (nested repetition counts may multiply to at most 1000)");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'a{1001}'}"),
-			  "$.right: regular expression repeats too much (nested {m,n} counts may multiply to at most 1000)");
+			  "$.right: regular expression repeats too much (nested repetition counts may multiply to at most 1000)");
+	CHECK_STR(val("{'left':'a','op':'matches','right':'^A++++++++++++++++++++++++++++*d'}"),
+			  "$.right: regular expression repeats too much (nested repetition counts may multiply to at most 1000)");
+	CHECK_STR(val("{'left':'a','op':'matches','right':'((a+){300})+'}"),
+			  "$.right: regular expression repeats too much (nested repetition counts may multiply to at most 1000)");
+	CHECK_STR(val("{'left':'a','op':'matches','right':'^a+b+(c+)+d*?e??$'}"), "");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'a{1000}'}"), "");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'(a{30}b{2,}){30}'}"), "");
 	CHECK_STR(val("{'left':'a','op':'matches','right':'[]{(\\\\1[:alpha:]]{3}x{2}'}"), "");
