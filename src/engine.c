@@ -27,6 +27,9 @@
 
 static double default_random01(void);
 static const cJSON *find_node(const cJSON *bp, const char *id);
+static int	edge_value(EngineRun *run, int i);
+static void resolve_out_edges(EngineRun *run, const char *node_id, bool skipped,
+							  bool timed_out);
 
 EngineConfig engine_config = {1000.0, 3600000.0, default_random01};
 
@@ -251,6 +254,15 @@ engine_run_new(const char *run_id, const char *workflow_id,
 		cJSON_DeleteItemFromObjectCaseSensitive(run->state, "nodes");
 		run->nodes = cJSON_AddObjectToObject(run->state, "nodes");
 	}
+	{
+		const char *err = fdb_json_str(run->state, "error");
+
+		if (err != NULL)
+		{
+			run->failing = true;
+			run->error = fdb_strdup(err);
+		}
+	}
 	run->edges = cJSON_GetObjectItemCaseSensitive(run->state, "edges");
 	if (!cJSON_IsArray(run->edges) || cJSON_GetArraySize(run->edges) != nedges)
 	{
@@ -313,6 +325,20 @@ engine_recover(EngineRun *run)
 
 			if (from && !is_terminal(node_status(run, from)))
 				cJSON_ReplaceItemInArray(run->edges, i, cJSON_CreateNull());
+			i++;
+		}
+		/*
+		 * A succeeded node with an unresolved edge had a condition error;
+		 * when the run is no longer failing (flow_retry), decide again.
+		 */
+		i = 0;
+		cJSON_ArrayForEach(e, edges)
+		{
+			const char *from = fdb_json_str(e, "from");
+
+			if (!run->failing && from && edge_value(run, i) < 0 &&
+				strcmp(node_status(run, from), "succeeded") == 0)
+				resolve_out_edges(run, from, false, false);
 			i++;
 		}
 	}
@@ -442,9 +468,10 @@ set_edge(EngineRun *run, int i, bool taken)
 /*
  * resolve_out_edges
  *		Decide the outgoing edges of a node that finished.  skipped: none
- *		taken.  timed_out (wait_event): only else edges taken.  Otherwise
- *		conditions are evaluated against the run context; an evaluation
- *		error fails the run.
+ *		taken.  A wait_event's else edges are its timeout path: taken when
+ *		it timed out (and then only they are), never when the event came.
+ *		Otherwise conditions are evaluated against the run context; an
+ *		evaluation error fails the run and leaves the edge unresolved.
  */
 static void
 resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_out)
@@ -453,6 +480,9 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 	const cJSON *e;
 	cJSON	   *ctx = NULL;
 	bool		any_conditional_taken = false;
+	const cJSON *node = find_node(run->bp, node_id);
+	const char *type = node ? fdb_json_str(node, "type") : NULL;
+	bool		is_wait = type && strcmp(type, "wait_event") == 0;
 	int			i;
 
 	/* pass 1: plain and conditional edges */
@@ -485,7 +515,7 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 
 					engine_fail_run(run, msg);
 					free(msg);
-					set_edge(run, i, false);
+					/* stays unresolved: a retried run evaluates it again */
 				}
 				else
 				{
@@ -505,7 +535,12 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 		bool		is_else = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "else"));
 
 		if (from && strcmp(from, node_id) == 0 && is_else)
-			set_edge(run, i, !skipped && (timed_out || !any_conditional_taken));
+		{
+			if (is_wait)
+				set_edge(run, i, !skipped && timed_out);
+			else
+				set_edge(run, i, !skipped && !any_conditional_taken);
+		}
 		i++;
 	}
 	if (ctx)
@@ -621,6 +656,8 @@ engine_fail_run(EngineRun *run, const char *error)
 	{
 		run->failing = true;
 		run->error = fdb_strdup(error);
+		/* durable: a reloaded run is still failing */
+		set_field(run->state, "error", cJSON_CreateString(error));
 	}
 }
 
@@ -1071,37 +1108,72 @@ engine_run_status(EngineRun *run, double *next_due_ms)
 }
 
 /*
+ * digits
+ *		Exactly n decimal digits at *p (advanced); -1 when not.
+ */
+static int
+digits(const char **p, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		char		c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	return v;
+}
+
+/*
+ * days_in_month
+ *		Length of a month in the proleptic Gregorian calendar.
+ */
+static int
+days_in_month(int y, int mo)
+{
+	static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return len[mo - 1];
+}
+
+/*
  * engine_parse_time
- *		ISO 8601 to epoch milliseconds (UTC unless an offset is given).
+ *		ISO 8601 to epoch milliseconds: YYYY-MM-DD, optionally followed by
+ *		[T ]HH:MM[:SS[(.|,)fraction]] and Z or +-HH[:MM] (UTC when absent).
+ *		Strict: fixed digit counts, calendar-checked, nothing after it.
  */
 bool
 engine_parse_time(const char *s, double *out_ms)
 {
-	int			y, mo, d, h = 0, mi = 0, sec = 0;
-	double		frac = 0;
-	int			pos = 0;
+	int			y, mo, d;
+	int			h = 0, mi = 0, sec = 0;
 	int			off_sign = 0, off_h = 0, off_m = 0;
+	double		frac = 0;
 	long long	days;
 
-	if (s == NULL || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &pos) != 3 || pos != 10)
+	if (s == NULL)
 		return false;
-	s += pos;
+	if ((y = digits(&s, 4)) < 0 || *s++ != '-' ||
+		(mo = digits(&s, 2)) < 0 || *s++ != '-' ||
+		(d = digits(&s, 2)) < 0)
+		return false;
 	if (*s == 'T' || *s == 't' || *s == ' ')
 	{
-		int			p2 = 0;
-
 		s++;
-		if (sscanf(s, "%2d:%2d%n", &h, &mi, &p2) != 2 || p2 != 5)
+		if ((h = digits(&s, 2)) < 0 || *s++ != ':' || (mi = digits(&s, 2)) < 0)
 			return false;
-		s += p2;
 		if (*s == ':')
 		{
 			s++;
-			if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+			if ((sec = digits(&s, 2)) < 0)
 				return false;
-			sec = (s[0] - '0') * 10 + (s[1] - '0');
-			s += 2;
-			if (*s == '.')
+			if (*s == '.' || *s == ',')
 			{
 				double		scale = 0.1;
 
@@ -1122,28 +1194,23 @@ engine_parse_time(const char *s, double *out_ms)
 		{
 			off_sign = (*s == '+') ? 1 : -1;
 			s++;
-			if (sscanf(s, "%2d", &off_h) != 1 || s[0] < '0' || s[1] < '0')
+			if ((off_h = digits(&s, 2)) < 0)
 				return false;
-			s += 2;
 			if (*s == ':')
 				s++;
-			if (*s)
-			{
-				if (sscanf(s, "%2d", &off_m) != 1)
-					return false;
-				s += 2;
-			}
+			if (*s != '\0' && (off_m = digits(&s, 2)) < 0)
+				return false;
 		}
 	}
 	if (*s != '\0')
 		return false;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-		off_h > 14 || off_m > 59 || y < 1970 || y > 9999)
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+		h > 23 || mi > 59 || sec > 60 || off_h > 23 || off_m > 59)
 		return false;
-	/* days from civil (proleptic Gregorian), no timezone dependence */
+	/* days from civil (proleptic Gregorian), no timezone database needed */
 	{
 		int			yy = y - (mo <= 2);
-		int			era = (yy >= 0 ? yy : yy - 399) / 400;
+		int			era = yy / 400;
 		int			yoe = yy - era * 400;
 		int			doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 		int			doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;

@@ -388,7 +388,7 @@ BEGIN
 	UPDATE flowdb.runs
 	SET status = 'queued', error = NULL, finished_at = NULL, next_at = now(),
 		lease_owner = NULL, lease_until = NULL, updated_at = now(),
-		state = jsonb_set(state, '{nodes}', nodes)
+		state = (jsonb_set(state, '{nodes}', nodes) - 'error')
 			|| jsonb_build_object('retries', coalesce((state ->> 'retries')::int, 0) + 1)
 	WHERE id = r.id;
 	RETURN r.id;
