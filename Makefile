@@ -54,3 +54,6 @@ installcheck-regress:
 
 installcheck-tap:
 	$(prove_installcheck)
+
+# PGXS does not track header dependencies: rebuild when any header changes.
+$(OBJS): $(wildcard src/*.h)

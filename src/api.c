@@ -33,10 +33,12 @@ flowdb_parse_json_text(const char *text)
 {
 	cJSON	   *v = cJSON_Parse(text);
 
+	/* text printed from jsonb is valid JSON: only the depth can fail */
 	if (v == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid JSON handed to flowdb")));
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value is nested too deeply"),
+				 errdetail("flowdb accepts at most %d levels of nesting.", FLOWDB_MAX_JSON_DEPTH)));
 	return v;
 }
 
@@ -61,7 +63,7 @@ flowdb_jsonb_to_cjson(Jsonb *jb)
 Datum
 flowdb_cjson_to_jsonb(const cJSON *v)
 {
-	char	   *text = cJSON_PrintUnformatted(v);
+	char	   *text = fdb_json_print(v);
 	char	   *copy;
 
 	if (text == NULL)
@@ -69,7 +71,7 @@ flowdb_cjson_to_jsonb(const cJSON *v)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while printing JSON")));
 	copy = pstrdup(text);
-	cJSON_free(text);
+	free(text);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(copy));
 }
 
@@ -80,16 +82,44 @@ flowdb_cjson_to_jsonb(const cJSON *v)
 Datum
 flowdb_cjson_to_jsonb_free(cJSON *v)
 {
-	char	   *text = cJSON_PrintUnformatted(v);
+	char	   *text = fdb_json_print(v);
 	char	   *copy = text ? pstrdup(text) : NULL;
 
-	cJSON_free(text);
+	free(text);
 	cJSON_Delete(v);
 	if (copy == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while printing JSON")));
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(copy));
+}
+
+/*
+ * flowdb_check_json_depth
+ *		Refuse JSON nested deeper than the engine can parse (54000).
+ */
+void
+flowdb_check_json_depth(Jsonb *jb, const char *what)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+		{
+			if (++depth > FLOWDB_MAX_JSON_DEPTH)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("%s is nested too deeply", what),
+						 errdetail("flowdb accepts at most %d levels of nesting.",
+								   FLOWDB_MAX_JSON_DEPTH)));
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+			depth--;
+	}
 }
 
 /*
@@ -107,6 +137,7 @@ check_blueprint_size(Jsonb *jb)
 				 errmsg("blueprint is too large: %zu bytes", len),
 				 errdetail("The limit is %d bytes.", flowdb_max_blueprint_bytes),
 				 errhint("Split the workflow, or raise flowdb.max_blueprint_bytes.")));
+	flowdb_check_json_depth(jb, "blueprint");
 }
 
 /*
@@ -202,6 +233,7 @@ flowdb_check_payload(PG_FUNCTION_ARGS)
 				 errmsg("payload is too large: %zu bytes", len),
 				 errdetail("The limit is %d bytes.", flowdb_max_payload_bytes),
 				 errhint("Send a reference to the data instead, or raise flowdb.max_payload_bytes.")));
+	flowdb_check_json_depth(jb, "payload");
 	PG_RETURN_VOID();
 }
 

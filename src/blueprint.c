@@ -20,6 +20,7 @@
  *-------------------------------------------------------------------------
  */
 #include "blueprint.h"
+#include "cron.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -453,138 +454,18 @@ valid_iso_timestamp(const char *s)
 }
 
 /*
- * cron_number
- *		Parse a decimal number (at most 4 digits) at *p, advancing it.
- */
-static bool
-cron_number(const char **p, const char *end, int *out)
-{
-	int			v = 0;
-	int			n = 0;
-
-	while (*p < end && **p >= '0' && **p <= '9')
-	{
-		if (++n > 4)
-			return false;
-		v = v * 10 + (**p - '0');
-		(*p)++;
-	}
-	*out = v;
-	return n > 0;
-}
-
-/*
- * cron_element
- *		One list element: "*", "*\/n", "a", "a-b" or "a-b/n" with a, b in
- *		[lo, hi] and n >= 1.
- */
-static bool
-cron_element(const char *s, const char *end, int lo, int hi)
-{
-	const char *p = s;
-	int			a,
-				b,
-				step;
-	bool		ranged;
-
-	if (p < end && *p == '*')
-	{
-		p++;
-		ranged = true;
-	}
-	else
-	{
-		if (!cron_number(&p, end, &a) || a < lo || a > hi)
-			return false;
-		ranged = false;
-		if (p < end && *p == '-')
-		{
-			p++;
-			if (!cron_number(&p, end, &b) || b < lo || b > hi || b < a)
-				return false;
-			ranged = true;
-		}
-	}
-	if (p < end && *p == '/')
-	{
-		if (!ranged)
-			return false;
-		p++;
-		if (!cron_number(&p, end, &step) || step < 1)
-			return false;
-	}
-	return p == end;
-}
-
-/*
- * cron_field
- *		A comma-separated list of elements, each valid for [lo, hi].
- */
-static bool
-cron_field(const char *s, size_t len, int lo, int hi)
-{
-	const char *end = s + len;
-	const char *p = s;
-
-	for (;;)
-	{
-		const char *comma = p;
-
-		while (comma < end && *comma != ',')
-			comma++;
-		if (comma == p || !cron_element(p, comma, lo, hi))
-			return false;
-		if (comma == end)
-			return true;
-		p = comma + 1;
-	}
-}
-
-/*
  * check_cron
  *		Five whitespace-separated fields: minute hour day-of-month month
- *		day-of-week.  Every bad field is reported.
+ *		day-of-week (parsed by cron.c, as the scheduler will).  Every bad
+ *		field is reported.
  */
 static void
 check_cron(BpState *st, const char *path, const char *cron)
 {
-	static const struct
-	{
-		const char *name;
-		int			lo;
-		int			hi;
-	}			fields[5] = {
-		{"minute", 0, 59},
-		{"hour", 0, 23},
-		{"day-of-month", 1, 31},
-		{"month", 1, 12},
-		{"day-of-week", 0, 7},
-	};
 	const char *start[5];
 	size_t		len[5];
-	int			n = 0;
-	const char *p = cron;
-	int			i;
+	int			n = cron_split(cron, start, len);
 
-	for (;;)
-	{
-		const char *q;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;
-		q = p;
-		while (*q != '\0' && *q != ' ' && *q != '\t')
-			q++;
-		if (n < 5)
-		{
-			start[n] = p;
-			len[n] = (size_t) (q - p);
-		}
-		n++;
-		p = q;
-	}
 	if (n != 5)
 	{
 		bp_err(st, path,
@@ -592,12 +473,15 @@ check_cron(BpState *st, const char *path, const char *cron)
 			   n);
 		return;
 	}
-	for (i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++)
 	{
-		if (!cron_field(start[i], len[i], fields[i].lo, fields[i].hi))
+		uint64_t	bits;
+		bool		star;
+
+		if (!cron_parse_field(start[i], len[i], i, &bits, &star))
 			bp_err(st, path, "invalid %s field \"%.*s\" (values %d-%d)",
-				   fields[i].name, (int) (len[i] > BP_SHOW ? BP_SHOW : len[i]),
-				   start[i], fields[i].lo, fields[i].hi);
+				   cron_fields[i].name, (int) (len[i] > BP_SHOW ? BP_SHOW : len[i]),
+				   start[i], cron_fields[i].lo, cron_fields[i].hi);
 	}
 }
 
@@ -695,7 +579,7 @@ check_expr(const char *expr, size_t len, void *arg)
 	{
 		if (!in_cond)
 			bp_err(st, tc->path,
-				   "unknown template root \"%s\" (use trigger_data, steps, run or workflow)",
+				   "unknown template root \"%s\" (expected trigger_data, steps, run or workflow)",
 				   path.root);
 		return true;
 	}
@@ -1089,8 +973,8 @@ check_node(BpState *st, int idx, const cJSON *node)
 
 		sub_path(p, sizeof(p), path, "id");
 		if (!valid_node_id(id))
-			bp_err(st, p, "invalid id \"%.*s\" (use 1-%d characters A-Z a-z 0-9 _ -)",
-				   BP_SHOW, id, BP_MAX_ID_LEN);
+			bp_err(st, p, "invalid id \"%.*s%s\" (use 1-%d characters A-Z a-z 0-9 _ -)",
+				   BP_SHOW, id, strlen(id) > BP_SHOW ? "..." : "", BP_MAX_ID_LEN);
 		else if (first >= 0 && first != idx)
 			bp_err(st, p, "duplicate id \"%s\" (also $.nodes[%d])", id, first);
 	}

@@ -250,10 +250,18 @@ service_to_json(const ToolService *svc)
 
 	cJSON_AddStringToObject(s, "name", svc->name);
 	cJSON_AddStringToObject(s, "description", svc->description ? svc->description : "");
-	snprintf(setting, sizeof(setting), "flowdb.%s_base_url", svc->name);
-	cJSON_AddStringToObject(s, "base_url_setting", setting);
-	cJSON_AddStringToObject(s, "default_base_url",
-							svc->default_base_url ? svc->default_base_url : "");
+	/* services without a fixed API (http) take full URLs: no setting */
+	if (svc->default_base_url && svc->default_base_url[0])
+	{
+		snprintf(setting, sizeof(setting), "flowdb.%s_base_url", svc->name);
+		cJSON_AddStringToObject(s, "base_url_setting", setting);
+		cJSON_AddStringToObject(s, "default_base_url", svc->default_base_url);
+	}
+	else
+	{
+		cJSON_AddNullToObject(s, "base_url_setting");
+		cJSON_AddNullToObject(s, "default_base_url");
+	}
 	add_string_list(s, "credential_fields", svc->credential_fields);
 
 	tasks = cJSON_AddArrayToObject(s, "tasks");

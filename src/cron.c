@@ -34,14 +34,24 @@ parse_number(const char **p, int lo, int hi, int *out)
 	return true;
 }
 
+const CronField cron_fields[5] = {
+	{"minute", 0, 59},
+	{"hour", 0, 23},
+	{"day-of-month", 1, 31},
+	{"month", 1, 12},
+	{"day-of-week", 0, 7},
+};
+
 /*
- * parse_field
+ * cron_parse_field
  *		One comma-separated field into a bit set; *star tells whether it
  *		was a plain "*".
  */
-static bool
-parse_field(const char *s, size_t len, int lo, int hi, uint64_t *bits, bool *star)
+bool
+cron_parse_field(const char *s, size_t len, int index, uint64_t *bits, bool *star)
 {
+	int			lo = cron_fields[index].lo;
+	int			hi = cron_fields[index].hi;
 	char		buf[128];
 	char	   *save = NULL;
 	char	   *item;
@@ -92,55 +102,67 @@ parse_field(const char *s, size_t len, int lo, int hi, uint64_t *bits, bool *sta
 }
 
 /*
- * cron_parse
- *		Parse "m h dom mon dow".
+ * cron_split
+ *		Fields of a cron expression, split on spaces and tabs.
  */
-bool
-cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen)
+int
+cron_split(const char *expr, const char *start[5], size_t len[5])
 {
-	static const char *names[5] = {"minute", "hour", "day of month", "month", "day of week"};
-	static const int lo[5] = {0, 0, 1, 1, 0};
-	static const int hi[5] = {59, 23, 31, 12, 7};
 	const char *p = expr;
-	uint64_t	bits[5];
-	bool		star[5];
 	int			n = 0;
 
-	memset(spec, 0, sizeof(*spec));
-	if (expr == NULL)
+	while (p && *p)
 	{
-		snprintf(err, errlen, "cron expression is missing");
-		return false;
-	}
-	while (*p)
-	{
-		const char *start;
+		const char *q;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
 			break;
-		start = p;
-		while (*p && *p != ' ' && *p != '\t')
-			p++;
-		if (n == 5)
+		q = p;
+		while (*q && *q != ' ' && *q != '\t')
+			q++;
+		if (n < 5)
 		{
-			snprintf(err, errlen, "cron expression \"%s\" has more than 5 fields", expr);
-			return false;
-		}
-		if (!parse_field(start, (size_t) (p - start), lo[n], hi[n], &bits[n], &star[n]))
-		{
-			snprintf(err, errlen, "cron expression \"%s\": invalid %s field \"%.*s\" (allowed %d-%d)",
-					 expr, names[n], (int) (p - start), start, lo[n], hi[n]);
-			return false;
+			start[n] = p;
+			len[n] = (size_t) (q - p);
 		}
 		n++;
+		p = q;
 	}
+	return n;
+}
+
+/*
+ * cron_parse
+ *		Parse "m h dom mon dow"; the first bad field is reported.
+ */
+bool
+cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen)
+{
+	const char *start[5];
+	size_t		len[5];
+	uint64_t	bits[5];
+	bool		star[5];
+	int			n;
+
+	memset(spec, 0, sizeof(*spec));
+	n = cron_split(expr, start, len);
 	if (n != 5)
 	{
-		snprintf(err, errlen, "cron expression \"%s\" needs 5 fields (minute hour day month weekday)",
-				 expr);
+		snprintf(err, errlen,
+				 "expected 5 fields (minute hour day-of-month month day-of-week), got %d", n);
 		return false;
+	}
+	for (int i = 0; i < 5; i++)
+	{
+		if (!cron_parse_field(start[i], len[i], i, &bits[i], &star[i]))
+		{
+			snprintf(err, errlen, "invalid %s field \"%.*s\" (values %d-%d)",
+					 cron_fields[i].name, (int) (len[i] > 64 ? 64 : len[i]), start[i],
+					 cron_fields[i].lo, cron_fields[i].hi);
+			return false;
+		}
 	}
 	spec->minutes = bits[0];
 	spec->hours = (uint32_t) bits[1];

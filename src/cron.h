@@ -29,6 +29,25 @@ typedef struct CronSpec
 	bool		dow_star;
 } CronSpec;
 
+/* The five fields, in order, with their ranges. */
+typedef struct CronField
+{
+	const char *name;			/* "minute", "hour", "day-of-month", ... */
+	int			lo;
+	int			hi;
+} CronField;
+
+extern const CronField cron_fields[5];
+
+/* Parse one field (len bytes at s) of kind cron_fields[index] into a bit
+ * set; false when it is not valid. */
+extern bool cron_parse_field(const char *s, size_t len, int index, uint64_t *bits,
+							 bool *star);
+
+/* Split expr into its whitespace-separated fields; returns how many there
+ * are (only the first 5 are stored). */
+extern int	cron_split(const char *expr, const char *start[5], size_t len[5]);
+
 /* Parse; false with err on bad syntax or range. */
 extern bool cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen);
 

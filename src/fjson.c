@@ -386,7 +386,7 @@ fdb_number_text(double v)
 {
 	char		buf[64];
 
-	if (isfinite(v) && fabs(v) < 1e15 && v == (double) (long long) v)
+	if (isfinite(v) && fabs(v) < 1e18 && v == (double) (long long) v)
 	{
 		/* avoid printing "-0" */
 		fdb_fmt(buf, sizeof(buf), "%lld", (long long) v);
@@ -430,24 +430,122 @@ fdb_json_to_text(const cJSON *v)
 }
 
 /*
+ * print_string
+ *		A JSON string literal: quotes, backslashes and control characters
+ *		escaped, everything else (UTF-8 included) as is.
+ */
+static void
+print_string(FdbBuf *b, const char *str)
+{
+	const unsigned char *p = (const unsigned char *) (str ? str : "");
+
+	fdb_buf_append(b, "\"", 1);
+	for (; *p; p++)
+	{
+		switch (*p)
+		{
+			case '"':
+				fdb_buf_append(b, "\\\"", 2);
+				break;
+			case '\\':
+				fdb_buf_append(b, "\\\\", 2);
+				break;
+			case '\n':
+				fdb_buf_append(b, "\\n", 2);
+				break;
+			case '\r':
+				fdb_buf_append(b, "\\r", 2);
+				break;
+			case '\t':
+				fdb_buf_append(b, "\\t", 2);
+				break;
+			default:
+				if (*p < 0x20)
+					fdb_buf_printf(b, "\\u%04x", *p);
+				else
+					fdb_buf_append(b, (const char *) p, 1);
+		}
+	}
+	fdb_buf_append(b, "\"", 1);
+}
+
+/*
+ * print_value
+ *		Append compact JSON of v.  Numbers use the shortest text that reads
+ *		back as the same double (cJSON's printer rounds large integers).
+ */
+static void
+print_value(FdbBuf *b, const cJSON *v)
+{
+	const cJSON *c;
+	bool		first = true;
+
+	if (v == NULL || cJSON_IsNull(v) || cJSON_IsInvalid(v))
+		fdb_buf_puts(b, "null");
+	else if (cJSON_IsFalse(v))
+		fdb_buf_puts(b, "false");
+	else if (cJSON_IsTrue(v))
+		fdb_buf_puts(b, "true");
+	else if (cJSON_IsNumber(v))
+	{
+		if (isfinite(v->valuedouble))
+		{
+			char	   *t = fdb_number_text(v->valuedouble);
+
+			fdb_buf_puts(b, t ? t : "null");
+			free(t);
+		}
+		else
+			fdb_buf_puts(b, "null");
+	}
+	else if (cJSON_IsString(v))
+		print_string(b, v->valuestring);
+	else if (cJSON_IsRaw(v))
+		fdb_buf_puts(b, v->valuestring ? v->valuestring : "null");
+	else if (cJSON_IsArray(v))
+	{
+		fdb_buf_append(b, "[", 1);
+		cJSON_ArrayForEach(c, v)
+		{
+			if (!first)
+				fdb_buf_append(b, ",", 1);
+			first = false;
+			print_value(b, c);
+		}
+		fdb_buf_append(b, "]", 1);
+	}
+	else if (cJSON_IsObject(v))
+	{
+		fdb_buf_append(b, "{", 1);
+		cJSON_ArrayForEach(c, v)
+		{
+			if (!first)
+				fdb_buf_append(b, ",", 1);
+			first = false;
+			print_string(b, c->string);
+			fdb_buf_append(b, ":", 1);
+			print_value(b, c);
+		}
+		fdb_buf_append(b, "}", 1);
+	}
+	else
+		fdb_buf_puts(b, "null");
+}
+
+/*
  * fdb_json_print
- *		Compact JSON text of v, copied into a plain malloc'd string (so it
- *		is freed with free() whatever cJSON hooks are installed).
+ *		Compact JSON text of v (malloc'd; NULL when out of memory).
  */
 char *
 fdb_json_print(const cJSON *v)
 {
-	char	   *p;
-	char	   *out;
+	FdbBuf		b;
 
-	if (v == NULL)
-		return fdb_strdup("null");
-	p = cJSON_PrintUnformatted(v);
-	if (p == NULL)
+	fdb_buf_init(&b);
+	print_value(&b, v);
+	if (b.data == NULL)
 		return NULL;
-	out = fdb_strdup(p);
-	cJSON_free(p);
-	return out;
+	return b.data;
 }
 
 /*

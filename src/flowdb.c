@@ -374,7 +374,9 @@ flowdb_wake_workers(PG_FUNCTION_ARGS)
 	{
 		wake_at_commit = true;
 		if (flowdb_notify)
-			Async_Notify("flowdb_runs", "queued");
+			Async_Notify("flowdb_runs",
+						 TRIGGER_FIRED_BY_INSERT(((TriggerData *) fcinfo->context)->tg_event)
+						 ? "queued" : "updated");
 	}
 	return PointerGetDatum(NULL);
 }

@@ -75,7 +75,9 @@ extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
 /* api.c: conversions between jsonb and cJSON */
 #include <cjson/cJSON.h>
 #include "utils/jsonb.h"
+#define FLOWDB_MAX_JSON_DEPTH 990	/* below cJSON's nesting limit (1000) */
 extern cJSON *flowdb_jsonb_to_cjson(Jsonb *jb);
+extern void flowdb_check_json_depth(Jsonb *jb, const char *what);
 extern cJSON *flowdb_parse_json_text(const char *text);
 extern Datum flowdb_cjson_to_jsonb(const cJSON *v);
 extern Datum flowdb_cjson_to_jsonb_free(cJSON *v);

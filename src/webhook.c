@@ -118,7 +118,7 @@ flowdb_cron_matches(PG_FUNCTION_ARGS)
 	if (!cron_parse(expr, &spec, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", err)));
+				 errmsg("cron expression \"%s\": %s", expr, err)));
 	if (timestamp2tm(at, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),

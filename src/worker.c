@@ -698,9 +698,9 @@ claim_runs(int limit)
 		engine_recover(w->er);
 		w->credentials = load_credentials(owner, w->er->bp);
 		w->advance = true;
-		if (bp == NULL)
+		if (bp == NULL || payload == NULL || state == NULL)
 		{
-			engine_fail_run(w->er, "blueprint could not be parsed");
+			engine_fail_run(w->er, "the run's blueprint, payload or state could not be parsed");
 			w->dirty = true;
 		}
 		dlist_push_tail(&runs, &w->node);
@@ -724,9 +724,11 @@ json_text(const cJSON *v)
 
 	if (v == NULL)
 		return NULL;
-	s = cJSON_PrintUnformatted(v);
+	s = fdb_json_print(v);
+	if (s == NULL)
+		elog(ERROR, "out of memory");
 	p = pstrdup(s);
-	cJSON_free(s);
+	free(s);
 	return p;
 }
 
@@ -1076,7 +1078,7 @@ redacted_headers(const HttpRequest *req)
 		cJSON_AddStringToObject(h, name, value);
 	}
 	redact(h);
-	s = cJSON_PrintUnformatted(h);
+	s = fdb_json_print(h);
 	cJSON_Delete(h);
 	return s;
 }

@@ -221,8 +221,11 @@ CREATE FUNCTION public.flow_validate(blueprint jsonb) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog
 AS $$
-	SELECT jsonb_build_object('valid', cardinality(e) = 0, 'errors', to_jsonb(e))
-	FROM flowdb.blueprint_errors(blueprint) AS e
+	SELECT CASE WHEN blueprint IS NULL
+		THEN jsonb_build_object('valid', false, 'errors', jsonb_build_array('$: required'))
+		ELSE (SELECT jsonb_build_object('valid', cardinality(e) = 0, 'errors', to_jsonb(e))
+			  FROM flowdb.blueprint_errors(blueprint) AS e)
+	END
 $$;
 
 -- flowdb.enqueue: validate and queue a run (the one insert path)
@@ -289,6 +292,9 @@ AS $$
 DECLARE
 	w flowdb.workflows;
 BEGIN
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = '22004';
+	END IF;
 	SELECT * INTO w FROM flowdb.workflows
 	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
 	IF NOT FOUND THEN
@@ -625,7 +631,10 @@ DECLARE
 	k text;
 	v jsonb;
 BEGIN
-	IF name IS NULL OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
 		RAISE EXCEPTION 'invalid event name "%"', name USING ERRCODE = '22023',
 			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
 	END IF;
@@ -656,7 +665,9 @@ BEGIN
 			IF v ->> 'status' = 'waiting' AND v ->> 'event' = name
 			   AND flowdb.event_matches(data, v -> 'match') THEN
 				PERFORM flowdb.resume_node(r.id, k, data);
-				ids := ids || r.id;
+				IF NOT r.id = ANY (ids) THEN
+					ids := ids || r.id;
+				END IF;
 			END IF;
 		END LOOP;
 	END LOOP;
@@ -730,6 +741,19 @@ BEGIN
 	SELECT * INTO w FROM flowdb.workflows WHERE id = wid;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'flow_trigger(): workflow % not found', wid USING ERRCODE = 'P0002';
+	END IF;
+	-- only workflows declared as table-triggered, for this table when they
+	-- name one, can be started by a row trigger
+	IF w.blueprint #>> '{trigger,type}' IS DISTINCT FROM 'table' THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % is not a table-trigger workflow', wid
+			USING ERRCODE = '55000',
+				  HINT = 'Its blueprint needs "trigger": {"type": "table"}.';
+	END IF;
+	IF w.blueprint #>> '{trigger,table}' IS NOT NULL
+	   AND w.blueprint #>> '{trigger,table}' NOT IN (TG_TABLE_NAME, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME) THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % is for table %, not %.%', wid,
+			w.blueprint #>> '{trigger,table}', TG_TABLE_SCHEMA, TG_TABLE_NAME
+			USING ERRCODE = '55000';
 	END IF;
 	IF TG_OP = 'DELETE' THEN
 		row_data := to_jsonb(OLD);
@@ -871,7 +895,8 @@ BEGIN
 					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
 					 '{}');
 	IF jsonb_typeof(data -> 'amount') = 'number' THEN
-		data := data || jsonb_build_object('amount_rupees', (data ->> 'amount')::numeric / 100);
+		data := data || jsonb_build_object('amount_rupees',
+										   trim_scale(round((data ->> 'amount')::numeric / 100, 2)));
 	END IF;
 	RETURN flowdb.accept_delivery('razorpay', delivery, name, data);
 END

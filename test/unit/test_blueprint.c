@@ -350,11 +350,11 @@ TEST(test_trigger_errors)
 				  "$.trigger.cron: invalid day-of-month field \"0\" (values 1-31)",
 				  "$.trigger.cron: invalid month field \"13\" (values 1-12)",
 				  "$.trigger.cron: invalid day-of-week field \"8\" (values 0-7)");
+	/* "5/2" in the month field means 5-12/2, as the scheduler reads it */
 	expect_errors(T("{'type': 'schedule', 'cron': '*/0 5-1 1,,2 5/2 MON'}"),
 				  "$.trigger.cron: invalid minute field \"*/0\" (values 0-59)",
 				  "$.trigger.cron: invalid hour field \"5-1\" (values 0-23)",
 				  "$.trigger.cron: invalid day-of-month field \"1,,2\" (values 1-31)",
-				  "$.trigger.cron: invalid month field \"5/2\" (values 1-12)",
 				  "$.trigger.cron: invalid day-of-week field \"MON\" (values 0-7)");
 	expect_errors(T("{'type': 'schedule', 'cron': '1, * * * -1'}"),
 				  "$.trigger.cron: invalid minute field \"1,\" (values 0-59)",
@@ -379,7 +379,7 @@ TEST(test_nodes_errors)
 	expect_errors("{" HEAD "'nodes': [{'id': "
 				  "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'type': 'router'}]}",
 				  "$.nodes[0].id: invalid id "
-				  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" "
+				  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" "
 				  "(use 1-64 characters A-Z a-z 0-9 _ -)");
 	expect_errors("{" HEAD "'nodes': [{'id': 1, 'type': 'router'}]}",
 				  "$.nodes[0].id: expected string, got number");
@@ -581,8 +581,8 @@ TEST(test_template_errors)
 
 	expect_errors(N2("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request',"
 					 " 'params': {'url': 'http://x/', 'body': 'Hi {{foo.bar}} {{trigger_data.x}} {{env}}'}}"),
-				  "$.nodes[1].params.body: unknown template root \"foo\" (use trigger_data, steps, run or workflow)",
-				  "$.nodes[1].params.body: unknown template root \"env\" (use trigger_data, steps, run or workflow)");
+				  "$.nodes[1].params.body: unknown template root \"foo\" (expected trigger_data, steps, run or workflow)",
+				  "$.nodes[1].params.body: unknown template root \"env\" (expected trigger_data, steps, run or workflow)");
 	/* b uses c, which only runs after b */
 	expect_errors("{" HEAD "'nodes': [" ROUTER("a") ", "
 				  "{'id': 'b', 'type': 'set', 'values': {'x': '{{steps.c.y}}'}}, " ROUTER("c") "],"
@@ -602,7 +602,7 @@ TEST(test_template_errors)
 				  "$.nodes[1].until: node \"c\" cannot have run before \"b\"");
 	expect_errors(N2("{'id': 'b', 'type': 'wait_event', 'event': 'a.b',"
 					 " 'match': {'k': {'deep': '{{bad.root}}'}}}"),
-				  "$.nodes[1].match.k.deep: unknown template root \"bad\" (use trigger_data, steps, run or workflow)");
+				  "$.nodes[1].match.k.deep: unknown template root \"bad\" (expected trigger_data, steps, run or workflow)");
 	/* edge conditions: the source and its ancestors only */
 	expect_errors("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") ", " ROUTER("c") "],"
 				  " 'edges': [{'from': 'a', 'to': 'b'},"
@@ -635,7 +635,7 @@ TEST(test_many_errors)
 				  "$.nodes[0].service: unknown service \"smtp\"",
 				  "$.nodes[1].params.url: missing required parameter \"url\"",
 				  "$.nodes[1].params.timeout_ms: expected integer, got string",
-				  "$.nodes[1].params.body: unknown template root \"nope\" (use trigger_data, steps, run or workflow)",
+				  "$.nodes[1].params.body: unknown template root \"nope\" (expected trigger_data, steps, run or workflow)",
 				  "$.nodes[1].retry.max_attempts: must be between 1 and 10",
 				  "$.nodes[2].seconds: must be > 0 and <= 2592000",
 				  "$.nodes[3].id: duplicate id \"a\" (also $.nodes[0])",

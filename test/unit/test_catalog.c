@@ -240,8 +240,9 @@ TEST(test_catalog_json)
 		;
 	CHECK_INT(nservices, i);
 	CHECK(http != NULL);
-	CHECK_STR(fdb_json_str(http, "base_url_setting"), "flowdb.http_base_url");
-	CHECK_STR(fdb_json_str(http, "default_base_url"), "");
+	/* http takes full URLs: no base URL setting */
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(http, "base_url_setting")));
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(http, "default_base_url")));
 	CHECK(fdb_json_str(http, "description") != NULL);
 	CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(http, "credential_fields")));
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(http, "credential_fields")), 0);

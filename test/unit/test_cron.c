@@ -69,19 +69,19 @@ TEST(test_weekdays)
 
 TEST(test_errors)
 {
-	CHECK_CONTAINS(perr("* * * *"), "needs 5 fields");
-	CHECK_CONTAINS(perr("* * * * * *"), "more than 5 fields");
-	CHECK_CONTAINS(perr("60 * * * *"), "invalid minute field \"60\" (allowed 0-59)");
+	CHECK_CONTAINS(perr("* * * *"), "expected 5 fields");
+	CHECK_CONTAINS(perr("* * * * * *"), "got 6");
+	CHECK_CONTAINS(perr("60 * * * *"), "invalid minute field \"60\" (values 0-59)");
 	CHECK_CONTAINS(perr("* 24 * * *"), "invalid hour field");
-	CHECK_CONTAINS(perr("* * 0 * *"), "invalid day of month field");
+	CHECK_CONTAINS(perr("* * 0 * *"), "invalid day-of-month field");
 	CHECK_CONTAINS(perr("* * * 13 *"), "invalid month field");
-	CHECK_CONTAINS(perr("* * * * 8"), "invalid day of week field");
+	CHECK_CONTAINS(perr("* * * * 8"), "invalid day-of-week field");
 	CHECK_CONTAINS(perr("5-1 * * * *"), "invalid minute field");
 	CHECK_CONTAINS(perr("*/0 * * * *"), "invalid minute field");
 	CHECK_CONTAINS(perr("a * * * *"), "invalid minute field");
 	CHECK_CONTAINS(perr("1,,2 * * * *"), "invalid minute field");
 	CHECK_CONTAINS(perr("1,2, * * * *"), "invalid minute field");
-	CHECK_CONTAINS(perr(""), "needs 5 fields");
+	CHECK_CONTAINS(perr(""), "expected 5 fields");
 }
 
 int

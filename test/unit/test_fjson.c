@@ -233,7 +233,8 @@ TEST(test_json_to_text)
 	CHECK_STR(text_of("1.5e-7"), "1.5e-07");
 	CHECK_STR(text_of("123456789012345"), "123456789012345");
 	CHECK_STR(text_of("-999999999999999"), "-999999999999999");
-	CHECK_STR(text_of("1e15"), "1e+15");
+	CHECK_STR(text_of("1e15"), "1000000000000000");
+	CHECK_STR(text_of("9007199254740993"), "9007199254740992");	/* nearest double, exact */
 	CHECK_STR(text_of("1e20"), "1e+20");
 	CHECK_STR(text_of("3.14159"), "3.14159");
 	CHECK_STR(text_num(0.1 + 0.2), "0.30000000000000004");
