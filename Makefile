@@ -21,10 +21,12 @@ REGRESS_OPTS = --inputdir=. --load-extension=flowdb
 # TAP tests start their own clusters (PostgreSQL::Test::Cluster)
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
-PROVE_FLAGS  = -I $(CURDIR)/test/t
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# after the include: Makefile.global resets PROVE_FLAGS
+PROVE_FLAGS  = -I $(CURDIR)/test/t
 
 .PHONY: deps unit demo test bench-smoke bench
 

@@ -40,6 +40,8 @@ struct HttpTransfer
 	char		errbuf[CURL_ERROR_SIZE];
 	HttpTransfer *prev;			/* list of live transfers */
 	HttpTransfer *next;
+	CURLcode	result;			/* once done */
+	HttpTransfer *next_done;	/* queue of completed transfers */
 };
 
 struct HttpMulti
@@ -52,6 +54,8 @@ struct HttpMulti
 	int			nsocks;
 	int			capsocks;
 	HttpTransfer *live;			/* transfers not yet popped */
+	HttpTransfer *done_head;	/* completed, not yet popped */
+	HttpTransfer *done_tail;
 };
 
 /*
@@ -310,6 +314,8 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
  * timer_cb
  *		curl asks to be called after timeout_ms (-1 = cancel the timer).
  */
+static void collect_done(HttpMulti *m);
+
 static int
 timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
@@ -522,13 +528,57 @@ http_socket_action(HttpMulti *m, int fd, int events)
 	{
 		m->timeout_ms = -1;
 		curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-		return;
 	}
-	if (events & HTTP_EV_IN)
-		mask |= CURL_CSELECT_IN;
-	if (events & HTTP_EV_OUT)
-		mask |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(m->multi, (curl_socket_t) fd, mask, &running);
+	else
+	{
+		if (events & HTTP_EV_IN)
+			mask |= CURL_CSELECT_IN;
+		if (events & HTTP_EV_OUT)
+			mask |= CURL_CSELECT_OUT;
+		curl_multi_socket_action(m->multi, (curl_socket_t) fd, mask, &running);
+	}
+	collect_done(m);
+}
+
+/*
+ * http_has_done
+ *		Are completed transfers waiting to be popped?  (Then the caller
+ *		must not sleep: nothing will wake it for them.)
+ */
+bool
+http_has_done(HttpMulti *m)
+{
+	return m->done_head != NULL;
+}
+
+/*
+ * collect_done
+ *		Move transfers curl reports as finished to our done queue, so that
+ *		whoever drove curl last, the worker sees them before it sleeps.
+ */
+static void
+collect_done(HttpMulti *m)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL)
+	{
+		HttpTransfer *t = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (t == NULL)
+			continue;
+		t->result = msg->data.result;
+		t->next_done = NULL;
+		if (m->done_tail)
+			m->done_tail->next_done = t;
+		else
+			m->done_head = t;
+		m->done_tail = t;
+	}
 }
 
 /*
@@ -538,59 +588,55 @@ http_socket_action(HttpMulti *m, int fd, int events)
 void *
 http_next_done(HttpMulti *m, HttpResponse *resp)
 {
-	CURLMsg    *msg;
-	int			left;
+	HttpTransfer *t;
+	void	   *owner;
+	long		status = 0;
 
-	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL)
+	collect_done(m);
+	t = m->done_head;
+	if (t == NULL)
+		return NULL;
+	m->done_head = t->next_done;
+	if (m->done_head == NULL)
+		m->done_tail = NULL;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	if (t->result == CURLE_OK)
 	{
-		HttpTransfer *t = NULL;
-		void	   *owner;
-		long		status = 0;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
-		if (t == NULL)
-			continue;
-		memset(resp, 0, sizeof(*resp));
-		resp->retry_after = -1;
-		if (msg->data.result == CURLE_OK)
-		{
-			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-			resp->status = status;
-			resp->retry_after = t->retry_after;
-		}
-		else if (t->blocked)
-		{
-			resp->permanent = true;
-			snprintf(resp->error, sizeof(resp->error),
-					 "refused to connect to private address %s (set flowdb.allow_private_hosts to allow it)",
-					 t->blocked_addr);
-		}
-		else if (t->too_large || msg->data.result == CURLE_FILESIZE_EXCEEDED)
-		{
-			resp->permanent = true;
-			snprintf(resp->error, sizeof(resp->error),
-					 "response larger than %ld bytes", t->max_bytes);
-		}
-		else
-		{
-			resp->timed_out = (msg->data.result == CURLE_OPERATION_TIMEDOUT);
-			snprintf(resp->error, sizeof(resp->error), "%s",
-					 t->errbuf[0] ? t->errbuf : curl_easy_strerror(msg->data.result));
-		}
-		resp->headers = t->resp_headers;
-		t->resp_headers = NULL;
-		resp->body = t->body ? t->body : calloc(1, 1);
-		resp->body_len = t->body_len;
-		t->body = NULL;
-		resp->elapsed_ms = ms_between(t->started, now_tv());
-		owner = t->owner;
-		transfer_free(m, t);
-		m->inflight--;
-		return owner;
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		resp->status = status;
+		resp->retry_after = t->retry_after;
 	}
-	return NULL;
+	else if (t->blocked)
+	{
+		resp->permanent = true;
+		snprintf(resp->error, sizeof(resp->error),
+				 "refused to connect to private address %s (set flowdb.allow_private_hosts to allow it)",
+				 t->blocked_addr);
+	}
+	else if (t->too_large || t->result == CURLE_FILESIZE_EXCEEDED)
+	{
+		resp->permanent = true;
+		snprintf(resp->error, sizeof(resp->error),
+				 "response larger than %ld bytes", t->max_bytes);
+	}
+	else
+	{
+		resp->timed_out = (t->result == CURLE_OPERATION_TIMEDOUT);
+		snprintf(resp->error, sizeof(resp->error), "%s",
+				 t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+	}
+	resp->headers = t->resp_headers;
+	t->resp_headers = NULL;
+	resp->body = t->body ? t->body : calloc(1, 1);
+	resp->body_len = t->body_len;
+	t->body = NULL;
+	resp->elapsed_ms = ms_between(t->started, now_tv());
+	owner = t->owner;
+	transfer_free(m, t);
+	m->inflight--;
+	return owner;
 }
 
 /*

@@ -62,6 +62,9 @@ extern void http_socket_action(HttpMulti *m, int fd, int events);
  * http_response_free) and gets the owner back; the transfer is freed. */
 extern void *http_next_done(HttpMulti *m, HttpResponse *resp);
 
+/* Completed transfers waiting for http_next_done? */
+extern bool http_has_done(HttpMulti *m);
+
 /* Requests in flight. */
 extern int	http_inflight(HttpMulti *m);
 

@@ -326,7 +326,7 @@ worker_loop(void)
 		}
 		if (timeout < 0)
 			timeout = 0;
-		if (want_claim)
+		if (want_claim || http_has_done(multi))
 			timeout = 0;
 		/* a latch wake-up means a commit queued or changed runs */
 		if (wait_for_work(timeout))
@@ -645,6 +645,7 @@ claim_runs(int limit)
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	int			ret;
 	uint64		n;
+	SPITupleTable *claimed;
 
 	spi_begin("flowdb: claim");
 	/* losing a claim in a crash is harmless: skip the WAL flush */
@@ -678,10 +679,12 @@ claim_runs(int limit)
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "flowdb: claim failed: %d", ret);
 	n = SPI_processed;
+	/* load_credentials runs queries: keep the claim's own result */
+	claimed = SPI_tuptable;
 	for (uint64 i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = claimed->vals[i];
+		TupleDesc	desc = claimed->tupdesc;
 		char	   *id = SPI_getvalue(tup, desc, 1);
 		char	   *wf = SPI_getvalue(tup, desc, 2);
 		char	   *owner = SPI_getvalue(tup, desc, 3);

@@ -1,0 +1,118 @@
+# 005_wakeup.pl: commit-time wake-up of the worker, without the safety net.
+#
+# flowdb.scan_interval_ms = 600000: the worker's periodic scan never fires
+# during the test, so a queued run is only picked up when the committing
+# transaction wakes the worker.  A run queued in an open transaction is not
+# sent before COMMIT; a rolled-back flow_execute queues and sends nothing;
+# LISTEN flowdb_runs gets a notification at commit (and none for a
+# rollback); LISTEN flowdb_run_finished reports the finished run.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use FindBin;
+use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
+use FlowdbTest;
+
+my $true = JSON::PP::true;
+
+my $node = new_node('wakeup', 'flowdb.scan_interval_ms' => '600000');
+is($node->safe_psql('postgres', 'SHOW flowdb.scan_interval_ms'), '10min',
+	'scan interval is 10 minutes');
+
+my $fake = start_fake({ '/*' => [ { body => { ok => $true } } ] });
+
+sub bp_for
+{
+	my ($path) = @_;
+	return blueprint(nodes => [ http_node('w', $fake->url($path), body => {}) ]);
+}
+
+# Let the worker find the extension and settle into its loop (it checks
+# for the extension every second, then scans once at start); a first run
+# may be picked up by that startup scan.
+my $warm = flow_execute($node, bp_for('/warmup'));
+is(wait_run($node, $warm, 30), 'succeeded', 'warm-up run succeeded');
+sleep 1;
+
+########################################################################
+# commit wakes the worker
+########################################################################
+
+for my $i (1 .. 3)
+{
+	my $t0  = time;
+	my $run = flow_execute($node, bp_for("/commit$i"));
+	is(wait_run($node, $run, 10), 'succeeded', "run $i committed by flow_execute is picked up");
+	cmp_ok(time - $t0, '<', 10, "run $i finished within 10 s (no periodic scan needed)");
+	sleep 1 if $i < 3;    # the worker is idle again before the next run
+}
+
+########################################################################
+# nothing is sent before COMMIT; COMMIT then wakes the worker
+########################################################################
+
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN flowdb_runs');
+$listener->query_safe('LISTEN flowdb_run_finished');
+
+my $tx = $node->background_psql('postgres');
+my $bp_tx = bp_for('/intx');
+my $run_tx = $tx->query_safe("BEGIN; SELECT flow_execute(" . sql_json($bp_tx) . ");");
+$run_tx =~ s/\s+//g;
+like($run_tx, qr/^[0-9a-f-]{36}$/, 'flow_execute inside an open transaction');
+sleep 2;
+is(scalar $fake->requests_for('/intx'), 0, 'nothing sent while the transaction is open');
+is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.runs WHERE id = '$run_tx'"),
+	'0', 'the run is invisible before commit');
+my $out = $listener->query_safe('SELECT 1');
+unlike($out, qr/flowdb_runs/, 'no notification before commit');
+
+my $t_commit = time;
+$tx->query_safe('COMMIT');
+is(wait_run($node, $run_tx, 10), 'succeeded', 'run picked up after COMMIT');
+cmp_ok(time - $t_commit, '<', 10, 'within 10 s of the commit');
+is(scalar $fake->requests_for('/intx'), 1, 'sent once after the commit');
+
+# the listener got "queued" at commit and "<run> succeeded" at the end
+$out = '';
+my $deadline = time + 10;
+while (time < $deadline && $out !~ /flowdb_run_finished.*\Q$run_tx\E succeeded/)
+{
+	$out .= $listener->query_safe('SELECT 1');
+	usleep(100_000);
+}
+like($out, qr/notification "flowdb_runs" with payload "queued"/,
+	'LISTEN flowdb_runs: notification after the commit');
+like($out, qr/notification "flowdb_run_finished" with payload "\Q$run_tx\E succeeded"/,
+	'LISTEN flowdb_run_finished: the run and its status');
+
+########################################################################
+# a rolled-back flow_execute queues and sends nothing
+########################################################################
+
+my $nruns = $node->safe_psql('postgres', 'SELECT count(*) FROM flowdb.runs');
+my $rb = $node->safe_psql('postgres',
+	"BEGIN; SELECT flow_execute(" . sql_json(bp_for('/rolledback')) . "); ROLLBACK;");
+like($rb, qr/^[0-9a-f-]{36}$/, 'flow_execute returned an id before the rollback');
+sleep 2;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM flowdb.runs'),
+	$nruns, 'rolled back: no run queued');
+is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.runs WHERE id = '$rb'"),
+	'0', 'rolled back run does not exist');
+is(scalar $fake->requests_for('/rolledback'), 0, 'rolled back: server saw nothing');
+$out = $listener->query_safe('SELECT 1');
+unlike($out, qr/flowdb_runs/, 'rolled back: no notification');
+
+# and the next commit still wakes the worker
+my $after = flow_execute($node, bp_for('/afterrollback'));
+is(wait_run($node, $after, 10), 'succeeded', 'a commit after a rollback still wakes the worker');
+
+$listener->quit;
+$tx->quit;
+$fake->stop;
+$node->stop;
+done_testing();
