@@ -764,6 +764,34 @@ run_disposition(WRun *w, double now, const char **dbstatus, double *next)
 	return true;
 }
 
+/* text columns of the commit statement, in parameter order */
+enum
+{
+	R_ID, R_STATE, R_STATUS, R_ERROR, R_LEASE, R_NCOLS	/* $1..$5 */
+};
+enum
+{
+	L_RUN, L_NODE, L_STATUS, L_INPUT, L_OUTPUT, L_ERROR, L_ATTEMPT, L_NCOLS	/* $8..$14 */
+};
+enum
+{
+	O_RUN, O_NODE, O_SVC, O_TASK, O_METHOD, O_URL, O_HEADERS, O_BODY, O_NCOLS	/* $18..$25 */
+};
+
+/*
+ * alloc_columns
+ *		ncols arrays of nrows strings (NULL = SQL NULL), in the loop context.
+ */
+static char ***
+alloc_columns(int ncols, int nrows)
+{
+	char	 ***cols = palloc(sizeof(char **) * ncols);
+
+	for (int i = 0; i < ncols; i++)
+		cols[i] = palloc0(sizeof(char *) * Max(nrows, 1));
+	return cols;
+}
+
 /*
  * commit_changes
  *		One transaction: the new state of every changed run, its log rows
@@ -776,12 +804,12 @@ commit_changes(void)
 	dlist_iter	it;
 	int			nr = 0;
 	int			nl = 0;
-	char	  **r_id, **r_state, **r_status, **r_error;
+	char	 ***r;
+	char	 ***l;
+	char	 ***o;
 	double	   *r_next;
-	char	  **r_lease;
-	char	  **l_run, **l_node, **l_status, **l_input, **l_output, **l_error, **l_attempt;
-	double	   *l_start, *l_end;
-	char	  **o_run, **o_node, **o_svc, **o_task, **o_method, **o_url, **o_headers, **o_body;
+	double	   *l_start;
+	double	   *l_end;
 	Datum		args[25];
 	Oid			types[25];
 	int			ret;
@@ -801,19 +829,10 @@ commit_changes(void)
 	if (nr == 0 && noutbox == 0)
 		return;
 
-	r_id = palloc(sizeof(char *) * nr);
-	r_state = palloc(sizeof(char *) * nr);
-	r_status = palloc(sizeof(char *) * nr);
-	r_error = palloc(sizeof(char *) * nr);
-	r_next = palloc(sizeof(double) * nr);
-	r_lease = palloc(sizeof(char *) * nr);
-	l_run = palloc(sizeof(char *) * Max(nl, 1));
-	l_node = palloc(sizeof(char *) * Max(nl, 1));
-	l_status = palloc(sizeof(char *) * Max(nl, 1));
-	l_input = palloc(sizeof(char *) * Max(nl, 1));
-	l_output = palloc(sizeof(char *) * Max(nl, 1));
-	l_error = palloc(sizeof(char *) * Max(nl, 1));
-	l_attempt = palloc(sizeof(char *) * Max(nl, 1));
+	r = alloc_columns(R_NCOLS, nr);
+	l = alloc_columns(L_NCOLS, nl);
+	o = alloc_columns(O_NCOLS, noutbox);
+	r_next = palloc(sizeof(double) * Max(nr, 1));
 	l_start = palloc(sizeof(double) * Max(nl, 1));
 	l_end = palloc(sizeof(double) * Max(nl, 1));
 
@@ -826,23 +845,23 @@ commit_changes(void)
 
 		if (!w->dirty)
 			continue;
-		r_id[nr] = w->er->run_id;
-		r_state[nr] = json_text(w->er->state);
-		r_error[nr] = w->er->error ? pstrdup(w->er->error) : NULL;
+		r[R_ID][nr] = w->er->run_id;
+		r[R_STATE][nr] = json_text(w->er->state);
+		r[R_ERROR][nr] = w->er->error ? pstrdup(w->er->error) : NULL;
 		w->releasing = run_disposition(w, now, &st, &r_next[nr]);
-		r_status[nr] = (char *) st;
-		r_lease[nr] = w->releasing ? NULL : "held";
+		r[R_STATUS][nr] = (char *) st;
+		r[R_LEASE][nr] = w->releasing ? NULL : "held";
 		for (int i = 0; i < w->events.n; i++)
 		{
 			EngineEvent *e = &w->events.items[i];
 
-			l_run[nl] = w->er->run_id;
-			l_node[nl] = pstrdup(e->node_id);
-			l_status[nl] = (char *) e->status;
-			l_input[nl] = json_text(e->input);
-			l_output[nl] = json_text(e->output);
-			l_error[nl] = e->error ? pstrdup(e->error) : NULL;
-			l_attempt[nl] = psprintf("%d", e->attempt);
+			l[L_RUN][nl] = w->er->run_id;
+			l[L_NODE][nl] = pstrdup(e->node_id);
+			l[L_STATUS][nl] = (char *) e->status;
+			l[L_INPUT][nl] = json_text(e->input);
+			l[L_OUTPUT][nl] = json_text(e->output);
+			l[L_ERROR][nl] = e->error ? pstrdup(e->error) : NULL;
+			l[L_ATTEMPT][nl] = psprintf("%d", e->attempt);
 			l_start[nl] = e->started_ms;
 			l_end[nl] = e->finished_ms;
 			if (strcmp(e->status, "skipped") != 0)
@@ -851,25 +870,16 @@ commit_changes(void)
 		}
 		nr++;
 	}
-
-	o_run = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_node = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_svc = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_task = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_method = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_url = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_headers = palloc(sizeof(char *) * Max(noutbox, 1));
-	o_body = palloc(sizeof(char *) * Max(noutbox, 1));
 	for (int i = 0; i < noutbox; i++)
 	{
-		o_run[i] = outbox[i].run_id;
-		o_node[i] = outbox[i].node_id;
-		o_svc[i] = outbox[i].service;
-		o_task[i] = outbox[i].task;
-		o_method[i] = outbox[i].method;
-		o_url[i] = outbox[i].url;
-		o_headers[i] = outbox[i].headers;
-		o_body[i] = outbox[i].body;
+		o[O_RUN][i] = outbox[i].run_id;
+		o[O_NODE][i] = outbox[i].node_id;
+		o[O_SVC][i] = outbox[i].service;
+		o[O_TASK][i] = outbox[i].task;
+		o[O_METHOD][i] = outbox[i].method;
+		o[O_URL][i] = outbox[i].url;
+		o[O_HEADERS][i] = outbox[i].headers;
+		o[O_BODY][i] = outbox[i].body;
 	}
 
 	spi_begin("flowdb: commit results");
@@ -879,7 +889,7 @@ commit_changes(void)
 
 		for (int i = 0; i < 25; i++)
 			types[i] = TEXTARRAYOID;
-		types[4] = FLOAT8ARRAYOID;
+		types[5] = FLOAT8ARRAYOID;
 		types[6] = INT4OID;
 		types[14] = FLOAT8ARRAYOID;
 		types[15] = FLOAT8ARRAYOID;
@@ -887,7 +897,7 @@ commit_changes(void)
 		p = SPI_prepare(
 						"WITH x AS ("
 						"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6) "
-						"    AS x(id, state, status, error, next_ms, lease)), "
+						"    AS x(id, state, status, error, lease, next_ms)), "
 						"u AS ("
 						"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, "
 						"    next_at = CASE WHEN x.lease IS NOT NULL OR x.next_ms IS NULL "
@@ -917,7 +927,7 @@ commit_changes(void)
 						"  FROM unnest($18::uuid[], $19, $20, $21, $22, $23, $24, $25) "
 						"    AS z(run_id, node_id, svc, task, method, url, headers, body) "
 						"  JOIN u ON u.id = z.run_id) "
-						"SELECT u.id::text, CASE WHEN u.status IN ('succeeded', 'failed') AND $17 IS NOT NULL "
+						"SELECT u.id::text, CASE WHEN u.status IN ('succeeded', 'failed') AND $17 "
 						"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END "
 						"FROM u",
 						25, types);
@@ -926,39 +936,18 @@ commit_changes(void)
 		SPI_keepplan(p);
 		commit_plan = p;
 	}
-	args[0] = text_array(r_id, nr);
-	args[1] = text_array(r_state, nr);
-	args[2] = text_array(r_status, nr);
-	args[3] = text_array(r_error, nr);
-	args[4] = float_array(r_next, nr);
-	args[5] = text_array(r_lease, nr);
+	for (int i = 0; i < R_NCOLS; i++)
+		args[i] = text_array(r[i], nr);
+	args[5] = float_array(r_next, nr);
 	args[6] = Int32GetDatum(flowdb_my_slot);
-	args[7] = text_array(l_run, nl);
-	args[8] = text_array(l_node, nl);
-	args[9] = text_array(l_status, nl);
-	args[10] = text_array(l_input, nl);
-	args[11] = text_array(l_output, nl);
-	args[12] = text_array(l_error, nl);
-	args[13] = text_array(l_attempt, nl);
+	for (int i = 0; i < L_NCOLS; i++)
+		args[7 + i] = text_array(l[i], nl);
 	args[14] = float_array(l_start, nl);
 	args[15] = float_array(l_end, nl);
 	args[16] = BoolGetDatum(flowdb_notify);
-	args[17] = text_array(o_run, noutbox);
-	args[18] = text_array(o_node, noutbox);
-	args[19] = text_array(o_svc, noutbox);
-	args[20] = text_array(o_task, noutbox);
-	args[21] = text_array(o_method, noutbox);
-	args[22] = text_array(o_url, noutbox);
-	args[23] = text_array(o_headers, noutbox);
-	args[24] = text_array(o_body, noutbox);
-	{
-		char		nulls[25];
-
-		memset(nulls, ' ', sizeof(nulls));
-		if (!flowdb_notify)
-			nulls[16] = 'n';
-		ret = SPI_execute_plan(commit_plan, args, nulls, false, 0);
-	}
+	for (int i = 0; i < O_NCOLS; i++)
+		args[17 + i] = text_array(o[i], noutbox);
+	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
 
