@@ -50,7 +50,7 @@ tap() {
 suite tap tap
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -f test/fuzz/Makefile ] && command -v clang >/dev/null; then
-	suite fuzz make -s -C test/fuzz smoke FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
+	suite fuzz make -s -C test/fuzz smoke FUZZ_TIME="${FUZZ_TIME:-10}"
 fi
 
 echo "test: $passed passed, $failed failed"
