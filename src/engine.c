@@ -4,7 +4,7 @@
  *	  The run state machine.  Pure C over cJSON: no I/O, no transactions,
  *	  so every rule here is unit-tested in test/unit/test_engine.c.
  *
- * Rules (DESIGN section 4/5):
+ * Rules (see docs/blueprint.md):
  *	- a node with no incoming edge is ready at once;
  *	- an edge is resolved when its source finished: taken if the source
  *	  succeeded and its condition holds (no condition = taken; an "else"
@@ -1204,7 +1204,7 @@ engine_parse_time(const char *s, double *out_ms)
 	}
 	if (*s != '\0')
 		return false;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
 		h > 23 || mi > 59 || sec > 60 || off_h > 23 || off_m > 59)
 		return false;
 	/* days from civil (proleptic Gregorian), no timezone database needed */

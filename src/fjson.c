@@ -378,7 +378,7 @@ fdb_json_num(const cJSON *obj, const char *key, double *out)
 
 /*
  * fdb_number_text
- *		Shortest text for a double: integers (|v| < 1e15) without a
+ *		Shortest text for a double: integers (|v| < 1e18) without a
  *		fraction, otherwise %.15g if it round-trips, else %.17g.
  */
 static char *

@@ -1022,9 +1022,10 @@ redact(cJSON *v)
 			for (i = 0; c->string[i] && i < sizeof(low) - 1; i++)
 				low[i] = (char) tolower((unsigned char) c->string[i]);
 			low[i] = '\0';
-			if (strstr(low, "authorization") || strstr(low, "token") ||
+			if (strstr(low, "idempotency") == NULL &&
+				(strstr(low, "authorization") || strstr(low, "token") ||
 				strstr(low, "secret") || strstr(low, "password") ||
-				strstr(low, "api_key") || strstr(low, "apikey"))
+				 strstr(low, "api_key") || strstr(low, "apikey")))
 			{
 				if (!cJSON_IsObject(c) && !cJSON_IsArray(c))
 				{

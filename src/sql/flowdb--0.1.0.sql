@@ -353,6 +353,9 @@ BEGIN
 	IF st IN ('succeeded', 'failed', 'canceled') THEN
 		RETURN false;
 	END IF;
+	IF current_setting('flowdb.notify')::boolean THEN
+		PERFORM pg_notify('flowdb_run_finished', run_id::text || ' canceled');
+	END IF;
 	UPDATE flowdb.runs
 	SET status = 'canceled', finished_at = now(), updated_at = now(),
 		next_at = 'infinity', lease_owner = NULL, lease_until = NULL,
@@ -416,6 +419,8 @@ BEGIN
 	DELETE FROM flowdb.runs
 	WHERE finished_at IS NOT NULL AND finished_at < now() - older_than;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	-- delivery ids only need to outlive the providers' retry windows
+	DELETE FROM flowdb.webhook_deliveries WHERE received_at < now() - older_than;
 	RETURN n;
 END
 $$;
@@ -489,6 +494,14 @@ BEGIN
 			RAISE EXCEPTION 'Supabase Vault (vault.secrets) is not installed'
 				USING ERRCODE = '22023';
 		END IF;
+		-- the worker decrypts with full rights: only callers who may read
+		-- Vault themselves can point a credential at a Vault secret
+		IF NOT has_table_privilege(coalesce(nullif(current_setting('role'), 'none'), session_user::text),
+								   'vault.decrypted_secrets', 'SELECT') THEN
+			RAISE EXCEPTION 'permission denied to reference Vault secrets'
+				USING ERRCODE = '42501',
+					  HINT = 'Store the secret itself, or ask an administrator to store the reference.';
+		END IF;
 		BEGIN
 			vault_id := (secret ->> 'vault_secret_id')::uuid;
 		EXCEPTION WHEN invalid_text_representation THEN
@@ -503,7 +516,9 @@ BEGIN
 	END IF;
 	SELECT array_agg(f) INTO missing
 	FROM jsonb_array_elements_text(svc -> 'credential_fields') f
-	WHERE NOT secret ? f AND f <> ALL (ARRAY['from', 'ig_user_id']);
+	WHERE NOT secret ? f AND f <> ALL (ARRAY['from', 'ig_user_id'])
+	  -- local OpenAI-compatible servers often need no key
+	  AND NOT (flow_set_credential.service = 'llm' AND f = 'api_key');
 	IF missing IS NOT NULL THEN
 		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
 			USING ERRCODE = '22023',
@@ -796,13 +811,19 @@ BEGIN
 		  AND (wf.last_fired_at IS NULL OR wf.last_fired_at < minute)
 		FOR UPDATE SKIP LOCKED
 	LOOP
-		IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute) THEN
-			PERFORM flowdb.enqueue(w.blueprint,
-				jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}'),
-				w.id, w.owner);
+		BEGIN
+			IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute) THEN
+				PERFORM flowdb.enqueue(w.blueprint,
+					jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}'),
+					w.id, w.owner);
+				UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
+				n := n + 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			-- one broken workflow must not stop the others (or the worker)
+			RAISE WARNING 'flowdb: schedule of workflow % not fired: %', w.id, SQLERRM;
 			UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
-			n := n + 1;
-		END IF;
+		END;
 	END LOOP;
 	RETURN n;
 END
