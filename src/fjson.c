@@ -648,3 +648,95 @@ fdb_base64(const unsigned char *data, size_t len)
 	*o = '\0';
 	return out;
 }
+
+/*
+ * scrub_one
+ *		Replace every occurrence of secret in *text (malloc'd) with
+ *		"[redacted]"; *text is reallocated when anything was replaced.
+ */
+static void
+scrub_one(char **text, const char *secret)
+{
+	size_t		slen = strlen(secret);
+	const char *p;
+	FdbBuf		b;
+
+	if (*text == NULL || slen < 4 || strstr(*text, secret) == NULL)
+		return;
+	fdb_buf_init(&b);
+	p = *text;
+	for (;;)
+	{
+		const char *hit = strstr(p, secret);
+
+		if (hit == NULL)
+		{
+			fdb_buf_puts(&b, p);
+			break;
+		}
+		fdb_buf_append(&b, p, (size_t) (hit - p));
+		fdb_buf_puts(&b, "[redacted]");
+		p = hit + slen;
+	}
+	if (b.data != NULL)
+	{
+		free(*text);
+		*text = b.data;
+	}
+}
+
+/*
+ * scrub_walk
+ *		Apply scrub_one for every string (of 4 bytes or more) in secret.
+ */
+static void
+scrub_walk(char **text, const cJSON *secret)
+{
+	const cJSON *c;
+
+	if (secret == NULL)
+		return;
+	if (cJSON_IsString(secret) && secret->valuestring)
+		scrub_one(text, secret->valuestring);
+	cJSON_ArrayForEach(c, secret)
+		scrub_walk(text, c);
+}
+
+/*
+ * fdb_scrub_text
+ *		A malloc'd copy of text in which every string value of secret
+ *		(a credential) is replaced by "[redacted]": providers sometimes
+ *		quote the key they were given in their error messages.
+ */
+char *
+fdb_scrub_text(const cJSON *secret, const char *text)
+{
+	char	   *out = fdb_strdup(text ? text : "");
+
+	scrub_walk(&out, secret);
+	return out;
+}
+
+/*
+ * fdb_scrub_json
+ *		Scrub every string (and object key is left alone) of v in place.
+ */
+void
+fdb_scrub_json(const cJSON *secret, cJSON *v)
+{
+	cJSON	   *c;
+
+	if (v == NULL || secret == NULL)
+		return;
+	if (cJSON_IsString(v) && v->valuestring)
+	{
+		char	   *s = fdb_scrub_text(secret, v->valuestring);
+
+		if (s && strcmp(s, v->valuestring) != 0)
+			cJSON_SetValuestring(v, s);
+		free(s);
+		return;
+	}
+	cJSON_ArrayForEach(c, v)
+		fdb_scrub_json(secret, c);
+}

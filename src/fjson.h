@@ -71,4 +71,9 @@ extern char *fdb_urlencode(const char *s);
 /* Base64 (standard alphabet, padded); malloc'd. */
 extern char *fdb_base64(const unsigned char *data, size_t len);
 
+/* Secrets: replace every string value (>= 4 bytes) of a credential found
+ * in text / in the strings of a JSON value with "[redacted]". */
+extern char *fdb_scrub_text(const cJSON *secret, const char *text);
+extern void fdb_scrub_json(const cJSON *secret, cJSON *v);
+
 #endif							/* FLOWDB_FJSON_H */

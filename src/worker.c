@@ -79,6 +79,7 @@ typedef struct WCall
 	char	   *node_id;
 	const ToolTask *task;
 	const ToolService *svc;
+	const cJSON *cred;			/* the credential (borrowed from the run) */
 	cJSON	   *params;			/* rendered, owned */
 	HttpRequest req;
 	double		started_ms;
@@ -1153,10 +1154,12 @@ call_failed(WCall *c, const char *error, bool retryable, double retry_after)
 {
 	WRun	   *w = c->run;
 	cJSON	   *input = cJSON_Duplicate(c->params, true);
+	char	   *clean = fdb_scrub_text(c->cred, error);
 
 	redact(input);
-	engine_action_failed(w->er, c->node_id, input, error, retryable, retry_after,
-						 c->started_ms, now_ms(), &w->events);
+	engine_action_failed(w->er, c->node_id, input, clean ? clean : "error",
+						 retryable, retry_after, c->started_ms, now_ms(), &w->events);
+	free(clean);
 	w->dirty = true;
 	w->advance = true;
 }
@@ -1172,6 +1175,7 @@ call_succeeded(WCall *c, cJSON *output)
 	cJSON	   *input = cJSON_Duplicate(c->params, true);
 
 	redact(input);
+	fdb_scrub_json(c->cred, output);
 	engine_action_succeeded(w->er, c->node_id, input, output, c->started_ms,
 							now_ms(), &w->events);
 	w->dirty = true;
@@ -1238,6 +1242,7 @@ prepare_call(WRun *w, const char *node_id)
 
 		snprintf(key, sizeof(key), "%s/%s", c->svc->name, credname ? credname : "default");
 		cred = cJSON_GetObjectItemCaseSensitive(w->credentials, key);
+		c->cred = cred;
 	}
 	if (credname && cred == NULL && flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
 	{

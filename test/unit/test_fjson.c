@@ -316,9 +316,30 @@ TEST(test_base64)
 	CHECK_STR(b64(NULL, 5), "");
 }
 
+TEST(test_scrub)
+{
+	cJSON	   *secret = cJSON_Parse("{\"api_key\": \"sk-leakyKEY77\", \"nested\": {\"t\": \"tok_abcdef\"}, \"short\": \"ab\", \"n\": 5}");
+	char	   *s = fdb_scrub_text(secret, "Incorrect API key provided: sk-leakyKEY77. Also tok_abcdef and sk-leakyKEY77 again; ab stays");
+	cJSON	   *out = cJSON_Parse("{\"msg\": \"key sk-leakyKEY77\", \"list\": [\"tok_abcdef\", 1], \"sk-leakyKEY77\": \"keys are left\"}");
+	char	   *printed;
+
+	CHECK_STR(s, "Incorrect API key provided: [redacted]. Also [redacted] and [redacted] again; ab stays");
+	free(s);
+	s = fdb_scrub_text(NULL, "no secret");
+	CHECK_STR(s, "no secret");
+	free(s);
+	fdb_scrub_json(secret, out);
+	printed = fdb_json_print(out);
+	CHECK_STR(printed, "{\"msg\":\"key [redacted]\",\"list\":[\"[redacted]\",1],\"sk-leakyKEY77\":\"keys are left\"}");
+	free(printed);
+	cJSON_Delete(out);
+	cJSON_Delete(secret);
+}
+
 int
 main(void)
 {
+	RUN(test_scrub);
 	RUN(test_errors);
 	RUN(test_fmt_and_strings);
 	RUN(test_buf);
