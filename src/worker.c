@@ -125,6 +125,7 @@ static void free_call(WCall *c);
 static void release_idle_runs(double now);
 static void free_run(WRun *w);
 static bool run_disposition(WRun *w, double now, const char **dbstatus, double *next);
+static bool service_has_credentials(const ToolService *svc);
 static bool wait_for_work(long timeout_ms);
 static void housekeeping(double now);
 
@@ -612,6 +613,10 @@ load_credentials(const char *owner, const cJSON *bp)
 		int			ret;
 
 		if (svc == NULL)
+			continue;
+		/* services that take no credential (http) need no lookup */
+		if (catalog_service(svc) == NULL ||
+			!service_has_credentials(catalog_service(svc)))
 			continue;
 		if (name == NULL)
 			name = "default";
@@ -1244,7 +1249,8 @@ prepare_call(WRun *w, const char *node_id)
 		cred = cJSON_GetObjectItemCaseSensitive(w->credentials, key);
 		c->cred = cred;
 	}
-	if (credname && cred == NULL && flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
+	if (credname && cred == NULL && service_has_credentials(c->svc) &&
+		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
 	{
 		char	   *msg = psprintf("credential \"%s\" for service %s not found",
 								   credname, c->svc->name);
