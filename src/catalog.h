@@ -118,7 +118,7 @@ typedef struct ToolService
 /* registry, NULL-terminated (catalog.c) */
 extern const ToolService *const fdb_services[];
 
-/* ---- registry: one extern per service (src/tools/<name>_tool.c) ---- */
+/* ---- registry: one extern per service (src/tools/<name>.c) ---- */
 extern const ToolService http_service;
 extern const ToolService whatsapp_service;
 extern const ToolService razorpay_service;
@@ -147,5 +147,86 @@ extern ToolOutcome tool_classify_status(long status);
 /* Parse body as JSON when content-type is JSON (or it looks like JSON),
  * else a string.  Never NULL. */
 extern cJSON *http_response_body_json(const HttpResponse *resp);
+
+/* ---- helpers for tools (catalog.c) ----
+ *
+ * Small pieces every provider tool in src/tools/ needs, so that each lives
+ * once.  Error texts are part of the tools' behaviour: "param <name> must
+ * be a string", "param <name> is required", "credential needs <field>".
+ */
+#include <stdint.h>
+
+/* ctx->base_url, or default_url when the context has none (or ""). */
+extern const char *tool_base_url(const ToolContext *ctx, const char *default_url);
+
+/* The param called name, or NULL when absent or JSON null. */
+extern const cJSON *tool_param(const ToolContext *ctx, const char *name);
+/* An optional string param, borrowed (NULL when absent, null or "");
+ * false with err when it has another type. */
+extern bool tool_param_string(const ToolContext *ctx, const char *name,
+							  const char **out, char *err, size_t errlen);
+/* Like tool_param_string but malloc'd, and numbers are accepted as their
+ * text when allow_number (a phone number rendered from a numeric field). */
+extern bool tool_param_text(const ToolContext *ctx, const char *name,
+							bool allow_number, char **out, char *err, size_t errlen);
+/* An optional number param in [min, max] (whole: no fractional part),
+ * borrowed (NULL when absent or null); false with err otherwise. */
+extern bool tool_param_number(const ToolContext *ctx, const char *name,
+							  double min, double max, bool whole,
+							  const cJSON **out, char *err, size_t errlen);
+/* present, or false with "param <name> is required" in err. */
+extern bool tool_param_required(const char *name, bool present,
+								char *err, size_t errlen);
+
+/* Live mode: credential string fields name1 (and name2 unless NULL) into
+ * *value1 (*value2), false with err when one is missing or "".  Sandbox (no
+ * credential): the values are NULL and the result true. */
+extern bool tool_credential_fields(const ToolContext *ctx,
+								   const char *name1, const char **value1,
+								   const char *name2, const char **value2,
+								   char *err, size_t errlen);
+
+/* Append "name=value" (value form-encoded) to a form body. */
+extern void tool_form_add(FdbBuf *form, const char *name, const char *value);
+/* Set the request body to the compact JSON text of body, then free body. */
+extern void tool_set_json_body(HttpRequest *req, cJSON *body);
+/* "Authorization: Bearer <token>", left out when token is NULL or "". */
+extern void tool_bearer_header(HttpRequest *req, const char *token);
+/* "Authorization: Basic base64(user:password)" (NULL counts as ""). */
+extern void tool_basic_auth(HttpRequest *req, const char *user, const char *password);
+/* "Idempotency-Key: <key>", left out when the context has no key (or ""). */
+extern void tool_idempotency_header(const ToolContext *ctx, HttpRequest *req);
+
+/* tool_classify_status of a response known to be an error: never TOOL_DONE
+ * (a 2xx/3xx becomes TOOL_FAIL). */
+extern ToolOutcome tool_error_outcome(long status);
+/* err = "<who> HTTP <status>: <detail>", or with the first 200 bytes of the
+ * body when detail is NULL. */
+extern void tool_http_error(char *err, size_t errlen, const char *who,
+							const HttpResponse *resp, const char *detail);
+/* Case-insensitive (ASCII) substring test; a NULL hay contains nothing. */
+extern bool tool_contains_ci(const char *hay, const char *needle);
+/* obj[key] = value as a string, or null when value is NULL. */
+extern void tool_add_string_or_null(cJSON *obj, const char *key, const char *value);
+
+/*
+ * Sandbox samples: ids that look like the provider's and stay the same for
+ * the same idempotency key (so a retried step gets the same output).  The
+ * hash is 64-bit FNV-1a.
+ */
+#define TOOL_HASH_INIT UINT64_C(14695981039346656037)
+/* Continue the FNV-1a hash h over the bytes of s (NULL counts as ""). */
+extern uint64_t tool_hash(uint64_t h, const char *s);
+/* FNV-1a of salt (may be NULL) followed by the context's idempotency key. */
+extern uint64_t tool_sample_hash(const ToolContext *ctx, const char *salt);
+/* prefix and then n characters of alphabet, the base-strlen(alphabet)
+ * digits of h (least significant first), into out (cut to outlen). */
+extern void tool_hash_id(uint64_t h, const char *prefix, const char *alphabet,
+						 int n, char *out, size_t outlen);
+/* tool_hash_id of tool_sample_hash(ctx, salt). */
+extern void tool_sample_id(const ToolContext *ctx, const char *salt,
+						   const char *prefix, const char *alphabet, int n,
+						   char *out, size_t outlen);
+/* ---- end helpers for tools ---- */
 
 #endif							/* FLOWDB_CATALOG_H */

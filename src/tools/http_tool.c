@@ -73,23 +73,6 @@ static const char *const http_methods[] = {
 };
 
 /*
- * param
- *		The parameter key of ctx->params, treating JSON null as absent.
- */
-static const cJSON *
-param(const ToolContext *ctx, const char *key)
-{
-	const cJSON *v;
-
-	if (ctx == NULL || !cJSON_IsObject(ctx->params))
-		return NULL;
-	v = cJSON_GetObjectItemCaseSensitive(ctx->params, key);
-	if (v == NULL || cJSON_IsNull(v))
-		return NULL;
-	return v;
-}
-
-/*
  * normalize_method
  *		Upper-case the method into out (16 bytes); false when it is not one
  *		of the supported methods.
@@ -205,11 +188,11 @@ header_text(const cJSON *v)
 static bool
 request_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 {
-	const cJSON *method_v = param(ctx, "method");
-	const cJSON *url_v = param(ctx, "url");
-	const cJSON *headers_v = param(ctx, "headers");
-	const cJSON *body_v = param(ctx, "body");
-	const cJSON *timeout_v = param(ctx, "timeout_ms");
+	const cJSON *method_v = tool_param(ctx, "method");
+	const cJSON *url_v = tool_param(ctx, "url");
+	const cJSON *headers_v = tool_param(ctx, "headers");
+	const cJSON *body_v = tool_param(ctx, "body");
+	const cJSON *timeout_v = tool_param(ctx, "timeout_ms");
 	const cJSON *h;
 	char		method[16];
 	const char *url;
@@ -551,10 +534,10 @@ request_parse(ToolContext *ctx, const HttpResponse *resp,
 static cJSON *
 request_sample(ToolContext *ctx)
 {
-	const cJSON *method_v = param(ctx, "method");
-	const cJSON *url_v = param(ctx, "url");
-	const cJSON *headers_v = param(ctx, "headers");
-	const cJSON *body_v = param(ctx, "body");
+	const cJSON *method_v = tool_param(ctx, "method");
+	const cJSON *url_v = tool_param(ctx, "url");
+	const cJSON *headers_v = tool_param(ctx, "headers");
+	const cJSON *body_v = tool_param(ctx, "body");
 	cJSON	   *out = cJSON_CreateObject();
 	cJSON	   *headers;
 	cJSON	   *body;

@@ -29,10 +29,7 @@
  *-------------------------------------------------------------------------
  */
 #include <ctype.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "catalog.h"
 
@@ -40,65 +37,14 @@
 #define IG_MAX_CAPTION 2200		/* characters, Instagram's limit */
 
 /*
- * ig_base_url
- *		The service base URL from the context, or the default.
- */
-static const char *
-ig_base_url(const ToolContext *ctx)
-{
-	return (ctx->base_url && ctx->base_url[0]) ? ctx->base_url :
-		"https://graph.facebook.com/v19.0";
-}
-
-/*
- * ig_param_str
- *		An optional string param into *out (borrowed; NULL when absent, null
- *		or empty).  False with err when present with another type.
- */
-static bool
-ig_param_str(const ToolContext *ctx, const char *name, const char **out,
-			 char *err, size_t errlen)
-{
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, name) : NULL;
-
-	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v))
-		return true;
-	if (!cJSON_IsString(v))
-	{
-		fdb_fmt(err, errlen, "param %s must be a string", name);
-		return false;
-	}
-	if (v->valuestring[0])
-		*out = v->valuestring;
-	return true;
-}
-
-/*
  * ig_sample_digits
  *		Write "17" followed by 15 decimal digits derived from the idempotency
- *		key and salt (FNV-1a): the shape of Instagram media/container ids.
+ *		key and salt: the shape of Instagram media/container ids.
  */
 static void
 ig_sample_digits(const ToolContext *ctx, const char *salt, char out[18])
 {
-	uint64_t	h = 14695981039346656037ULL;
-	const char *s;
-	int			i;
-
-	for (s = salt; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	for (s = ctx->idempotency_key ? ctx->idempotency_key : ""; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	out[0] = '1';
-	out[1] = '7';
-	for (i = 2; i < 17; i++)
-	{
-		out[i] = (char) ('0' + h % 10);
-		h /= 10;
-	}
-	out[17] = '\0';
+	tool_sample_id(ctx, salt, "17", "0123456789", 15, out, 18);
 }
 
 /*
@@ -111,7 +57,7 @@ ig_user_id(const ToolContext *ctx, char *err, size_t errlen)
 {
 	const char *id;
 
-	if (!ig_param_str(ctx, "ig_user_id", &id, err, errlen))
+	if (!tool_param_string(ctx, "ig_user_id", &id, err, errlen))
 		return NULL;
 	if (id == NULL && ctx->credential)
 		id = fdb_json_str(ctx->credential, "ig_user_id");
@@ -152,23 +98,6 @@ ig_utf8_length(const char *s)
 }
 
 /*
- * ig_form_add
- *		Append "name=value" (value form-encoded) to a form body.
- */
-static void
-ig_form_add(FdbBuf *form, const char *name, const char *value)
-{
-	char	   *enc = fdb_urlencode(value);
-
-	if (form->len > 0)
-		fdb_buf_puts(form, "&");
-	fdb_buf_puts(form, name);
-	fdb_buf_puts(form, "=");
-	fdb_buf_puts(form, enc);
-	free(enc);
-}
-
-/*
  * ig_publish_build
  *		Phase 0: create the media container; phase 1: publish it.
  */
@@ -178,19 +107,15 @@ ig_publish_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	const char *image_url;
 	const char *caption;
 	const char *user;
-	const char *token = NULL;
+	const char *token;
 	char		sample_container[18];
 	FdbBuf		form;
 
 	http_request_init(req, "POST");
-	if (!ig_param_str(ctx, "image_url", &image_url, err, errlen) ||
-		!ig_param_str(ctx, "caption", &caption, err, errlen))
+	if (!tool_param_string(ctx, "image_url", &image_url, err, errlen) ||
+		!tool_param_string(ctx, "caption", &caption, err, errlen) ||
+		!tool_param_required("image_url", image_url != NULL, err, errlen))
 		return false;
-	if (image_url == NULL)
-	{
-		fdb_fmt(err, errlen, "param image_url is required");
-		return false;
-	}
 	if (strncmp(image_url, "https://", 8) != 0 && strncmp(image_url, "http://", 7) != 0)
 	{
 		fdb_fmt(err, errlen, "param image_url must be a public http(s) URL");
@@ -202,24 +127,17 @@ ig_publish_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 				IG_MAX_CAPTION);
 		return false;
 	}
-	if ((user = ig_user_id(ctx, err, errlen)) == NULL)
+	if ((user = ig_user_id(ctx, err, errlen)) == NULL ||
+		!tool_credential_fields(ctx, "access_token", &token, NULL, NULL,
+								err, errlen))
 		return false;
-	if (ctx->credential)
-	{
-		token = fdb_json_str(ctx->credential, "access_token");
-		if (token == NULL || token[0] == '\0')
-		{
-			fdb_fmt(err, errlen, "credential needs access_token");
-			return false;
-		}
-	}
 
 	fdb_buf_init(&form);
 	if (ctx->phase == 0)
 	{
-		ig_form_add(&form, "image_url", image_url);
+		tool_form_add(&form, "image_url", image_url);
 		if (caption)
-			ig_form_add(&form, "caption", caption);
+			tool_form_add(&form, "caption", caption);
 	}
 	else if (ctx->phase == 1)
 	{
@@ -237,7 +155,7 @@ ig_publish_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 			ig_sample_digits(ctx, "container", sample_container);
 			container = sample_container;
 		}
-		ig_form_add(&form, "creation_id", container);
+		tool_form_add(&form, "creation_id", container);
 	}
 	else
 	{
@@ -246,35 +164,17 @@ ig_publish_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 		return false;
 	}
 
-	req->url = fdb_asprintf("%s/%s/%s", ig_base_url(ctx), user,
+	req->url = fdb_asprintf("%s/%s/%s",
+							tool_base_url(ctx, instagram_service.default_base_url), user,
 							ctx->phase == 0 ? "media" : "media_publish");
 	http_request_set_body(req, form.data, form.len);
 	fdb_buf_free(&form);
 
 	http_request_add_header(req, "Content-Type: application/x-www-form-urlencoded");
 	http_request_add_header(req, "Accept: application/json");
-	if (token)
-		http_request_add_header(req, "Authorization: Bearer %s", token);
-	if (ctx->idempotency_key && ctx->idempotency_key[0])
-		http_request_add_header(req, "Idempotency-Key: %s", ctx->idempotency_key);
+	tool_bearer_header(req, token);
+	tool_idempotency_header(ctx, req);
 	return true;
-}
-
-/*
- * ig_contains_ci
- *		Case-insensitive substring test (NULL haystack: false).
- */
-static bool
-ig_contains_ci(const char *hay, const char *needle)
-{
-	size_t		n = strlen(needle);
-
-	if (hay == NULL)
-		return false;
-	for (; *hay; hay++)
-		if (strncasecmp(hay, needle, n) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -289,19 +189,16 @@ ig_graph_error(const HttpResponse *resp, const cJSON *body,
 			   bool *already_published, char *err, size_t errlen)
 {
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(body, "error");
-	ToolOutcome outcome = tool_classify_status(resp->status);
+	ToolOutcome outcome = tool_error_outcome(resp->status);
 	const char *msg = NULL;
 	const char *user_msg = NULL;
 	double		code = 0;
 	double		subcode = 0;
 
 	*already_published = false;
-	if (outcome == TOOL_DONE)
-		outcome = TOOL_FAIL;
 	if (!cJSON_IsObject(error))
 	{
-		fdb_fmt(err, errlen, "Graph HTTP %ld: %.200s", resp->status,
-				resp->body ? resp->body : "");
+		tool_http_error(err, errlen, "Graph", resp, NULL);
 		return outcome;
 	}
 	msg = fdb_json_str(error, "message");
@@ -318,10 +215,10 @@ ig_graph_error(const HttpResponse *resp, const cJSON *body,
 				msg ? msg : "unknown error",
 				user_msg ? " - " : "", user_msg ? user_msg : "");
 
-	if (ig_contains_ci(msg, "already published") ||
-		ig_contains_ci(msg, "already been published") ||
-		ig_contains_ci(user_msg, "already published") ||
-		ig_contains_ci(user_msg, "already been published"))
+	if (tool_contains_ci(msg, "already published") ||
+		tool_contains_ci(msg, "already been published") ||
+		tool_contains_ci(user_msg, "already published") ||
+		tool_contains_ci(user_msg, "already been published"))
 	{
 		*already_published = true;
 		return TOOL_FAIL;
@@ -367,7 +264,7 @@ ig_publish_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 	}
 	else if (id == NULL || id[0] == '\0')
 	{
-		fdb_fmt(err, errlen, "Graph HTTP %ld: response has no id", resp->status);
+		tool_http_error(err, errlen, "Graph", resp, "response has no id");
 		outcome = TOOL_FAIL;
 	}
 	else if (ctx->phase == 0)
@@ -381,10 +278,7 @@ ig_publish_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 		cJSON	   *out = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(out, "id", id);
-		if (container)
-			cJSON_AddStringToObject(out, "container_id", container);
-		else
-			cJSON_AddNullToObject(out, "container_id");
+		tool_add_string_or_null(out, "container_id", container);
 		*output = out;
 		outcome = TOOL_DONE;
 	}

@@ -38,61 +38,13 @@
 #define LLM_MAX_LABEL_LEN 200
 
 /*
- * llm_base_url
- *		The service base URL from the context, or the default.
- */
-static const char *
-llm_base_url(const ToolContext *ctx)
-{
-	return (ctx->base_url && ctx->base_url[0]) ? ctx->base_url :
-		"https://api.openai.com/v1";
-}
-
-/*
- * llm_param
- *		The param named name, or NULL when absent or JSON null.
- */
-static const cJSON *
-llm_param(const ToolContext *ctx, const char *name)
-{
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, name) : NULL;
-
-	return (v && !cJSON_IsNull(v)) ? v : NULL;
-}
-
-/*
- * llm_param_str
- *		An optional string param into *out (borrowed; NULL when absent or
- *		empty).  False with err when present with another type.
- */
-static bool
-llm_param_str(const ToolContext *ctx, const char *name, const char **out,
-			  char *err, size_t errlen)
-{
-	const cJSON *v = llm_param(ctx, name);
-
-	*out = NULL;
-	if (v == NULL)
-		return true;
-	if (!cJSON_IsString(v))
-	{
-		fdb_fmt(err, errlen, "param %s must be a string", name);
-		return false;
-	}
-	if (v->valuestring[0])
-		*out = v->valuestring;
-	return true;
-}
-
-/*
  * llm_model
  *		The model to use: param, else settings, else the default.
  */
 static const char *
 llm_model(const ToolContext *ctx)
 {
-	const cJSON *v = llm_param(ctx, "model");
+	const cJSON *v = tool_param(ctx, "model");
 	const char *s;
 
 	if (cJSON_IsString(v) && v->valuestring[0])
@@ -122,21 +74,15 @@ llm_add_message(cJSON *messages, const char *role, const char *content)
 static void
 llm_finish_request(const ToolContext *ctx, HttpRequest *req, cJSON *body)
 {
-	const char *key = ctx->credential ?
-		fdb_json_str(ctx->credential, "api_key") : NULL;
-	char	   *json = fdb_json_print(body);
-
-	cJSON_Delete(body);
-	req->url = fdb_asprintf("%s/chat/completions", llm_base_url(ctx));
-	http_request_set_body(req, json, strlen(json));
-	free(json);
+	req->url = fdb_asprintf("%s/chat/completions",
+							tool_base_url(ctx, llm_service.default_base_url));
+	tool_set_json_body(req, body);
 	req->timeout_ms = LLM_TIMEOUT_MS;
 	http_request_add_header(req, "Content-Type: application/json");
 	http_request_add_header(req, "Accept: application/json");
-	if (key && key[0])
-		http_request_add_header(req, "Authorization: Bearer %s", key);
-	if (ctx->idempotency_key && ctx->idempotency_key[0])
-		http_request_add_header(req, "Idempotency-Key: %s", ctx->idempotency_key);
+	tool_bearer_header(req, ctx->credential ?
+					   fdb_json_str(ctx->credential, "api_key") : NULL);
+	tool_idempotency_header(ctx, req);
 }
 
 /*
@@ -148,7 +94,7 @@ llm_check_model(const ToolContext *ctx, char *err, size_t errlen)
 {
 	const char *unused;
 
-	return llm_param_str(ctx, "model", &unused, err, errlen);
+	return tool_param_string(ctx, "model", &unused, err, errlen);
 }
 
 /*
@@ -161,36 +107,21 @@ llm_complete_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 {
 	const char *prompt;
 	const char *system;
-	const cJSON *temperature = llm_param(ctx, "temperature");
-	const cJSON *max_tokens = llm_param(ctx, "max_tokens");
+	const cJSON *temperature;
+	const cJSON *max_tokens;
 	cJSON	   *body;
 	cJSON	   *messages;
 
 	http_request_init(req, "POST");
-	if (!llm_param_str(ctx, "prompt", &prompt, err, errlen) ||
-		!llm_param_str(ctx, "system", &system, err, errlen) ||
-		!llm_check_model(ctx, err, errlen))
+	if (!tool_param_string(ctx, "prompt", &prompt, err, errlen) ||
+		!tool_param_string(ctx, "system", &system, err, errlen) ||
+		!llm_check_model(ctx, err, errlen) ||
+		!tool_param_required("prompt", prompt != NULL, err, errlen) ||
+		!tool_param_number(ctx, "temperature", 0, 2, false, &temperature,
+						   err, errlen) ||
+		!tool_param_number(ctx, "max_tokens", 1, 1000000, true, &max_tokens,
+						   err, errlen))
 		return false;
-	if (prompt == NULL)
-	{
-		fdb_fmt(err, errlen, "param prompt is required");
-		return false;
-	}
-	if (temperature &&
-		(!cJSON_IsNumber(temperature) || temperature->valuedouble < 0 ||
-		 temperature->valuedouble > 2))
-	{
-		fdb_fmt(err, errlen, "param temperature must be a number from 0 to 2");
-		return false;
-	}
-	if (max_tokens &&
-		(!cJSON_IsNumber(max_tokens) || max_tokens->valuedouble < 1 ||
-		 max_tokens->valuedouble > 1000000 ||
-		 max_tokens->valuedouble != (double) (long) max_tokens->valuedouble))
-	{
-		fdb_fmt(err, errlen, "param max_tokens must be a whole number from 1 to 1000000");
-		return false;
-	}
 
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "model", llm_model(ctx));
@@ -257,7 +188,7 @@ llm_classify_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 {
 	const char *text;
 	const char *instructions;
-	const cJSON *labels = llm_param(ctx, "labels");
+	const cJSON *labels = tool_param(ctx, "labels");
 	cJSON	   *body;
 	cJSON	   *messages;
 	cJSON	   *format;
@@ -271,16 +202,11 @@ llm_classify_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	FdbBuf		sys;
 
 	http_request_init(req, "POST");
-	if (!llm_param_str(ctx, "text", &text, err, errlen) ||
-		!llm_param_str(ctx, "instructions", &instructions, err, errlen) ||
-		!llm_check_model(ctx, err, errlen))
-		return false;
-	if (text == NULL)
-	{
-		fdb_fmt(err, errlen, "param text is required");
-		return false;
-	}
-	if (!llm_check_labels(labels, err, errlen))
+	if (!tool_param_string(ctx, "text", &text, err, errlen) ||
+		!tool_param_string(ctx, "instructions", &instructions, err, errlen) ||
+		!llm_check_model(ctx, err, errlen) ||
+		!tool_param_required("text", text != NULL, err, errlen) ||
+		!llm_check_labels(labels, err, errlen))
 		return false;
 
 	label_list = fdb_json_print(labels);
@@ -333,14 +259,12 @@ llm_classify_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 static ToolOutcome
 llm_error(const HttpResponse *resp, const cJSON *body, char *err, size_t errlen)
 {
-	ToolOutcome outcome = tool_classify_status(resp->status);
+	ToolOutcome outcome = tool_error_outcome(resp->status);
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(body, "error");
 	const char *msg = NULL;
 	const char *code = NULL;
 	const char *type = NULL;
 
-	if (outcome == TOOL_DONE)
-		outcome = TOOL_FAIL;
 	if (cJSON_IsObject(error))
 	{
 		msg = fdb_json_str(error, "message");
@@ -358,8 +282,7 @@ llm_error(const HttpResponse *resp, const cJSON *body, char *err, size_t errlen)
 		fdb_fmt(err, errlen, "LLM HTTP %ld%s%s: %s", resp->status,
 				code ? " " : "", code ? code : "", msg);
 	else
-		fdb_fmt(err, errlen, "LLM HTTP %ld: %.200s", resp->status,
-				resp->body ? resp->body : "");
+		tool_http_error(err, errlen, "LLM", resp, NULL);
 
 	/* out of credit is answered with 429 too, but waiting cannot fix it */
 	if ((code && strcmp(code, "insufficient_quota") == 0) ||
@@ -425,10 +348,7 @@ llm_complete_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 		cJSON_AddStringToObject(out, "model", model ? model : llm_model(ctx));
 		cJSON_AddItemToObject(out, "usage", cJSON_IsObject(usage) ?
 							  cJSON_Duplicate(usage, true) : cJSON_CreateNull());
-		if (finish)
-			cJSON_AddStringToObject(out, "finish_reason", finish);
-		else
-			cJSON_AddNullToObject(out, "finish_reason");
+		tool_add_string_or_null(out, "finish_reason", finish);
 		*output = out;
 	}
 	cJSON_Delete(body);
@@ -499,7 +419,7 @@ llm_classify_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 				   char *err, size_t errlen)
 {
 	cJSON	   *body = http_response_body_json(resp);
-	const cJSON *labels = llm_param(ctx, "labels");
+	const cJSON *labels = tool_param(ctx, "labels");
 	const char *content;
 	const char *finish;
 	ToolOutcome outcome;
@@ -562,7 +482,7 @@ llm_classify_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 static cJSON *
 llm_complete_sample(ToolContext *ctx)
 {
-	const cJSON *p = llm_param(ctx, "prompt");
+	const cJSON *p = tool_param(ctx, "prompt");
 	char	   *text;
 	cJSON	   *out = cJSON_CreateObject();
 	cJSON	   *usage;
@@ -587,7 +507,7 @@ llm_complete_sample(ToolContext *ctx)
 static cJSON *
 llm_classify_sample(ToolContext *ctx)
 {
-	const cJSON *first = cJSON_GetArrayItem(llm_param(ctx, "labels"), 0);
+	const cJSON *first = cJSON_GetArrayItem(tool_param(ctx, "labels"), 0);
 	cJSON	   *out = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(out, "label",

@@ -45,50 +45,7 @@
 static const char *
 rzp_base_url(const ToolContext *ctx)
 {
-	return (ctx->base_url && ctx->base_url[0]) ? ctx->base_url :
-		"https://api.razorpay.com";
-}
-
-/*
- * rzp_param
- *		The param named name, or NULL when absent or JSON null.
- */
-static const cJSON *
-rzp_param(const ToolContext *ctx, const char *name)
-{
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, name) : NULL;
-
-	return (v && !cJSON_IsNull(v)) ? v : NULL;
-}
-
-/*
- * rzp_param_text
- *		Fetch an optional string param as malloc'd text in *out (NULL when
- *		absent or empty).  Numbers are accepted when allow_number (a phone
- *		number rendered from a numeric field).  False with err otherwise.
- */
-static bool
-rzp_param_text(const ToolContext *ctx, const char *name, bool allow_number,
-			   char **out, char *err, size_t errlen)
-{
-	const cJSON *v = rzp_param(ctx, name);
-
-	*out = NULL;
-	if (v == NULL)
-		return true;
-	if (!cJSON_IsString(v) && !(allow_number && cJSON_IsNumber(v)))
-	{
-		fdb_fmt(err, errlen, "param %s must be a string", name);
-		return false;
-	}
-	*out = fdb_json_to_text(v);
-	if (*out && (*out)[0] == '\0')
-	{
-		free(*out);
-		*out = NULL;
-	}
-	return true;
+	return tool_base_url(ctx, razorpay_service.default_base_url);
 }
 
 /*
@@ -124,7 +81,7 @@ rzp_currency_exponent(const char *currency)
 static bool
 rzp_currency(const ToolContext *ctx, char out[4], char *err, size_t errlen)
 {
-	const cJSON *v = rzp_param(ctx, "currency");
+	const cJSON *v = tool_param(ctx, "currency");
 	const char *s;
 	int			i;
 
@@ -272,15 +229,12 @@ static bool
 rzp_amount(const ToolContext *ctx, const char *name, const char *currency,
 		   int64_t *minor, char *err, size_t errlen)
 {
-	const cJSON *v = rzp_param(ctx, name);
+	const cJSON *v = tool_param(ctx, name);
 	int			exponent = rzp_currency_exponent(currency);
 	char		text[64];
 
-	if (v == NULL)
-	{
-		fdb_fmt(err, errlen, "param %s is required", name);
+	if (!tool_param_required(name, v != NULL, err, errlen))
 		return false;
-	}
 	if (cJSON_IsString(v))
 		return rzp_decimal_to_minor(v->valuestring, name, exponent, currency,
 									minor, err, errlen);
@@ -334,16 +288,8 @@ rzp_check_credential(const ToolContext *ctx, char *err, size_t errlen)
 	const char *id;
 	const char *secret;
 
-	if (ctx->credential == NULL)
-		return true;
-	id = fdb_json_str(ctx->credential, "key_id");
-	secret = fdb_json_str(ctx->credential, "key_secret");
-	if (id == NULL || id[0] == '\0' || secret == NULL || secret[0] == '\0')
-	{
-		fdb_fmt(err, errlen, "credential needs key_id and key_secret");
-		return false;
-	}
-	return true;
+	return tool_credential_fields(ctx, "key_id", &id, "key_secret", &secret,
+								  err, errlen);
 }
 
 /*
@@ -358,32 +304,10 @@ rzp_add_headers(const ToolContext *ctx, HttpRequest *req, bool json_body)
 		http_request_add_header(req, "Content-Type: application/json");
 	http_request_add_header(req, "Accept: application/json");
 	if (ctx->credential)
-	{
-		const char *id = fdb_json_str(ctx->credential, "key_id");
-		const char *secret = fdb_json_str(ctx->credential, "key_secret");
-		char	   *pair = fdb_asprintf("%s:%s", id ? id : "", secret ? secret : "");
-		char	   *b64 = fdb_base64((const unsigned char *) pair, strlen(pair));
-
-		http_request_add_header(req, "Authorization: Basic %s", b64);
-		free(b64);
-		free(pair);
-	}
-	if (json_body && ctx->idempotency_key && ctx->idempotency_key[0])
-		http_request_add_header(req, "Idempotency-Key: %s", ctx->idempotency_key);
-}
-
-/*
- * rzp_set_json_body
- *		Serialise body into the request and free it.
- */
-static void
-rzp_set_json_body(HttpRequest *req, cJSON *body)
-{
-	char	   *text = fdb_json_print(body);
-
-	http_request_set_body(req, text, strlen(text));
-	free(text);
-	cJSON_Delete(body);
+		tool_basic_auth(req, fdb_json_str(ctx->credential, "key_id"),
+						fdb_json_str(ctx->credential, "key_secret"));
+	if (json_body)
+		tool_idempotency_header(ctx, req);
 }
 
 /*
@@ -427,11 +351,11 @@ rzp_link_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	http_request_init(req, "POST");
 	if (!rzp_currency(ctx, currency, err, errlen) ||
 		!rzp_amount(ctx, "amount", currency, &minor, err, errlen) ||
-		!rzp_param_text(ctx, "description", false, &description, err, errlen) ||
-		!rzp_param_text(ctx, "customer_name", false, &name, err, errlen) ||
-		!rzp_param_text(ctx, "customer_contact", true, &contact, err, errlen) ||
-		!rzp_param_text(ctx, "customer_email", false, &email, err, errlen) ||
-		!rzp_param_text(ctx, "reference_id", true, &reference, err, errlen) ||
+		!tool_param_text(ctx, "description", false, &description, err, errlen) ||
+		!tool_param_text(ctx, "customer_name", false, &name, err, errlen) ||
+		!tool_param_text(ctx, "customer_contact", true, &contact, err, errlen) ||
+		!tool_param_text(ctx, "customer_email", false, &email, err, errlen) ||
+		!tool_param_text(ctx, "reference_id", true, &reference, err, errlen) ||
 		!rzp_check_credential(ctx, err, errlen))
 		goto done;
 	if (reference && strlen(reference) > 40)
@@ -460,7 +384,7 @@ rzp_link_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 			cJSON_AddBoolToObject(notify, "email", email != NULL);
 		}
 		req->url = fdb_asprintf("%s/v1/payment_links", rzp_base_url(ctx));
-		rzp_set_json_body(req, body);
+		tool_set_json_body(req, body);
 	}
 	rzp_add_headers(ctx, req, true);
 	ok = true;
@@ -493,32 +417,20 @@ rzp_invoice_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	bool		ok = false;
 
 	http_request_init(req, "POST");
-	if (!rzp_param_text(ctx, "customer_name", false, &name, err, errlen) ||
+	if (!tool_param_text(ctx, "customer_name", false, &name, err, errlen) ||
 		!rzp_currency(ctx, currency, err, errlen) ||
 		!rzp_amount(ctx, "amount", currency, &minor, err, errlen) ||
-		!rzp_param_text(ctx, "item_name", false, &item, err, errlen) ||
-		!rzp_param_text(ctx, "description", false, &description, err, errlen) ||
-		!rzp_param_text(ctx, "customer_contact", true, &contact, err, errlen) ||
-		!rzp_param_text(ctx, "customer_email", false, &email, err, errlen) ||
-		!rzp_check_credential(ctx, err, errlen))
+		!tool_param_text(ctx, "item_name", false, &item, err, errlen) ||
+		!tool_param_text(ctx, "description", false, &description, err, errlen) ||
+		!tool_param_text(ctx, "customer_contact", true, &contact, err, errlen) ||
+		!tool_param_text(ctx, "customer_email", false, &email, err, errlen) ||
+		!rzp_check_credential(ctx, err, errlen) ||
+		!tool_param_required("customer_name", name != NULL, err, errlen) ||
+		!tool_param_number(ctx, "quantity", 1, RZP_MAX_QUANTITY, true, &qv,
+						   err, errlen))
 		goto done;
-	if (name == NULL)
-	{
-		fdb_fmt(err, errlen, "param customer_name is required");
-		goto done;
-	}
-	qv = rzp_param(ctx, "quantity");
 	if (qv)
-	{
-		if (!cJSON_IsNumber(qv) || qv->valuedouble != floor(qv->valuedouble) ||
-			qv->valuedouble < 1 || qv->valuedouble > RZP_MAX_QUANTITY)
-		{
-			fdb_fmt(err, errlen, "param quantity must be a whole number from 1 to %d",
-					RZP_MAX_QUANTITY);
-			goto done;
-		}
 		quantity = qv->valuedouble;
-	}
 
 	{
 		cJSON	   *body = cJSON_CreateObject();
@@ -537,7 +449,7 @@ rzp_invoice_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 		cJSON_AddNumberToObject(line, "quantity", quantity);
 		cJSON_AddItemToArray(items, line);
 		req->url = fdb_asprintf("%s/v1/invoices", rzp_base_url(ctx));
-		rzp_set_json_body(req, body);
+		tool_set_json_body(req, body);
 	}
 	rzp_add_headers(ctx, req, true);
 	ok = true;
@@ -588,15 +500,11 @@ rzp_payment_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	char	   *enc;
 
 	http_request_init(req, "GET");
-	if (!rzp_param_text(ctx, "payment_id", false, &id, err, errlen) ||
-		!rzp_check_credential(ctx, err, errlen))
+	if (!tool_param_text(ctx, "payment_id", false, &id, err, errlen) ||
+		!rzp_check_credential(ctx, err, errlen) ||
+		!tool_param_required("payment_id", id != NULL, err, errlen))
 	{
 		free(id);
-		return false;
-	}
-	if (id == NULL)
-	{
-		fdb_fmt(err, errlen, "param payment_id is required");
 		return false;
 	}
 	enc = rzp_path_escape(id);
@@ -625,7 +533,7 @@ rzp_response(const HttpResponse *resp, ToolOutcome *outcome,
 	{
 		if (fdb_json_str(body, "id"))
 			return body;
-		fdb_fmt(err, errlen, "Razorpay HTTP %ld: response has no id", resp->status);
+		tool_http_error(err, errlen, "Razorpay", resp, "response has no id");
 		*outcome = TOOL_FAIL;
 	}
 	else if (cJSON_IsObject(error) && fdb_json_str(error, "description"))
@@ -641,45 +549,52 @@ rzp_response(const HttpResponse *resp, ToolOutcome *outcome,
 					code ? code : "error", fdb_json_str(error, "description"));
 	}
 	else
-		fdb_fmt(err, errlen, "Razorpay HTTP %ld: %.200s", resp->status,
-				resp->body ? resp->body : "");
+		tool_http_error(err, errlen, "Razorpay", resp, NULL);
 	cJSON_Delete(body);
 	return NULL;
 }
 
 /*
- * rzp_copy
- *		Copy body[key] into out (null when absent).
+ * rzp_parse_output
+ *		Classify a response with rzp_response and on TOOL_DONE output the
+ *		fields named in keys (NULL-terminated), in that order: copies of the
+ *		body's fields (null when absent), except "currency" (default "INR")
+ *		and "amount_rupees" (amount in major units of that currency).
  */
-static void
-rzp_copy(cJSON *out, const cJSON *body, const char *key)
+static ToolOutcome
+rzp_parse_output(const HttpResponse *resp, const char *const *keys,
+				 cJSON **output, char *err, size_t errlen)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+	ToolOutcome outcome;
+	cJSON	   *body = rzp_response(resp, &outcome, err, errlen);
+	const char *currency;
+	cJSON	   *out;
+	int			i;
 
-	cJSON_AddItemToObject(out, key, v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
-}
-
-/*
- * rzp_add_amounts
- *		Copy amount (minor units) and currency, and add amount_rupees
- *		(major units) when with_major.
- */
-static void
-rzp_add_amounts(cJSON *out, const cJSON *body, bool with_major)
-{
-	const char *currency = fdb_json_str(body, "currency");
-	double		amount;
-
-	rzp_copy(out, body, "amount");
-	if (with_major)
+	if (body == NULL)
+		return outcome;
+	currency = fdb_json_str(body, "currency");
+	if (currency == NULL)
+		currency = "INR";
+	out = cJSON_CreateObject();
+	for (i = 0; keys[i]; i++)
 	{
-		if (fdb_json_num(body, "amount", &amount))
-			cJSON_AddNumberToObject(out, "amount_rupees",
-									rzp_major(amount, currency ? currency : "INR"));
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
+		double		amount;
+
+		if (strcmp(keys[i], "currency") == 0)
+			cJSON_AddStringToObject(out, "currency", currency);
+		else if (strcmp(keys[i], "amount_rupees") != 0)
+			cJSON_AddItemToObject(out, keys[i],
+								  v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
+		else if (fdb_json_num(body, "amount", &amount))
+			cJSON_AddNumberToObject(out, "amount_rupees", rzp_major(amount, currency));
 		else
 			cJSON_AddNullToObject(out, "amount_rupees");
 	}
-	cJSON_AddStringToObject(out, "currency", currency ? currency : "INR");
+	*output = out;
+	cJSON_Delete(body);
+	return outcome;
 }
 
 /*
@@ -690,21 +605,11 @@ static ToolOutcome
 rzp_link_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 			   char *err, size_t errlen)
 {
-	ToolOutcome outcome;
-	cJSON	   *body = rzp_response(resp, &outcome, err, errlen);
+	static const char *const keys[] = {
+		"id", "short_url", "status", "amount", "amount_rupees", "currency", NULL
+	};
 
-	if (body)
-	{
-		cJSON	   *out = cJSON_CreateObject();
-
-		rzp_copy(out, body, "id");
-		rzp_copy(out, body, "short_url");
-		rzp_copy(out, body, "status");
-		rzp_add_amounts(out, body, true);
-		*output = out;
-		cJSON_Delete(body);
-	}
-	return outcome;
+	return rzp_parse_output(resp, keys, output, err, errlen);
 }
 
 /*
@@ -715,21 +620,11 @@ static ToolOutcome
 rzp_invoice_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 				  char *err, size_t errlen)
 {
-	ToolOutcome outcome;
-	cJSON	   *body = rzp_response(resp, &outcome, err, errlen);
+	static const char *const keys[] = {
+		"id", "short_url", "status", "amount", "currency", NULL
+	};
 
-	if (body)
-	{
-		cJSON	   *out = cJSON_CreateObject();
-
-		rzp_copy(out, body, "id");
-		rzp_copy(out, body, "short_url");
-		rzp_copy(out, body, "status");
-		rzp_add_amounts(out, body, false);
-		*output = out;
-		cJSON_Delete(body);
-	}
-	return outcome;
+	return rzp_parse_output(resp, keys, output, err, errlen);
 }
 
 /*
@@ -741,23 +636,12 @@ static ToolOutcome
 rzp_payment_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 				  char *err, size_t errlen)
 {
-	ToolOutcome outcome;
-	cJSON	   *body = rzp_response(resp, &outcome, err, errlen);
+	static const char *const keys[] = {
+		"id", "status", "amount", "amount_rupees", "currency", "method",
+		"email", "contact", NULL
+	};
 
-	if (body)
-	{
-		cJSON	   *out = cJSON_CreateObject();
-
-		rzp_copy(out, body, "id");
-		rzp_copy(out, body, "status");
-		rzp_add_amounts(out, body, true);
-		rzp_copy(out, body, "method");
-		rzp_copy(out, body, "email");
-		rzp_copy(out, body, "contact");
-		*output = out;
-		cJSON_Delete(body);
-	}
-	return outcome;
+	return rzp_parse_output(resp, keys, output, err, errlen);
 }
 
 /*
@@ -771,15 +655,10 @@ rzp_sample_id(const ToolContext *ctx, const char *salt, const char *prefix,
 {
 	static const char alphabet[] =
 		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	uint64_t	h = 14695981039346656037ULL;
-	const char *s;
+	uint64_t	h = tool_sample_hash(ctx, salt);
 	size_t		len = strlen(prefix);
 	int			i;
 
-	for (s = salt; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	for (s = ctx->idempotency_key ? ctx->idempotency_key : ""; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
 	fdb_fmt(out, outlen, "%s", prefix);
 	for (i = 0; i < n && len + i + 1 < outlen; i++)
 	{
@@ -790,30 +669,42 @@ rzp_sample_id(const ToolContext *ctx, const char *salt, const char *prefix,
 }
 
 /*
- * rzp_sample_minor
- *		The amount param in minor units for samples; fallback when invalid.
+ * rzp_sample_document
+ *		Sandbox payment link or invoice: an id prefix + 14 characters and an
+ *		rzp.io short URL (both derived from salt), status, amount in minor
+ *		units (the amount param times quantity, 100 when it is invalid),
+ *		amount_rupees when with_major, and currency.
  */
-static int64_t
-rzp_sample_minor(ToolContext *ctx, const char *currency, int64_t fallback)
+static cJSON *
+rzp_sample_document(ToolContext *ctx, const char *salt, const char *prefix,
+					const char *status, double quantity, bool with_major)
 {
 	char		err[FDB_ERRLEN];
+	char		currency[4];
+	char		id[32];
+	char		code[16];
+	char	   *url_salt = fdb_asprintf("%s_url", salt);
+	char	   *url;
 	int64_t		minor;
+	cJSON	   *out = cJSON_CreateObject();
 
-	return rzp_amount(ctx, "amount", currency, &minor, err, sizeof(err)) ?
-		minor : fallback;
-}
-
-/*
- * rzp_sample_currency
- *		The currency param for samples, "INR" when invalid.
- */
-static void
-rzp_sample_currency(ToolContext *ctx, char out[4])
-{
-	char		err[FDB_ERRLEN];
-
-	if (!rzp_currency(ctx, out, err, sizeof(err)))
-		memcpy(out, "INR", 4);
+	if (!rzp_currency(ctx, currency, err, sizeof(err)))
+		memcpy(currency, "INR", 4);
+	if (!rzp_amount(ctx, "amount", currency, &minor, err, sizeof(err)))
+		minor = 100;
+	rzp_sample_id(ctx, salt, prefix, 14, id, sizeof(id));
+	rzp_sample_id(ctx, url_salt, "", 7, code, sizeof(code));
+	url = fdb_asprintf("https://rzp.io/i/%s", code);
+	cJSON_AddStringToObject(out, "id", id);
+	cJSON_AddStringToObject(out, "short_url", url);
+	cJSON_AddStringToObject(out, "status", status);
+	cJSON_AddNumberToObject(out, "amount", (double) minor * quantity);
+	if (with_major)
+		cJSON_AddNumberToObject(out, "amount_rupees", rzp_major((double) minor, currency));
+	cJSON_AddStringToObject(out, "currency", currency);
+	free(url);
+	free(url_salt);
+	return out;
 }
 
 /*
@@ -823,26 +714,7 @@ rzp_sample_currency(ToolContext *ctx, char out[4])
 static cJSON *
 rzp_link_sample(ToolContext *ctx)
 {
-	char		currency[4];
-	char		id[32];
-	char		code[16];
-	char	   *url;
-	int64_t		minor;
-	cJSON	   *out = cJSON_CreateObject();
-
-	rzp_sample_currency(ctx, currency);
-	minor = rzp_sample_minor(ctx, currency, 100);
-	rzp_sample_id(ctx, "payment_link", "plink_", 14, id, sizeof(id));
-	rzp_sample_id(ctx, "payment_link_url", "", 7, code, sizeof(code));
-	url = fdb_asprintf("https://rzp.io/i/%s", code);
-	cJSON_AddStringToObject(out, "id", id);
-	cJSON_AddStringToObject(out, "short_url", url);
-	cJSON_AddStringToObject(out, "status", "created");
-	cJSON_AddNumberToObject(out, "amount", (double) minor);
-	cJSON_AddNumberToObject(out, "amount_rupees", rzp_major((double) minor, currency));
-	cJSON_AddStringToObject(out, "currency", currency);
-	free(url);
-	return out;
+	return rzp_sample_document(ctx, "payment_link", "plink_", "created", 1, true);
 }
 
 /*
@@ -852,30 +724,13 @@ rzp_link_sample(ToolContext *ctx)
 static cJSON *
 rzp_invoice_sample(ToolContext *ctx)
 {
-	char		currency[4];
-	char		id[32];
-	char		code[16];
-	char	   *url;
-	int64_t		minor;
+	const cJSON *qv = tool_param(ctx, "quantity");
 	double		quantity = 1;
-	const cJSON *qv = rzp_param(ctx, "quantity");
-	cJSON	   *out = cJSON_CreateObject();
 
-	rzp_sample_currency(ctx, currency);
-	minor = rzp_sample_minor(ctx, currency, 100);
 	if (cJSON_IsNumber(qv) && qv->valuedouble >= 1 &&
 		qv->valuedouble <= RZP_MAX_QUANTITY)
 		quantity = floor(qv->valuedouble);
-	rzp_sample_id(ctx, "invoice", "inv_", 14, id, sizeof(id));
-	rzp_sample_id(ctx, "invoice_url", "", 7, code, sizeof(code));
-	url = fdb_asprintf("https://rzp.io/i/%s", code);
-	cJSON_AddStringToObject(out, "id", id);
-	cJSON_AddStringToObject(out, "short_url", url);
-	cJSON_AddStringToObject(out, "status", "issued");
-	cJSON_AddNumberToObject(out, "amount", (double) minor * quantity);
-	cJSON_AddStringToObject(out, "currency", currency);
-	free(url);
-	return out;
+	return rzp_sample_document(ctx, "invoice", "inv_", "issued", quantity, false);
 }
 
 /*
@@ -885,7 +740,7 @@ rzp_invoice_sample(ToolContext *ctx)
 static cJSON *
 rzp_payment_sample(ToolContext *ctx)
 {
-	const cJSON *pid = rzp_param(ctx, "payment_id");
+	const cJSON *pid = tool_param(ctx, "payment_id");
 	char		id[32];
 	cJSON	   *out = cJSON_CreateObject();
 

@@ -23,49 +23,11 @@
  *-------------------------------------------------------------------------
  */
 #include <ctype.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "catalog.h"
 
 #define SLACK_MAX_BLOCKS 50		/* Slack's limit per message */
-
-/*
- * slack_base_url
- *		The service base URL from the context, or the default.
- */
-static const char *
-slack_base_url(const ToolContext *ctx)
-{
-	return (ctx->base_url && ctx->base_url[0]) ? ctx->base_url :
-		"https://slack.com/api";
-}
-
-/*
- * slack_param_str
- *		An optional string param into *out (borrowed; NULL when absent, null
- *		or empty).  False with err when present with another type.
- */
-static bool
-slack_param_str(const ToolContext *ctx, const char *name, const char **out,
-				char *err, size_t errlen)
-{
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, name) : NULL;
-
-	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v))
-		return true;
-	if (!cJSON_IsString(v))
-	{
-		fdb_fmt(err, errlen, "param %s must be a string", name);
-		return false;
-	}
-	if (v->valuestring[0])
-		*out = v->valuestring;
-	return true;
-}
 
 /*
  * slack_blocks
@@ -75,14 +37,12 @@ slack_param_str(const ToolContext *ctx, const char *name, const char **out,
 static bool
 slack_blocks(const ToolContext *ctx, cJSON **out, char *err, size_t errlen)
 {
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, "blocks") : NULL;
+	const cJSON *v = tool_param(ctx, "blocks");
 	cJSON	   *parsed = NULL;
 	const cJSON *arr = v;
 
 	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v) ||
-		(cJSON_IsString(v) && v->valuestring[0] == '\0'))
+	if (v == NULL || (cJSON_IsString(v) && v->valuestring[0] == '\0'))
 		return true;
 	if (cJSON_IsString(v))
 		arr = parsed = cJSON_Parse(v->valuestring);
@@ -115,41 +75,24 @@ slack_post_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	const char *channel;
 	const char *text;
 	const char *thread_ts;
-	const char *token = NULL;
-	const cJSON *ts_param;
+	const char *token;
 	cJSON	   *blocks = NULL;
 	cJSON	   *body;
-	char	   *json;
 
 	http_request_init(req, "POST");
-	ts_param = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, "thread_ts") : NULL;
-	if (cJSON_IsNumber(ts_param))
+	if (cJSON_IsNumber(tool_param(ctx, "thread_ts")))
 	{
 		/* a double cannot hold "1700000000.000100" exactly */
 		fdb_fmt(err, errlen,
 				"param thread_ts must be a string like \"1700000000.000100\"");
 		return false;
 	}
-	if (!slack_param_str(ctx, "channel", &channel, err, errlen) ||
-		!slack_param_str(ctx, "text", &text, err, errlen) ||
-		!slack_param_str(ctx, "thread_ts", &thread_ts, err, errlen))
-		return false;
-	if (channel == NULL)
-	{
-		fdb_fmt(err, errlen, "param channel is required");
-		return false;
-	}
-	if (ctx->credential)
-	{
-		token = fdb_json_str(ctx->credential, "bot_token");
-		if (token == NULL || token[0] == '\0')
-		{
-			fdb_fmt(err, errlen, "credential needs bot_token");
-			return false;
-		}
-	}
-	if (!slack_blocks(ctx, &blocks, err, errlen))
+	if (!tool_param_string(ctx, "channel", &channel, err, errlen) ||
+		!tool_param_string(ctx, "text", &text, err, errlen) ||
+		!tool_param_string(ctx, "thread_ts", &thread_ts, err, errlen) ||
+		!tool_param_required("channel", channel != NULL, err, errlen) ||
+		!tool_credential_fields(ctx, "bot_token", &token, NULL, NULL, err, errlen) ||
+		!slack_blocks(ctx, &blocks, err, errlen))
 		return false;
 	if (text == NULL && (blocks == NULL || cJSON_GetArraySize(blocks) == 0))
 	{
@@ -166,18 +109,14 @@ slack_post_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 		cJSON_AddItemToObject(body, "blocks", blocks);
 	if (thread_ts)
 		cJSON_AddStringToObject(body, "thread_ts", thread_ts);
-	json = fdb_json_print(body);
-	cJSON_Delete(body);
 
-	req->url = fdb_asprintf("%s/chat.postMessage", slack_base_url(ctx));
-	http_request_set_body(req, json, strlen(json));
-	free(json);
+	req->url = fdb_asprintf("%s/chat.postMessage",
+							tool_base_url(ctx, slack_service.default_base_url));
+	tool_set_json_body(req, body);
 	http_request_add_header(req, "Content-Type: application/json; charset=utf-8");
 	http_request_add_header(req, "Accept: application/json");
-	if (token)
-		http_request_add_header(req, "Authorization: Bearer %s", token);
-	if (ctx->idempotency_key && ctx->idempotency_key[0])
-		http_request_add_header(req, "Idempotency-Key: %s", ctx->idempotency_key);
+	tool_bearer_header(req, token);
+	tool_idempotency_header(ctx, req);
 	return true;
 }
 
@@ -215,35 +154,24 @@ slack_post_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 
 	if (outcome == TOOL_DONE && cJSON_IsTrue(ok))
 	{
-		const char *channel = fdb_json_str(body, "channel");
-		const char *ts = fdb_json_str(body, "ts");
 		cJSON	   *out = cJSON_CreateObject();
 
 		cJSON_AddBoolToObject(out, "ok", true);
-		if (channel)
-			cJSON_AddStringToObject(out, "channel", channel);
-		else
-			cJSON_AddNullToObject(out, "channel");
-		if (ts)
-			cJSON_AddStringToObject(out, "ts", ts);
-		else
-			cJSON_AddNullToObject(out, "ts");
+		tool_add_string_or_null(out, "channel", fdb_json_str(body, "channel"));
+		tool_add_string_or_null(out, "ts", fdb_json_str(body, "ts"));
 		*output = out;
-	}
-	else if (code)
-	{
-		fdb_fmt(err, errlen, "Slack error: %s", code);
-		if (outcome == TOOL_DONE)
-			outcome = TOOL_FAIL;
-		if (slack_error_retryable(code))
-			outcome = TOOL_RETRY;
 	}
 	else
 	{
-		fdb_fmt(err, errlen, "Slack HTTP %ld: %.200s", resp->status,
-				resp->body ? resp->body : "");
-		if (outcome == TOOL_DONE)
-			outcome = TOOL_FAIL;
+		outcome = tool_error_outcome(resp->status);
+		if (code == NULL)
+			tool_http_error(err, errlen, "Slack", resp, NULL);
+		else
+		{
+			fdb_fmt(err, errlen, "Slack error: %s", code);
+			if (slack_error_retryable(code))
+				outcome = TOOL_RETRY;
+		}
 	}
 	cJSON_Delete(body);
 	return outcome;
@@ -257,37 +185,23 @@ slack_post_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 static cJSON *
 slack_post_sample(ToolContext *ctx)
 {
-	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	const cJSON *ch = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, "channel") : NULL;
+	const cJSON *ch = tool_param(ctx, "channel");
 	const char *channel = cJSON_IsString(ch) ? ch->valuestring : "";
-	uint64_t	h = 14695981039346656037ULL;
+	uint64_t	h = tool_sample_hash(ctx, NULL);
 	const char *s;
 	char		id[12];
 	char		ts[32];
 	bool		is_id = strlen(channel) >= 9 && strchr("CGD", channel[0]) != NULL;
-	int			i;
 	cJSON	   *out = cJSON_CreateObject();
 
 	for (s = channel; is_id && *s; s++)
 		if (!isupper((unsigned char) *s) && !isdigit((unsigned char) *s))
 			is_id = false;
-	for (s = ctx->idempotency_key ? ctx->idempotency_key : ""; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
 	fdb_fmt(ts, sizeof(ts), "%llu.%06llu",
 			(unsigned long long) (1700000000 + h % 1000000),
 			(unsigned long long) ((h / 1000000) % 1000000));
-
-	h = 14695981039346656037ULL;
-	for (s = channel; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	id[0] = 'C';
-	for (i = 1; i < 11; i++)
-	{
-		id[i] = alnum[h % 36];
-		h /= 36;
-	}
-	id[11] = '\0';
+	tool_hash_id(tool_hash(TOOL_HASH_INIT, channel), "C",
+				 "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10, id, sizeof(id));
 
 	cJSON_AddBoolToObject(out, "ok", true);
 	cJSON_AddStringToObject(out, "channel", is_id ? channel : id);

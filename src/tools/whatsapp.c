@@ -30,7 +30,6 @@
  *-------------------------------------------------------------------------
  */
 #include <ctype.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,50 +41,6 @@
 #define WA_ADDR_LEN 64			/* "whatsapp:+" and at most 15 digits fit */
 #define WA_SANDBOX_ACCOUNT "ACXXXXXXXX"
 #define WA_SANDBOX_FROM "whatsapp:+14155238886"
-
-/*
- * wa_base_url
- *		The service base URL from the context, or the default.
- */
-static const char *
-wa_base_url(const ToolContext *ctx)
-{
-	return (ctx->base_url && ctx->base_url[0]) ? ctx->base_url :
-		"https://api.twilio.com";
-}
-
-/*
- * wa_param_text
- *		Fetch an optional scalar param as text into *out (malloc'd, NULL when
- *		absent, null or empty).  Strings are taken as they are; numbers are
- *		accepted too (a phone number rendered from a numeric field).  False
- *		with err for any other type.
- */
-static bool
-wa_param_text(const ToolContext *ctx, const char *name, bool allow_number,
-			  char **out, char *err, size_t errlen)
-{
-	const cJSON *v = ctx->params ?
-		cJSON_GetObjectItemCaseSensitive(ctx->params, name) : NULL;
-
-	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v))
-		return true;
-	if (cJSON_IsString(v) || (allow_number && cJSON_IsNumber(v)))
-	{
-		char	   *s = fdb_json_to_text(v);
-
-		if (s && s[0] == '\0')
-		{
-			free(s);
-			s = NULL;
-		}
-		*out = s;
-		return true;
-	}
-	fdb_fmt(err, errlen, "param %s must be a string", name);
-	return false;
-}
 
 /*
  * wa_normalise_address
@@ -162,23 +117,6 @@ wa_is_sid(const char *s)
 }
 
 /*
- * wa_form_add
- *		Append "name=value" (value form-encoded) to a form body.
- */
-static void
-wa_form_add(FdbBuf *form, const char *name, const char *value)
-{
-	char	   *enc = fdb_urlencode(value);
-
-	if (form->len > 0)
-		fdb_buf_puts(form, "&");
-	fdb_buf_puts(form, name);
-	fdb_buf_puts(form, "=");
-	fdb_buf_puts(form, enc);
-	free(enc);
-}
-
-/*
  * wa_sample_hex
  *		Fill out with ndigits lower-case hex digits derived deterministically
  *		from seed (FNV-1a, one 64-bit hash per 16 digits); NUL-terminated.
@@ -193,16 +131,7 @@ wa_sample_hex(const char *seed, char *out, size_t ndigits)
 	for (i = 0; i < ndigits; i++)
 	{
 		if (i % 16 == 0)
-		{
-			const char *s;
-
-			h = 14695981039346656037ULL ^ (uint64_t) (i / 16 + 1);
-			for (s = seed ? seed : ""; *s; s++)
-			{
-				h ^= (unsigned char) *s;
-				h *= 1099511628211ULL;
-			}
-		}
+			h = tool_hash(TOOL_HASH_INIT ^ (uint64_t) (i / 16 + 1), seed);
 		out[i] = hex[(h >> (60 - 4 * (i % 16))) & 0xF];
 	}
 	out[ndigits] = '\0';
@@ -219,8 +148,8 @@ wa_send_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	char	   *from_raw = NULL;
 	char	   *body = NULL;
 	char	   *media = NULL;
-	const char *sid = WA_SANDBOX_ACCOUNT;
-	const char *token = NULL;
+	const char *sid;
+	const char *token;
 	const char *from_src;
 	char		to[WA_ADDR_LEN];
 	char		from[WA_ADDR_LEN];
@@ -228,39 +157,28 @@ wa_send_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 
 	http_request_init(req, "POST");
 
-	if (!wa_param_text(ctx, "to", true, &to_raw, err, errlen) ||
-		!wa_param_text(ctx, "from", true, &from_raw, err, errlen) ||
-		!wa_param_text(ctx, "body", true, &body, err, errlen) ||
-		!wa_param_text(ctx, "media_url", false, &media, err, errlen))
+	if (!tool_param_text(ctx, "to", true, &to_raw, err, errlen) ||
+		!tool_param_text(ctx, "from", true, &from_raw, err, errlen) ||
+		!tool_param_text(ctx, "body", true, &body, err, errlen) ||
+		!tool_param_text(ctx, "media_url", false, &media, err, errlen) ||
+		!tool_param_required("to", to_raw != NULL, err, errlen))
 		goto done;
-	if (to_raw == NULL)
-	{
-		fdb_fmt(err, errlen, "param to is required");
-		goto done;
-	}
 	if (body == NULL && media == NULL)
 	{
 		fdb_fmt(err, errlen, "param body is required unless media_url is given");
 		goto done;
 	}
-	if (!wa_normalise_address(to_raw, "to", to, sizeof(to), err, errlen))
+	if (!wa_normalise_address(to_raw, "to", to, sizeof(to), err, errlen) ||
+		!tool_credential_fields(ctx, "account_sid", &sid, "auth_token", &token,
+								err, errlen))
 		goto done;
-
-	if (ctx->credential)
+	if (sid == NULL)
+		sid = WA_SANDBOX_ACCOUNT;
+	else if (!wa_is_sid(sid))
 	{
-		sid = fdb_json_str(ctx->credential, "account_sid");
-		token = fdb_json_str(ctx->credential, "auth_token");
-		if (sid == NULL || sid[0] == '\0' || token == NULL || token[0] == '\0')
-		{
-			fdb_fmt(err, errlen, "credential needs account_sid and auth_token");
-			goto done;
-		}
-		if (!wa_is_sid(sid))
-		{
-			fdb_fmt(err, errlen,
-					"credential account_sid must look like \"AC\" followed by letters and digits");
-			goto done;
-		}
+		fdb_fmt(err, errlen,
+				"credential account_sid must look like \"AC\" followed by letters and digits");
+		goto done;
 	}
 
 	/* sender: param override, else credential, else the sandbox number */
@@ -285,15 +203,16 @@ wa_send_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 
 		/* the SID is checked to be alphanumeric: safe in a path as it is */
 		req->url = fdb_asprintf("%s/2010-04-01/Accounts/%s/Messages.json",
-								wa_base_url(ctx), sid);
+								tool_base_url(ctx, whatsapp_service.default_base_url),
+								sid);
 
 		fdb_buf_init(&form);
-		wa_form_add(&form, "To", to);
-		wa_form_add(&form, "From", from);
+		tool_form_add(&form, "To", to);
+		tool_form_add(&form, "From", from);
 		if (body)
-			wa_form_add(&form, "Body", body);
+			tool_form_add(&form, "Body", body);
 		if (media)
-			wa_form_add(&form, "MediaUrl", media);
+			tool_form_add(&form, "MediaUrl", media);
 		http_request_set_body(req, form.data, form.len);
 		fdb_buf_free(&form);
 	}
@@ -301,20 +220,11 @@ wa_send_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
 	http_request_add_header(req, "Content-Type: application/x-www-form-urlencoded");
 	http_request_add_header(req, "Accept: application/json");
 	if (token)
-	{
-		char	   *pair = fdb_asprintf("%s:%s", sid, token);
-		char	   *b64 = fdb_base64((const unsigned char *) pair, strlen(pair));
-
-		http_request_add_header(req, "Authorization: Basic %s", b64);
-		free(b64);
-		free(pair);
-	}
+		tool_basic_auth(req, sid, token);
 	if (ctx->idempotency_key && ctx->idempotency_key[0])
-	{
 		http_request_add_header(req, "I-Twilio-Idempotency-Token: %s",
 								ctx->idempotency_key);
-		http_request_add_header(req, "Idempotency-Key: %s", ctx->idempotency_key);
-	}
+	tool_idempotency_header(ctx, req);
 	ok = true;
 
 done:
@@ -339,11 +249,8 @@ wa_error_text(const HttpResponse *resp, const cJSON *body, char *err, size_t err
 
 	if (msg && fdb_json_num(body, "code", &code))
 		fdb_fmt(err, errlen, "Twilio error %.0f: %s", code, msg);
-	else if (msg)
-		fdb_fmt(err, errlen, "Twilio HTTP %ld: %s", resp->status, msg);
 	else
-		fdb_fmt(err, errlen, "Twilio HTTP %ld: %.200s", resp->status,
-				resp->body ? resp->body : "");
+		tool_http_error(err, errlen, "Twilio", resp, msg);
 }
 
 /*
@@ -363,22 +270,17 @@ wa_send_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 
 		if (sid == NULL)
 		{
-			fdb_fmt(err, errlen, "Twilio HTTP %ld: response has no message sid",
-					resp->status);
+			tool_http_error(err, errlen, "Twilio", resp, "response has no message sid");
 			outcome = TOOL_FAIL;
 		}
 		else
 		{
 			const char *status = fdb_json_str(body, "status");
-			const char *to = fdb_json_str(body, "to");
 			cJSON	   *out = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(out, "sid", sid);
 			cJSON_AddStringToObject(out, "status", status ? status : "queued");
-			if (to)
-				cJSON_AddStringToObject(out, "to", to);
-			else
-				cJSON_AddNullToObject(out, "to");
+			tool_add_string_or_null(out, "to", fdb_json_str(body, "to"));
 			*output = out;
 		}
 	}
@@ -409,7 +311,7 @@ wa_send_sample(ToolContext *ctx)
 	cJSON_AddStringToObject(out, "sid", sid);
 	cJSON_AddStringToObject(out, "status", "queued");
 
-	if (wa_param_text(ctx, "to", true, &to_raw, err, sizeof(err)) && to_raw &&
+	if (tool_param_text(ctx, "to", true, &to_raw, err, sizeof(err)) && to_raw &&
 		wa_normalise_address(to_raw, "to", to, sizeof(to), err, sizeof(err)))
 		cJSON_AddStringToObject(out, "to", to);
 	else

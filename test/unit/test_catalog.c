@@ -1,6 +1,6 @@
 /*
- * test_catalog.c: the tool registry, catalog JSON, HTTP helpers and the
- * "http" tool (build / parse / sample).
+ * test_catalog.c: the tool registry, catalog JSON, HTTP helpers, the
+ * "http" tool (build / parse / sample) and the helpers shared by tools.
  */
 #include "unit.h"
 
@@ -684,6 +684,293 @@ TEST(test_http_sample)
 	cJSON_Delete(state);
 }
 
+/* ---------------------------------------------------- helpers for tools */
+
+/*
+ * helper_ctx
+ *		A context over params (JSON text, or NULL for none), credential
+ *		(JSON text or NULL: sandbox), base URL and idempotency key.  The
+ *		caller frees ctx->params and ctx->credential (casts: test-owned).
+ */
+static void
+helper_ctx(ToolContext *ctx, const char *params, const char *cred,
+		   const char *base, const char *key)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->params = params ? parse_json(params) : NULL;
+	ctx->credential = cred ? parse_json(cred) : NULL;
+	ctx->base_url = base;
+	ctx->idempotency_key = key;
+}
+
+/*
+ * helper_ctx_free
+ *		Free what helper_ctx parsed.
+ */
+static void
+helper_ctx_free(ToolContext *ctx)
+{
+	cJSON_Delete((cJSON *) ctx->params);
+	cJSON_Delete((cJSON *) ctx->credential);
+}
+
+TEST(test_tool_params)
+{
+	ToolContext ctx;
+	char		err[FDB_ERRLEN];
+	const char *s;
+	char	   *text;
+	const cJSON *v;
+
+	helper_ctx(&ctx, "{\"s\": \"abc\", \"e\": \"\", \"n\": null, \"i\": 42, \"f\": 1.5,"
+			   " \"o\": {}, \"b\": true}", NULL, NULL, NULL);
+
+	/* tool_base_url */
+	CHECK_STR(tool_base_url(&ctx, "https://def"), "https://def");
+	ctx.base_url = "";
+	CHECK_STR(tool_base_url(&ctx, "https://def"), "https://def");
+	ctx.base_url = "http://mock:1";
+	CHECK_STR(tool_base_url(&ctx, "https://def"), "http://mock:1");
+
+	/* tool_param: JSON null is absent */
+	CHECK(tool_param(&ctx, "s") == cJSON_GetObjectItemCaseSensitive(ctx.params, "s"));
+	CHECK(tool_param(&ctx, "n") == NULL);
+	CHECK(tool_param(&ctx, "missing") == NULL);
+	CHECK(tool_param(NULL, "s") == NULL);
+
+	/* tool_param_string: borrowed; absent, null and "" are NULL */
+	CHECK(tool_param_string(&ctx, "s", &s, err, sizeof(err)));
+	CHECK(s == cJSON_GetObjectItemCaseSensitive(ctx.params, "s")->valuestring);
+	CHECK(tool_param_string(&ctx, "e", &s, err, sizeof(err)) && s == NULL);
+	CHECK(tool_param_string(&ctx, "n", &s, err, sizeof(err)) && s == NULL);
+	CHECK(tool_param_string(&ctx, "missing", &s, err, sizeof(err)) && s == NULL);
+	err[0] = '\0';
+	CHECK(!tool_param_string(&ctx, "i", &s, err, sizeof(err)));
+	CHECK(s == NULL);
+	CHECK_STR(err, "param i must be a string");
+	CHECK(!tool_param_string(&ctx, "o", &s, err, sizeof(err)));
+	CHECK_STR(err, "param o must be a string");
+
+	/* tool_param_text: malloc'd; numbers only when allowed */
+	CHECK(tool_param_text(&ctx, "s", false, &text, err, sizeof(err)));
+	CHECK_STR(text, "abc");
+	CHECK(text != cJSON_GetObjectItemCaseSensitive(ctx.params, "s")->valuestring);
+	free(text);
+	CHECK(tool_param_text(&ctx, "i", true, &text, err, sizeof(err)));
+	CHECK_STR(text, "42");
+	free(text);
+	CHECK(tool_param_text(&ctx, "f", true, &text, err, sizeof(err)));
+	CHECK_STR(text, "1.5");
+	free(text);
+	CHECK(tool_param_text(&ctx, "e", true, &text, err, sizeof(err)) && text == NULL);
+	CHECK(tool_param_text(&ctx, "n", true, &text, err, sizeof(err)) && text == NULL);
+	CHECK(!tool_param_text(&ctx, "i", false, &text, err, sizeof(err)) && text == NULL);
+	CHECK_STR(err, "param i must be a string");
+	CHECK(!tool_param_text(&ctx, "b", true, &text, err, sizeof(err)) && text == NULL);
+	CHECK_STR(err, "param b must be a string");
+
+	/* tool_param_number: range and whole numbers */
+	CHECK(tool_param_number(&ctx, "f", 0, 2, false, &v, err, sizeof(err)));
+	CHECK(v == cJSON_GetObjectItemCaseSensitive(ctx.params, "f"));
+	CHECK(tool_param_number(&ctx, "missing", 0, 2, false, &v, err, sizeof(err)) && v == NULL);
+	CHECK(tool_param_number(&ctx, "n", 0, 2, true, &v, err, sizeof(err)) && v == NULL);
+	CHECK(tool_param_number(&ctx, "i", 1, 1000000, true, &v, err, sizeof(err)) && v != NULL);
+	CHECK(tool_param_number(&ctx, "i", 42, 42, true, &v, err, sizeof(err)) && v != NULL);
+	CHECK(!tool_param_number(&ctx, "i", 0, 2, false, &v, err, sizeof(err)) && v == NULL);
+	CHECK_STR(err, "param i must be a number from 0 to 2");
+	CHECK(!tool_param_number(&ctx, "f", 1, 1000000, true, &v, err, sizeof(err)) && v == NULL);
+	CHECK_STR(err, "param f must be a whole number from 1 to 1000000");
+	CHECK(!tool_param_number(&ctx, "s", 0, 2.5, false, &v, err, sizeof(err)));
+	CHECK_STR(err, "param s must be a number from 0 to 2.5");
+
+	/* tool_param_required */
+	strcpy(err, "untouched");
+	CHECK(tool_param_required("x", true, err, sizeof(err)));
+	CHECK_STR(err, "untouched");
+	CHECK(!tool_param_required("image_url", false, err, sizeof(err)));
+	CHECK_STR(err, "param image_url is required");
+	helper_ctx_free(&ctx);
+
+	/* params that are not an object have no members */
+	helper_ctx(&ctx, "[\"s\"]", NULL, NULL, NULL);
+	CHECK(tool_param(&ctx, "s") == NULL);
+	CHECK(tool_param_string(&ctx, "s", &s, err, sizeof(err)) && s == NULL);
+	helper_ctx_free(&ctx);
+}
+
+TEST(test_tool_credential)
+{
+	ToolContext ctx;
+	char		err[FDB_ERRLEN];
+	const char *a = "x";
+	const char *b = "x";
+
+	/* sandbox: no credential, NULL values, no error */
+	helper_ctx(&ctx, NULL, NULL, NULL, NULL);
+	CHECK(tool_credential_fields(&ctx, "a", &a, "b", &b, err, sizeof(err)));
+	CHECK(a == NULL && b == NULL);
+	a = "x";
+	CHECK(tool_credential_fields(&ctx, "a", &a, NULL, NULL, err, sizeof(err)) && a == NULL);
+	helper_ctx_free(&ctx);
+
+	helper_ctx(&ctx, NULL, "{\"a\": \"ka\", \"b\": \"kb\", \"e\": \"\", \"n\": 5}", NULL, NULL);
+	CHECK(tool_credential_fields(&ctx, "a", &a, "b", &b, err, sizeof(err)));
+	CHECK_STR(a, "ka");
+	CHECK_STR(b, "kb");
+	CHECK(tool_credential_fields(&ctx, "b", &b, NULL, NULL, err, sizeof(err)));
+	CHECK_STR(b, "kb");
+	CHECK(!tool_credential_fields(&ctx, "e", &a, NULL, NULL, err, sizeof(err)));
+	CHECK_STR(err, "credential needs e");
+	CHECK(!tool_credential_fields(&ctx, "n", &a, NULL, NULL, err, sizeof(err)));
+	CHECK_STR(err, "credential needs n");
+	CHECK(!tool_credential_fields(&ctx, "a", &a, "missing", &b, err, sizeof(err)));
+	CHECK_STR(err, "credential needs a and missing");
+	CHECK(!tool_credential_fields(&ctx, "missing", &a, "b", &b, err, sizeof(err)));
+	CHECK_STR(err, "credential needs missing and b");
+	helper_ctx_free(&ctx);
+}
+
+TEST(test_tool_request_helpers)
+{
+	ToolContext ctx;
+	HttpRequest req;
+	FdbBuf		form;
+	cJSON	   *body = parse_json("{\"k\": [1, \"a b\"], \"t\": true}");
+
+	/* form bodies */
+	fdb_buf_init(&form);
+	tool_form_add(&form, "To", "whatsapp:+91");
+	tool_form_add(&form, "Body", "a b&c=d");
+	CHECK_STR(form.data, "To=whatsapp%3A%2B91&Body=a+b%26c%3Dd");
+	fdb_buf_free(&form);
+
+	/* JSON body (consumed) */
+	http_request_init(&req, "POST");
+	tool_set_json_body(&req, body);
+	CHECK_STR(req.body, "{\"k\":[1,\"a b\"],\"t\":true}");
+	CHECK_INT(req.body_len, strlen(req.body));
+
+	/* auth and idempotency headers */
+	tool_bearer_header(&req, NULL);
+	tool_bearer_header(&req, "");
+	CHECK_INT(req.nheaders, 0);
+	tool_bearer_header(&req, "sk-1");
+	CHECK_STR(req.headers[0], "Authorization: Bearer sk-1");
+	tool_basic_auth(&req, "Aladdin", "open sesame");
+	CHECK_STR(req.headers[1], "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+	tool_basic_auth(&req, NULL, NULL);
+	CHECK_STR(req.headers[2], "Authorization: Basic Og==");
+
+	helper_ctx(&ctx, NULL, NULL, NULL, NULL);
+	tool_idempotency_header(&ctx, &req);
+	ctx.idempotency_key = "";
+	tool_idempotency_header(&ctx, &req);
+	CHECK_INT(req.nheaders, 3);
+	ctx.idempotency_key = "run1-node2";
+	tool_idempotency_header(&ctx, &req);
+	CHECK_INT(req.nheaders, 4);
+	CHECK_STR(req.headers[3], "Idempotency-Key: run1-node2");
+	http_request_free(&req);
+}
+
+TEST(test_tool_response_helpers)
+{
+	HttpResponse resp;
+	char		err[FDB_ERRLEN];
+	char		big[300];
+	cJSON	   *obj = cJSON_CreateObject();
+
+	/* an error never counts as done */
+	CHECK_INT(tool_error_outcome(200), TOOL_FAIL);
+	CHECK_INT(tool_error_outcome(302), TOOL_FAIL);
+	CHECK_INT(tool_error_outcome(404), TOOL_FAIL);
+	CHECK_INT(tool_error_outcome(429), TOOL_RETRY);
+	CHECK_INT(tool_error_outcome(503), TOOL_RETRY);
+
+	/* error texts */
+	make_response(&resp, 404, NULL, "{\"error\": \"gone\"}");
+	tool_http_error(err, sizeof(err), "Acme", &resp, "response has no id");
+	CHECK_STR(err, "Acme HTTP 404: response has no id");
+	tool_http_error(err, sizeof(err), "Acme", &resp, NULL);
+	CHECK_STR(err, "Acme HTTP 404: {\"error\": \"gone\"}");
+	http_response_free(&resp);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	make_response(&resp, 500, NULL, big);
+	tool_http_error(err, sizeof(err), "Acme", &resp, NULL);
+	CHECK_INT(strlen(err), strlen("Acme HTTP 500: ") + 200);
+	http_response_free(&resp);
+	make_response(&resp, 502, NULL, NULL);
+	tool_http_error(err, sizeof(err), "Acme", &resp, NULL);
+	CHECK_STR(err, "Acme HTTP 502: ");
+	http_response_free(&resp);
+
+	/* substring test */
+	CHECK(tool_contains_ci("The media was ALREADY Published.", "already published"));
+	CHECK(!tool_contains_ci("already publish", "already published"));
+	CHECK(!tool_contains_ci(NULL, "x"));
+	CHECK(tool_contains_ci("x", ""));
+	CHECK(!tool_contains_ci("", "x"));
+
+	/* string or null */
+	tool_add_string_or_null(obj, "a", "v");
+	tool_add_string_or_null(obj, "b", NULL);
+	CHECK_STR(fdb_json_str(obj, "a"), "v");
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, "b")));
+	cJSON_Delete(obj);
+}
+
+TEST(test_tool_sample_ids)
+{
+	ToolContext ctx;
+	char		a[32];
+	char		b[32];
+	char		small[6];
+
+	/* 64-bit FNV-1a test vectors; NULL is "", hashing continues */
+	CHECK(tool_hash(TOOL_HASH_INIT, "") == UINT64_C(0xcbf29ce484222325));
+	CHECK(tool_hash(TOOL_HASH_INIT, NULL) == TOOL_HASH_INIT);
+	CHECK(tool_hash(TOOL_HASH_INIT, "a") == UINT64_C(0xaf63dc4c8601ec8c));
+	CHECK(tool_hash(TOOL_HASH_INIT, "foobar") == UINT64_C(0x85944171f73967e8));
+	CHECK(tool_hash(tool_hash(TOOL_HASH_INIT, "foo"), "bar") ==
+		  UINT64_C(0x85944171f73967e8));
+
+	/* the sample hash is salt then idempotency key */
+	helper_ctx(&ctx, NULL, NULL, NULL, "bar");
+	CHECK(tool_sample_hash(&ctx, "foo") == UINT64_C(0x85944171f73967e8));
+	CHECK(tool_sample_hash(&ctx, NULL) == tool_hash(TOOL_HASH_INIT, "bar"));
+	ctx.idempotency_key = NULL;
+	CHECK(tool_sample_hash(&ctx, "foobar") == UINT64_C(0x85944171f73967e8));
+
+	/* digits of h, least significant first, after the prefix */
+	tool_hash_id(12345, "id_", "0123456789", 5, a, sizeof(a));
+	CHECK_STR(a, "id_54321");
+	tool_hash_id(7, "", "0123456789", 3, a, sizeof(a));
+	CHECK_STR(a, "700");
+	tool_hash_id(35, "C", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 2, a, sizeof(a));
+	CHECK_STR(a, "CZ0");
+	tool_hash_id(12345, "id_", "0123456789", 5, small, sizeof(small));
+	CHECK_STR(small, "id_54");
+	tool_hash_id(12345, "abcdefgh", "0123456789", 5, small, sizeof(small));
+	CHECK_STR(small, "abcde");
+
+	/* sample ids: same key, same id; another salt or key, another id */
+	ctx.idempotency_key = "run1-node2";
+	tool_sample_id(&ctx, "media", "17", "0123456789", 15, a, sizeof(a));
+	CHECK_INT(strlen(a), 17);
+	CHECK(strncmp(a, "17", 2) == 0 && strspn(a, "0123456789") == 17);
+	tool_sample_id(&ctx, "media", "17", "0123456789", 15, b, sizeof(b));
+	CHECK_STR(a, b);
+	tool_hash_id(tool_sample_hash(&ctx, "media"), "17", "0123456789", 15, b, sizeof(b));
+	CHECK_STR(a, b);
+	tool_sample_id(&ctx, "container", "17", "0123456789", 15, b, sizeof(b));
+	CHECK(strcmp(a, b) != 0);
+	ctx.idempotency_key = "run1-node3";
+	tool_sample_id(&ctx, "media", "17", "0123456789", 15, b, sizeof(b));
+	CHECK(strcmp(a, b) != 0);
+	helper_ctx_free(&ctx);
+}
+
 int
 main(void)
 {
@@ -700,5 +987,10 @@ main(void)
 	RUN(test_http_too_many_headers);
 	RUN(test_http_parse);
 	RUN(test_http_sample);
+	RUN(test_tool_params);
+	RUN(test_tool_credential);
+	RUN(test_tool_request_helpers);
+	RUN(test_tool_response_helpers);
+	RUN(test_tool_sample_ids);
 	return UNIT_SUMMARY();
 }
