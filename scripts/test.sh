@@ -5,21 +5,52 @@
 #   3. pg_regress (sql/ + expected/) on a throwaway cluster with flowdb preloaded
 #   4. TAP tests (test/t/*.pl): each starts its own clusters and fake servers
 #   5. a short fuzz smoke run of the parsers (when clang's libFuzzer is there)
-# Prints "test: N passed, N failed" (suites) at the end; exits non-zero on failure.
+# Prints "test: N passed, N failed" (checks over all suites) at the end;
+# exits non-zero when any suite fails.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/common.sh"
 
 passed=0
 failed=0
+suites_failed=0
+LOG=$(mktemp /tmp/flowdb-test-log.XXXXXX)
+# suite NAME CMD...: run one suite, count its checks from its own output
+# (unit: "N passed, M failed" lines; pg_regress: "All N tests passed" /
+# "M of N tests failed"; prove: "Tests=N" and "Failed M/N"); a failing
+# suite with no countable failure counts as one failure.
 suite() {
 	local name=$1; shift
 	echo "=== $name"
-	if "$@"; then
-		passed=$((passed + 1)); echo "=== $name: ok"
+	"$@" 2>&1 | tee "$LOG"
+	local rc=${PIPESTATUS[0]}
+	local p f
+	read -r p f < <(python3 - "$LOG" <<'PY'
+import re, sys
+t = open(sys.argv[1], errors="replace").read()
+p = f = 0
+for a, b in re.findall(r"(\d+) passed, (\d+) failed", t):
+    p += int(a); f += int(b)
+m = re.search(r"All (\d+) tests passed", t)
+if m: p += int(m.group(1))
+m = re.search(r"(\d+) of (\d+) tests failed", t)
+if m: f += int(m.group(1)); p += int(m.group(2)) - int(m.group(1))
+m = re.search(r"Files=\d+, Tests=(\d+)", t)
+if m:
+    tf = sum(int(x) for x in re.findall(r"Failed (\d+)/\d+ subtests", t))
+    p += int(m.group(1)) - tf; f += tf
+print(p, f)
+PY
+)
+	passed=$((passed + p))
+	if [ "$rc" -ne 0 ]; then
+		suites_failed=$((suites_failed + 1))
+		[ "$f" -eq 0 ] && f=1
+		echo "=== $name: FAILED"
 	else
-		failed=$((failed + 1)); echo "=== $name: FAILED"
+		echo "=== $name: ok ($p checks)"
 	fi
+	failed=$((failed + f))
 }
 
 cd "$ROOT"
@@ -30,7 +61,7 @@ fi
 suite unit make -s -C test/unit run
 
 WORK=$(work_copy "$ROOT")
-trap 'stop_cluster "$WORK/tmp_cluster"; rm -rf "$WORK"' EXIT
+trap 'stop_cluster "$WORK/tmp_cluster"; rm -rf "$WORK" "$LOG"' EXIT
 
 regress() {
 	local port; port=$(free_port)
@@ -54,4 +85,4 @@ if [ -z "${SKIP_FUZZ:-}" ] && [ -f test/fuzz/Makefile ] && command -v clang >/de
 fi
 
 echo "test: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+[ $failed -eq 0 ] && [ $suites_failed -eq 0 ]
