@@ -4,7 +4,8 @@
 #   2. C unit tests of the pure modules under valgrind
 #   3. pg_regress (sql/ + expected/) on a throwaway cluster with flowdb preloaded
 #   4. TAP tests (test/t/*.pl): each starts its own clusters and fake servers
-#   5. a short fuzz smoke run of the parsers (when clang's libFuzzer is there)
+#   5. the benchmark in its smoke form (bench/run.sh --smoke: it runs, nothing is asserted)
+#   6. a short fuzz smoke run of the parsers (when clang's libFuzzer is there)
 # Prints "test: N passed, N failed" (checks over all suites) at the end;
 # exits non-zero when any suite fails.
 set -uo pipefail
@@ -79,6 +80,12 @@ tap() {
 	$RUNAS env PATH="$PATH" make -s -C "$WORK" installcheck-tap PG_CONFIG="$PG_CONFIG"
 }
 suite tap tap
+
+# benchmarks are not tests: the smoke run only proves the bench still runs
+# (no speed is asserted); its report goes to bench/out/results-smoke.md
+if [ -z "${SKIP_BENCH:-}" ]; then
+	suite bench-smoke bash bench/run.sh --smoke --no-build
+fi
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -f test/fuzz/Makefile ] && command -v clang >/dev/null; then
 	suite fuzz make -s -C test/fuzz smoke FUZZ_TIME="${FUZZ_TIME:-10}"

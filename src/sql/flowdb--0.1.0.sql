@@ -67,7 +67,7 @@ CREATE TABLE flowdb.runs (
 	started_at	timestamptz,
 	finished_at timestamptz,
 	updated_at	timestamptz NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 70);		-- room for HOT updates of state at every step
 CREATE INDEX runs_due ON flowdb.runs (next_at)
 	WHERE status IN ('queued', 'running', 'waiting');
 CREATE INDEX runs_lease ON flowdb.runs (lease_owner)

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""report.py METRICS RESULTS_MD RSS_SAMPLES: render bench/run.sh's metrics.
+
+Prints the summary table (metric, flowdb, bound, ratio, target) to stdout
+and writes the full markdown report.  Standard library only.
+"""
+import sys
+
+
+def load(path):
+    m = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                k, v = line.split("=", 1)
+                m[k] = v
+    return m
+
+
+def num(m, k, default=None):
+    try:
+        return float(m[k])
+    except (KeyError, ValueError):
+        return default
+
+
+def lat(m, key):
+    """(p50, p90, p99, max, mean, n) in microseconds, or None."""
+    v = m.get("lat_" + key)
+    if not v:
+        return None
+    p = v.split()
+    try:
+        return tuple(float(x) for x in p[:5]) + (int(p[5]),)
+    except (ValueError, IndexError):
+        return None
+
+
+def ms(us):
+    return "n/a" if us is None else f"{us / 1000:.2f} ms"
+
+
+def signed_ms(us):
+    return "n/a" if us is None else f"{us / 1000:+.2f} ms"
+
+
+def fmt_rate(x):
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def verdict(ok):
+    return "met" if ok else "NOT met"
+
+
+def main():
+    m = load(sys.argv[1])
+    out_path = sys.argv[2]
+    rss_path = sys.argv[3] if len(sys.argv) > 3 else None
+    smoke = m.get("mode") == "smoke"
+
+    tps = num(m, "pgbench_tps")
+    tps_b = num(m, "pgbench_batch_steps")
+    k = m.get("pgbench_batch_k", "?")
+    r1 = num(m, "one_step_rate")
+    r5 = num(m, "five_step_rate")
+    rs = num(m, "stream_rate")
+    bound = lat(m, "bound_commit")
+    fcommit = lat(m, "flowdb_commit")
+    p0 = lat(m, "pickup_from_t0")
+    p1 = lat(m, "pickup_from_t1")
+
+    rss_start = num(m, "rss_start_kb")
+    rss_warm = num(m, "rss_warm_kb")
+    rss_peak = num(m, "rss_peak_kb")
+    rss_end = num(m, "rss_end_kb")
+    growth = None
+    if rss_warm and rss_end is not None:
+        growth = (rss_end - rss_warm) / rss_warm
+    an_start = num(m, "anon_start_kb")
+    an_warm = num(m, "anon_warm_kb")
+    an_peak = num(m, "anon_peak_kb")
+    an_end = num(m, "anon_end_kb")
+    an_growth = None
+    if an_warm and an_end is not None:
+        an_growth = (an_end - an_warm) / an_warm
+    total_steps = sum(int(num(m, f"{p}_steps", 0)) for p in ("one_step", "five_step", "stream"))
+
+    # summary rows: metric, flowdb, bound, ratio, target
+    rows = []
+    rows.append(("Throughput, 1-step runs (steps/s)", fmt_rate(r1),
+                 f"{fmt_rate(tps)} (pgbench tps)", ratio(r1, tps),
+                 f">= 1.5x: {verdict(r1 is not None and tps and r1 / tps >= 1.5)}"))
+    rows.append(("Throughput, 5-step runs (steps/s)", fmt_rate(r5),
+                 f"{fmt_rate(tps)} (pgbench tps)", ratio(r5, tps),
+                 f">= 1.5x: {verdict(r5 is not None and tps and r5 / tps >= 1.5)}"))
+    rows.append(("Throughput, steady stream (steps/s)", fmt_rate(rs),
+                 f"{fmt_rate(tps)} (pgbench tps)", ratio(rs, tps), "(queue-rate bound)"))
+    rows.append((f"Throughput, 1-step vs batched bound ({k} steps/txn)", fmt_rate(r1),
+                 f"{fmt_rate(tps_b)} (steps/s)", ratio(r1, tps_b), "(for reference)"))
+    if p0 and bound:
+        rows.append(("Pickup p50, arrival - t0 (before COMMIT)", ms(p0[0]),
+                     f"{ms(bound[0])} (bare COMMIT p50)", signed_ms(p0[0] - bound[0]),
+                     f"<= 1 ms: {verdict(p0[0] <= 1000)}"))
+        rows.append(("Pickup p99, arrival - t0 (before COMMIT)", ms(p0[2]),
+                     f"{ms(bound[2])} (bare COMMIT p99)", signed_ms(p0[2] - bound[2]),
+                     f"<= 5 ms: {verdict(p0[2] <= 5000)}"))
+    if p1:
+        rows.append(("Pickup p50, arrival - t1 (after COMMIT returned)", ms(p1[0]), "0 (request at commit return)",
+                     "-", f"<= 1 ms: {verdict(p1[0] <= 1000)}"))
+        rows.append(("Pickup p99, arrival - t1 (after COMMIT returned)", ms(p1[2]), "0", "-",
+                     f"<= 5 ms: {verdict(p1[2] <= 5000)}"))
+    if fcommit and bound:
+        rows.append(("COMMIT of flow_execute p50 / p99", f"{ms(fcommit[0])} / {ms(fcommit[2])}",
+                     f"{ms(bound[0])} / {ms(bound[2])}", ratio(fcommit[0], bound[0]), "(cost of queueing)"))
+    if rss_warm:
+        flat = growth is not None and growth < 0.10
+        rows.append(("Worker RSS start / warm / peak / end", f"{rss_start/1024:.1f} / {rss_warm/1024:.1f} / "
+                     f"{rss_peak/1024:.1f} / {rss_end/1024:.1f} MB", "-",
+                     f"{growth*100:+.1f}% after warm-up" if growth is not None else "n/a",
+                     f"flat (< 10%): {verdict(flat)}" + (" (smoke: too short to judge)" if smoke else "")))
+    if an_warm:
+        flat = an_growth is not None and an_growth < 0.10
+        rows.append(("Worker RssAnon (private) start / warm / peak / end",
+                     f"{an_start/1024:.1f} / {an_warm/1024:.1f} / {an_peak/1024:.1f} / {an_end/1024:.1f} MB", "-",
+                     f"{an_growth*100:+.1f}% after warm-up" if an_growth is not None else "n/a",
+                     f"flat (< 10%): {verdict(flat)}" + (" (smoke: too short to judge)" if smoke else "")))
+    cpu1 = num(m, "one_step_cpu_us_per_step")
+    if cpu1 is not None:
+        busy = m.get("one_step_cpu_busy_pct")
+        rows.append(("Worker CPU per step, 1-step phase", f"{cpu1:.0f} us (busy {busy}%)", "-",
+                     f"max {1e6 / cpu1:,.0f} steps/s per core" if cpu1 else "n/a", "(where the time goes)"))
+    an_c0 = num(m, "five_step_anon_end_kb")
+    an_c1 = num(m, "stream_anon_end_kb")
+    if an_c0 and an_c1 is not None:
+        g = (an_c1 - an_c0) / an_c0
+        rows.append(("Worker RssAnon over the steady-stream phase", f"{an_c0/1024:.1f} -> {an_c1/1024:.1f} MB", "-",
+                     f"{g*100:+.1f}% over {int(num(m, 'stream_steps', 0)):,} steps",
+                     f"leak check (< 10%): {verdict(g < 0.10)}"))
+    tsteps = num(m, "total_steps")
+    tcommits = num(m, "total_commits")
+    if tsteps and tcommits:
+        rows.append(("Worker steps / commits (all phases)", f"{int(tsteps):,} / {int(tcommits):,}", "1 per txn",
+                     f"{tsteps / tcommits:.1f} steps/commit", "(batching)"))
+
+    head = ("metric", "flowdb", "bound", "ratio", "target")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
+
+    def line(r):
+        return "| " + " | ".join(str(r[i]).ljust(widths[i]) for i in range(5)) + " |"
+
+    table = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
+    print("\n".join(table))
+
+    md = []
+    md.append(f"# flowdb benchmark results ({m.get('mode')})\n")
+    md.append("Generated by `bash bench/run.sh" + (" --smoke" if smoke else "") +
+              "`; do not edit by hand.  See bench/README.md for what is measured and how.\n")
+    if m.get("failed"):
+        md.append(f"**THE RUN FAILED: {m['failed']}**  The numbers below are partial.\n")
+    if m.get("worker_crash"):
+        md.append("**The flowdb worker crashed:**\n")
+        md.append("```\n" + m["worker_crash"] + "\n```\n")
+    md.append("## Machine\n")
+    md.append(f"- date: {m.get('date')}")
+    md.append(f"- nproc: {m.get('nproc')}; CPU: {m.get('cpu')}; memory: {m.get('mem')}; kernel {m.get('kernel')}")
+    md.append(f"- PostgreSQL {m.get('pg_version')}; settings: {m.get('pg_settings')}")
+    md.append(f"- flowdb commit: {m.get('git')}")
+    if m.get("extra_conf"):
+        md.append(f"- EXPERIMENT, extra settings (BENCH_CONF): {m['extra_conf']}")
+    md.append(f"- load average at start / end: {m.get('loadavg_start')} / {m.get('loadavg_end')} "
+              "(anything above ~1 means other processes competed for the 2 cores)")
+    md.append(f"- fastserver self-test: {fmt_rate(num(m, 'server_rps'))} req/s with 64 keep-alive connections "
+              f"(needs > 20,000: {verdict((num(m, 'server_rps') or 0) > 20000)})")
+    md.append(f"- benchmark time: {m.get('bench_secs')} s (total with build {m.get('total_secs')} s)")
+    if m.get("build_warning"):
+        md.append(f"- WARNING: {m['build_warning']}")
+    md.append("")
+    md.append("## Summary\n")
+    md.extend(table)
+    md.append("")
+    errors = [f"- {k}: {v}" for k, v in m.items() if k.endswith("_error")]
+    if errors:
+        md.append("**Errors:**\n")
+        md.extend(errors)
+        md.append("")
+
+    md.append("## Throughput phases\n")
+    md.append("steps/s = log rows / (last finished_at - first finished_at) of the phase, "
+              "from flowdb.workflow_logs.  Worker counters from flowdb.worker_info().\n")
+    md.append("| phase | runs ok | steps | seconds | steps/s | queueing s | worker commits | steps/commit | wakeups | "
+              "worker CPU/step | worker CPU busy | waiting for a CPU | HTTP p50 | VmRSS / RssAnon at end |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for p, label in (("one_step", "1-step, one bulk transaction"),
+                     ("five_step", "5-step, one bulk transaction"),
+                     ("stream", "1-step, steady stream (pgbench queues 20/txn)")):
+        if f"{p}_rate" not in m:
+            continue
+        md.append(f"| {label} | {m.get(p + '_runs_ok')} | {m.get(p + '_steps')} | {m.get(p + '_secs')} | "
+                  f"{fmt_rate(num(m, p + '_rate'))} | {m.get(p + '_queue_secs')} | {m.get(p + '_worker_commits')} | "
+                  f"{m.get(p + '_steps_per_commit')} | {m.get(p + '_worker_wakeups')} | "
+                  f"{m.get(p + '_cpu_us_per_step')} us | {m.get(p + '_cpu_busy_pct')}% | {m.get(p + '_runq_wait_pct')}% | "
+                  f"{m.get(p + '_http_p50_ms')} ms | {num(m, p + '_rss_end_kb', 0) / 1024:.1f} / "
+                  f"{num(m, p + '_anon_end_kb', 0) / 1024:.1f} MB |")
+    md.append("")
+    md.append(f"Total steps in the throughput phases: {total_steps:,}.  Worker CPU busy = its user+system "
+              f"time / the phase's wall time (queueing to idle); waiting for a CPU = time it was runnable but "
+              f"not running (/proc/<pid>/schedstat): other processes on the machine took the core.\n")
+    md.append("## Bound: pgbench, one client, same writes\n")
+    md.append(f"- per step (`bench/out/pgbench-step.sql`): BEGIN; INSERT INTO flowdb.workflow_logs (input/output "
+              f"jsonb as flowdb wrote them: {m.get('row_bytes')}); UPDATE flowdb.runs SET state = ..., "
+              f"updated_at = now() WHERE id = <random existing run>; END.  "
+              f"pgbench -c 1 -j 1: **{m.get('pgbench_tps')} tps** (latency {m.get('pgbench_latency_ms')} ms).")
+    md.append(f"- batched like flowdb (`bench/out/pgbench-batch.sql`): {k} steps' INSERT + UPDATE per transaction "
+              f"({k} = the worker's steps/commit in the 1-step phase): {m.get('pgbench_batch_tps')} tps = "
+              f"**{fmt_rate(tps_b)} steps/s**.")
+    md.append("- the runs_wake statement trigger is disabled during the bound: clients that queue runs fire it, "
+              "the worker's own writes do not.\n")
+
+    md.append("## Pickup latency\n")
+    md.append("One run at a time: BEGIN; SELECT flow_execute(1-step blueprint, url http://127.0.0.1:PORT/t/{{run.id}}); "
+              "t0; COMMIT; t1; arrival = CLOCK_REALTIME at fastserver when the request was read.  "
+              "Each sample waits for the run to finish.  Bound samples (bare COMMIT of an equivalent insert into "
+              "bench.commit_probe) are interleaved with the flowdb samples.  Raw: bench/out/latency-*.csv.\n")
+    md.append("| series | p50 | p90 | p99 | max | mean | n |")
+    md.append("|---|---|---|---|---|---|---|")
+    for key, label in (("bound_commit", "bound: bare COMMIT (t1 - t0)"),
+                       ("flowdb_commit", "flowdb: COMMIT of flow_execute (t1 - t0)"),
+                       ("pickup_from_t0", "flowdb: arrival - t0"),
+                       ("pickup_from_t1", "flowdb: arrival - t1 (negative: worker beat the client's return)")):
+        v = lat(m, key)
+        if v:
+            md.append(f"| {label} | {ms(v[0])} | {ms(v[1])} | {ms(v[2])} | {ms(v[3])} | {ms(v[4])} | {v[5]} |")
+    md.append("")
+
+    md.append("## Worker memory\n")
+    md.append(f"VmRSS of the flowdb worker (pid from flowdb.worker_info()), sampled every second during the "
+              f"throughput phases ({m.get('rss_samples')} samples, bench/out/rss-*.txt): start "
+              f"{(rss_start or 0)/1024:.1f} MB, after warm-up (end of the 1-step phase) {(rss_warm or 0)/1024:.1f} MB, "
+              f"peak {(rss_peak or 0)/1024:.1f} MB, end {(rss_end or 0)/1024:.1f} MB"
+              + (f" ({growth*100:+.1f}% after warm-up: {'flat' if growth < 0.10 else 'NOT flat'})." if growth is not None else ".")
+              + f"  Worker restarted during the run: {'no' if m.get('worker_pid_same') == 'yes' else m.get('worker_pid_same')}.")
+    palloc = num(m, "worker_palloc_total")
+    if palloc is not None and rss_end:
+        md.append(f"\nPostgreSQL memory contexts of the worker at the end (pg_log_backend_memory_contexts, "
+                  f"bench/out/worker-memory-contexts-*.txt): {palloc / 1048576:.1f} MB in total; the rest of "
+                  f"RssAnon is malloc (cJSON run state, libcurl) and glibc arena slack.")
+    if an_warm:
+        md.append(f"\nVmRSS counts the shared_buffers pages the worker has touched (RssShmem, "
+                  f"{num(m, 'shmem_end_kb', 0)/1024:.1f} MB at the end; bounded by shared_buffers), so it grows while "
+                  f"the worker writes to new pages and says little about leaks.  Private memory (RssAnon): start "
+                  f"{an_start/1024:.1f} MB, after warm-up {an_warm/1024:.1f} MB, peak {an_peak/1024:.1f} MB, end "
+                  f"{an_end/1024:.1f} MB"
+                  + (f" ({an_growth*100:+.1f}% after warm-up: {'flat' if an_growth < 0.10 else 'NOT flat'})." if an_growth is not None else "."))
+    if rss_path:
+        try:
+            with open(rss_path) as f:
+                pts = [tuple(map(float, l.split())) for l in f if len(l.split()) == 4]
+            if pts:
+                t0 = pts[0][0]
+                step = max(1, len(pts) // 20)
+                md.append("\n| t (s) | VmRSS (MB) | RssAnon (MB) | RssShmem (MB) |")
+                md.append("|---|---|---|---|")
+                sel = pts[::step]
+                if (len(pts) - 1) % step:
+                    sel.append(pts[-1])
+                for t, r, a, sh in sel:
+                    md.append(f"| {t - t0:.0f} | {r / 1024:.1f} | {a / 1024:.1f} | {sh / 1024:.1f} |")
+        except OSError:
+            pass
+    md.append("")
+    md.append("## flowdb.worker_info() at the end\n")
+    md.append(f"claimed {m.get('total_claimed')}, steps {m.get('total_steps')}, commits {m.get('total_commits')}, "
+              f"wakeups {m.get('total_wakeups')}"
+              + (f" -> {tsteps / tcommits:.1f} steps per commit overall (includes the latency phase, 1 step per commit)."
+                 if tsteps and tcommits else "."))
+    md.append("")
+    with open(out_path, "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,466 @@
+#!/bin/bash
+# bench/run.sh: flowdb throughput, pickup latency and worker memory against
+# what the same PostgreSQL can do with the same writes (see bench/README.md).
+#
+#   bash bench/run.sh            full run  -> bench/results.md
+#   bash bench/run.sh --smoke    CI-sized  -> bench/out/results-smoke.md
+# Options: --no-build (use the installed flowdb), --perf (perf record the
+# worker during the first throughput phase), --keep (keep the cluster dir).
+# Works as root on a fresh Debian machine with scripts/deps.sh's packages.
+# BENCH_CONF="name = value; ..." adds postgresql.conf lines (experiments;
+# the report says so).  A crash of the flowdb worker fails the run and the
+# report shows the server log lines.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+OUT=$BENCH/out
+. "$ROOT/scripts/common.sh"
+
+MODE=full
+BUILD=1
+PERF=0
+KEEP=0
+for a in "$@"; do
+	case $a in
+	--smoke) MODE=smoke ;;
+	--no-build) BUILD=0 ;;
+	--perf) PERF=1 ;;
+	--keep) KEEP=1 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown option $a" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$MODE" = full ]; then
+	N1=20000; N5=5000; NSTREAM=60000; STREAM_BATCH=20
+	PGB_T=20; LAT_N=2000; SELFTEST_S=3; PHASE_TIMEOUT=1200
+	RESULTS=${RESULTS:-$BENCH/results.md}
+else
+	N1=1000; N5=200; NSTREAM=1000; STREAM_BATCH=20
+	PGB_T=5; LAT_N=200; SELFTEST_S=1; PHASE_TIMEOUT=120
+	RESULTS=${RESULTS:-$OUT/results-smoke.md}
+fi
+
+T_START=$(date +%s.%N)
+mkdir -p "$OUT"
+M=$OUT/metrics-$MODE.txt		# key=value lines for report.py
+: >"$M"
+CRASH=$OUT/crash-$MODE.txt		# server log lines of a worker crash
+rm -f "$CRASH"
+metric() { echo "$1=$2" >>"$M"; }
+# arithmetic with awk (bc is not always installed)
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+log() { printf '[%6.1fs] %s\n' "$(since "$T_START")" "$*" >&2; }
+fail() {
+	log "FAILED: $*"
+	metric failed "$*"
+	python3 "$BENCH/report.py" "$M" "$RESULTS" "$OUT/rss-$MODE.txt" >/dev/null 2>&1 &&
+		log "partial results in $RESULTS"
+	exit 1
+}
+
+WORK=""
+SRV_PID=""
+SAMPLER_PID=""
+PERF_PID=""
+cleanup() {
+	local rc=$?
+	set +e
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID" 2>/dev/null
+	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+	if [ -n "$SRV_PID" ]; then
+		kill -TERM "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	fi
+	if [ -n "$WORK" ]; then
+		# fast stop; immediate when it hangs (e.g. crash recovery)
+		$RUNAS "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast -w -t 20 stop >/dev/null 2>&1 ||
+			$RUNAS "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate -w stop >/dev/null 2>&1
+		if [ $rc -ne 0 ] && [ -f "$WORK/pg/server.log" ]; then
+			cp "$WORK/pg/server.log" "$OUT/server-$MODE.log"
+			echo "run.sh: server log kept in $OUT/server-$MODE.log" >&2
+		fi
+		[ $KEEP -eq 1 ] || rm -rf "$WORK"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+########################################################################
+# build
+########################################################################
+if [ $BUILD -eq 1 ]; then
+	log "building and installing flowdb"
+	if ! (cd "$ROOT" && make -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" >/dev/null &&
+		make -s install PG_CONFIG="$PG_CONFIG" >/dev/null); then
+		[ -f "$($PG_CONFIG --pkglibdir)/flowdb.so" ] || fail "flowdb build failed"
+		log "WARNING: build failed; benchmarking the flowdb already installed"
+		metric build_warning "build failed, installed flowdb.so used"
+	fi
+fi
+[ -f "$($PG_CONFIG --pkglibdir)/flowdb.so" ] || fail "flowdb is not installed (drop --no-build)"
+CFLAGS_B="-O2 -Wall -Wextra"
+gcc $CFLAGS_B -o "$OUT/fastserver" "$BENCH/fastserver.c"
+gcc $CFLAGS_B -o "$OUT/loadgen" "$BENCH/loadgen.c"
+gcc $CFLAGS_B -I"$($PG_CONFIG --includedir)" -o "$OUT/latency" "$BENCH/latency.c" \
+	-L"$($PG_CONFIG --libdir)" -lpq -lm
+T_BUILT=$(date +%s.%N)
+
+########################################################################
+# machine
+########################################################################
+metric mode "$MODE"
+metric date "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+metric nproc "$(nproc)"
+metric cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+metric mem "$(awk '/^MemTotal/{printf "%d MB", $2 / 1024}' /proc/meminfo)"
+metric kernel "$(uname -r)"
+metric loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+metric git "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' (src/ has uncommitted changes)')"
+
+########################################################################
+# HTTP server + self-test
+########################################################################
+WORK=$(mktemp -d /tmp/flowdb-bench.XXXXXX)
+chmod 755 "$WORK"
+chown postgres:postgres "$WORK" 2>/dev/null || true
+"$OUT/fastserver" -P "$WORK/srv.port" -o "$OUT/arrivals-$MODE.txt" >"$WORK/srv.log" 2>&1 &
+SRV_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/srv.port" ] && break; sleep 0.05; done
+[ -s "$WORK/srv.port" ] || fail "fastserver did not start"
+SPORT=$(cat "$WORK/srv.port")
+# http_get PATH: GET from fastserver without curl (bash /dev/tcp)
+http_get() {
+	exec 3<>"/dev/tcp/127.0.0.1/$SPORT"
+	printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
+	cat <&3
+	exec 3<&-
+}
+log "fastserver on 127.0.0.1:$SPORT; self-test ${SELFTEST_S}s x 64 connections"
+SELF=$("$OUT/loadgen" 127.0.0.1 "$SPORT" 64 "$SELFTEST_S" /selftest/)
+log "$SELF"
+metric server_rps "$(echo "$SELF" | sed -n 's/.*= \([0-9]*\) req\/s.*/\1/p')"
+http_get /_reset >/dev/null
+
+########################################################################
+# cluster
+########################################################################
+PORT=$(free_port)
+PGDIR=$WORK/pg
+# BENCH_CONF="flowdb.max_inflight = 256; flowdb.claim_batch = 128": extra
+# postgresql.conf lines for experiments (reported in the results)
+EXTRA_CONF=()
+if [ -n "${BENCH_CONF:-}" ]; then
+	IFS=';' read -r -a EXTRA_CONF <<<"$BENCH_CONF"
+fi
+log "starting PostgreSQL on port $PORT"
+start_cluster "$PGDIR" "$PORT" \
+	"shared_buffers = 256MB" \
+	"fsync = on" \
+	"synchronous_commit = on" \
+	"max_wal_size = 4GB" \
+	"checkpoint_timeout = 30min" \
+	"max_connections = 50" \
+	"flowdb.workers = 1" \
+	"flowdb.allow_private_hosts = on" \
+	"log_min_messages = warning" \
+	"${EXTRA_CONF[@]}" || fail "cluster did not start"
+[ ${#EXTRA_CONF[@]} -eq 0 ] || metric extra_conf "$(IFS=';'; echo "${EXTRA_CONF[*]}")"
+CONN="host=$PGDIR port=$PORT user=postgres dbname=postgres"
+PSQL=("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$PGDIR" -p "$PORT" -U postgres -d postgres)
+q() { "${PSQL[@]}" -c "$1"; }
+
+q "CREATE EXTENSION flowdb"
+q "CREATE SCHEMA bench"
+q "CREATE TABLE bench.commit_probe (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	blueprint jsonb NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+metric pg_version "$(q 'SHOW server_version')"
+metric pg_settings "$(q "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
+	FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method',
+	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'max_wal_size')")"
+
+WPID=""
+for _ in $(seq 100); do
+	WPID=$(q "SELECT pid FROM flowdb.worker_info() WHERE pid <> 0 LIMIT 1")
+	[ -n "$WPID" ] && break
+	sleep 0.1
+done
+[ -n "$WPID" ] || fail "no flowdb worker"
+rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# private memory only: VmRSS also counts the shared_buffers pages the
+# worker touched (RssShmem), which grow up to shared_buffers and are no leak
+anon() { awk '/^RssAnon/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+shmem() { awk '/^RssShmem/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# utime + stime of a process, in clock ticks
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+CLK_TCK=$(getconf CLK_TCK)
+log "flowdb worker pid $WPID, VmRSS $(rss "$WPID") kB (RssAnon $(anon "$WPID") kB)"
+metric rss_start_kb "$(rss "$WPID")"
+metric anon_start_kb "$(anon "$WPID")"
+
+# worker counters: "claimed steps commits wakeups"
+counters() { q "SELECT claimed || ' ' || steps || ' ' || commits || ' ' || wakeups FROM flowdb.worker_info() WHERE pid <> 0"; }
+
+# memory sampler: "epoch_s VmRSS_kB RssAnon_kB RssShmem_kB" every second
+# while the throughput phases run
+(
+	while [ -d "/proc/$WPID" ]; do
+		echo "$(date +%s.%N) $(awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^RssShmem/{s=$2} END{print r, a, s}' "/proc/$WPID/status" 2>/dev/null)"
+		sleep 1
+	done
+) >"$OUT/rss-$MODE.txt" &
+SAMPLER_PID=$!
+
+########################################################################
+# throughput phases
+########################################################################
+URL="http://127.0.0.1:$SPORT"
+BP1='{"version": 1, "name": "bench-1step", "trigger": {"type": "manual"},
+ "nodes": [{"id": "notify", "type": "action", "service": "http", "task": "request",
+   "params": {"method": "POST", "url": "'$URL'/w/notify",
+     "headers": {"X-Bench": "1"},
+     "body": {"order_id": "{{trigger_data.i}}", "run": "{{run.id}}",
+              "customer": {"name": "Asha Rao", "email": "asha@example.com"},
+              "items": [{"sku": "SKU-1", "qty": 2, "price": 499.5}]}}}],
+ "edges": []}'
+BP5_NODES=""
+for k in 1 2 3 4 5; do
+	prev=""
+	[ $k -gt 1 ] && prev=', "prev": "{{steps.s'$((k - 1))'.output.body.n}}"'
+	BP5_NODES="$BP5_NODES${BP5_NODES:+, }"'{"id": "s'$k'", "type": "action", "service": "http", "task": "request",
+   "params": {"method": "POST", "url": "'$URL'/w/s'$k'",
+     "body": {"step": '$k', "order_id": "{{trigger_data.i}}", "run": "{{run.id}}"'$prev'}}}'
+done
+BP5='{"version": 1, "name": "bench-5step", "trigger": {"type": "manual"},
+ "nodes": ['$BP5_NODES'],
+ "edges": [{"from": "s1", "to": "s2"}, {"from": "s2", "to": "s3"}, {"from": "s3", "to": "s4"}, {"from": "s4", "to": "s5"}]}'
+[ "$(q "SELECT flow_validate('$BP1')->>'valid'")" = true ] || fail "1-step blueprint invalid: $(q "SELECT flow_validate('$BP1')")"
+[ "$(q "SELECT flow_validate('$BP5')->>'valid'")" = true ] || fail "5-step blueprint invalid: $(q "SELECT flow_validate('$BP5')")"
+
+# wait_idle TIMEOUT: until no run is queued, running or waiting
+wait_idle() {
+	local deadline=$(( $(date +%s) + $1 )) left
+	while :; do
+		left=$(q "SELECT count(*) FROM flowdb.runs WHERE status IN ('queued', 'running', 'waiting')")
+		[ "$left" = 0 ] && return 0
+		[ "$(date +%s)" -ge "$deadline" ] && { log "timeout: $left runs unfinished"; return 1; }
+		if [ ! -d "/proc/$WPID" ]; then
+			log "flowdb worker $WPID is gone"
+			sleep 0.5
+			grep -a -A1 'flowdb worker.*terminated by signal' "$PGDIR/server.log" | head -4 >"$CRASH" || true
+			if [ -s "$CRASH" ]; then
+				cat "$CRASH" >&2
+				metric worker_crash "$(sed 's/^.*LOG:  //; s/^.*DETAIL:  //' "$CRASH" | tr '\n' ' ')"
+			fi
+			return 1
+		fi
+		sleep 0.25
+	done
+}
+
+# phase NAME EXPECTED_STEPS EXPECTED_RUNS QUEUE_CMD...: queue, wait, measure
+phase() {
+	local name=$1 steps=$2 nruns=$3; shift 3
+	local lastid c0 c1 t0 t1 stats
+	lastid=$(q "SELECT coalesce(max(id), 0) FROM flowdb.workflow_logs")
+	q "SELECT coalesce(max(created_at), '-infinity') FROM flowdb.runs" >"$WORK/lastrun"
+	c0=$(counters)
+	local cpu0 cpu1 t2
+	cpu0=$(cpu_ticks "$WPID")
+	local rq0 rq1
+	rq0=$(awk '{print $2}' "/proc/$WPID/schedstat" 2>/dev/null || echo 0)
+	t0=$(date +%s.%N)
+	"$@"
+	t1=$(date +%s.%N)
+	log "$name: queued $nruns runs in $(calc "$t1 - $t0" 2) s; waiting"
+	wait_idle "$PHASE_TIMEOUT" || fail "$name did not finish"
+	t2=$(date +%s.%N)
+	cpu1=$(cpu_ticks "$WPID")
+	rq1=$(awk '{print $2}' "/proc/$WPID/schedstat" 2>/dev/null || echo 0)
+	c1=$(counters)
+	# steps/s from the first to the last finished_at of the phase's log rows
+	stats=$(q "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),
+			round(extract(epoch FROM max(finished_at) - min(finished_at))::numeric, 3),
+			round((count(*) / nullif(extract(epoch FROM max(finished_at) - min(finished_at)), 0))::numeric, 1),
+			round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::numeric, 2)
+		FROM flowdb.workflow_logs WHERE id > $lastid" | tr '|' ' ')
+	read -r n nok secs rate dur <<<"$stats"
+	local runs_ok
+	runs_ok=$(q "SELECT count(*) FROM flowdb.runs WHERE created_at > '$(cat "$WORK/lastrun")' AND status = 'succeeded'")
+	read -r cl0 st0 co0 wk0 <<<"$c0"
+	read -r cl1 st1 co1 wk1 <<<"$c1"
+	local dsteps=$((st1 - st0)) dcommits=$((co1 - co0))
+	local per
+	per=$(calc "$dsteps / $(( dcommits > 0 ? dcommits : 1 ))" 1)
+	log "$name: $n log rows ($nok succeeded, expected $steps), $runs_ok/$nruns runs succeeded, ${secs}s -> $rate steps/s; worker: $dsteps steps in $dcommits commits ($per steps/commit), $((wk1 - wk0)) wakeups; VmRSS $(rss "$WPID") kB (RssAnon $(anon "$WPID") kB)"
+	[ "$nok" = "$steps" ] && [ "$runs_ok" = "$nruns" ] || metric "${name}_error" "expected $steps steps and $nruns runs, got $nok and $runs_ok"
+	metric "${name}_steps" "$n"
+	metric "${name}_ok" "$nok"
+	metric "${name}_runs_ok" "$runs_ok/$nruns"
+	metric "${name}_secs" "$secs"
+	metric "${name}_rate" "$rate"
+	metric "${name}_http_p50_ms" "$dur"
+	metric "${name}_queue_secs" "$(calc "$t1 - $t0" 2)"
+	metric "${name}_worker_steps" "$dsteps"
+	metric "${name}_worker_commits" "$dcommits"
+	metric "${name}_worker_wakeups" "$((wk1 - wk0))"
+	metric "${name}_steps_per_commit" "$per"
+	# worker CPU (user + system) from the first queueing commit to idle
+	metric "${name}_cpu_secs" "$(calc "($cpu1 - $cpu0) / $CLK_TCK" 2)"
+	metric "${name}_cpu_us_per_step" "$(calc "($cpu1 - $cpu0) * 1000000 / $CLK_TCK / ($nok > 0 ? $nok : 1)" 0)"
+	metric "${name}_cpu_busy_pct" "$(calc "100 * ($cpu1 - $cpu0) / $CLK_TCK / ($t2 - $t0)" 0)"
+	# time the worker was runnable but waited for a CPU (/proc/<pid>/schedstat)
+	metric "${name}_runq_wait_pct" "$(calc "100 * ($rq1 - $rq0) / 1e9 / ($t2 - $t0)" 0)"
+	metric "${name}_rss_end_kb" "$(rss "$WPID")"
+	metric "${name}_anon_end_kb" "$(anon "$WPID")"
+}
+
+# one transaction queues them all: the worker starts at its commit
+queue_bulk() { q "SELECT count(flow_execute('$1'::jsonb, jsonb_build_object('i', g, 'source', 'bench'))) FROM generate_series(1, $2) g" >/dev/null; }
+
+if [ $PERF -eq 1 ]; then
+	perf record -F 499 -g -p "$WPID" -o "$OUT/perf-worker.data" >/dev/null 2>&1 &
+	PERF_PID=$!
+fi
+phase one_step "$N1" "$N1" queue_bulk "$BP1" "$N1"
+if [ -n "$PERF_PID" ]; then
+	kill -INT "$PERF_PID"; wait "$PERF_PID" || true; PERF_PID=""
+	{
+		echo "## by shared object (self time)"
+		perf report -i "$OUT/perf-worker.data" --stdio --no-children -g none --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+		echo "## hottest symbols (self time)"
+		perf report -i "$OUT/perf-worker.data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+		echo "## inclusive time (children) of the main paths"
+		perf report -i "$OUT/perf-worker.data" --stdio --children -g none --sort symbol 2>/dev/null | grep -v '^#' |
+			grep -E 'worker_loop|SPI_execute|ExecInsertIndexTuples|heap_update|heap_insert|jsonb_in|XLogFlush|CommitTransaction|standard_planner|curl_multi|cJSON_Parse|cJSON_Print|engine_|wait_for_work' | head -30
+	} >"$OUT/perf-worker.txt" 2>&1 || true
+	log "perf profile of the worker: $OUT/perf-worker.txt"
+fi
+metric rss_warm_kb "$(rss "$WPID")"
+metric anon_warm_kb "$(anon "$WPID")"
+
+########################################################################
+# bound: pgbench, one client, the same writes per step
+########################################################################
+q "CREATE TABLE bench.run_ids AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+	FROM flowdb.runs WHERE status = 'succeeded'"
+q "ALTER TABLE bench.run_ids ADD PRIMARY KEY (n)"
+NRUNS=$(q "SELECT count(*) FROM bench.run_ids")
+# realistic values: what flowdb wrote for a step of the first phase
+IN_L=$(q "SELECT quote_literal(input::text) FROM flowdb.workflow_logs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
+OUT_L=$(q "SELECT quote_literal(output::text) FROM flowdb.workflow_logs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
+ST_L=$(q "SELECT quote_literal(state::text) FROM flowdb.runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1")
+metric row_bytes "input $(q "SELECT octet_length(input::text) FROM flowdb.workflow_logs ORDER BY id DESC LIMIT 1") B, output $(q "SELECT octet_length(output::text) FROM flowdb.workflow_logs ORDER BY id DESC LIMIT 1") B, run state $(q "SELECT octet_length(state::text) FROM flowdb.runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1") B"
+
+cat >"$WORK/step.sql" <<EOF
+\set bench_r random(1, :bench_nruns)
+BEGIN;
+INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, input, output, error, started_at, finished_at, duration_ms)
+	SELECT b.id, 'postgres', 'notify', 'succeeded', 1, $IN_L::jsonb, $OUT_L::jsonb, NULL, now(), now(), 0.5
+	FROM bench.run_ids b WHERE b.n = :bench_r;
+UPDATE flowdb.runs SET state = $ST_L::jsonb, updated_at = now()
+	WHERE id = (SELECT b.id FROM bench.run_ids b WHERE b.n = :bench_r);
+END;
+EOF
+cat >"$WORK/batch.sql" <<EOF
+\set bench_r random(1, :bench_nruns - :bench_k + 1)
+BEGIN;
+INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, input, output, error, started_at, finished_at, duration_ms)
+	SELECT b.id, 'postgres', 'notify', 'succeeded', 1, $IN_L::jsonb, $OUT_L::jsonb, NULL, now(), now(), 0.5
+	FROM bench.run_ids b WHERE b.n >= :bench_r AND b.n < :bench_r + :bench_k ORDER BY b.n;
+UPDATE flowdb.runs r SET state = $ST_L::jsonb, updated_at = now()
+	FROM bench.run_ids b WHERE b.n >= :bench_r AND b.n < :bench_r + :bench_k AND r.id = b.id;
+END;
+EOF
+cp "$WORK/step.sql" "$OUT/pgbench-step.sql"
+cp "$WORK/batch.sql" "$OUT/pgbench-batch.sql"
+chown postgres "$WORK"/*.sql 2>/dev/null || true
+
+# the wake-up trigger is for clients queueing runs; the worker's own
+# writes do not fire it, so the bound runs without it
+q "ALTER TABLE flowdb.runs DISABLE TRIGGER runs_wake"
+pgb() {
+	"$PGBIN/pgbench" -n -c 1 -j 1 -T "$PGB_T" -h "$PGDIR" -p "$PORT" -U postgres \
+		-D bench_nruns="$NRUNS" "$@" postgres 2>&1
+}
+log "bound: pgbench -c 1 -j 1 -T $PGB_T, one step's writes per transaction"
+R=$(pgb -f "$WORK/step.sql" -D bench_k=1)
+TPS=$(echo "$R" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+[ -n "$TPS" ] || { echo "$R" >&2; fail "pgbench failed"; }
+metric pgbench_tps "$TPS"
+metric pgbench_latency_ms "$(echo "$R" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')"
+log "bound: $TPS tps"
+K=$(grep '^one_step_steps_per_commit=' "$M" | cut -d= -f2 | awk '{k = int($1 + 0.5); if (k < 1) k = 1; print k}')
+log "bound (batched like flowdb): $K steps per transaction"
+R=$(pgb -f "$WORK/batch.sql" -D bench_k="$K")
+TPSB=$(echo "$R" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+[ -n "$TPSB" ] || { echo "$R" >&2; fail "pgbench (batched) failed"; }
+metric pgbench_batch_k "$K"
+metric pgbench_batch_tps "$TPSB"
+metric pgbench_batch_steps "$(calc "$TPSB * $K" 1)"
+log "bound (batched): $TPSB tps = $(calc "$TPSB * $K" 1) steps/s"
+q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
+
+########################################################################
+# more throughput: five-step runs, then a steady stream (memory)
+########################################################################
+phase five_step "$((N5 * 5))" "$N5" queue_bulk "$BP5" "$N5"
+
+# steady stream: pgbench queues STREAM_BATCH runs per transaction, one
+# transaction after the other, while the worker runs them
+cat >"$WORK/stream.sql" <<EOF
+SELECT count(flow_execute('$(echo "$BP1" | tr -d '\n')'::jsonb, jsonb_build_object('i', g, 'source', 'stream'))) FROM generate_series(1, $STREAM_BATCH) g;
+EOF
+chown postgres "$WORK/stream.sql" 2>/dev/null || true
+queue_stream() {
+	"$PGBIN/pgbench" -n -c 1 -j 1 -t "$((NSTREAM / STREAM_BATCH))" -h "$PGDIR" -p "$PORT" -U postgres \
+		-f "$WORK/stream.sql" postgres >"$WORK/stream.log" 2>&1 || { cat "$WORK/stream.log" >&2; return 1; }
+}
+phase stream "$NSTREAM" "$NSTREAM" queue_stream
+
+# where the worker's memory is: PostgreSQL memory contexts (palloc) vs the
+# rest of VmRSS (malloc: cJSON, libcurl, run state)
+q "SELECT pg_log_backend_memory_contexts($WPID)" >/dev/null || true
+sleep 1
+awk -v pid="$WPID" '
+	index($0, "[" pid "]") && /logging memory contexts/ { on = 1; n++; next }
+	on && index($0, "[" pid "]") && /level: |Grand total/ { print; if (/Grand total/) on = 0 }
+' "$PGDIR/server.log" | sed 's/^.*LOG:  //' >"$OUT/worker-memory-contexts-$MODE.txt" || true
+metric worker_palloc_total "$(sed -n 's/^Grand total: \([0-9]*\) bytes.*/\1/p' "$OUT/worker-memory-contexts-$MODE.txt" | tail -1)"
+kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+metric rss_end_kb "$(rss "$WPID")"
+metric anon_end_kb "$(anon "$WPID")"
+metric shmem_end_kb "$(shmem "$WPID")"
+metric rss_peak_kb "$(awk 'BEGIN{m=0} $2>m{m=$2} END{print m}' "$OUT/rss-$MODE.txt")"
+metric anon_peak_kb "$(awk 'BEGIN{m=0} $3>m{m=$3} END{print m}' "$OUT/rss-$MODE.txt")"
+metric rss_samples "$(wc -l <"$OUT/rss-$MODE.txt")"
+metric worker_pid_same "$([ "$(q "SELECT pid FROM flowdb.worker_info() WHERE pid <> 0 LIMIT 1")" = "$WPID" ] && echo yes || echo "NO: the worker restarted")"
+
+########################################################################
+# pickup latency
+########################################################################
+log "pickup latency: $LAT_N samples (interleaved with bare commits)"
+LAT=$("$OUT/latency" "$CONN" 127.0.0.1 "$SPORT" "$LAT_N" "$OUT/latency-$MODE.csv") ||
+	{ echo "$LAT" >&2; fail "latency client failed"; }
+echo "$LAT" | while read -r key p50 p90 p99 max mean n; do
+	[ "$key" = lost ] && continue
+	metric "lat_${key}" "$p50 $p90 $p99 $max $mean $n"
+done
+log "$(echo "$LAT" | tr '\n' ';')"
+http_get /_dump >/dev/null
+metric arrivals_recorded "$(wc -l <"$OUT/arrivals-$MODE.txt")"
+
+read -r cl st co wk <<<"$(counters)"
+metric total_claimed "$cl"
+metric total_steps "$st"
+metric total_commits "$co"
+metric total_wakeups "$wk"
+metric loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+metric bench_secs "$(since "$T_BUILT")"
+metric total_secs "$(since "$T_START")"
+
+python3 "$BENCH/report.py" "$M" "$RESULTS" "$OUT/rss-$MODE.txt"
+log "results written to $RESULTS"
