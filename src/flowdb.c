@@ -40,7 +40,7 @@ PG_MODULE_MAGIC;
 /* settings */
 char	   *flowdb_database_name = NULL;
 int			flowdb_workers = 1;
-int			flowdb_max_inflight = 64;
+int			flowdb_max_inflight = 256;
 int			flowdb_claim_batch = 32;
 int			flowdb_lease_seconds = 60;
 int			flowdb_scan_interval_ms = 1000;
@@ -145,7 +145,7 @@ define_settings(void)
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.max_inflight",
 							"Maximum HTTP requests in flight per worker.",
-							NULL, &flowdb_max_inflight, 64, 1, 10000,
+							NULL, &flowdb_max_inflight, 256, 1, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.claim_batch",
 							"Maximum runs a worker claims in one transaction.",

@@ -785,6 +785,16 @@ enum
 };
 
 /*
+ * cmp_str
+ *		qsort/bsearch comparator for an array of C strings.
+ */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
  * alloc_columns
  *		ncols arrays of nrows strings (NULL = SQL NULL), in the loop context.
  */
@@ -957,25 +967,32 @@ commit_changes(void)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
 
-	/* which runs were written */
+	/*
+	 * Which runs were written: copy the ids out of SPI's memory (freed by
+	 * SPI_finish) into the loop's context, sorted for bsearch.
+	 */
 	{
 		uint64		nwritten = SPI_processed;
-		char	  **written = palloc(sizeof(char *) * Max(nwritten, 1));
+		char	  **written = MemoryContextAlloc(spi_caller_cxt,
+												 sizeof(char *) * Max(nwritten, 1));
 
 		for (uint64 i = 0; i < nwritten; i++)
-			written[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			written[i] = MemoryContextStrdup(spi_caller_cxt,
+											 SPI_getvalue(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1));
 		spi_end();
+		qsort(written, nwritten, sizeof(char *), cmp_str);
 
 		dlist_foreach(it, &runs)
 		{
 			WRun	   *w = dlist_container(WRun, node, it.cur);
-			bool		found = false;
+			const char *key = w->er->run_id;
+			bool		found;
 
 			if (!w->dirty)
 				continue;
-			for (uint64 i = 0; i < nwritten && !found; i++)
-				if (strcmp(written[i], w->er->run_id) == 0)
-					found = true;
+			found = nwritten > 0 &&
+				bsearch(&key, written, nwritten, sizeof(char *), cmp_str) != NULL;
 			if (!found)
 				w->lost = true;
 			else if (w->releasing)
