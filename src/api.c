@@ -123,21 +123,22 @@ flowdb_check_json_depth(Jsonb *jb, const char *what)
 }
 
 /*
- * check_blueprint_size
- *		Refuse a blueprint larger than flowdb.max_blueprint_bytes.
+ * check_json_limits
+ *		Refuse a JSON value larger than limit bytes (stored size) or nested
+ *		deeper than the engine parses (54000 both).
  */
 static void
-check_blueprint_size(Jsonb *jb)
+check_json_limits(Jsonb *jb, const char *what, int limit, const char *hint)
 {
 	Size		len = VARSIZE(jb);
 
-	if (len > (Size) flowdb_max_blueprint_bytes)
+	if (len > (Size) limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("blueprint is too large: %zu bytes", len),
-				 errdetail("The limit is %d bytes.", flowdb_max_blueprint_bytes),
-				 errhint("Split the workflow, or raise flowdb.max_blueprint_bytes.")));
-	flowdb_check_json_depth(jb, "blueprint");
+				 errmsg("%s is too large: %zu bytes", what, len),
+				 errdetail("The limit is %d bytes.", limit),
+				 errhint("%s", hint)));
+	flowdb_check_json_depth(jb, what);
 }
 
 /*
@@ -149,7 +150,8 @@ collect_errors(Jsonb *jb, FdbErrors *errs)
 {
 	cJSON	   *bp;
 
-	check_blueprint_size(jb);
+	check_json_limits(jb, "blueprint", flowdb_max_blueprint_bytes,
+					  "Split the workflow, or raise flowdb.max_blueprint_bytes.");
 	bp = flowdb_jsonb_to_cjson(jb);
 	fdb_errors_init(errs);
 	bp_validate(bp, errs);
@@ -224,16 +226,8 @@ PG_FUNCTION_INFO_V1(flowdb_check_payload);
 Datum
 flowdb_check_payload(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	Size		len = VARSIZE(jb);
-
-	if (len > (Size) flowdb_max_payload_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("payload is too large: %zu bytes", len),
-				 errdetail("The limit is %d bytes.", flowdb_max_payload_bytes),
-				 errhint("Send a reference to the data instead, or raise flowdb.max_payload_bytes.")));
-	flowdb_check_json_depth(jb, "payload");
+	check_json_limits(PG_GETARG_JSONB_P(0), "payload", flowdb_max_payload_bytes,
+					  "Send a reference to the data instead, or raise flowdb.max_payload_bytes.");
 	PG_RETURN_VOID();
 }
 

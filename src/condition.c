@@ -69,27 +69,6 @@ static const char *const cond_op_names[] = {
 };
 
 /*
- * set_err
- *		Format into the caller's error buffer when there is one.
- */
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-}
-
-/*
  * op_from_name
  *		Map an operator name to CondOp (OP_UNKNOWN when not known).
  */
@@ -741,7 +720,7 @@ type_error(CondOp op, const cJSON *l, const cJSON *r, char *err, size_t errlen)
 
 	show_value(l, ls, sizeof(ls));
 	show_value(r, rs, sizeof(rs));
-	set_err(err, errlen, "cannot compare %s with %s using \"%s\" (left %s, right %s)",
+	fdb_fmt(err, errlen, "cannot compare %s with %s using \"%s\" (left %s, right %s)",
 			type_name(l), type_name(r), cond_op_names[op], ls, rs);
 	return -1;
 }
@@ -803,13 +782,13 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 	problem = regex_problem(pattern);
 	if (problem != NULL)
 	{
-		set_err(err, errlen, "%s", problem);
+		fdb_fmt(err, errlen, "%s", problem);
 		free(problem);
 		return -1;
 	}
 	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 	{
-		set_err(err, errlen, "invalid regular expression");
+		fdb_fmt(err, errlen, "invalid regular expression");
 		return -1;
 	}
 	rc = regexec(&re, subject, 0, NULL, 0);
@@ -818,7 +797,7 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 		return 1;
 	if (rc == REG_NOMATCH)
 		return 0;
-	set_err(err, errlen, "regular expression could not be evaluated");
+	fdb_fmt(err, errlen, "regular expression could not be evaluated");
 	return -1;
 }
 
@@ -903,7 +882,7 @@ compare_values(CondOp op, const cJSON *l, const cJSON *r,
 				char		rs[COND_SHOW_LEN + 4];
 
 				show_value(r, rs, sizeof(rs));
-				set_err(err, errlen,
+				fdb_fmt(err, errlen,
 						"operator \"in\" needs an array on the right, got %s (right %s)",
 						type_name(r), rs);
 				return -1;
@@ -916,7 +895,7 @@ compare_values(CondOp op, const cJSON *l, const cJSON *r,
 			return eval_matches(l->valuestring, r->valuestring, err, errlen);
 
 		default:
-			set_err(err, errlen, "unsupported operator");
+			fdb_fmt(err, errlen, "unsupported operator");
 			return -1;
 	}
 }
@@ -938,7 +917,7 @@ eval_leaf(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen)
 
 	if (opname == NULL)
 	{
-		set_err(err, errlen, "condition has no \"op\" string");
+		fdb_fmt(err, errlen, "condition has no \"op\" string");
 		return -1;
 	}
 	op = op_from_name(opname);
@@ -947,17 +926,17 @@ eval_leaf(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen)
 		char		shown[COND_SHOW_LEN + 4];
 
 		clip(shown, sizeof(shown), opname);
-		set_err(err, errlen, "unknown operator \"%s\"", shown);
+		fdb_fmt(err, errlen, "unknown operator \"%s\"", shown);
 		return -1;
 	}
 	if (left == NULL)
 	{
-		set_err(err, errlen, "condition has no \"left\"");
+		fdb_fmt(err, errlen, "condition has no \"left\"");
 		return -1;
 	}
 	if (!op_is_unary(op) && right == NULL)
 	{
-		set_err(err, errlen, "operator \"%s\" needs \"right\"", opname);
+		fdb_fmt(err, errlen, "operator \"%s\" needs \"right\"", opname);
 		return -1;
 	}
 
@@ -983,7 +962,7 @@ eval_leaf(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen)
 		}
 		if (op == OP_EXISTS)
 		{
-			set_err(err, errlen,
+			fdb_fmt(err, errlen,
 					"operator \"exists\" needs a single template such as \"{{ trigger_data.x }}\"");
 			return -1;
 		}
@@ -1026,12 +1005,12 @@ eval_node(const cJSON *cond, const cJSON *ctx, int depth,
 
 	if (depth > COND_MAX_DEPTH)
 	{
-		set_err(err, errlen, "condition nested too deeply");
+		fdb_fmt(err, errlen, "condition nested too deeply");
 		return -1;
 	}
 	if (!cJSON_IsObject(cond))
 	{
-		set_err(err, errlen, "condition must be an object");
+		fdb_fmt(err, errlen, "condition must be an object");
 		return -1;
 	}
 	all = cJSON_GetObjectItemCaseSensitive(cond, "all");
@@ -1042,7 +1021,7 @@ eval_node(const cJSON *cond, const cJSON *ctx, int depth,
 		return eval_leaf(cond, ctx, err, errlen);
 	if (ncomb > 1)
 	{
-		set_err(err, errlen,
+		fdb_fmt(err, errlen,
 				"a condition may have only one of \"all\", \"any\", \"not\"");
 		return -1;
 	}
@@ -1050,7 +1029,7 @@ eval_node(const cJSON *cond, const cJSON *ctx, int depth,
 		cJSON_GetObjectItemCaseSensitive(cond, "left") != NULL ||
 		cJSON_GetObjectItemCaseSensitive(cond, "right") != NULL)
 	{
-		set_err(err, errlen, "cannot mix \"%s\" with \"op\"/\"left\"/\"right\"",
+		fdb_fmt(err, errlen, "cannot mix \"%s\" with \"op\"/\"left\"/\"right\"",
 				all ? "all" : (any ? "any" : "not"));
 		return -1;
 	}
@@ -1064,7 +1043,7 @@ eval_node(const cJSON *cond, const cJSON *ctx, int depth,
 	{
 		if (!cJSON_IsArray(all) || all->child == NULL)
 		{
-			set_err(err, errlen, "\"all\" must be a non-empty array of conditions");
+			fdb_fmt(err, errlen, "\"all\" must be a non-empty array of conditions");
 			return -1;
 		}
 		for (child = all->child; child != NULL; child = child->next)
@@ -1078,7 +1057,7 @@ eval_node(const cJSON *cond, const cJSON *ctx, int depth,
 	}
 	if (!cJSON_IsArray(any) || any->child == NULL)
 	{
-		set_err(err, errlen, "\"any\" must be a non-empty array of conditions");
+		fdb_fmt(err, errlen, "\"any\" must be a non-empty array of conditions");
 		return -1;
 	}
 	for (child = any->child; child != NULL; child = child->next)

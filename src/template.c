@@ -48,27 +48,6 @@ typedef struct TmplSpan
 } TmplSpan;
 
 /*
- * set_err
- *		Format into the caller's error buffer when there is one.
- */
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-}
-
-/*
  * is_space
  *		ASCII whitespace accepted around an expression.
  */
@@ -176,7 +155,7 @@ next_span(const char *s, size_t *pos, TmplSpan *span, char *err, size_t errlen)
 	{
 		if (*p == '\0')
 		{
-			set_err(err, errlen, "unclosed template at offset %zu",
+			fdb_fmt(err, errlen, "unclosed template at offset %zu",
 					(size_t) (open - s));
 			return -1;
 		}
@@ -193,7 +172,7 @@ next_span(const char *s, size_t *pos, TmplSpan *span, char *err, size_t errlen)
 			}
 			if (*p == '\0')
 			{
-				set_err(err, errlen, "unclosed template at offset %zu",
+				fdb_fmt(err, errlen, "unclosed template at offset %zu",
 						(size_t) (open - s));
 				return -1;
 			}
@@ -209,7 +188,7 @@ next_span(const char *s, size_t *pos, TmplSpan *span, char *err, size_t errlen)
 	trim(&expr, &len);
 	if (len == 0)
 	{
-		set_err(err, errlen, "empty template at offset %zu",
+		fdb_fmt(err, errlen, "empty template at offset %zu",
 				(size_t) (open - s));
 		return -1;
 	}
@@ -255,7 +234,7 @@ path_error(const char *expr, size_t len, size_t off, const char *what,
 	char		shown[TMPL_SHOW_LEN + 4];
 
 	show_text(shown, sizeof(shown), expr, len);
-	set_err(err, errlen, "invalid template path \"%s\": %s at offset %zu",
+	fdb_fmt(err, errlen, "invalid template path \"%s\": %s at offset %zu",
 			shown, what, off);
 	return false;
 }
@@ -282,7 +261,7 @@ tmpl_parse_path(const char *expr, size_t len, TmplPath *out,
 	trim(&s, &n);
 	if (n == 0)
 	{
-		set_err(err, errlen, "empty template expression");
+		fdb_fmt(err, errlen, "empty template expression");
 		return false;
 	}
 
@@ -546,7 +525,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 
 	if (path == NULL)
 	{
-		set_err(err, errlen, "no template path");
+		fdb_fmt(err, errlen, "no template path");
 		return NULL;
 	}
 	cur = cJSON_IsObject(ctx) ?
@@ -555,7 +534,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 	{
 		path_text(path, path->nsegments, full, sizeof(full));
 		path_text(path, 0, where, sizeof(where));
-		set_err(err, errlen, "path %s not found (no \"%s\" in context)",
+		fdb_fmt(err, errlen, "path %s not found (no \"%s\" in context)",
 				full, where);
 		return NULL;
 	}
@@ -576,7 +555,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 				{
 					path_text(path, path->nsegments, full, sizeof(full));
 					path_text(path, i, where, sizeof(where));
-					set_err(err, errlen,
+					fdb_fmt(err, errlen,
 							"path %s not found (%s has %d element%s)",
 							full, where, size, size == 1 ? "" : "s");
 					return NULL;
@@ -586,7 +565,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 			{
 				path_text(path, path->nsegments, full, sizeof(full));
 				path_text(path, i, where, sizeof(where));
-				set_err(err, errlen, "path %s not found (%s is %s, not an array)",
+				fdb_fmt(err, errlen, "path %s not found (%s is %s, not an array)",
 						full, where, json_type_name(cur));
 				return NULL;
 			}
@@ -604,7 +583,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 					path_text(path, i, where, sizeof(where));
 					show_text(keyshown, sizeof(keyshown), seg->key,
 							  strnlen(seg->key, sizeof(seg->key)));
-					set_err(err, errlen,
+					fdb_fmt(err, errlen,
 							"path %s not found (no key \"%s\" in %s)",
 							full, keyshown, where);
 					return NULL;
@@ -614,7 +593,7 @@ tmpl_lookup(const TmplPath *path, const cJSON *ctx, char *err, size_t errlen)
 			{
 				path_text(path, path->nsegments, full, sizeof(full));
 				path_text(path, i, where, sizeof(where));
-				set_err(err, errlen, "path %s not found (%s is %s, not an object)",
+				fdb_fmt(err, errlen, "path %s not found (%s is %s, not an object)",
 						full, where, json_type_name(cur));
 				return NULL;
 			}
@@ -699,14 +678,14 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 
 	if (s == NULL)
 	{
-		set_err(err, errlen, "no string to render");
+		fdb_fmt(err, errlen, "no string to render");
 		return NULL;
 	}
 	if (!tmpl_has_template(s))
 	{
 		out = cJSON_CreateString(s);
 		if (out == NULL)
-			set_err(err, errlen, "out of memory");
+			fdb_fmt(err, errlen, "out of memory");
 		return out;
 	}
 
@@ -722,7 +701,7 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 		out = cJSON_Duplicate(v, true);
 		if (out == NULL)
 		{
-			set_err(err, errlen, "out of memory");
+			fdb_fmt(err, errlen, "out of memory");
 			return NULL;
 		}
 		detach_name(out);
@@ -746,7 +725,7 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 		if (text == NULL)
 		{
 			fdb_buf_free(&b);
-			set_err(err, errlen, "out of memory");
+			fdb_fmt(err, errlen, "out of memory");
 			return NULL;
 		}
 		fdb_buf_puts(&b, text);
@@ -762,13 +741,13 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 	if (b.data == NULL)
 	{
 		fdb_buf_free(&b);
-		set_err(err, errlen, "out of memory");
+		fdb_fmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	out = cJSON_CreateString(b.data);
 	fdb_buf_free(&b);
 	if (out == NULL)
-		set_err(err, errlen, "out of memory");
+		fdb_fmt(err, errlen, "out of memory");
 	return out;
 }
 
@@ -785,7 +764,7 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 
 	if (depth > TMPL_MAX_RENDER_DEPTH)
 	{
-		set_err(err, errlen, "value nested too deeply");
+		fdb_fmt(err, errlen, "value nested too deeply");
 		return NULL;
 	}
 	if (cJSON_IsString(value))
@@ -798,7 +777,7 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 		out = is_obj ? cJSON_CreateObject() : cJSON_CreateArray();
 		if (out == NULL)
 		{
-			set_err(err, errlen, "out of memory");
+			fdb_fmt(err, errlen, "out of memory");
 			return NULL;
 		}
 		for (child = value->child; child != NULL; child = child->next)
@@ -821,7 +800,7 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 			{
 				cJSON_Delete(r);
 				cJSON_Delete(out);
-				set_err(err, errlen, "out of memory");
+				fdb_fmt(err, errlen, "out of memory");
 				return NULL;
 			}
 		}
@@ -829,14 +808,14 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 	}
 	if (value == NULL || cJSON_IsInvalid(value))
 	{
-		set_err(err, errlen, "no value to render");
+		fdb_fmt(err, errlen, "no value to render");
 		return NULL;
 	}
 	/* number, boolean, null, raw */
 	out = cJSON_Duplicate(value, false);
 	if (out == NULL)
 	{
-		set_err(err, errlen, "out of memory");
+		fdb_fmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	detach_name(out);

@@ -465,6 +465,18 @@ spi_end(void)
 }
 
 /*
+ * keep_plan
+ *		Keep a prepared statement for the life of the worker.
+ */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr p, const char *what)
+{
+	if (p == NULL || SPI_keepplan(p) != 0)
+		elog(ERROR, "flowdb: could not prepare the %s statement: %d", what, SPI_result);
+	return p;
+}
+
+/*
  * recover_leases
  *		At start: take back our slot's leases (and those of slots beyond
  *		flowdb.workers).  Later: take back expired leases of any worker.
@@ -673,10 +685,7 @@ claim_runs(int limit)
 									"  r.blueprint::text, r.payload::text, r.state::text",
 									3, types);
 
-		if (p == NULL)
-			elog(ERROR, "flowdb: could not prepare claim: %d", SPI_result);
-		SPI_keepplan(p);
-		claim_plan = p;
+		claim_plan = keep_plan(p, "claim");
 	}
 	args[0] = Int32GetDatum(flowdb_my_slot);
 	args[1] = Int32GetDatum(flowdb_lease_seconds);
@@ -947,10 +956,7 @@ commit_changes(void)
 						"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END "
 						"FROM u",
 						25, types);
-		if (p == NULL)
-			elog(ERROR, "flowdb: could not prepare commit: %d", SPI_result);
-		SPI_keepplan(p);
-		commit_plan = p;
+		commit_plan = keep_plan(p, "commit");
 	}
 	for (int i = 0; i < R_NCOLS; i++)
 		args[i] = text_array(r[i], nr);
