@@ -337,7 +337,7 @@ http_request_init(HttpRequest *req, const char *method)
 	memset(req, 0, sizeof(*req));
 	if (method == NULL)
 		method = "GET";
-	for (i = 0; method[i] != '\0' && i < sizeof(req->method) - 1; i++)
+	for (i = 0; i < sizeof(req->method) - 1 && method[i] != '\0'; i++)
 		req->method[i] = (char) toupper((unsigned char) method[i]);
 	req->method[i] = '\0';
 }

@@ -219,7 +219,7 @@ define_settings(void)
 							   NULL, NULL, NULL);
 
 	/* one base URL setting per service, from the registry */
-	for (int i = 0; fdb_services[i] != NULL && i < MAX_SERVICES; i++)
+	for (int i = 0; i < MAX_SERVICES && fdb_services[i] != NULL; i++)
 	{
 		const ToolService *svc = fdb_services[i];
 		char		desc[256];
@@ -245,7 +245,7 @@ flowdb_base_url(const ToolService *svc)
 {
 	static char buf[1024];
 
-	for (int i = 0; fdb_services[i] != NULL && i < MAX_SERVICES; i++)
+	for (int i = 0; i < MAX_SERVICES && fdb_services[i] != NULL; i++)
 	{
 		if (fdb_services[i] == svc && base_urls[i] != NULL)
 		{

@@ -1048,7 +1048,7 @@ redact(cJSON *v)
 			char		low[128];
 			size_t		i;
 
-			for (i = 0; c->string[i] && i < sizeof(low) - 1; i++)
+			for (i = 0; i < sizeof(low) - 1 && c->string[i]; i++)
 				low[i] = (char) tolower((unsigned char) c->string[i]);
 			low[i] = '\0';
 			if (strstr(low, "idempotency") == NULL &&

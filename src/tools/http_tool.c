@@ -481,7 +481,7 @@ lower_headers(const cJSON *headers)
 
 		if (h->string == NULL)
 			continue;
-		for (i = 0; h->string[i] != '\0' && i < sizeof(name) - 1; i++)
+		for (i = 0; i < sizeof(name) - 1 && h->string[i] != '\0'; i++)
 			name[i] = (char) tolower((unsigned char) h->string[i]);
 		name[i] = '\0';
 		text = header_text(h);
