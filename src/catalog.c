@@ -889,3 +889,76 @@ tool_sample_id(const ToolContext *ctx, const char *salt, const char *prefix,
 }
 
 /* ---- end helpers for tools ---- */
+
+/*
+ * catalog_service_index
+ *		Position of svc in the registry, or -1.
+ */
+int
+catalog_service_index(const ToolService *svc)
+{
+	for (int i = 0; fdb_services[i] != NULL; i++)
+		if (fdb_services[i] == svc)
+			return i;
+	return -1;
+}
+
+/*
+ * catalog_parse_limits
+ *		Per-service concurrency limits: "whatsapp=4, slack=1".
+ */
+bool
+catalog_parse_limits(const char *spec, int *limits, int nlimits, char *err, size_t errlen)
+{
+	const char *p = spec ? spec : "";
+
+	for (int i = 0; i < nlimits; i++)
+		limits[i] = 0;
+	for (;;)
+	{
+		char		name[64];
+		size_t		n = 0;
+		long		v;
+		char	   *end;
+		const ToolService *svc;
+		int			idx;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return true;
+		while ((isalnum((unsigned char) *p) || *p == '_') && n < sizeof(name) - 1)
+			name[n++] = *p++;
+		name[n] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (n == 0 || *p != '=')
+		{
+			fdb_fmt(err, errlen, "expected service=N at \"%.32s\"", p);
+			return false;
+		}
+		p++;
+		svc = catalog_service(name);
+		idx = svc ? catalog_service_index(svc) : -1;
+		if (idx < 0 || idx >= nlimits)
+		{
+			fdb_fmt(err, errlen, "unknown service \"%s\"", name);
+			return false;
+		}
+		v = strtol(p, &end, 10);
+		if (end == p || v < 1 || v > 100000)
+		{
+			fdb_fmt(err, errlen, "limit for %s must be a number from 1 to 100000", name);
+			return false;
+		}
+		limits[idx] = (int) v;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0' && *p != ',')
+		{
+			fdb_fmt(err, errlen, "expected \",\" after %s=%ld", name, v);
+			return false;
+		}
+	}
+}

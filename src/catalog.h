@@ -132,6 +132,17 @@ extern const ToolTask *catalog_task(const ToolService *svc, const char *name);
 extern const char *param_type_name(ParamType t);
 /* Does v have type t?  (PT_INTEGER: a number with no fractional part) */
 extern bool param_type_matches(ParamType t, const cJSON *v);
+/* Position of a service in fdb_services[] (-1 when not registered). */
+extern int	catalog_service_index(const ToolService *svc);
+
+/*
+ * Parse "service=N, service=N" (per-service concurrency limits) into
+ * limits[] indexed like fdb_services[] (0 = no limit).  False with err on
+ * an unknown service, a bad number or bad syntax.  "" sets no limits.
+ */
+extern bool catalog_parse_limits(const char *spec, int *limits, int nlimits,
+								 char *err, size_t errlen);
+
 /* The whole catalog as JSON (see docs/sql.md). */
 extern cJSON *catalog_to_json(void);
 

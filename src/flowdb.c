@@ -61,6 +61,8 @@ static char *flowdb_slack_signing_secret = NULL;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
+static char *flowdb_service_limits_text = NULL;
+static int	service_limits[MAX_SERVICES];
 static char *base_urls[MAX_SERVICES];
 static char base_url_names[MAX_SERVICES][NAMEDATALEN];
 
@@ -85,6 +87,8 @@ static void flowdb_shmem_request(void);
 static void flowdb_shmem_startup(void);
 static void flowdb_xact_callback(XactEvent event, void *arg);
 static void define_settings(void);
+static bool check_service_limits(char **newval, void **extra, GucSource source);
+static void assign_service_limits(const char *newval, void *extra);
 
 /*
  * _PG_init
@@ -202,6 +206,12 @@ define_settings(void)
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
 							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.service_limits",
+							   "Most requests in flight per service and worker, e.g. 'whatsapp=4, slack=1'.",
+							   "Providers rate-limit; requests over a service's limit wait in the worker's queue.",
+							   &flowdb_service_limits_text, "",
+							   PGC_SIGHUP, 0,
+							   check_service_limits, assign_service_limits, NULL);
 	DefineCustomStringVariable("flowdb.llm_model",
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
@@ -259,6 +269,49 @@ flowdb_base_url(const ToolService *svc)
 		}
 	}
 	return svc->default_base_url ? svc->default_base_url : "";
+}
+
+/*
+ * check_service_limits
+ *		GUC check hook: "service=N, ..." with known services.
+ */
+static bool
+check_service_limits(char **newval, void **extra, GucSource source)
+{
+	int			limits[MAX_SERVICES];
+	char		err[256];
+
+	if (!catalog_parse_limits(*newval, limits, MAX_SERVICES, err, sizeof(err)))
+	{
+		GUC_check_errdetail("%s", err);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * assign_service_limits
+ *		GUC assign hook: keep the parsed limits.
+ */
+static void
+assign_service_limits(const char *newval, void *extra)
+{
+	char		err[256];
+
+	if (!catalog_parse_limits(newval, service_limits, MAX_SERVICES, err, sizeof(err)))
+		memset(service_limits, 0, sizeof(service_limits));
+}
+
+/*
+ * flowdb_service_limit
+ *		Most requests in flight for a service per worker (0 = no limit).
+ */
+int
+flowdb_service_limit(const ToolService *svc)
+{
+	int			i = catalog_service_index(svc);
+
+	return (i >= 0 && i < MAX_SERVICES) ? service_limits[i] : 0;
 }
 
 /*

@@ -43,6 +43,8 @@ extern int	flowdb_sandbox_mode;
 struct ToolService;
 /* base URL of a service: flowdb.<service>_base_url, no trailing slash */
 extern const char *flowdb_base_url(const struct ToolService *svc);
+/* flowdb.service_limits: most requests in flight per service (0 = none) */
+extern int	flowdb_service_limit(const struct ToolService *svc);
 
 /* One slot per background worker, in shared memory.  Only plain values:
  * no process-local pointers. */

@@ -84,6 +84,7 @@ typedef struct WCall
 	HttpRequest req;
 	double		started_ms;
 	bool		queued;
+	bool		counted;		/* counted in service_inflight[] */
 } WCall;
 
 /* a sandboxed request recorded in flowdb.outbox */
@@ -108,6 +109,7 @@ static WOutbox *outbox = NULL;
 static int	noutbox = 0;
 static int	capoutbox = 0;
 static FlowdbWorkerSlot *myslot = NULL;
+static int	service_inflight[64];	/* requests in flight per fdb_services[] index */
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr commit_plan = NULL;
@@ -1374,17 +1376,31 @@ static void
 pump_queue(void)
 {
 	bool		started = false;
+	dlist_mutable_iter it;
 
-	while (!dlist_is_empty(&queue) && http_inflight(multi) < flowdb_max_inflight)
+	dlist_foreach_modify(it, &queue)
 	{
-		WCall	   *c = dlist_container(WCall, node, dlist_pop_head_node(&queue));
+		WCall	   *c = dlist_container(WCall, node, it.cur);
+		int			idx = catalog_service_index(c->svc);
+		int			limit = flowdb_service_limit(c->svc);
 
+		if (http_inflight(multi) >= flowdb_max_inflight)
+			break;
+		if (!c->run->lost && limit > 0 && idx >= 0 && idx < (int) lengthof(service_inflight) &&
+			service_inflight[idx] >= limit)
+			continue;			/* over the service's limit: wait in the queue */
+		dlist_delete(&c->node);
 		c->queued = false;
 		if (c->run->lost)
 		{
 			c->run->inflight--;
 			free_call(c);
 			continue;
+		}
+		if (idx >= 0 && idx < (int) lengthof(service_inflight))
+		{
+			service_inflight[idx]++;
+			c->counted = true;
 		}
 		start_call(c);
 		started = true;
@@ -1490,6 +1506,13 @@ apply_response(WCall *c, HttpResponse *resp)
 static void
 free_call(WCall *c)
 {
+	if (c->counted)
+	{
+		int			idx = catalog_service_index(c->svc);
+
+		if (idx >= 0 && idx < (int) lengthof(service_inflight))
+			service_inflight[idx]--;
+	}
 	free(c->node_id);
 	cJSON_Delete(c->params);
 	http_request_free(&c->req);

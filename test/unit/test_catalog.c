@@ -971,9 +971,35 @@ TEST(test_tool_sample_ids)
 	helper_ctx_free(&ctx);
 }
 
+TEST(test_parse_limits)
+{
+	int			limits[16];
+	char		err[256];
+	int			wa = catalog_service_index(catalog_service("whatsapp"));
+	int			sl = catalog_service_index(catalog_service("slack"));
+
+	CHECK(wa >= 0 && sl >= 0);
+	CHECK(catalog_parse_limits("whatsapp=4, slack = 1", limits, 16, err, sizeof(err)));
+	CHECK_INT(limits[wa], 4);
+	CHECK_INT(limits[sl], 1);
+	CHECK_INT(limits[catalog_service_index(catalog_service("http"))], 0);
+	CHECK(catalog_parse_limits("", limits, 16, err, sizeof(err)));
+	CHECK_INT(limits[wa], 0);
+	CHECK(catalog_parse_limits(NULL, limits, 16, err, sizeof(err)));
+	CHECK(!catalog_parse_limits("smtp=3", limits, 16, err, sizeof(err)));
+	CHECK_STR(err, "unknown service \"smtp\"");
+	CHECK(!catalog_parse_limits("slack=0", limits, 16, err, sizeof(err)));
+	CHECK_STR(err, "limit for slack must be a number from 1 to 100000");
+	CHECK(!catalog_parse_limits("slack", limits, 16, err, sizeof(err)));
+	CHECK_CONTAINS(err, "expected service=N");
+	CHECK(!catalog_parse_limits("slack=2 whatsapp=1", limits, 16, err, sizeof(err)));
+	CHECK_STR(err, "expected \",\" after slack=2");
+}
+
 int
 main(void)
 {
+	RUN(test_parse_limits);
 	RUN(test_registry);
 	RUN(test_param_types);
 	RUN(test_catalog_json);
