@@ -2,7 +2,7 @@
  * test_blueprint.c: bp_validate (every kind of problem, with its exact
  * message), bp_node and bp_node_count.
  *
- * Fixtures are written with single quotes for readability; J() turns them
+ * Fixtures are written with single quotes for readability; JQ() turns them
  * into double quotes before parsing (so fixtures contain no apostrophes).
  */
 #include "unit.h"
@@ -10,29 +10,7 @@
 #include "blueprint.h"
 #include "cron.h"
 
-/*
- * J
- *		Parse a fixture written with ' for ".  Exits on bad JSON.
- */
-static cJSON *
-J(const char *text)
-{
-	char	   *copy = fdb_strdup(text);
-	cJSON	   *v;
-	char	   *p;
-
-	for (p = copy; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	v = cJSON_Parse(copy);
-	if (v == NULL)
-	{
-		fprintf(stderr, "bad fixture JSON: %s\n", copy);
-		exit(2);
-	}
-	free(copy);
-	return v;
-}
+#define JQ(text) unit_json_q((text), 1)
 
 /*
  * dump_errors
@@ -84,7 +62,7 @@ has_error_prefix(const FdbErrors *e, const char *prefix)
 static void
 expect_valid_at(const char *text, int line)
 {
-	cJSON	   *bp = J(text);
+	cJSON	   *bp = JQ(text);
 	FdbErrors	e;
 	bool		ok;
 
@@ -111,7 +89,7 @@ expect_valid_at(const char *text, int line)
 static void
 expect_errors_at(const char *text, int line, int n, const char *const *msgs)
 {
-	cJSON	   *bp = J(text);
+	cJSON	   *bp = JQ(text);
 	FdbErrors	e;
 	bool		ok;
 	bool		good;
@@ -191,7 +169,7 @@ static const char *const valid_bp =
 
 TEST(test_valid_example)
 {
-	cJSON	   *bp = J(valid_bp);
+	cJSON	   *bp = JQ(valid_bp);
 	FdbErrors	e;
 
 	fdb_errors_init(&e);
@@ -279,7 +257,7 @@ TEST(test_valid_misc)
 
 TEST(test_root_errors)
 {
-	cJSON	   *v = J("[1]");
+	cJSON	   *v = JQ("[1]");
 	FdbErrors	e;
 
 	fdb_errors_init(&e);
@@ -537,7 +515,7 @@ TEST(test_edge_errors)
 
 TEST(test_condition_errors)
 {
-	cJSON	   *bp = J("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
+	cJSON	   *bp = JQ("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
 					   " 'edges': [{'from': 'a', 'to': 'b', 'condition': {'left': 1, 'op': 'like'}}]}");
 	FdbErrors	e;
 
@@ -549,7 +527,7 @@ TEST(test_condition_errors)
 	fdb_errors_free(&e);
 	cJSON_Delete(bp);
 
-	bp = J("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
+	bp = JQ("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
 		   " 'edges': [{'from': 'a', 'to': 'b', 'condition': 'yes'}]}");
 	CHECK(!bp_validate(bp, &e));
 	CHECK(has_error_prefix(&e, "$.edges[0].condition: "));
@@ -564,7 +542,7 @@ TEST(test_template_errors)
 	FdbErrors	e;
 
 	/* syntax error: message from template.c, under the string's path */
-	bp = J(N2("{'id': 'b', 'type': 'set', 'values': {'x': 'hi {{trigger_data.name'}}"));
+	bp = JQ(N2("{'id': 'b', 'type': 'set', 'values': {'x': 'hi {{trigger_data.name'}}"));
 	fdb_errors_init(&e);
 	CHECK(!bp_validate(bp, &e));
 	CHECK_INT(e.count, 1);
@@ -572,7 +550,7 @@ TEST(test_template_errors)
 	fdb_errors_free(&e);
 	cJSON_Delete(bp);
 
-	bp = J(N2("{'id': 'b', 'type': 'set', 'values': {'x': '{{ trigger_data..x }}'}}"));
+	bp = JQ(N2("{'id': 'b', 'type': 'set', 'values': {'x': '{{ trigger_data..x }}'}}"));
 	CHECK(!bp_validate(bp, &e));
 	CHECK_INT(e.count, 1);
 	CHECK(has_error_prefix(&e, "$.nodes[1].values.x: "));
@@ -660,7 +638,7 @@ TEST(test_error_cap)
 								  "%s{'id': 'n%d', 'type': 'router', 'x': 1, 'y': 2, 'z': 3}",
 								  i ? ", " : "", i);
 	snprintf(big + used, 128 * 1024 - used, "]}");
-	bp = J(big);
+	bp = JQ(big);
 	fdb_errors_init(&e);
 	CHECK(!bp_validate(bp, &e));
 	CHECK_INT(e.count, 501);
@@ -692,8 +670,8 @@ TEST(test_long_chain)
 
 	/* closing the chain into a ring: one cycle, shown elided */
 	{
-		cJSON	   *bp = J(big);
-		cJSON	   *edge = J("{'from': 'last', 'to': 'n0'}");
+		cJSON	   *bp = JQ(big);
+		cJSON	   *edge = JQ("{'from': 'last', 'to': 'n0'}");
 		FdbErrors	e;
 
 		cJSON_AddItemToArray(cJSON_GetObjectItem(bp, "edges"), edge);
@@ -711,7 +689,7 @@ TEST(test_long_chain)
 TEST(test_deep_nesting)
 {
 	/* built in memory (the parser would refuse this depth) */
-	cJSON	   *bp = J("{" HEAD "'nodes': [{'id': 's', 'type': 'set', 'values': {}}]}");
+	cJSON	   *bp = JQ("{" HEAD "'nodes': [{'id': 's', 'type': 'set', 'values': {}}]}");
 	cJSON	   *values = cJSON_GetObjectItem(bp_node(bp, "s"), "values");
 	cJSON	   *inner = cJSON_CreateString("{{steps.s}}");
 	FdbErrors	e;
@@ -762,7 +740,7 @@ TEST(test_cron_agrees_with_scheduler)
 
 		snprintf(buf, sizeof(buf), "{'version': 1, 'name': 'w', 'trigger': {'type': 'schedule',"
 				 " 'cron': '%s'}, 'nodes': [" ROUTER("a") "]}", exprs[i]);
-		bp = J(buf);
+		bp = JQ(buf);
 		fdb_errors_init(&e);
 		bp_ok = bp_validate(bp, &e);
 		cron_ok = cron_parse(exprs[i], &spec, err, sizeof(err));

@@ -2,37 +2,16 @@
  * test_condition.c
  *	  Unit tests of condition.c: validation and evaluation.
  *
- * JSON literals are written with single quotes and converted by parse_q().
+ * JSON literals are written with single quotes and converted by JQ().
  */
 #include "unit.h"
 #include "condition.h"
 #include "template.h"
 
+#define JQ(text) unit_json_q((text), 0)
+
 static cJSON *ctx;
 static char last_err[FDB_ERRLEN];
-
-/*
- * parse_q
- *		Parse JSON written with ' for " (tests never need a literal ').
- */
-static cJSON *
-parse_q(const char *text)
-{
-	char	   *s = fdb_strdup(text);
-	char	   *p;
-	cJSON	   *v;
-
-	for (p = s; *p; p++)
-	{
-		if (*p == '\'')
-			*p = '"';
-	}
-	v = cJSON_Parse(s);
-	if (v == NULL)
-		fprintf(stderr, "test JSON does not parse: %s\n", s);
-	free(s);
-	return v;
-}
 
 /*
  * ev
@@ -42,7 +21,7 @@ parse_q(const char *text)
 static int
 ev(const char *cond_text)
 {
-	cJSON	   *c = parse_q(cond_text);
+	cJSON	   *c = JQ(cond_text);
 	int			r;
 
 	last_err[0] = '\0';
@@ -62,7 +41,7 @@ static const char *
 val_at(const char *cond_text, const char *path)
 {
 	static char out[4096];
-	cJSON	   *c = parse_q(cond_text);
+	cJSON	   *c = JQ(cond_text);
 	FdbErrors	errs;
 	char	   *j;
 
@@ -279,7 +258,7 @@ TEST(test_validate_combinators)
 
 	/* NULL path defaults to "$" */
 	{
-		cJSON	   *c = parse_q("{'left':1}");
+		cJSON	   *c = JQ("{'left':1}");
 		FdbErrors	errs;
 
 		fdb_errors_init(&errs);
@@ -584,7 +563,7 @@ TEST(test_eval_missing_and_security)
 int
 main(void)
 {
-	ctx = parse_q("{"
+	ctx = JQ("{"
 				  "'trigger_data': {'amount': 5000, 'price': 12.5, 'name': 'Ada Lovelace',"
 				  "  'vip': true, 'off': false, 'none': null, 'blank': '', 'zero': 0,"
 				  "  'list': [], 'obj': {}, 'code': '5000', 're': '^Ada',"

@@ -7,12 +7,14 @@
  *
  * Everything is deterministic: engine_config.random01 returns 0.5 (jitter
  * factor exactly 1.0) and every call gets an explicit now_ms.  JSON
- * literals are written with single quotes and converted by J().
+ * literals are written with single quotes and converted by JQ().
  */
 #include "unit.h"
 
 #include "blueprint.h"
 #include "engine.h"
+
+#define JQ(text) unit_json_q((text), 1)
 
 /* 2026-01-01T00:00:00Z */
 #define T0 1767225600000.0
@@ -50,39 +52,13 @@ rand_high(void)
 }
 
 /*
- * J
- *		Parse JSON written with ' for ".  Exits on bad test JSON.
- */
-static cJSON *
-J(const char *text)
-{
-	char	   *s = fdb_strdup(text);
-	char	   *p;
-	cJSON	   *v;
-
-	for (p = s; *p; p++)
-	{
-		if (*p == '\'')
-			*p = '"';
-	}
-	v = cJSON_Parse(s);
-	if (v == NULL)
-	{
-		fprintf(stderr, "test JSON does not parse: %s\n", s);
-		exit(2);
-	}
-	free(s);
-	return v;
-}
-
-/*
  * same_json
  *		Is got deeply equal to the (single-quoted) JSON text want?
  */
 static int
 same_json(const cJSON *got, const char *want)
 {
-	cJSON	   *w = J(want);
+	cJSON	   *w = JQ(want);
 	int			eq = got != NULL && cJSON_Compare(got, w, true);
 
 	if (!eq)
@@ -103,8 +79,8 @@ same_json(const cJSON *got, const char *want)
 static EngineRun *
 mkrun(const char *bp, const char *payload, const char *state)
 {
-	return engine_run_new("r1", "", J(bp), payload ? J(payload) : NULL,
-						  state ? J(state) : NULL);
+	return engine_run_new("r1", "", JQ(bp), payload ? JQ(payload) : NULL,
+						  state ? JQ(state) : NULL);
 }
 
 /*
@@ -215,7 +191,7 @@ rstat(EngineRun *run, double *due)
 static void
 ok(EngineRun *run, const char *id, const char *output, double now)
 {
-	engine_action_succeeded(run, id, NULL, output ? J(output) : NULL, now - 100, now, &ev);
+	engine_action_succeeded(run, id, NULL, output ? JQ(output) : NULL, now - 100, now, &ev);
 }
 
 /*
@@ -242,7 +218,7 @@ resume(EngineRun *run, const char *id, const char *data)
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "status");
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "output");
 	cJSON_AddStringToObject(ns, "status", "resumed");
-	cJSON_AddItemToObject(ns, "output", data ? J(data) : cJSON_CreateObject());
+	cJSON_AddItemToObject(ns, "output", data ? JQ(data) : cJSON_CreateObject());
 }
 
 /*
@@ -348,9 +324,9 @@ TEST(test_linear)
 	CHECK_INT(engine_node_attempt(run, "a"), 1);
 
 	/* a succeeds: logged with input/output/times; b ready on next advance */
-	in = J("{'url': 'https://x.test/a'}");
+	in = JQ("{'url': 'https://x.test/a'}");
 	engine_action_succeeded(run, "a", in,
-							J("{'n': 5, 'list': ['p', 'q'], 'ok': true, 'none': null}"),
+							JQ("{'n': 5, 'list': ['p', 'q'], 'ok': true, 'none': null}"),
 							T0, T0 + 250, &ev);
 	CHECK_INT(ev.n, 1);
 	if (ev.n == 1)
@@ -766,10 +742,10 @@ TEST(test_unknown_type_and_defaults)
 TEST(test_context)
 {
 	EngineRun  *run = engine_run_new("r-7", "wf-3",
-									 J("{'version': 1, 'name': 'My flow', 'trigger': {'type': 'manual'},"
+									 JQ("{'version': 1, 'name': 'My flow', 'trigger': {'type': 'manual'},"
 									   " 'nodes': [" ACT("a") "," ACT("b") "], 'edges': [{'from': 'a', 'to': 'b'}]}"),
-									 J("{'k': [1, 2]}"),
-									 J("{'nodes': {}, 'retries': 2}"));
+									 JQ("{'k': [1, 2]}"),
+									 JQ("{'nodes': {}, 'retries': 2}"));
 	cJSON	   *ctx;
 
 	CHECK_STR(adv(run, T0), "a");
@@ -817,7 +793,7 @@ TEST(test_retry_backoff)
 	CHECK_INT(engine_node_attempt(run, "a"), 1);
 
 	/* attempt 1 fails: due = now + 100 * 2^0 * (0.75 + 0.5 * 0.5) */
-	engine_action_failed(run, "a", J("{'in': 1}"), "HTTP 503", true, -1, T0, T0 + 10, &ev);
+	engine_action_failed(run, "a", JQ("{'in': 1}"), "HTTP 503", true, -1, T0, T0 + 10, &ev);
 	CHECK_INT(ev.n, 1);
 	if (ev.n == 1)
 	{
@@ -1083,7 +1059,7 @@ TEST(test_recover)
 	engine_events_clear(&ev);
 
 	/* the key does not depend on the attempt or on the workflow */
-	run = engine_run_new("0b1e-77", "wf", J("{" HEAD "'nodes': [" ACT("a") "]}"), NULL, NULL);
+	run = engine_run_new("0b1e-77", "wf", JQ("{" HEAD "'nodes': [" ACT("a") "]}"), NULL, NULL);
 	k0 = engine_idempotency_key(run, "a", 0);
 	CHECK_STR(k0, "flowdb-0b1e-77-a");
 	free(k0);
@@ -1360,7 +1336,7 @@ TEST(test_delay_until_validator_agrees)
 
 		snprintf(bp, sizeof(bp),
 				 "{" HEAD "'nodes': [{'id': 'd', 'type': 'delay', 'until': '%s'}]}", stamps[i]);
-		b = J(bp);
+		b = JQ(bp);
 		fdb_errors_init(&e);
 		valid = bp_validate(b, &e);
 		fdb_errors_free(&e);
@@ -1935,7 +1911,7 @@ TEST(test_state_shapes)
 	engine_events_clear(&ev);
 
 	/* blueprint without edges / nodes, NULL payload */
-	run = engine_run_new(NULL, NULL, J("{}"), NULL, NULL);
+	run = engine_run_new(NULL, NULL, JQ("{}"), NULL, NULL);
 	CHECK_STR(run->run_id, "");
 	CHECK_STR(run->workflow_id, "");
 	CHECK(same_json(run->payload, "{}"));
@@ -1999,11 +1975,11 @@ TEST(test_events_growth)
 	n = engine_advance(run, T0, &ids, NULL);
 	CHECK_INT(n, 1);
 	engine_free_dispatch(ids, n);
-	engine_action_failed(run, "a", J("{'i': 1}"), "e", true, -1, T0, T0, NULL);
+	engine_action_failed(run, "a", JQ("{'i': 1}"), "e", true, -1, T0, T0, NULL);
 	n = engine_advance(run, T0 + 1000, &ids, NULL);
 	CHECK_INT(n, 1);
 	engine_free_dispatch(ids, n);
-	engine_action_succeeded(run, "a", J("{'i': 1}"), J("{'o': 1}"), T0, T0, NULL);
+	engine_action_succeeded(run, "a", JQ("{'i': 1}"), JQ("{'o': 1}"), T0, T0, NULL);
 	CHECK_STR(rstat(run, NULL), "succeeded");
 	engine_run_free(run);
 	engine_events_clear(&ev);

@@ -2,35 +2,14 @@
  * test_template.c
  *	  Unit tests of template.c: scanning, path parsing, lookup, rendering.
  *
- * JSON literals are written with single quotes and converted by parse_q().
+ * JSON literals are written with single quotes and converted by JQ().
  */
 #include "unit.h"
 #include "template.h"
 
+#define JQ(text) unit_json_q((text), 0)
+
 static cJSON *ctx;
-
-/*
- * parse_q
- *		Parse JSON written with ' for " (tests never need a literal ').
- */
-static cJSON *
-parse_q(const char *text)
-{
-	char	   *s = fdb_strdup(text);
-	char	   *p;
-	cJSON	   *v;
-
-	for (p = s; *p; p++)
-	{
-		if (*p == '\'')
-			*p = '"';
-	}
-	v = cJSON_Parse(s);
-	if (v == NULL)
-		fprintf(stderr, "test JSON does not parse: %s\n", s);
-	free(s);
-	return v;
-}
 
 /*
  * same_json
@@ -39,7 +18,7 @@ parse_q(const char *text)
 static int
 same_json(const cJSON *got, const char *want)
 {
-	cJSON	   *w = parse_q(want);
+	cJSON	   *w = JQ(want);
 	int			eq = got != NULL && w != NULL && cJSON_Compare(got, w, true);
 
 	if (!eq)
@@ -533,7 +512,7 @@ TEST(test_no_rerender)
 	CHECK_STR(render_text("{{ trigger_data.half }} run.secret }}"),
 			  "\"{{ run.secret }}\"");
 
-	in = parse_q("{'a':'{{ trigger_data.evil }}','b':['{{ trigger_data.evil_obj }}']}");
+	in = JQ("{'a':'{{ trigger_data.evil }}','b':['{{ trigger_data.evil_obj }}']}");
 	out = tmpl_render(in, ctx, err, sizeof(err));
 	CHECK(same_json(out, "{'a':'{{ run.secret }}','b':[{'note':'{{ run.secret }}','bad':'{{ unclosed'}]}"));
 	cJSON_Delete(out);
@@ -548,7 +527,7 @@ TEST(test_render_value)
 	char	   *before;
 	char	   *after;
 
-	in = parse_q("{'amount':'{{ trigger_data.amount }}',"
+	in = JQ("{'amount':'{{ trigger_data.amount }}',"
 				 "'list':['{{ run.id }}', 3, true, null, {'c':'x{{ workflow.name }}'}],"
 				 "'{{ key }}':'k', 'nested':{'deep':{'user':'{{ trigger_data.user }}'}},"
 				 "'msg':'Paid {{ trigger_data.price }}', 'n':1.5, 'f':false, 'z':null, 'e':[], 'o':{}}");
@@ -588,7 +567,7 @@ TEST(test_render_value)
 	cJSON_Delete(in);
 
 	/* an error deep inside frees everything and reports */
-	in = parse_q("{'a':[1,{'b':'ok {{ run.id }}'},{'c':'{{ steps.missing.output }}'}]}");
+	in = JQ("{'a':[1,{'b':'ok {{ run.id }}'},{'c':'{{ steps.missing.output }}'}]}");
 	err[0] = '\0';
 	CHECK(tmpl_render(in, ctx, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "path steps.missing.output not found (no key \"missing\" in steps)");
@@ -640,7 +619,7 @@ TEST(test_render_deep)
 int
 main(void)
 {
-	ctx = parse_q("{"
+	ctx = JQ("{"
 				  "'trigger_data': {'amount': 5000, 'price': 12.5, 'name': 'Ada',"
 				  "  'vip': true, 'off': false, 'none': null, 'empty': '',"
 				  "  'big': 1e20, 'small': 0.001,"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <cjson/cJSON.h>
 
 static int	unit_passed = 0;
 static int	unit_failed = 0;
@@ -50,6 +51,33 @@ static const char *unit_current = "";
 		fprintf(stderr, "FAIL %s:%d [%s]: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
 				unit_current, h_ ? h_ : "(null)", n_ ? n_ : "(null)"); } \
 } while (0)
+
+/*
+ * unit_json_q
+ *		Parse test JSON written with ' for " (tests never need a literal ').
+ *		Bad JSON is reported; with strict it ends the test binary.
+ */
+static inline cJSON *
+unit_json_q(const char *text, int strict)
+{
+	size_t		n = strlen(text);
+	char	   *s = malloc(n + 1);
+	cJSON	   *v;
+
+	if (s == NULL)
+		abort();
+	for (size_t i = 0; i <= n; i++)
+		s[i] = text[i] == '\'' ? '"' : text[i];
+	v = cJSON_Parse(s);
+	if (v == NULL)
+	{
+		fprintf(stderr, "test JSON does not parse: %s\n", s);
+		if (strict)
+			exit(2);
+	}
+	free(s);
+	return v;
+}
 
 #define UNIT_SUMMARY() ( \
 	printf("%s: %d passed, %d failed\n", __FILE__, unit_passed, unit_failed), \
