@@ -319,3 +319,39 @@ flowdb_catalog(PG_FUNCTION_ARGS)
 	result = flowdb_cjson_to_jsonb_free(cat);
 	PG_RETURN_DATUM(result);
 }
+
+PG_FUNCTION_INFO_V1(flowdb_credential_missing);
+
+/*
+ * flowdb_credential_missing
+ *		The required credential fields of a service (registry order) that
+ *		a secret object lacks; NULL for an unknown service.
+ */
+Datum
+flowdb_credential_missing(PG_FUNCTION_ARGS)
+{
+	char	   *service = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *secret = PG_GETARG_JSONB_P(1);
+	const ToolService *svc = catalog_service(service);
+	Datum	   *elems;
+	int			n = 0;
+
+	if (svc == NULL)
+		PG_RETURN_NULL();
+	elems = palloc(sizeof(Datum) * 16);
+	for (int i = 0; svc->credential_fields && svc->credential_fields[i] && n < 16; i++)
+	{
+		const char *f = svc->credential_fields[i];
+		JsonbValue	key;
+
+		if (!catalog_credential_field_required(svc, f))
+			continue;
+		key.type = jbvString;
+		key.val.string.val = (char *) f;
+		key.val.string.len = strlen(f);
+		if (!JB_ROOT_IS_OBJECT(secret) ||
+			findJsonbValueFromContainer(&secret->root, JB_FOBJECT, &key) == NULL)
+			elems[n++] = CStringGetTextDatum(f);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}

@@ -962,3 +962,21 @@ catalog_parse_limits(const char *spec, int *limits, int nlimits, char *err, size
 		}
 	}
 }
+
+/*
+ * catalog_credential_field_required
+ *		A declared credential field that is not listed as optional.
+ */
+bool
+catalog_credential_field_required(const ToolService *svc, const char *field)
+{
+	bool		declared = false;
+
+	for (int i = 0; svc->credential_fields && svc->credential_fields[i]; i++)
+		if (strcmp(svc->credential_fields[i], field) == 0)
+			declared = true;
+	for (int i = 0; svc->optional_credential_fields && svc->optional_credential_fields[i]; i++)
+		if (strcmp(svc->optional_credential_fields[i], field) == 0)
+			return false;
+	return declared;
+}

@@ -113,6 +113,8 @@ typedef struct ToolService
 	int			ntasks;
 	const char *const *events;	/* trigger event names, NULL-terminated */
 	const char *const *credential_fields;	/* NULL-terminated */
+	const char *const *optional_credential_fields;	/* the subset that may be
+													 * absent; NULL = none */
 } ToolService;
 
 /* registry, NULL-terminated (catalog.c) */
@@ -132,6 +134,9 @@ extern const ToolTask *catalog_task(const ToolService *svc, const char *name);
 extern const char *param_type_name(ParamType t);
 /* Does v have type t?  (PT_INTEGER: a number with no fractional part) */
 extern bool param_type_matches(ParamType t, const cJSON *v);
+/* Must a stored credential of svc have this field? */
+extern bool catalog_credential_field_required(const ToolService *svc, const char *field);
+
 /* Position of a service in fdb_services[] (-1 when not registered). */
 extern int	catalog_service_index(const ToolService *svc);
 

@@ -83,7 +83,7 @@ typedef struct WCall
 	cJSON	   *params;			/* rendered, owned */
 	HttpRequest req;
 	double		started_ms;
-	bool		queued;
+	int			svc_index;		/* position in fdb_services[] */
 	bool		counted;		/* counted in service_inflight[] */
 } WCall;
 
@@ -129,6 +129,8 @@ static void free_run(WRun *w);
 static bool run_disposition(WRun *w, double now, const char **dbstatus, double *next);
 static bool service_has_credentials(const ToolService *svc);
 static bool wait_for_work(long timeout_ms);
+static double earliest_due(void);
+static void mark_due_runs(double now);
 static void housekeeping(double now);
 
 /*
@@ -305,51 +307,67 @@ worker_loop(void)
 				continue;
 		}
 
-		/* 5. wait */
+		/* 5. wait, at most until the next scan, curl timer or due node */
 		timeout = (long) (next_scan - now_ms());
 		{
 			long		ct = http_timeout(multi);
-			dlist_iter	it;
+			double		due = earliest_due();
 
 			if (ct >= 0 && ct < timeout)
 				timeout = ct;
-			dlist_foreach(it, &runs)
-			{
-				WRun	   *w = dlist_container(WRun, node, it.cur);
-				double		due;
-
-				(void) engine_run_status(w->er, &due);
-				if (due > 0)
-				{
-					long		left = (long) (due - now_ms());
-
-					if (left < timeout)
-						timeout = left;
-				}
-			}
+			if (due > 0 && (long) (due - now_ms()) < timeout)
+				timeout = (long) (due - now_ms());
+			if (timeout < 0 || want_claim || http_has_done(multi))
+				timeout = 0;
+			/* a latch wake-up means a commit queued or changed runs */
+			if (wait_for_work(timeout))
+				want_claim = true;
+			/* held runs whose retry, delay or wait timeout came due */
+			if (due > 0 && due <= now_ms())
+				mark_due_runs(now_ms());
 		}
-		if (timeout < 0)
-			timeout = 0;
-		if (want_claim || http_has_done(multi))
-			timeout = 0;
-		/* a latch wake-up means a commit queued or changed runs */
-		if (wait_for_work(timeout))
-			want_claim = true;
-		/* due timers of held runs */
-		{
-			dlist_iter	it;
-			double		t = now_ms();
+	}
+}
 
-			dlist_foreach(it, &runs)
-			{
-				WRun	   *w = dlist_container(WRun, node, it.cur);
-				double		due;
+/*
+ * earliest_due
+ *		Earliest due time (retry, delay, wait timeout) of the held runs,
+ *		epoch ms; 0 when none.
+ */
+static double
+earliest_due(void)
+{
+	dlist_iter	it;
+	double		min = 0;
 
-				(void) engine_run_status(w->er, &due);
-				if (due > 0 && due <= t)
-					w->advance = true;
-			}
-		}
+	dlist_foreach(it, &runs)
+	{
+		double		due;
+
+		(void) engine_run_status(dlist_container(WRun, node, it.cur)->er, &due);
+		if (due > 0 && (min == 0 || due < min))
+			min = due;
+	}
+	return min;
+}
+
+/*
+ * mark_due_runs
+ *		Ask the next loop to advance every held run with something due.
+ */
+static void
+mark_due_runs(double now)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+		double		due;
+
+		(void) engine_run_status(w->er, &due);
+		if (due > 0 && due <= now)
+			w->advance = true;
 	}
 }
 
@@ -621,16 +639,14 @@ load_credentials(const char *owner, const cJSON *bp)
 	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(bp, "nodes"))
 	{
 		const char *svc = fdb_json_str(node, "service");
+		const ToolService *tool = svc ? catalog_service(svc) : NULL;
 		const char *name = fdb_json_str(node, "credential");
 		char		key[256];
 		Datum		args[3];
 		int			ret;
 
-		if (svc == NULL)
-			continue;
 		/* services that take no credential (http) need no lookup */
-		if (catalog_service(svc) == NULL ||
-			!service_has_credentials(catalog_service(svc)))
+		if (tool == NULL || !service_has_credentials(tool))
 			continue;
 		if (name == NULL)
 			name = "default";
@@ -1250,6 +1266,7 @@ prepare_call(WRun *w, const char *node_id)
 	svcname = node ? fdb_json_str(node, "service") : NULL;
 	c->svc = svcname ? catalog_service(svcname) : NULL;
 	c->task = c->svc ? catalog_task(c->svc, fdb_json_str(node, "task")) : NULL;
+	c->svc_index = c->svc ? catalog_service_index(c->svc) : -1;
 	err[0] = '\0';
 	c->params = engine_render_params(er, node_id, err, sizeof(err));
 	if (c->params == NULL)
@@ -1358,7 +1375,6 @@ advance_run(WRun *w, double now)
 
 		if (c)
 		{
-			c->queued = true;
 			w->inflight++;
 			dlist_push_tail(&queue, &c->node);
 		}
@@ -1381,7 +1397,7 @@ pump_queue(void)
 	dlist_foreach_modify(it, &queue)
 	{
 		WCall	   *c = dlist_container(WCall, node, it.cur);
-		int			idx = catalog_service_index(c->svc);
+		int			idx = c->svc_index;
 		int			limit = flowdb_service_limit(c->svc);
 
 		if (http_inflight(multi) >= flowdb_max_inflight)
@@ -1390,7 +1406,6 @@ pump_queue(void)
 			service_inflight[idx] >= limit)
 			continue;			/* over the service's limit: wait in the queue */
 		dlist_delete(&c->node);
-		c->queued = false;
 		if (c->run->lost)
 		{
 			c->run->inflight--;
@@ -1507,12 +1522,7 @@ static void
 free_call(WCall *c)
 {
 	if (c->counted)
-	{
-		int			idx = catalog_service_index(c->svc);
-
-		if (idx >= 0 && idx < (int) lengthof(service_inflight))
-			service_inflight[idx]--;
-	}
+		service_inflight[c->svc_index]--;
 	free(c->node_id);
 	cJSON_Delete(c->params);
 	http_request_free(&c->req);

@@ -182,6 +182,11 @@ CREATE FUNCTION flowdb.check_payload(payload jsonb) RETURNS void
 AS 'MODULE_PATHNAME', 'flowdb_check_payload'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- flowdb.credential_missing: required credential fields a secret lacks
+CREATE FUNCTION flowdb.credential_missing(service text, secret jsonb) RETURNS text[]
+AS 'MODULE_PATHNAME', 'flowdb_credential_missing'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 -- flowdb.render: render templates in value against a context object
 CREATE FUNCTION flowdb.render(value jsonb, context jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'flowdb_render'
@@ -514,12 +519,10 @@ BEGIN
 					  updated_at = now();
 		RETURN;
 	END IF;
-	SELECT array_agg(f) INTO missing
-	FROM jsonb_array_elements_text(svc -> 'credential_fields') f
-	WHERE NOT secret ? f AND f <> ALL (ARRAY['from', 'ig_user_id'])
-	  -- local OpenAI-compatible servers often need no key
-	  AND NOT (flow_set_credential.service = 'llm' AND f = 'api_key');
-	IF missing IS NOT NULL THEN
+	-- the registry says which fields are required (e.g. llm's api_key is
+	-- optional: local OpenAI-compatible servers often need none)
+	missing := flowdb.credential_missing(service, secret);
+	IF cardinality(missing) > 0 THEN
 		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
 			USING ERRCODE = '22023',
 				  DETAIL = format('Fields of %s: %s.', service,

@@ -338,6 +338,11 @@ static const char *const ig_credential_fields[] = {
 	NULL
 };
 
+static const char *const ig_optional_credential_fields[] = {
+	"ig_user_id",
+	NULL
+};
+
 const ToolService instagram_service = {
 	"instagram",
 	"Instagram professional accounts: publish photo posts (Graph API)",
@@ -345,5 +350,6 @@ const ToolService instagram_service = {
 	ig_tasks,
 	(int) (sizeof(ig_tasks) / sizeof(ig_tasks[0])),
 	ig_events,
-	ig_credential_fields
+	ig_credential_fields,
+	ig_optional_credential_fields
 };

@@ -565,6 +565,11 @@ static const char *const llm_credential_fields[] = {
 	NULL
 };
 
+static const char *const llm_optional_credential_fields[] = {
+	"api_key",
+	NULL
+};
+
 const ToolService llm_service = {
 	"llm",
 	"Language model (OpenAI-compatible Chat Completions): complete and classify text",
@@ -572,5 +577,6 @@ const ToolService llm_service = {
 	llm_tasks,
 	(int) (sizeof(llm_tasks) / sizeof(llm_tasks[0])),
 	llm_events,
-	llm_credential_fields
+	llm_credential_fields,
+	llm_optional_credential_fields
 };

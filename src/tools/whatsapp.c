@@ -358,6 +358,11 @@ static const char *const wa_credential_fields[] = {
 	NULL
 };
 
+static const char *const wa_optional_credential_fields[] = {
+	"from",
+	NULL
+};
+
 const ToolService whatsapp_service = {
 	"whatsapp",
 	"WhatsApp Business messaging through Twilio",
@@ -365,5 +370,6 @@ const ToolService whatsapp_service = {
 	wa_tasks,
 	(int) (sizeof(wa_tasks) / sizeof(wa_tasks[0])),
 	wa_events,
-	wa_credential_fields
+	wa_credential_fields,
+	wa_optional_credential_fields
 };

@@ -996,9 +996,26 @@ TEST(test_parse_limits)
 	CHECK_STR(err, "expected \",\" after slack=2");
 }
 
+TEST(test_credential_required)
+{
+	const ToolService *wa = catalog_service("whatsapp");
+	const ToolService *llm = catalog_service("llm");
+	const ToolService *rzp = catalog_service("razorpay");
+
+	CHECK(catalog_credential_field_required(wa, "account_sid"));
+	CHECK(catalog_credential_field_required(wa, "auth_token"));
+	CHECK(!catalog_credential_field_required(wa, "from"));
+	CHECK(!catalog_credential_field_required(llm, "api_key"));
+	CHECK(catalog_credential_field_required(rzp, "key_secret"));
+	CHECK(!catalog_credential_field_required(rzp, "password"));	/* not declared */
+	CHECK(!catalog_credential_field_required(catalog_service("instagram"), "ig_user_id"));
+	CHECK(catalog_credential_field_required(catalog_service("instagram"), "access_token"));
+}
+
 int
 main(void)
 {
+	RUN(test_credential_required);
 	RUN(test_parse_limits);
 	RUN(test_registry);
 	RUN(test_param_types);
