@@ -45,19 +45,22 @@ WHERE p.pronamespace = 'public'::regnamespace
                   AND classid = 'pg_proc'::regclass)
 ORDER BY p.proname, arguments;
 
--- SECURITY DEFINER functions pin their search_path
-SELECT p.proname
+-- every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp
+-- (pg_temp last: a caller's temporary types and tables never shadow
+-- pg_catalog's); C functions look no names up
+SELECT p.proname, p.proconfig
 FROM pg_proc p
-WHERE p.prosecdef
+WHERE p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
   AND p.oid IN (SELECT objid FROM pg_depend
                 WHERE refclassid = 'pg_extension'::regclass
                   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'flowdb')
                   AND classid = 'pg_proc'::regclass)
-  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog'], false)
+  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
 ORDER BY 1;
 
 -- internal functions in schema flowdb that the SQL surface relies on, and
--- who may call them (the worker-only ones are revoked from PUBLIC)
+-- who may call them: only current_owner (the RLS policies call it) is
+-- executable by PUBLIC (090_privileges lists every role's rights)
 SELECT f AS function, to_regprocedure(f) IS NOT NULL AS exists,
        has_function_privilege('public', f, 'EXECUTE') AS public_can_execute
 FROM (VALUES
@@ -81,7 +84,11 @@ FROM (VALUES
   ('flowdb.prune(interval)'),
   ('flowdb.credential_secret(text,text,text)'),
   ('flowdb.webhook_secret(text)'),
-  ('flowdb.worker_info()')
+  ('flowdb.worker_info()'),
+  ('flowdb.refuse_anon()'),
+  ('flowdb.vault_secret_json(uuid,text)'),
+  ('flowdb.open_function(regprocedure)'),
+  ('flowdb.grant_api_roles(name[])')
 ) AS v(f)
 ORDER BY f;
 
@@ -95,3 +102,21 @@ FROM pg_settings
 WHERE name IN ('flowdb.max_blueprint_bytes', 'flowdb.max_payload_bytes',
                'flowdb.retention_days', 'flowdb.notify', 'flowdb.sandbox')
 ORDER BY name;
+
+-- the API roles of Supabase (PostgREST), NOLOGIN as there; created after
+-- the extension here, so the client functions are granted to them now
+-- (what an administrator does on a server where the roles come later)
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+		CREATE ROLE anon NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+		CREATE ROLE authenticated NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+		CREATE ROLE service_role NOLOGIN;
+	END IF;
+END
+$$;
+SELECT flowdb.grant_api_roles() AS granted_to;

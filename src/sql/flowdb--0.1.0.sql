@@ -18,12 +18,31 @@ GRANT USAGE ON SCHEMA flowdb TO PUBLIC;
 -- session_user.
 CREATE FUNCTION flowdb.current_owner() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(
 		nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', ''),
 		nullif(current_setting('role'), 'none'),
 		session_user::text)
+$$;
+
+-- flowdb.refuse_anon: raise 42501 when the caller is PostgREST's anonymous
+-- role (SET ROLE anon, or a JWT whose role claim is anon).  Every function
+-- that acts calls it first, so a re-granted EXECUTE still acts for nobody
+-- anonymous.
+CREATE FUNCTION flowdb.refuse_anon() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF current_setting('role') = 'anon' OR session_user = 'anon'
+	   OR nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role' = 'anon'
+	   OR current_setting('request.jwt.claim.role', true) = 'anon' THEN
+		RAISE EXCEPTION 'permission denied: anonymous callers cannot start or change workflows'
+			USING ERRCODE = '42501',
+				  HINT = 'Sign in: the function needs the authenticated or service_role role.';
+	END IF;
+END
 $$;
 
 ------------------------------------------------------------------------
@@ -223,8 +242,8 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 -- flow_validate: {"valid": bool, "errors": [...]} without raising
 CREATE FUNCTION public.flow_validate(blueprint jsonb) RETURNS jsonb
-LANGUAGE sql STABLE
-SET search_path = pg_catalog
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE WHEN blueprint IS NULL
 		THEN jsonb_build_object('valid', false, 'errors', jsonb_build_array('$: required'))
@@ -237,7 +256,7 @@ $$;
 CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text)
 RETURNS uuid
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	rid uuid;
@@ -258,9 +277,10 @@ $$;
 CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	IF blueprint IS NULL THEN
 		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
 	END IF;
@@ -272,11 +292,12 @@ $$;
 CREATE FUNCTION public.flow_save(blueprint jsonb, active boolean DEFAULT true)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	wid uuid;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	IF blueprint IS NULL THEN
 		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
 	END IF;
@@ -292,11 +313,12 @@ $$;
 CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w flowdb.workflows;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	IF workflow_id IS NULL THEN
 		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = '22004';
 	END IF;
@@ -313,7 +335,7 @@ $$;
 -- flow_status: a run with its node states and step log
 CREATE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r flowdb.runs;
@@ -344,11 +366,12 @@ $$;
 -- flow_cancel: stop a run that has not finished; true when it was canceled
 CREATE FUNCTION public.flow_cancel(run_id uuid) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	st text;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	SELECT status INTO st FROM flowdb.runs
 	WHERE id = flow_cancel.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
@@ -374,7 +397,7 @@ $$;
 -- outputs of completed steps
 CREATE FUNCTION public.flow_retry(run_id uuid) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r flowdb.runs;
@@ -382,6 +405,7 @@ DECLARE
 	k text;
 	v jsonb;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	SELECT * INTO r FROM flowdb.runs
 	WHERE id = flow_retry.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
@@ -413,7 +437,7 @@ $$;
 -- retention setting; called by the worker, callable by hand
 CREATE FUNCTION flowdb.prune(older_than interval DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
@@ -439,11 +463,10 @@ $$;
 CREATE FUNCTION flowdb.credential_secret(owner text, service text, name text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c flowdb.credentials;
-	s text;
 BEGIN
 	SELECT * INTO c FROM flowdb.credentials
 	WHERE credentials.owner = credential_secret.owner
@@ -455,12 +478,9 @@ BEGIN
 	IF c.secret IS NOT NULL THEN
 		RETURN c.secret;
 	END IF;
-	IF to_regclass('vault.decrypted_secrets') IS NULL THEN
-		RETURN NULL;
-	END IF;
-	EXECUTE 'SELECT decrypted_secret FROM vault.decrypted_secrets WHERE id = $1'
-		INTO s USING c.vault_secret_id;
-	RETURN s::jsonb;
+	-- never raises with the secret's text (it would reach the server log)
+	RETURN flowdb.vault_secret_json(c.vault_secret_id,
+		format('credential %s/%s', c.service, c.name));
 END
 $$;
 
@@ -468,13 +488,15 @@ $$;
 CREATE FUNCTION public.flow_set_credential(service text, name text, secret jsonb)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	svc jsonb;
 	missing text[];
 	vault_id uuid;
+	checked jsonb := secret;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
 	WHERE s ->> 'name' = flow_set_credential.service;
 	IF svc IS NULL THEN
@@ -512,22 +534,31 @@ BEGIN
 		EXCEPTION WHEN invalid_text_representation THEN
 			RAISE EXCEPTION 'vault_secret_id must be a uuid' USING ERRCODE = '22023';
 		END;
-		INSERT INTO flowdb.credentials (owner, service, name, secret, vault_secret_id)
-		VALUES (flowdb.current_owner(), service, name, NULL, vault_id)
-		ON CONFLICT ON CONSTRAINT credentials_pkey
-		DO UPDATE SET secret = NULL, vault_secret_id = excluded.vault_secret_id,
-					  updated_at = now();
-		RETURN;
+		-- the Vault secret itself must be a JSON object with the required
+		-- fields, checked now rather than at every claim by the worker
+		checked := flowdb.vault_secret_json(vault_id, format('credential %s/%s', service, name));
+		IF checked IS NULL THEN
+			RAISE EXCEPTION 'Vault secret % not found', vault_id USING ERRCODE = '22023',
+				  HINT = 'Create it first with vault.create_secret(''{"field": "..."}'').';
+		END IF;
 	END IF;
 	-- the registry says which fields are required (e.g. llm's api_key is
 	-- optional: local OpenAI-compatible servers often need none)
-	missing := flowdb.credential_missing(service, secret);
+	missing := flowdb.credential_missing(service, checked);
 	IF cardinality(missing) > 0 THEN
 		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
 			USING ERRCODE = '22023',
 				  DETAIL = format('Fields of %s: %s.', service,
 								  (SELECT string_agg(f, ', ')
 								   FROM jsonb_array_elements_text(svc -> 'credential_fields') f));
+	END IF;
+	IF vault_id IS NOT NULL THEN
+		INSERT INTO flowdb.credentials (owner, service, name, secret, vault_secret_id)
+		VALUES (flowdb.current_owner(), service, name, NULL, vault_id)
+		ON CONFLICT ON CONSTRAINT credentials_pkey
+		DO UPDATE SET secret = NULL, vault_secret_id = excluded.vault_secret_id,
+					  updated_at = now();
+		RETURN;
 	END IF;
 	INSERT INTO flowdb.credentials (owner, service, name, secret)
 	VALUES (flowdb.current_owner(), service, name, secret)
@@ -540,8 +571,9 @@ $$;
 CREATE FUNCTION public.flow_delete_credential(service text, name text DEFAULT 'default')
 RETURNS boolean
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
+	SELECT flowdb.refuse_anon();
 	WITH d AS (
 		DELETE FROM flowdb.credentials c
 		WHERE c.owner = flowdb.current_owner()
@@ -557,7 +589,7 @@ CREATE FUNCTION public.flow_list_credentials()
 RETURNS TABLE (service text, name text, fields text[], in_vault boolean,
 			   updated_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT c.service, c.name,
 		   coalesce((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(c.secret) k), '{}'),
@@ -580,11 +612,12 @@ REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
 -- flowdb.set_active: shared body of flow_activate / flow_deactivate
 CREATE FUNCTION flowdb.set_active(workflow_id uuid, active boolean) RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	was boolean;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	SELECT w.active INTO was FROM flowdb.workflows w
 	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
 	FOR UPDATE;
@@ -600,20 +633,20 @@ $$;
 -- flow_activate: let a saved workflow's trigger start runs; true if changed
 CREATE FUNCTION public.flow_activate(workflow_id uuid) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT flowdb.set_active(workflow_id, true) $$;
 
 -- flow_deactivate: stop a saved workflow's trigger; true if changed
 CREATE FUNCTION public.flow_deactivate(workflow_id uuid) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT flowdb.set_active(workflow_id, false) $$;
 
 -- flowdb.event_matches: does event data satisfy a wait_event "match"?
 -- Keys are dotted paths into the data; values compare as JSON.
 CREATE FUNCTION flowdb.event_matches(data jsonb, match jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT match IS NULL OR jsonb_typeof(match) <> 'object' OR NOT EXISTS (
 		SELECT 1 FROM jsonb_each(match) m
@@ -624,7 +657,7 @@ $$;
 -- make its run due now (the worker finishes the node and goes on)
 CREATE FUNCTION flowdb.resume_node(run_id uuid, node_id text, data jsonb) RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	UPDATE flowdb.runs r
 	SET state = jsonb_set(r.state, ARRAY['nodes', node_id],
@@ -639,7 +672,7 @@ $$;
 -- webhooks); otherwise only that owner's workflows and runs.
 CREATE FUNCTION flowdb.dispatch_event(owner text, name text, data jsonb) RETURNS uuid[]
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -697,20 +730,21 @@ $$;
 -- workflows triggered by it, resume their runs waiting for it
 CREATE FUNCTION public.flow_send_event(name text, data jsonb DEFAULT '{}') RETURNS uuid[]
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog
-AS $$ SELECT flowdb.dispatch_event(flowdb.current_owner(), name, data) $$;
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT flowdb.refuse_anon(); SELECT flowdb.dispatch_event(flowdb.current_owner(), name, data) $$;
 
 -- flow_approve: resume one waiting node of the caller's run (human
 -- approval); data becomes the node's output
 CREATE FUNCTION public.flow_approve(run_id uuid, node_id text, data jsonb DEFAULT '{"approved": true}')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r flowdb.runs;
 	st text;
 BEGIN
+	PERFORM flowdb.refuse_anon();
 	SELECT * INTO r FROM flowdb.runs
 	WHERE id = flow_approve.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
@@ -724,6 +758,8 @@ BEGIN
 			USING ERRCODE = '55000',
 				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
 	END IF;
+	data := coalesce(data, '{}');
+	PERFORM flowdb.check_payload(data);
 	PERFORM flowdb.resume_node(r.id, node_id, data);
 	RETURN true;
 END
@@ -738,7 +774,7 @@ $$;
 -- inserting transaction (rolled back with it)
 CREATE FUNCTION public.flow_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w flowdb.workflows;
@@ -801,7 +837,7 @@ LANGUAGE C STRICT STABLE PARALLEL SAFE;
 -- Called by worker 0 on every scan; no pg_cron needed.
 CREATE FUNCTION flowdb.fire_schedules() RETURNS integer
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w flowdb.workflows;
@@ -850,7 +886,7 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 -- flowdb.request_header: a request header as PostgREST passes it
 CREATE FUNCTION flowdb.request_header(name text) RETURNS text
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT nullif(current_setting('request.headers', true), '')::json ->> lower(name)
 $$;
@@ -858,7 +894,7 @@ $$;
 -- flowdb.webhook_secret: a superuser-only setting, or refuse
 CREATE FUNCTION flowdb.webhook_secret(setting text) RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v text := current_setting(setting, true);
@@ -877,7 +913,7 @@ $$;
 CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
@@ -896,7 +932,7 @@ $$;
 -- payload's entity (plus amount_rupees when it has an amount in paise)
 CREATE FUNCTION public.razorpay_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
@@ -931,7 +967,7 @@ $$;
 -- url_verification; event_callback becomes event slack.<type>
 CREATE FUNCTION public.slack_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
@@ -985,3 +1021,125 @@ BEGIN
 	END IF;
 END
 $$;
+
+------------------------------------------------------------------------
+-- Privilege model (keep this section last: it covers every function
+-- created above).  docs/security.md explains it.
+--   * PUBLIC may execute only flow_catalog, flow_validate, the provider
+--     webhooks (public.*_webhook) and flowdb.current_owner (used by the
+--     RLS policies).  Everything else is revoked from PUBLIC.
+--   * The client functions (every other function in schema public except
+--     the flow_trigger trigger function) are granted to authenticated and
+--     service_role when those roles exist, and revoked from anon (Supabase
+--     grants new functions in public to anon by default privileges).
+--   * On plain PostgreSQL, grant them to your own roles with
+--     SELECT flowdb.grant_api_roles('app_user');
+------------------------------------------------------------------------
+
+-- flowdb.vault_secret_json: the decrypted Vault secret id as a JSON
+-- object, NULL when Vault or the secret is absent.  A secret that is not
+-- a JSON object raises 22P02 naming only what (the credential) and the
+-- id: the secret's text never reaches an error message or the log.
+CREATE FUNCTION flowdb.vault_secret_json(id uuid, what text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s text;
+	j jsonb;
+BEGIN
+	IF id IS NULL OR to_regclass('vault.decrypted_secrets') IS NULL THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE 'SELECT decrypted_secret FROM vault.decrypted_secrets WHERE id = $1'
+		INTO s USING id;
+	IF s IS NULL THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		j := s::jsonb;
+	EXCEPTION WHEN data_exception THEN
+		-- the cast's message and detail quote the text: drop them
+		j := NULL;
+	END;
+	IF jsonb_typeof(j) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION '%: Vault secret % is not a JSON object', what, id
+			USING ERRCODE = '22P02',
+				  DETAIL = 'The secret''s value is not shown.',
+				  HINT = 'Store the credential fields as a JSON object, e.g. {"bot_token": "..."}.';
+	END IF;
+	RETURN j;
+END
+$$;
+
+-- flowdb.open_function: may PUBLIC (anon included) execute this function
+-- of the extension?  Catalog, validation, provider webhooks, and the owner
+-- function the RLS policies call.
+CREATE FUNCTION flowdb.open_function(f regprocedure) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f IN ('public.flow_catalog()'::regprocedure,
+				 'public.flow_validate(jsonb)'::regprocedure,
+				 'flowdb.current_owner()'::regprocedure)
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+				   WHERE p.oid = f AND p.pronamespace = 'public'::regnamespace
+					 AND p.proname LIKE '%\_webhook')
+$$;
+
+-- flowdb.grant_api_roles: apply the privilege model to every function of
+-- the extension: revoke PUBLIC from all but the open ones, revoke anon
+-- from all but the open ones, and grant the client functions to roles
+-- (default: authenticated and service_role, those that exist).  Runs at
+-- CREATE EXTENSION; run it again after creating the Supabase roles, or
+-- with your own roles on plain PostgreSQL.  Returns the roles granted.
+CREATE FUNCTION flowdb.grant_api_roles(VARIADIC roles name[] DEFAULT NULL) RETURNS name[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f record;
+	r name;
+	targets name[];
+BEGIN
+	IF roles IS NULL THEN
+		SELECT coalesce(array_agg(a.rolname ORDER BY a.rolname), '{}') INTO targets
+		FROM pg_catalog.pg_roles a WHERE a.rolname IN ('authenticated', 'service_role');
+	ELSE
+		targets := roles;
+		FOREACH r IN ARRAY roles LOOP
+			IF r IS NULL OR r IN ('anon', 'public') THEN
+				RAISE EXCEPTION 'flowdb.grant_api_roles: % must not get the client functions',
+					coalesce(r::text, 'NULL') USING ERRCODE = '42501',
+					HINT = 'Anonymous callers may only use flow_catalog, flow_validate and the webhooks.';
+			END IF;
+			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = r) THEN
+				RAISE EXCEPTION 'role "%" does not exist', r USING ERRCODE = '42704';
+			END IF;
+		END LOOP;
+	END IF;
+	FOR f IN
+		SELECT p.oid::regprocedure AS sig, p.pronamespace = 'public'::regnamespace AS client,
+			   p.proname = 'flow_trigger' AS trig
+		FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass
+			AND d.objid = p.oid AND d.deptype = 'e'
+		JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'flowdb'
+		WHERE NOT flowdb.open_function(p.oid::regprocedure)
+		ORDER BY 1
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = 'anon') THEN
+			EXECUTE format('REVOKE ALL ON FUNCTION %s FROM anon', f.sig);
+		END IF;
+		IF f.client AND NOT f.trig THEN
+			FOREACH r IN ARRAY targets LOOP
+				EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.sig, r);
+			END LOOP;
+		END IF;
+	END LOOP;
+	RETURN targets;
+END
+$$;
+
+SELECT flowdb.grant_api_roles();
