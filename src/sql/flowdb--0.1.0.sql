@@ -1088,11 +1088,13 @@ AS $$
 $$;
 
 -- flowdb.grant_api_roles: apply the privilege model to every function of
--- the extension: revoke PUBLIC from all but the open ones, revoke anon
--- from all but the open ones, and grant the client functions to roles
--- (default: authenticated and service_role, those that exist).  Runs at
--- CREATE EXTENSION; run it again after creating the Supabase roles, or
--- with your own roles on plain PostgreSQL.  Returns the roles granted.
+-- the extension: revoke all but the open ones from PUBLIC and anon, the
+-- internal ones (schema flowdb, flow_trigger) from authenticated and
+-- service_role too (this undoes grants made by default privileges), then
+-- grant the client functions to roles (default: authenticated and
+-- service_role, those that exist).  Runs at CREATE EXTENSION; run it again after creating the
+-- Supabase roles, or with your own roles on plain PostgreSQL.  Returns
+-- the roles granted.
 CREATE FUNCTION flowdb.grant_api_roles(VARIADIC roles name[] DEFAULT NULL) RETURNS name[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1101,7 +1103,10 @@ DECLARE
 	f record;
 	r name;
 	targets name[];
+	api name[];
 BEGIN
+	SELECT coalesce(array_agg(a.rolname ORDER BY a.rolname), '{}') INTO api
+	FROM pg_catalog.pg_roles a WHERE a.rolname IN ('anon', 'authenticated', 'service_role');
 	IF roles IS NULL THEN
 		SELECT coalesce(array_agg(a.rolname ORDER BY a.rolname), '{}') INTO targets
 		FROM pg_catalog.pg_roles a WHERE a.rolname IN ('authenticated', 'service_role');
@@ -1129,9 +1134,12 @@ BEGIN
 		ORDER BY 1
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
-		IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = 'anon') THEN
-			EXECUTE format('REVOKE ALL ON FUNCTION %s FROM anon', f.sig);
-		END IF;
+		-- internal functions: no API role; client functions: not anon
+		FOREACH r IN ARRAY api LOOP
+			IF r = 'anon' OR NOT f.client OR f.trig THEN
+				EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', f.sig, r);
+			END IF;
+		END LOOP;
 		IF f.client AND NOT f.trig THEN
 			FOREACH r IN ARRAY targets LOOP
 				EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.sig, r);
