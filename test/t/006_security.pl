@@ -128,7 +128,11 @@ is(scalar $fake->requests_for('/loop'), 4,
 # row level security
 ########################################################################
 
+# created after the extension: grant it the client functions as an
+# administrator would (flowdb.grant_api_roles re-applies the model)
 $node->safe_psql('postgres', 'CREATE ROLE authenticated NOLOGIN');
+is($node->safe_psql('postgres', 'SELECT flowdb.grant_api_roles()'), '{authenticated}',
+	'the client functions are granted to authenticated');
 
 sub as_user
 {
