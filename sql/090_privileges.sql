@@ -154,6 +154,28 @@ SELECT flowdb.grant_api_roles('authenticated');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
+-- flow_trigger: creating a trigger with it needs EXECUTE (superuser here);
+-- the trigger then fires for every role that writes the table, anon too
+SELECT flow_save('{"version": 1, "name": "Form", "trigger": {"type": "table", "table": "contact_form"}, "nodes": [{"id": "n", "type": "router"}]}') AS wf_form \gset
+CREATE TABLE contact_form (msg text);
+CREATE TRIGGER contact_form_flow AFTER INSERT ON contact_form
+	FOR EACH ROW EXECUTE FUNCTION flow_trigger(:'wf_form');
+GRANT INSERT ON contact_form TO anon;
+SET ROLE anon;
+INSERT INTO contact_form VALUES ('hello');
+RESET ROLE;
+SELECT owner = flowdb.current_owner() AS workflow_owner, payload FROM flowdb.runs;
+CREATE TABLE own_table (a int);
+ALTER TABLE own_table OWNER TO authenticated;
+SET ROLE authenticated;
+CREATE TRIGGER own_table_flow AFTER INSERT ON own_table
+	FOR EACH ROW EXECUTE FUNCTION flow_trigger(:'wf_form');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP TABLE contact_form, own_table;
+DELETE FROM flowdb.runs;
+DELETE FROM flowdb.workflows;
+
 ------------------------------------------------------------------------
 -- 3. who can execute and read what.  When a function or table is added,
 -- regenerate the expected output and check every new "t" is meant.
