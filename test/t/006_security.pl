@@ -9,6 +9,8 @@
 #   - RLS: with SET ROLE authenticated + request.jwt.claims, user-b sees
 #     none of user-a's runs, logs or workflows and flow_status / flow_cancel
 #     / flow_retry / flow_run on them raise P0002;
+#   - a plain login role that plants a pg_temp.jsonb domain before calling
+#     flow_set_credential does not become superuser (issue 8 section 3);
 #   - a test_decoding slot sees the INSERTs into flowdb.workflow_logs
 #     (what Supabase Realtime needs).
 use strict;
@@ -179,6 +181,25 @@ is($node->safe_psql('postgres', 'SELECT status FROM flowdb.runs WHERE id = ' . "
 is($node->safe_psql('postgres',
 	"SET ROLE authenticated; SELECT count(*) FROM flowdb.runs"), '0',
 	'the bare role (no JWT subject) sees none of them either');
+
+########################################################################
+# a login role cannot run code as the definer through pg_temp
+########################################################################
+
+$node->safe_psql('postgres',
+	"CREATE ROLE mallory LOGIN; SELECT flowdb.grant_api_roles('mallory')");
+my ($rc, $out, $err) = $node->psql('postgres', q{
+CREATE FUNCTION pg_temp.p(jsonb) RETURNS bool LANGUAGE sql AS 'ALTER ROLE mallory SUPERUSER; SELECT true';
+CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (pg_temp.p(VALUE));
+SELECT flow_set_credential('slack', 'x', '{"bot_token": "xoxb-1"}');
+SELECT session_user || ' ' || count(*) FROM flow_list_credentials();
+}, extra_params => [ '-U', 'mallory', '-v', 'ON_ERROR_STOP=1' ]);
+is($rc, 0, 'mallory logged in and called flow_set_credential') or diag($err);
+like($out, qr/^mallory 1$/m, 'the credential was stored for mallory');
+is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'"),
+	'f', 'mallory is still not a superuser');
+$node->safe_psql('postgres',
+	"DELETE FROM flowdb.credentials WHERE owner = 'mallory'; DROP OWNED BY mallory; DROP ROLE mallory");
 
 ########################################################################
 # logical decoding sees the step log (Realtime readiness)
