@@ -767,10 +767,10 @@ llm_draft_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 		cJSON	   *problems = cJSON_CreateArray();
 		cJSON	   *bp = NULL;
 		char		msg[FDB_ERRLEN];
+		bool		cut = finish && strcmp(finish, "length") == 0;
 
 		if (answer == NULL)
-			cJSON_AddItemToArray(problems, cJSON_CreateString(
-															  (finish && strcmp(finish, "length") == 0) ?
+			cJSON_AddItemToArray(problems, cJSON_CreateString(cut ?
 															  "$: the answer was cut off before the JSON ended" :
 															  "$: the answer is not a JSON object"));
 		else if ((bp = llm_draft_to_blueprint(answer, msg, sizeof(msg))) == NULL)
@@ -805,8 +805,9 @@ llm_draft_sample(ToolContext *ctx)
 {
 	cJSON	   *problems = cJSON_CreateArray();
 
-	cJSON_AddItemToArray(problems, cJSON_CreateString(
-													  "$: sandbox: no request was sent to the model, so nothing was drafted"));
+	cJSON_AddItemToArray(problems,
+						 cJSON_CreateString("$: sandbox: no request was sent to the model, "
+											"so nothing was drafted"));
 	return draft_output(ctx, NULL, problems, NULL);
 }
 

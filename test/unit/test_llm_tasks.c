@@ -101,8 +101,8 @@ answer(const ToolTask *task, TCtx *t, long status, const char *body_or_null,
 	{
 		cJSON	   *b = cJSON_Parse("{\"model\": \"gpt-test\", \"choices\": [{\"index\": 0,"
 									" \"message\": {\"role\": \"assistant\"}, \"finish_reason\": \"stop\"}]}");
-		cJSON	   *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-																		cJSON_GetObjectItemCaseSensitive(b, "choices"), 0), "message");
+		cJSON	   *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(b, "choices"), 0);
+		cJSON	   *m = cJSON_GetObjectItemCaseSensitive(first, "message");
 
 		cJSON_AddStringToObject(m, "content", content);
 		body = fdb_json_print(b);
@@ -162,27 +162,36 @@ strict_ok(const cJSON *s)
 }
 
 /*
+ * member
+ *		obj[k1][k2][k3][k4], stopping at the first NULL key (NULL when a
+ *		member is absent).
+ */
+static const cJSON *
+member(const cJSON *obj, const char *k1, const char *k2, const char *k3,
+	   const char *k4)
+{
+	const char *keys[4] = {k1, k2, k3, k4};
+
+	for (int i = 0; i < 4 && keys[i] != NULL && obj != NULL; i++)
+		obj = cJSON_GetObjectItemCaseSensitive(obj, keys[i]);
+	return obj;
+}
+
+/*
  * find_variant
  *		The node variant of the schema for service.task, or NULL.
  */
 static const cJSON *
 find_variant(const cJSON *wrap, const char *service, const char *task)
 {
-	const cJSON *anyof = cJSON_GetObjectItemCaseSensitive(
-														  cJSON_GetObjectItemCaseSensitive(
-																						   cJSON_GetObjectItemCaseSensitive(
-																															cJSON_GetObjectItemCaseSensitive(
-																																							 cJSON_GetObjectItemCaseSensitive(wrap, "schema"), "properties"),
-																															"nodes"), "items"), "anyOf");
+	const cJSON *anyof = member(member(wrap, "schema", "properties", "nodes", "items"),
+								"anyOf", NULL, NULL, NULL);
 	const cJSON *v;
 
 	cJSON_ArrayForEach(v, anyof)
 	{
-		const cJSON *props = cJSON_GetObjectItemCaseSensitive(v, "properties");
-		const cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-																			 cJSON_GetObjectItemCaseSensitive(props, "service"), "enum"), 0);
-		const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-																			 cJSON_GetObjectItemCaseSensitive(props, "task"), "enum"), 0);
+		const cJSON *s = cJSON_GetArrayItem(member(v, "properties", "service", "enum", NULL), 0);
+		const cJSON *t = cJSON_GetArrayItem(member(v, "properties", "task", "enum", NULL), 0);
 
 		if (cJSON_IsString(s) && cJSON_IsString(t) &&
 			strcmp(s->valuestring, service) == 0 && strcmp(t->valuestring, task) == 0)
@@ -196,9 +205,7 @@ TEST(schema_from_catalog)
 	cJSON	   *catalog = catalog_to_json();
 	cJSON	   *wrap = llm_draft_schema(catalog);
 	const cJSON *v = find_variant(wrap, "whatsapp", "send_message");
-	const cJSON *params = cJSON_GetObjectItemCaseSensitive(
-														   cJSON_GetObjectItemCaseSensitive(v, "properties"), "params");
-	const cJSON *pprops = cJSON_GetObjectItemCaseSensitive(params, "properties");
+	const cJSON *pprops = member(v, "properties", "params", "properties", NULL);
 	char	   *text;
 
 	CHECK_STR(fdb_json_str(wrap, "name"), "flowdb_blueprint");
@@ -214,11 +221,8 @@ TEST(schema_from_catalog)
 	text = fdb_json_print(cJSON_GetObjectItemCaseSensitive(pprops, "body"));
 	CHECK_CONTAINS(text, "\"type\":[\"string\",\"null\"]");
 	free(text);
-	text = fdb_json_print(cJSON_GetObjectItemCaseSensitive(
-														   cJSON_GetObjectItemCaseSensitive(
-																							cJSON_GetObjectItemCaseSensitive(
-																															 cJSON_GetObjectItemCaseSensitive(find_variant(wrap, "slack", "post_message"), "properties"),
-																															 "params"), "properties"), "blocks"));
+	text = fdb_json_print(member(find_variant(wrap, "slack", "post_message"),
+								 "properties", "params", "properties", "blocks"));
 	CHECK_CONTAINS(text, "JSON text of the array value");
 	free(text);
 	/* trigger types, condition operators and other node types come along */
@@ -297,9 +301,7 @@ TEST(draft_build)
 	CHECK_CONTAINS(fdb_json_str(cJSON_GetArrayItem(msgs, 1), "content"), "thank the customer");
 	CHECK_STR(fdb_json_str(cJSON_GetObjectItemCaseSensitive(body, "response_format"), "type"),
 			  "json_schema");
-	CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-														cJSON_GetObjectItemCaseSensitive(
-																						 cJSON_GetObjectItemCaseSensitive(body, "response_format"), "json_schema"), "strict")));
+	CHECK(cJSON_IsTrue(member(body, "response_format", "json_schema", "strict", NULL)));
 	cJSON_Delete(body);
 	http_request_free(&req);
 	tctx_free(&t);
