@@ -56,6 +56,7 @@ int			flowdb_max_payload_bytes = 1024 * 1024;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
+static char *flowdb_transcription_model = NULL;
 static char *flowdb_razorpay_webhook_secret = NULL;
 static char *flowdb_slack_signing_secret = NULL;
 
@@ -215,6 +216,10 @@ define_settings(void)
 	DefineCustomStringVariable("flowdb.llm_model",
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.transcription_model",
+							   "Model name sent to the Whisper-compatible /audio/transcriptions API.",
+							   NULL, &flowdb_transcription_model, "whisper-1",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("flowdb.razorpay_webhook_secret",

@@ -29,7 +29,8 @@ $$;
 -- flowdb.refuse_anon: raise 42501 when the caller is PostgREST's anonymous
 -- role (SET ROLE anon, or a JWT whose role claim is anon).  Every function
 -- that acts calls it first, so a re-granted EXECUTE still acts for nobody
--- anonymous.
+-- anonymous.  It also refuses the reserved server-wide owner '*' (a JWT
+-- whose sub is "*" must not act as the server).
 CREATE FUNCTION flowdb.refuse_anon() RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -42,6 +43,13 @@ BEGIN
 			USING ERRCODE = '42501',
 				  HINT = 'Sign in: the function needs the authenticated or service_role role.';
 	END IF;
+	-- '*' names the server-wide owner (shared keys, single-shop webhook
+	-- secrets): no caller may act as it
+	IF flowdb.current_owner() = '*' THEN
+		RAISE EXCEPTION 'permission denied: owner "*" is reserved for server-wide credentials'
+			USING ERRCODE = '42501',
+				  HINT = 'Server-wide credentials are set with flowdb.set_server_credential().';
+	END IF;
 END
 $$;
 
@@ -53,14 +61,18 @@ CREATE TABLE flowdb.workflows (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	owner		text NOT NULL DEFAULT flowdb.current_owner(),
 	name		text NOT NULL,
-	blueprint	jsonb NOT NULL,
+	blueprint	jsonb,
 	active		boolean NOT NULL DEFAULT true,
 	prompt		text,
 	drafted_by	text,
 	warnings	jsonb NOT NULL DEFAULT '[]',
+	draft_status text CHECK (draft_status IN ('drafting', 'ready', 'failed')),
+	draft_problems jsonb NOT NULL DEFAULT '[]',
+	draft_run_id uuid,
 	last_fired_at timestamptz,		-- schedule triggers: last minute fired
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	CHECK (blueprint IS NOT NULL OR draft_status IN ('drafting', 'failed'))
 );
 CREATE INDEX workflows_owner ON flowdb.workflows (owner);
 CREATE INDEX workflows_event ON flowdb.workflows ((blueprint #>> '{trigger,event}'))
@@ -355,7 +367,7 @@ BEGIN
 	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
 	RETURN jsonb_build_object(
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
-		'status', r.status, 'error', r.error,
+		'status', r.status, 'error', r.error, 'output', r.output,
 		'nodes', coalesce(r.state -> 'nodes', '{}'),
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -469,9 +481,13 @@ DECLARE
 	c flowdb.credentials;
 BEGIN
 	SELECT * INTO c FROM flowdb.credentials
-	WHERE credentials.owner = credential_secret.owner
-	  AND credentials.service = credential_secret.service
-	  AND credentials.name = credential_secret.name;
+	WHERE credentials.service = credential_secret.service
+	  AND credentials.name = credential_secret.name
+	  -- llm falls back to the server-wide key (owner '*', see "LLM path")
+	  AND (credentials.owner = credential_secret.owner
+		   OR (credentials.service = 'llm' AND credentials.owner = '*'))
+	ORDER BY credentials.owner = '*'
+	LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
@@ -1003,6 +1019,338 @@ BEGIN
 	END IF;
 	delivery := coalesce(ev ->> 'event_id', md5(body));
 	RETURN flowdb.accept_delivery('slack', delivery, name, data);
+END
+$$;
+
+------------------------------------------------------------------------
+-- LLM path (flow_draft / intent_parse with a model): worker steps
+------------------------------------------------------------------------
+-- The model is only ever asked by the worker (llm.draft_workflow,
+-- llm.parse_intent, llm.transcribe steps of an ordinary run), never by a
+-- SQL call.  A run started here carries a purpose; when it ends, the
+-- BEFORE UPDATE trigger flowdb.llm_run_done (only runs with a purpose,
+-- only on the change to a final status) finishes the job in the worker's
+-- own transaction: the draft row becomes ready or failed, the intent
+-- run's output gets {status, reply, analysis}.
+--
+-- Key: the owner's `llm` credential, else the server-wide one stored with
+-- owner '*' by flowdb.set_server_credential (superuser / service_role
+-- only); flowdb.credential_secret falls back to it for service llm.  Never
+-- a setting: PostgreSQL logs changed settings and keeps them in
+-- postgresql.auto.conf.
+
+ALTER TABLE flowdb.runs
+	ADD COLUMN purpose text CHECK (purpose IN ('draft', 'intent')),
+	ADD COLUMN output jsonb;		-- the purpose's result (flow_status)
+CREATE INDEX workflows_draft_run ON flowdb.workflows (draft_run_id)
+	WHERE draft_run_id IS NOT NULL;
+
+-- flowdb.llm_configured: may owner's drafts and commands use the model?
+CREATE FUNCTION flowdb.llm_configured(owner text) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM flowdb.credentials c
+				   WHERE c.service = 'llm' AND c.name = 'default'
+					 AND c.owner IN (llm_configured.owner, '*'))
+$$;
+
+-- flowdb.set_server_credential: store (secret) or remove (NULL) the
+-- server-wide llm key every owner without one of their own falls back to
+CREATE FUNCTION flowdb.set_server_credential(service text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text[];
+BEGIN
+	IF service IS DISTINCT FROM 'llm' THEN
+		RAISE EXCEPTION 'only the llm service has a server-wide credential'
+			USING ERRCODE = '0A000',
+				  HINT = 'Store other credentials per owner with flow_set_credential().';
+	END IF;
+	IF secret IS NULL THEN
+		DELETE FROM flowdb.credentials c
+		WHERE c.owner = '*' AND c.service = 'llm' AND c.name = 'default';
+		RETURN;
+	END IF;
+	IF jsonb_typeof(secret) <> 'object' THEN
+		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	missing := flowdb.credential_missing(service, secret);
+	IF cardinality(missing) > 0 THEN
+		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
+			USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO flowdb.credentials (owner, service, name, secret)
+	VALUES ('*', 'llm', 'default', secret)
+	ON CONFLICT ON CONSTRAINT credentials_pkey
+	DO UPDATE SET secret = excluded.secret, vault_secret_id = NULL, updated_at = now();
+END
+$$;
+
+-- flowdb.start_purpose_run: queue a run (the usual enqueue, so limits
+-- apply) and mark what it is for
+CREATE FUNCTION flowdb.start_purpose_run(owner text, purpose text, blueprint jsonb,
+										 payload jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rid uuid;
+BEGIN
+	rid := flowdb.enqueue(blueprint, payload, NULL, owner);
+	UPDATE flowdb.runs r SET purpose = start_purpose_run.purpose WHERE r.id = rid;
+	RETURN rid;
+END
+$$;
+
+-- flowdb.draft_start_llm: save a 'drafting' workflow row and queue the run
+-- that asks the model (one repair round when the answer is not valid);
+-- returns the workflow id
+CREATE FUNCTION flowdb.draft_start_llm(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wid uuid;
+	rid uuid;
+BEGIN
+	IF owner IS NULL OR prompt IS NULL OR btrim(prompt) = '' THEN
+		RAISE EXCEPTION 'owner and prompt are required' USING ERRCODE = '22004';
+	END IF;
+	IF length(prompt) > 20000 THEN
+		RAISE EXCEPTION 'prompt is too long (% characters)', length(prompt)
+			USING ERRCODE = '54000', DETAIL = 'At most 20000 characters.';
+	END IF;
+	rid := flowdb.start_purpose_run(owner, 'draft', jsonb_build_object(
+		'version', 1,
+		'name', 'Draft a workflow',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(
+			jsonb_build_object('id', 'draft', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object('prompt', '{{trigger_data.prompt}}')),
+			jsonb_build_object('id', 'repair', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object(
+								   'prompt', '{{trigger_data.prompt}}',
+								   'repair_of', '{{steps.draft.output.blueprint}}',
+								   'problems', '{{steps.draft.output.problems}}'))),
+		'edges', jsonb_build_array(
+			jsonb_build_object('from', 'draft', 'to', 'repair',
+							   'condition', jsonb_build_object(
+								   'left', '{{steps.draft.output.valid}}',
+								   'op', 'eq', 'right', false)))),
+		jsonb_build_object('prompt', prompt));
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  draft_status, draft_run_id)
+	VALUES (owner, left(regexp_replace(btrim(prompt), '\s+', ' ', 'g'), 80), NULL, false,
+			prompt, current_setting('flowdb.llm_model'), 'drafting', rid)
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.intent_start_llm: queue the run that understands a command with
+-- the model (transcribing audio first); returns the run id.  Its output
+-- becomes flowdb.intent_act's {status, reply, analysis}.
+CREATE FUNCTION flowdb.intent_start_llm(owner text, text text, audio bytea,
+										session_id text, channel text DEFAULT 'api')
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nodes jsonb;
+	edges jsonb := '[]';
+BEGIN
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'owner is required' USING ERRCODE = '22004';
+	END IF;
+	IF audio IS NOT NULL THEN
+		IF length(audio) = 0 OR length(audio) > 25 * 1024 * 1024 THEN
+			RAISE EXCEPTION 'audio must be 1 byte to 25 MB (got % bytes)', length(audio)
+				USING ERRCODE = '22023';
+		END IF;
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'transcribe', 'type', 'action', 'service', 'llm',
+							   'task', 'transcribe',
+							   'params', jsonb_build_object(
+								   'audio', '{{trigger_data.audio}}',
+								   'model', current_setting('flowdb.transcription_model'))),
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object(
+								   'text', '{{steps.transcribe.output.text}}')));
+		edges := jsonb_build_array(jsonb_build_object('from', 'transcribe', 'to', 'parse'));
+	ELSIF text IS NULL OR btrim(text) = '' THEN
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = '22004';
+	ELSIF length(text) > 4000 THEN
+		RAISE EXCEPTION 'text is too long (% characters)', length(text)
+			USING ERRCODE = '54000', DETAIL = 'At most 4000 characters.';
+	ELSE
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object('text', '{{trigger_data.text}}')));
+	END IF;
+	RETURN flowdb.start_purpose_run(owner, 'intent', jsonb_build_object(
+		'version', 1, 'name', 'Understand a command',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', nodes, 'edges', edges),
+		jsonb_strip_nulls(jsonb_build_object(
+			'text', CASE WHEN audio IS NULL THEN text END,
+			'audio', CASE WHEN audio IS NOT NULL
+					 THEN translate(encode(audio, 'base64'), E'\n', '') END,
+			'session_id', session_id, 'channel', coalesce(channel, 'api'))));
+END
+$$;
+
+-- flowdb.draft_finish: a drafting run ended; the row becomes ready with a
+-- blueprint valid by the SQL validator too, or failed with the problems
+CREATE FUNCTION flowdb.draft_finish(r flowdb.runs) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out jsonb;
+	bp jsonb;
+	problems jsonb;
+	errs text[];
+BEGIN
+	out := CASE WHEN r.state #>> '{nodes,repair,status}' = 'succeeded'
+				THEN r.state #> '{nodes,repair,output}'
+				ELSE r.state #> '{nodes,draft,output}' END;
+	bp := out -> 'blueprint';
+	IF r.status = 'succeeded' AND (out ->> 'valid')::boolean IS TRUE
+	   AND jsonb_typeof(bp) = 'object' THEN
+		IF octet_length(bp::text) > pg_size_bytes(current_setting('flowdb.max_blueprint_bytes')) THEN
+			errs := ARRAY['$: blueprint is larger than flowdb.max_blueprint_bytes'];
+		ELSE
+			errs := flowdb.blueprint_errors(bp);
+		END IF;
+		IF cardinality(errs) = 0 THEN
+			UPDATE flowdb.workflows w
+			SET blueprint = bp, name = coalesce(nullif(bp ->> 'name', ''), w.name),
+				draft_status = 'ready', draft_problems = '[]', active = false,
+				drafted_by = coalesce(out ->> 'model', w.drafted_by), updated_at = now()
+			WHERE w.draft_run_id = r.id AND w.draft_status IS DISTINCT FROM 'ready';
+			RETURN;
+		END IF;
+		problems := to_jsonb(errs);
+	ELSIF r.status = 'succeeded' THEN
+		problems := coalesce(out -> 'problems', '["$: the model gave no blueprint"]');
+	ELSE
+		problems := jsonb_build_array('$: ' || coalesce(r.error, 'drafting run ' || r.status));
+	END IF;
+	UPDATE flowdb.workflows w
+	SET blueprint = NULL, draft_status = 'failed', draft_problems = problems,
+		drafted_by = coalesce(out ->> 'model', w.drafted_by), updated_at = now()
+	WHERE w.draft_run_id = r.id AND w.draft_status IS DISTINCT FROM 'ready';
+END
+$$;
+
+-- flowdb.intent_finish: an intent run ended; its output is intent_act's
+-- answer to the model's analysis (or an error reply)
+CREATE FUNCTION flowdb.intent_finish(r flowdb.runs) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	analysis jsonb;
+	transcript text := r.state #>> '{nodes,transcribe,output,text}';
+	result jsonb;
+BEGIN
+	IF r.status <> 'succeeded' THEN
+		RETURN jsonb_build_object('status', 'error',
+			'reply', 'Sorry, I could not understand that. Please try again.',
+			'error', r.error, 'analysis', NULL);
+	END IF;
+	analysis := (r.state #> '{nodes,parse,output}') - 'model' - 'sandbox';
+	IF transcript IS NOT NULL THEN
+		analysis := analysis || jsonb_build_object('transcript', transcript);
+	END IF;
+	-- flowdb.intent_act (slot filling, confirmation, the action as a run)
+	-- lives with intent_parse; without it the analysis is the answer
+	IF to_regprocedure('flowdb.intent_act(text,text,jsonb,text)') IS NULL THEN
+		RETURN jsonb_build_object('status', 'done',
+			'reply', format('Understood: %s.', analysis ->> 'intent'),
+			'analysis', analysis);
+	END IF;
+	BEGIN
+		EXECUTE 'SELECT flowdb.intent_act($1, $2, $3, $4)' INTO result
+			USING r.owner, r.payload ->> 'session_id', analysis,
+				  coalesce(r.payload ->> 'channel', 'api');
+	EXCEPTION WHEN OTHERS THEN
+		-- the run stays finished; its output says what went wrong
+		result := jsonb_build_object('status', 'error', 'reply', SQLERRM,
+									 'analysis', analysis);
+	END;
+	RETURN result;
+END
+$$;
+
+-- flowdb.llm_run_done: BEFORE UPDATE trigger of runs with a purpose, on the
+-- change to a final status.  It never raises: an error here would roll
+-- back the worker's step commit again and again, so it becomes the
+-- draft's problem or the run's output instead.
+CREATE FUNCTION flowdb.llm_run_done() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		IF NEW.purpose = 'draft' THEN
+			PERFORM flowdb.draft_finish(NEW);
+		ELSIF NEW.purpose = 'intent' THEN
+			NEW.output := flowdb.intent_finish(NEW);
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		IF NEW.purpose = 'draft' THEN
+			UPDATE flowdb.workflows w
+			SET blueprint = NULL, draft_status = 'failed', updated_at = now(),
+				draft_problems = jsonb_build_array('$: could not finish the draft: ' || SQLERRM)
+			WHERE w.draft_run_id = NEW.id AND w.draft_status IS DISTINCT FROM 'ready';
+		ELSE
+			NEW.output := jsonb_build_object('status', 'error', 'reply', SQLERRM,
+											 'analysis', NULL);
+		END IF;
+	END;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER runs_llm_done
+	BEFORE UPDATE OF status ON flowdb.runs
+	FOR EACH ROW
+	WHEN (NEW.purpose IS NOT NULL
+		  AND NEW.status IN ('succeeded', 'failed', 'canceled')
+		  AND OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION flowdb.llm_run_done();
+
+REVOKE ALL ON FUNCTION flowdb.llm_configured(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.set_server_credential(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.start_purpose_run(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_start_llm(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_start_llm(text, text, bytea, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_finish(flowdb.runs) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_finish(flowdb.runs) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.llm_run_done() FROM PUBLIC;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+		GRANT EXECUTE ON FUNCTION flowdb.set_server_credential(text, jsonb) TO service_role;
+	END IF;
+	-- clients follow their draft rows through Realtime
+	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
+	   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables
+					   WHERE pubname = 'supabase_realtime'
+						 AND schemaname = 'flowdb' AND tablename = 'workflows') THEN
+		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflows;
+	END IF;
 END
 $$;
 
