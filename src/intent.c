@@ -1193,6 +1193,44 @@ add_contact(Toks *ts, cJSON *ent)
 }
 
 /*
+ * add_loose_entities
+ *		Entities of a text without a command ("500", "+91 98765 43210",
+ *		"pay_X"): the answer to a question the caller asked.
+ */
+static void
+add_loose_entities(Toks *ts, cJSON *ent)
+{
+	static const struct
+	{
+		TokKind		kind;
+		const char *key;
+	}			kinds[] = {
+		{TK_PAYID, "payment_id"}, {TK_URL, "image_url"}, {TK_HASH, "channel"},
+	};
+	Tok		   *u = first_kind(ts, TK_UUID);
+
+	/* SEND_MESSAGE may have taken the phone and e-mail already */
+	if (!cJSON_HasObjectItem(ent, "phone") && !cJSON_HasObjectItem(ent, "email"))
+		add_contact(ts, ent);
+	add_amount(ts, ent);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	{
+		Tok		   *t = first_kind(ts, kinds[i].kind);
+
+		if (t)
+		{
+			t->used = true;
+			cJSON_AddStringToObject(ent, kinds[i].key, t->text);
+		}
+	}
+	if (u)
+	{
+		u->used = true;
+		cJSON_AddStringToObject(ent, "run_id", u->low);
+	}
+}
+
+/*
  * find_workflow_name
  *		"run the morning report workflow" -> "morning report"; a quotation
  *		wins.  Words between the run verb and the workflow noun, or the
@@ -1229,10 +1267,16 @@ find_workflow_name(Toks *ts, int verb)
 			a--;
 		a++;
 	}
-	else if (verb >= 0)
+	else if (verb >= 0 && verb + 1 < ts->n)
 	{
 		a = verb + 1;
 		b = ts->n;
+	}
+	else if (verb > 0)
+	{
+		/* Hinglish puts the verb last: "morning report chalao" */
+		a = 0;
+		b = verb;
 	}
 	else
 		return NULL;
@@ -1456,10 +1500,10 @@ classify(Toks *ts, cJSON *ent, double *conf)
 			return "SEND_MESSAGE";
 		}
 		free(name);
-		cJSON_DeleteItemFromObject(ent, "phone");
-		cJSON_DeleteItemFromObject(ent, "email");
 	}
 
+	/* no command: keep what the text carries (it may answer a question) */
+	add_loose_entities(ts, ent);
 	*conf = 0.2;
 	return "UNKNOWN";
 }

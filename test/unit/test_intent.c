@@ -133,6 +133,7 @@ TEST(test_lookups)
 	CHECK_STR(intent_of("run the morning report workflow"), "RUN_WORKFLOW");
 	CHECK_STR(ent_str("run the morning report workflow", "workflow"), "morning report");
 	CHECK_STR(ent_str("morning report workflow chalao", "workflow"), "morning report");
+	CHECK_STR(ent_str("morning report chalao", "workflow"), "morning report");
 	CHECK_STR(intent_of("status of run 123e4567-e89b-12d3-a456-426614174000"), "RUN_STATUS");
 	CHECK_STR(ent_str("status of run 123E4567-e89b-12d3-a456-426614174000", "run_id"),
 			  "123e4567-e89b-12d3-a456-426614174000");
