@@ -817,7 +817,7 @@ static const char *const kw_run_verb[] = {
 };
 static const char *const kw_status[] = {
 	"status", "what happened", "kya hua", "progress", "result", "done yet", "finished",
-	"stuck", NULL
+	"stuck", "finish", "complete", "completed", NULL
 };
 static const char *const kw_payment[] = {
 	"payment", "payments", "paid", "pay", "paisa", "paise", "transaction", "txn", NULL
@@ -1352,7 +1352,8 @@ classify(Toks *ts, cJSON *ent, double *conf)
 
 	/* CHECK_PAYMENT: a payment id, or "did Ravi pay", "payment aaya?" */
 	if (has_payid || (has(ts, kw_payment) && has(ts, kw_check) && !has(ts, kw_link) &&
-					  !has(ts, kw_invoice) && !has(ts, kw_collect)))
+					  !has(ts, kw_invoice) && !has(ts, kw_collect) &&
+					  !has(ts, kw_message_noun)))
 	{
 		Tok		   *p = first_kind(ts, TK_PAYID);
 
@@ -1371,8 +1372,9 @@ classify(Toks *ts, cJSON *ent, double *conf)
 	verb = find_word(ts, 0, kw_run_verb);
 	if ((verb >= 0 || has(ts, (const char *const[]) {"chala do", "kick off", NULL})) &&
 		(has(ts, kw_workflow) || has(ts, (const char *const[]) {"report", "job", "routine",
-			NULL})) &&
-		!has(ts, kw_invoice) && !has(ts, kw_slack))
+			NULL}) ||
+		 (verb == 0 && ts->n == 2 && ts->t[1].kind == TK_QUOTE)) &&
+		(has(ts, kw_workflow) || !has(ts, kw_invoice)) && !has(ts, kw_slack))
 	{
 		add_str(ent, "workflow", find_workflow_name(ts, verb));
 		*conf = has(ts, kw_workflow) ? 0.85 : 0.7;
@@ -1443,8 +1445,10 @@ classify(Toks *ts, cJSON *ent, double *conf)
 		return "POST_TO_INSTAGRAM";
 	}
 
-	/* CREATE_INVOICE */
-	if (has(ts, kw_invoice))
+	/* CREATE_INVOICE ("pay the electricity bill" is paying one, not billing) */
+	if (has(ts, kw_invoice) &&
+		!(has(ts, (const char *const[]) {"pay", "bharo", "bhar do", "bharna", NULL}) &&
+		  !has(ts, (const char *const[]) {"invoice", "invoices", NULL})))
 	{
 		add_contact(ts, ent);
 		add_amount(ts, ent);
@@ -1480,8 +1484,10 @@ classify(Toks *ts, cJSON *ent, double *conf)
 
 	/* SEND_MESSAGE: a tell/send verb plus a recipient that is not the speaker */
 	verb = find_word(ts, 0, kw_tell_verb);
-	if (verb >= 0 && !has(ts, (const char *const[]) {"me", "mujhe", "us", "joke", "weather",
-		NULL}))
+	if (verb >= 0 && verb + 1 < ts->n && ts->t[verb + 1].kind == TK_WORD &&
+		word_in(ts->t[verb + 1].low, (const char *const[]) {"me", "mujhe", "us", "hume", NULL}))
+		verb = -1;				/* "tell me a joke", "send me the weather" */
+	if (verb >= 0)
 	{
 		char	   *name;
 		bool		noun = has(ts, kw_message_noun);

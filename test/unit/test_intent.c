@@ -151,6 +151,10 @@ TEST(test_refuses_to_guess)
 	CHECK_STR(intent_of("   ...  "), "UNKNOWN");
 	CHECK_STR(intent_of("500"), "UNKNOWN");
 	CHECK_STR(intent_of("send it at 9 am"), "UNKNOWN");
+	/* paying a bill is not billing someone; a status question runs nothing */
+	CHECK_STR(intent_of("pay the electricity bill"), "UNKNOWN");
+	CHECK_STR(intent_of("did my last workflow run finish?"), "RUN_STATUS");
+	CHECK_STR(intent_of("re-run the invoice reminder workflow"), "RUN_WORKFLOW");
 }
 
 TEST(test_answers)
