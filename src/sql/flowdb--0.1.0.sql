@@ -1026,7 +1026,7 @@ GRANT SELECT ON flowdb.sessions, flowdb.messages TO PUBLIC;
 -- flowdb.intent_required: the entities an intent cannot run without
 CREATE FUNCTION flowdb.intent_required(intent text) RETURNS text[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE intent
 		WHEN 'CREATE_INVOICE' THEN ARRAY['name', 'amount']
@@ -1044,7 +1044,7 @@ $$;
 -- flowdb.intent_question: what to ask for a missing entity
 CREATE FUNCTION flowdb.intent_question(intent text, entity text, entities jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE entity
 		WHEN 'amount' THEN CASE intent
@@ -1070,7 +1070,7 @@ $$;
 -- checked like a blueprint parameter; a bad one is dropped (and asked for).
 CREATE FUNCTION flowdb.intent_clean_entities(entities jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	out jsonb := '{}';
@@ -1124,7 +1124,7 @@ $$;
 -- that was asked for ("Ravi" answering "Who is the invoice for?")
 CREATE FUNCTION flowdb.intent_slot(awaiting text, analysis jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
 		WHEN analysis -> 'entities' ? awaiting THEN '{}'::jsonb
@@ -1139,7 +1139,7 @@ $$;
 -- flowdb.intent_summary: one line saying what an action will do
 CREATE FUNCTION flowdb.intent_summary(intent text, e jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE intent
 		WHEN 'CREATE_INVOICE' THEN format('an invoice of %s %s for %s',
@@ -1162,7 +1162,7 @@ $$;
 CREATE FUNCTION flowdb.intent_needs_confirmation(intent text, e jsonb, confidence numeric)
 RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
 		WHEN intent IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK')
@@ -1181,7 +1181,7 @@ CREATE FUNCTION flowdb.intent_result(status text, reply text, analysis jsonb,
 									 intent text, entities jsonb, extra jsonb DEFAULT '{}')
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT jsonb_build_object('status', status, 'reply', reply,
 		'analysis', coalesce(analysis, '{}') - 'text'
@@ -1195,7 +1195,7 @@ $$;
 -- message is sent as written, never rendered.
 CREATE FUNCTION flowdb.intent_action_blueprint(intent text, e jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	service text;
@@ -1249,7 +1249,7 @@ $$;
 CREATE FUNCTION flowdb.intent_execute(owner text, intent text, e jsonb, analysis jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1352,7 +1352,7 @@ $$;
 CREATE FUNCTION flowdb.intent_act(owner text, session_id text, analysis jsonb, channel text)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1459,7 +1459,7 @@ $$;
 -- recognition is told to expect them)
 CREATE FUNCTION flowdb.contact_names(owner text) RETURNS text[]
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(array_agg(n ORDER BY n), '{}') FROM (
 		SELECT DISTINCT n FROM (
@@ -1480,7 +1480,7 @@ CREATE FUNCTION public.intent_parse(text text DEFAULT NULL, audio bytea DEFAULT 
 									session_id text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1526,7 +1526,7 @@ $$;
 -- flowdb.url_decode: decode one application/x-www-form-urlencoded value
 CREATE FUNCTION flowdb.url_decode(s text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b bytea := convert_to(replace(s, '+', ' '), 'UTF8');
@@ -1555,7 +1555,7 @@ $$;
 -- parameter as an object; a raw form string (a JSON string) is parsed.
 CREATE FUNCTION flowdb.form_fields(body json) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	out jsonb := '{}';
@@ -1588,7 +1588,7 @@ $$;
 -- field's name and value, sorted by name
 CREATE FUNCTION flowdb.twilio_signature(url text, fields jsonb, auth_token text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT encode(flowdb.hmac(convert_to(url || coalesce(
 			(SELECT string_agg(f.key || f.value, '' ORDER BY f.key COLLATE "C")
@@ -1599,7 +1599,7 @@ $$;
 -- flowdb.phone_digits: a phone number's digits ("whatsapp:+91 98..." -> "9198...")
 CREATE FUNCTION flowdb.phone_digits(phone text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') $$;
 
 -- whatsapp_webhook: a Twilio WhatsApp delivery.  The owner is the one whose
@@ -1609,7 +1609,7 @@ AS $$ SELECT regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') $$;
 -- the credential's owner_numbers lets the assistant act and reply.
 CREATE FUNCTION public.whatsapp_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	f jsonb := flowdb.form_fields($1);
