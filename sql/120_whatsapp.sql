@@ -125,6 +125,10 @@ SELECT pg_temp.deliver('{"AccountSid": "ACaaaa", "MessageSid": "SM201", "From": 
 SELECT owner, blueprint -> 'nodes' -> 0 ->> 'task' AS task, blueprint -> 'nodes' -> 0 ->> 'credential' AS credential,
 	   regexp_replace(payload::text, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g') AS payload
 FROM flowdb.runs WHERE payload ? 'to' OR payload ? 'amount' ORDER BY created_at, task;
+-- on WhatsApp the link run sends its result back to the sender
+SELECT jsonb_path_query_array(blueprint, '$.nodes[*].id') AS nodes, blueprint -> 'edges' AS edges,
+	   blueprint #> '{nodes,1,params}' AS reply_params, blueprint #>> '{nodes,1,credential}' AS credential
+FROM flowdb.runs WHERE blueprint #>> '{nodes,0,task}' = 'create_payment_link';
 SELECT direction, contact, regexp_replace(body, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g') AS body,
 	   status, run_id IS NOT NULL AS has_run
 FROM flowdb.messages WHERE message_sid IS DISTINCT FROM 'SM100' ORDER BY id;

@@ -991,6 +991,7 @@ CREATE TABLE flowdb.sessions (
 	intent		text NOT NULL,
 	entities	jsonb NOT NULL DEFAULT '{}',
 	awaiting	text NOT NULL,		-- the entity asked for, or 'confirmation'
+	confidence	numeric NOT NULL DEFAULT 0,	-- the parser's, for the confirmation rule
 	channel		text NOT NULL DEFAULT 'api',
 	expires_at	timestamptz NOT NULL,
 	updated_at	timestamptz NOT NULL DEFAULT now(),
@@ -1245,8 +1246,39 @@ BEGIN
 END
 $$;
 
--- flowdb.intent_execute: carry out a complete, confirmed intent
-CREATE FUNCTION flowdb.intent_execute(owner text, intent text, e jsonb, analysis jsonb)
+-- flowdb.intent_whatsapp_followup: for a conversation on WhatsApp, add a
+-- step that sends the action's result (the link, the payment status) back
+-- to the sender ({{trigger_data.reply_to}}) once the action succeeded.
+-- channel is 'whatsapp' or 'whatsapp/<credential name>'.
+CREATE FUNCTION flowdb.intent_whatsapp_followup(bp jsonb, intent text, channel text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN channel IS NULL OR split_part(channel, '/', 1) <> 'whatsapp'
+				  OR intent NOT IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT')
+		THEN bp
+		ELSE jsonb_set(bp, '{nodes}', (bp -> 'nodes') || jsonb_build_array(jsonb_strip_nulls(
+			jsonb_build_object('id', 'reply', 'type', 'action', 'service', 'whatsapp',
+				'task', 'send_message',
+				'credential', nullif(split_part(channel, '/', 2), ''),
+				'params', jsonb_build_object('to', '{{trigger_data.reply_to}}',
+					'body', CASE intent
+						WHEN 'CREATE_INVOICE' THEN
+							'Invoice for {{trigger_data.name}} (Rs {{trigger_data.amount}}): {{steps.invoice.output.short_url}}'
+						WHEN 'CREATE_PAYMENT_LINK' THEN
+							'Payment link for Rs {{trigger_data.amount}}: {{steps.link.output.short_url}}'
+						ELSE 'Payment {{trigger_data.payment_id}} is {{steps.payment.output.status}} '
+							 '(Rs {{steps.payment.output.amount_rupees}}).'
+					END)))))
+			|| jsonb_build_object('edges', jsonb_build_array(jsonb_build_object(
+				'from', bp #>> '{nodes,0,id}', 'to', 'reply')))
+	END
+$$;
+
+-- flowdb.intent_execute: carry out a complete, confirmed intent.
+-- reply_to: the WhatsApp number of the conversation (channel whatsapp).
+CREATE FUNCTION flowdb.intent_execute(owner text, intent text, e jsonb, analysis jsonb,
+									  channel text, reply_to text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1261,17 +1293,23 @@ DECLARE
 	names text;
 	pat text;
 	link text;
+	followup jsonb;
 BEGIN
 	CASE intent
 	WHEN 'CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT' THEN
-		rid := flowdb.enqueue(flowdb.intent_action_blueprint(intent, e), e, NULL, owner);
+		followup := flowdb.intent_whatsapp_followup(flowdb.intent_action_blueprint(intent, e),
+													intent, channel);
+		rid := flowdb.enqueue(followup,
+			CASE WHEN followup ? 'edges' THEN e || jsonb_build_object('reply_to', reply_to) ELSE e END,
+			NULL, owner);
 		RETURN flowdb.intent_result('processing',
 			CASE intent
-				WHEN 'CHECK_PAYMENT' THEN format('Looking up payment %s (run %s); its status will be in the run''s output.',
-												 e ->> 'payment_id', rid)
-				ELSE format('Creating %s (run %s). The link will be in the run''s output.',
-							flowdb.intent_summary(intent, e), rid)
-			END,
+				WHEN 'CHECK_PAYMENT' THEN format('Looking up payment %s (run %s).', e ->> 'payment_id', rid)
+				ELSE format('Creating %s (run %s).', flowdb.intent_summary(intent, e), rid)
+			END
+			|| CASE WHEN followup ? 'edges' THEN ' I will send you the result here.'
+					WHEN intent = 'CHECK_PAYMENT' THEN ' Its status will be in the run''s output.'
+					ELSE ' The link will be in the run''s output.' END,
 			analysis, intent, e, jsonb_build_object('run_id', rid));
 	WHEN 'SEND_MESSAGE', 'POST_TO_INSTAGRAM', 'NOTIFY_SLACK' THEN
 		rid := flowdb.enqueue(flowdb.intent_action_blueprint(intent, e), e, NULL, owner);
@@ -1387,9 +1425,12 @@ BEGIN
 	conf := CASE WHEN jsonb_typeof(analysis -> 'confidence') = 'number'
 				 THEN (analysis ->> 'confidence')::numeric ELSE 0 END;
 
-	DELETE FROM flowdb.sessions ss WHERE ss.expires_at < now();
+	-- prune a few expired questions of any owner without waiting on locks
+	DELETE FROM flowdb.sessions ss WHERE ss.ctid IN (
+		SELECT x.ctid FROM flowdb.sessions x WHERE x.expires_at < now()
+		LIMIT 100 FOR UPDATE SKIP LOCKED);
 	SELECT * INTO s FROM flowdb.sessions ss
-	WHERE ss.owner = owner AND ss.session_id = session_id
+	WHERE ss.owner = owner AND ss.session_id = session_id AND ss.expires_at >= now()
 	FOR UPDATE;
 	IF FOUND THEN
 		DELETE FROM flowdb.sessions ss WHERE ss.owner = owner AND ss.session_id = session_id;
@@ -1401,11 +1442,12 @@ BEGIN
 			IF answer = 'yes' THEN
 				intent := s.intent;
 				e := s.entities;
+				conf := s.confidence;
 				confirmed := true;
 			ELSIF intent = 'UNKNOWN' THEN
 				-- neither yes nor no: ask again
-				INSERT INTO flowdb.sessions AS ss (owner, session_id, intent, entities, awaiting, channel, expires_at)
-				VALUES (owner, session_id, s.intent, s.entities, 'confirmation', channel, expires);
+				INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+				VALUES (owner, session_id, s.intent, s.entities, 'confirmation', s.confidence, channel, expires);
 				RETURN flowdb.intent_result('needs_input',
 					format('Please reply yes to confirm %s, or no to cancel.',
 						   flowdb.intent_summary(s.intent, s.entities)),
@@ -1415,7 +1457,8 @@ BEGIN
 		ELSIF intent IN ('UNKNOWN', s.intent) AND answer IS NULL THEN
 			e := s.entities || flowdb.intent_slot(s.awaiting, analysis) || e;
 			intent := s.intent;
-			conf := greatest(conf, 0.75);	-- the owner answered our own question
+			conf := s.confidence;		-- an answer keeps the command's confidence
+			analysis := analysis || jsonb_build_object('confidence', conf);
 		END IF;
 	END IF;
 
@@ -1439,19 +1482,19 @@ BEGIN
 	SELECT x INTO missing FROM unnest(flowdb.intent_required(intent)) WITH ORDINALITY AS u(x, i)
 	WHERE NOT e ? x ORDER BY i LIMIT 1;
 	IF missing IS NOT NULL THEN
-		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, channel, expires_at)
-		VALUES (owner, session_id, intent, e, missing, channel, expires);
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, missing, conf, channel, expires);
 		RETURN flowdb.intent_result('needs_input', flowdb.intent_question(intent, missing, e),
 			analysis, intent, e, jsonb_build_object('awaiting', missing));
 	END IF;
 	IF NOT confirmed AND flowdb.intent_needs_confirmation(intent, e, conf) THEN
-		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, channel, expires_at)
-		VALUES (owner, session_id, intent, e, 'confirmation', channel, expires);
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, 'confirmation', conf, channel, expires);
 		RETURN flowdb.intent_result('needs_input',
 			format('Shall I create %s? Reply yes to confirm or no to cancel.', flowdb.intent_summary(intent, e)),
 			analysis, intent, e, '{"awaiting": "confirmation"}');
 	END IF;
-	RETURN flowdb.intent_execute(owner, intent, e, analysis);
+	RETURN flowdb.intent_execute(owner, intent, e, analysis, channel, session_id);
 END
 $$;
 
@@ -1661,8 +1704,9 @@ BEGIN
 	IF msid IS NULL OR msid !~ '^[A-Za-z0-9]{1,64}$' THEN
 		RAISE EXCEPTION 'Twilio delivery without a valid MessageSid' USING ERRCODE = '22023';
 	END IF;
+	-- scoped by owner: nobody can claim another shop's MessageSid first
 	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
-	VALUES ('twilio', msid, 'whatsapp.message.received') ON CONFLICT DO NOTHING;
+	VALUES ('twilio', owner || '/' || msid, 'whatsapp.message.received') ON CONFLICT DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN jsonb_build_object('status', 'duplicate', 'event', 'whatsapp.message.received',
 								  'runs', '[]'::jsonb);
@@ -1702,7 +1746,7 @@ BEGIN
 	ELSE
 		res := flowdb.intent_act(owner, sender,
 			flowdb.intent_analyze(f ->> 'Body') || jsonb_build_object('text', f ->> 'Body'),
-			'whatsapp');
+			'whatsapp/' || cred_name);
 	END IF;
 	reply_bp := jsonb_build_object('version', 1, 'name', 'whatsapp reply',
 		'trigger', jsonb_build_object('type', 'manual'),
@@ -1714,6 +1758,13 @@ BEGIN
 		jsonb_build_object('to', sender, 'body', res ->> 'reply'), NULL, owner);
 	INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
 	VALUES (owner, sender, 'out', res ->> 'reply', 'queued', reply_run);
+	-- the action's own reply step (the link, the payment status): its text
+	-- exists once the run renders it (flowdb.workflow_logs input)
+	IF res #>> '{analysis,intent}' IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT')
+	   AND res #>> '{analysis,run_id}' IS NOT NULL THEN
+		INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
+		VALUES (owner, sender, 'out', NULL, 'queued', (res #>> '{analysis,run_id}')::uuid);
+	END IF;
 	RETURN jsonb_build_object('status', 'ok', 'event', 'whatsapp.message.received',
 							  'runs', to_jsonb(runs), 'assistant', res,
 							  'reply_run_id', reply_run);
@@ -1738,7 +1789,8 @@ REVOKE ALL ON FUNCTION flowdb.intent_summary(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_needs_confirmation(text, jsonb, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_result(text, text, jsonb, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_action_blueprint(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.intent_execute(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_execute(text, text, jsonb, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_whatsapp_followup(jsonb, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_act(text, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.contact_names(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.url_decode(text) FROM PUBLIC;

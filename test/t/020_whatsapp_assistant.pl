@@ -105,25 +105,31 @@ like($node->safe_psql('postgres',
 		"SELECT state #>> '{nodes,link,output,short_url}' FROM flowdb.runs WHERE id = '$link_run'"),
 	qr{^https://}, 'the run output holds the link');
 
-# the sandbox outbox: the payment link request and both replies, nothing else
+# the sandbox outbox: the payment link request, the two replies and the
+# link itself sent back by the link run's reply step; nothing else
 my $outbox = query_json($node, q{
-	SELECT jsonb_agg(jsonb_build_object('service', service, 'task', task, 'owner', owner, 'body', body)
-					 ORDER BY id) FROM flowdb.outbox});
-is(scalar @$outbox, 3, 'three requests recorded');
+	SELECT jsonb_agg(jsonb_build_object('service', service, 'task', task, 'owner', owner,
+										'run_id', run_id, 'body', body) ORDER BY id)
+	FROM flowdb.outbox});
+is(scalar @$outbox, 4, 'four requests recorded');
 my @links   = grep { $_->{task} eq 'create_payment_link' } @$outbox;
 my @replies = grep { $_->{task} eq 'send_message' } @$outbox;
 is(scalar @links, 1, 'one payment link request');
 like($links[0]{body}, qr/"amount"\s*:\s*150000\b/, 'amount in paise');
-is(scalar @replies, 2, 'two replies');
+is(scalar @replies, 3, 'three replies');
 like($_->{body}, qr/To=whatsapp%3A%2B919876543210/, 'reply goes to the owner') for @replies;
-like($replies[0]{body}, qr/How/, 'first reply is the question');
-like($replies[1]{body}, qr/payment/, 'second reply says what was done');
-is_deeply([ map { $_->{owner} } @$outbox ], [ ('shop-a') x 3 ], 'all in the shop\'s name');
+my ($question) = grep { $_->{run_id} eq $a1->{reply_run_id} } @replies;
+my ($done)     = grep { $_->{run_id} eq $a2->{reply_run_id} } @replies;
+my ($result)   = grep { $_->{run_id} eq $link_run } @replies;
+like($question->{body}, qr/How/, 'first reply is the question');
+like($done->{body}, qr/payment/, 'second reply says what is being done');
+like($result->{body}, qr/Payment\+link\+for\+Rs\+1500.*https/, 'the link is sent back to the owner');
+is_deeply([ map { $_->{owner} } @$outbox ], [ ('shop-a') x 4 ], 'all in the shop\'s name');
 
-# flowdb.messages: in, out, in, out
+# flowdb.messages: in, out, in, out (the answer), out (the link's step)
 is($node->safe_psql('postgres',
 		"SELECT string_agg(direction || ':' || status, ',' ORDER BY id) FROM flowdb.messages"),
-	'in:received,out:queued,in:received,out:queued', 'messages recorded both ways');
+	'in:received,out:queued,in:received,out:queued,out:queued', 'messages recorded both ways');
 
 # Twilio retries message 2: nothing happens again
 my $a3 = deliver($f2, twilio_signature($f2, $TOKEN));
