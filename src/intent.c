@@ -237,8 +237,7 @@ quote_close(const char *s, size_t n, size_t i, size_t *olen, size_t *qlen)
 			return j;
 		}
 		if (j + 2 < n && c == 0xE2 && (unsigned char) s[j + 1] == 0x80 &&
-			((unsigned char) s[j + 2] == (single ? 0x99 : 0x9D) ||
-			 (!single && (unsigned char) s[j + 2] == 0x9D)))
+			(unsigned char) s[j + 2] == (single ? 0x99 : 0x9D))
 		{
 			*qlen = 3;
 			return j;
@@ -1088,7 +1087,7 @@ static char *
 find_body(Toks *ts, int verb)
 {
 	static const char *const markers[] = {
-		"saying", "that", "ki", "bolo", "likho", "message:", "text:", "with", NULL
+		"saying", "that", "ki", "bolo", "likho", "with", NULL
 	};
 	static const char *const skip[] = {
 		"to", "a", "the", "message", "msg", "whatsapp", "text", "on", "in", "pe", "par",
