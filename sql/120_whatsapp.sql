@@ -133,6 +133,8 @@ SELECT direction, contact, regexp_replace(body, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f
 	   status, run_id IS NOT NULL AS has_run
 FROM flowdb.messages WHERE message_sid IS DISTINCT FROM 'SM100' ORDER BY id;
 SELECT count(*) AS sessions FROM flowdb.sessions;
+-- names speech recognition is told to expect: the shop's contacts only
+SELECT flowdb.contact_names('shop-a') AS shop_a_names, flowdb.contact_names('shop-b') AS shop_b_names;
 
 ------------------------------------------------------------------------
 -- RLS: each shop reads its own messages
