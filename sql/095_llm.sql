@@ -111,10 +111,16 @@ SELECT flowdb.intent_start_llm('shop-1', 'Ravi ko 500 ka invoice bhejo', NULL, '
 SELECT purpose, payload, jsonb_path_query_array(blueprint, '$.nodes[*].task') AS tasks
 FROM flowdb.runs WHERE id = :'rid';
 UPDATE flowdb.runs SET status = 'succeeded',
-	state = '{"nodes": {"parse": {"status": "succeeded", "output": {"intent": "CREATE_INVOICE", "entities": {"contact": "Ravi", "amount": 500}, "confidence": 0.9, "model": "gpt-x"}}}}'
+	state = '{"nodes": {"parse": {"status": "succeeded", "output": {"intent": "CREATE_INVOICE", "entities": {"name": "Ravi", "amount": 500}, "confidence": 0.9, "model": "gpt-x"}}}}'
 WHERE id = :'rid';
--- flowdb.intent_act is not installed on this branch: the analysis is the answer
-SELECT output FROM flowdb.runs WHERE id = :'rid';
+-- flowdb.intent_act takes the model's analysis: the invoice is queued as
+-- a run of its own, named in the answer
+SELECT output ->> 'status' AS status, output -> 'analysis' -> 'entities' AS entities,
+       output -> 'analysis' ->> 'intent' AS intent,
+       (SELECT r.blueprint #>> '{nodes,0,task}' FROM flowdb.runs r
+        WHERE r.id = (o.output -> 'analysis' ->> 'run_id')::uuid) AS action_task,
+       position((o.output -> 'analysis' ->> 'run_id') IN o.output ->> 'reply') > 0 AS reply_names_run
+FROM flowdb.runs o WHERE id = :'rid';
 SELECT flowdb.intent_start_llm('shop-1', NULL, '\x52494646'::bytea, 's2', 'whatsapp') AS rid \gset
 SELECT payload, blueprint -> 'nodes' -> 0 -> 'params' AS transcribe_params,
        blueprint -> 'edges' AS edges

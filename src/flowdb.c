@@ -59,6 +59,10 @@ static char *flowdb_llm_model = NULL;
 static char *flowdb_transcription_model = NULL;
 static char *flowdb_razorpay_webhook_secret = NULL;
 static char *flowdb_slack_signing_secret = NULL;
+/* intent_parse and the WhatsApp assistant (read from SQL) */
+static char *flowdb_public_url = NULL;
+static int	flowdb_intent_confirm_rupees = 5000;
+static int	flowdb_intent_session_minutes = 30;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
@@ -232,6 +236,21 @@ define_settings(void)
 							   NULL, &flowdb_slack_signing_secret, "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
 							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("flowdb.public_url",
+							   "Public base URL of the PostgREST API, e.g. https://api.example.com.",
+							   "Twilio signs the URL it calls: whatsapp_webhook checks X-Twilio-Signature over this URL + /rpc/whatsapp_webhook.",
+							   &flowdb_public_url, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.intent_confirm_rupees",
+							"Amounts above this (rupees) need a yes before intent_parse creates an invoice or payment link.",
+							"0 asks for every amount.",
+							&flowdb_intent_confirm_rupees, 5000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.intent_session_minutes",
+							"How long intent_parse remembers a question it asked (flowdb.sessions).",
+							NULL, &flowdb_intent_session_minutes, 30, 1, 10080,
+							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 
 	/* one base URL setting per service, from the registry */
 	for (int i = 0; i < MAX_SERVICES && fdb_services[i] != NULL; i++)

@@ -31,19 +31,19 @@ const char *const llm_intents[] = {
 
 /* Entity fields: name, JSON type, description. */
 static const char *const intent_entities[][3] = {
-	{"contact", "string", "Person or business the action is for, e.g. Ravi"},
+	{"name", "string", "Person or business the action is for, e.g. Ravi"},
 	{"phone", "string", "Phone number, digits with optional leading +"},
 	{"email", "string", "Email address"},
 	{"amount", "number", "Amount of money as a number (5k = 5000)"},
 	{"currency", "string", "ISO currency code, INR when rupees or none given"},
-	{"message", "string", "Text to send or post"},
+	{"message", "string", "Text to send on WhatsApp or Slack"},
+	{"caption", "string", "Caption of an Instagram post"},
 	{"channel", "string", "Slack channel, e.g. #sales"},
 	{"image_url", "string", "Image URL to post"},
 	{"payment_id", "string", "Payment, invoice or link id to check"},
 	{"workflow", "string", "Name of a saved workflow to run"},
 	{"run_id", "string", "Run id whose status is asked for"},
-	{"prompt", "string", "For CREATE_WORKFLOW: the automation described"},
-	{"description", "string", "What an invoice or payment link is for"},
+	{"description", "string", "For CREATE_WORKFLOW: the automation described"},
 };
 
 #define INTENT_NENTITIES ((int) (sizeof(intent_entities) / sizeof(intent_entities[0])))

@@ -181,7 +181,7 @@ $node->safe_psql('postgres',
 
 # ---- 4. intents ----------------------------------------------------------------
 script({ $CHAT => [ { chat => { intent => 'CREATE_INVOICE',
-								entities => { contact => 'Ravi', amount => 500, phone => undef },
+								entities => { name => 'Ravi', amount => 500, phone => undef },
 								confidence => 0.93 }, require_schema => JSON::PP::true } ] });
 $run = $node->safe_psql('postgres',
 	"SELECT flowdb.intent_start_llm('alice', 'Ravi ko 500 ka invoice bhejo', NULL, 's1')");
@@ -189,7 +189,7 @@ is(wait_run($node, $run, 60), 'succeeded', 'intent run succeeded');
 my $st = query_json($node,
 	qq{SET request.jwt.claims = '{"sub": "alice"}'; SELECT flow_status('$run')});
 is($st->{output}{analysis}{intent}, 'CREATE_INVOICE', 'flow_status output: the intent');
-is($st->{output}{analysis}{entities}{contact}, 'Ravi', 'entity contact');
+is($st->{output}{analysis}{entities}{name}, 'Ravi', 'entity name');
 is($st->{output}{analysis}{entities}{amount}, 500, 'entity amount');
 ok(!exists $st->{output}{analysis}{entities}{phone}, 'null entities dropped');
 ok(defined $st->{output}{status} && defined $st->{output}{reply}, 'output has status and reply');

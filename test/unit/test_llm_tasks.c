@@ -461,11 +461,11 @@ TEST(intent)
 	http_request_free(&req);
 
 	CHECK_INT(answer(task, &t, 200, NULL,
-					 "{\"intent\": \"CREATE_INVOICE\", \"entities\": {\"contact\": \"Ravi\", \"amount\": 500,"
+					 "{\"intent\": \"CREATE_INVOICE\", \"entities\": {\"name\": \"Ravi\", \"amount\": 500,"
 					 " \"phone\": null, \"evil\": \"x\", \"currency\": 5}, \"confidence\": 1.7}", &out, err),
 			  TOOL_DONE);
 	text = fdb_json_print(out);
-	CHECK_STR(text, "{\"intent\":\"CREATE_INVOICE\",\"entities\":{\"contact\":\"Ravi\",\"amount\":500},"
+	CHECK_STR(text, "{\"intent\":\"CREATE_INVOICE\",\"entities\":{\"name\":\"Ravi\",\"amount\":500},"
 			  "\"confidence\":1,\"model\":\"gpt-test\"}");
 	free(text);
 	cJSON_Delete(out);
