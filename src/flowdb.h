@@ -30,6 +30,10 @@ extern int	flowdb_retention_days;
 extern bool flowdb_notify;
 extern int	flowdb_max_blueprint_bytes;
 extern int	flowdb_max_payload_bytes;
+extern int	flowdb_max_value_bytes;
+extern int	flowdb_max_state_bytes;
+extern int	flowdb_max_regex_subject;
+extern int	flowdb_max_run_crashes;
 
 typedef enum FlowdbSandboxMode
 {
@@ -56,7 +60,15 @@ typedef struct FlowdbWorkerSlot
 	pg_atomic_uint64 steps;		/* step results committed */
 	pg_atomic_uint64 commits;	/* result transactions */
 	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
+	pg_atomic_uint32 db_state;	/* FLOWDB_DB_*: connecting to the database */
 } FlowdbWorkerSlot;
+
+/* FlowdbWorkerSlot.db_state: a worker that finds FLOWDB_DB_CONNECTING at
+ * start died connecting (the database is missing): it waits for the
+ * database with a back-off instead of failing again every second */
+#define FLOWDB_DB_OK 0
+#define FLOWDB_DB_CONNECTING 1
+#define FLOWDB_DB_FOUND 2
 
 typedef struct FlowdbShared
 {
