@@ -1,6 +1,7 @@
 # 014_lease.pl: one run, one executor (issue 8, section 2).
 #
-# A 2-step run a -> b whose step a is slow (1.5 s).  While a is in flight:
+# A 2-step run a -> b whose steps are slow (1.5 s each: the run is still
+# running when the second claim's a completes).  While a is in flight:
 # flow_cancel, then flow_retry.  The worker claims the retried run again
 # while its first copy still waits for a's response.  Every claim gets a
 # new lease token, and commits match it: the first copy's commit matches
@@ -20,7 +21,7 @@ use FlowdbTest;
 my $node = new_node('lease');
 my $fake = start_fake({
 	'/a' => [ { delay_ms => 1500, body => { v => 1 } } ],
-	'/b' => [ { body => { v => 2 } } ],
+	'/b' => [ { delay_ms => 1500, body => { v => 2 } } ],
 });
 
 my $bp = blueprint(
