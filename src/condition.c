@@ -31,6 +31,7 @@
 /* Bounds on "matches" subjects (see condition.h). */
 size_t		cond_max_subject = 0;
 long		cond_regex_budget = -1;
+CondRegexMatcher cond_regex_matcher = NULL;
 
 /* Longest regular expression accepted by "matches". */
 #define COND_MAX_REGEX_LEN 1024
@@ -810,6 +811,8 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 		free(problem);
 		return -1;
 	}
+	if (cond_regex_matcher != NULL)
+		return cond_regex_matcher(subject, len, pattern, err, errlen);
 	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 	{
 		fdb_fmt(err, errlen, "invalid regular expression");

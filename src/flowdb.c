@@ -109,6 +109,7 @@ void
 _PG_init(void)
 {
 	define_settings();
+	cond_regex_matcher = flowdb_regex_match;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 

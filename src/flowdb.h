@@ -81,6 +81,10 @@ extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
 
 extern void flowdb_wake_all(void);
 
+/* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
+extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
+							   char *err, size_t errlen);
+
 /* worker.c */
 extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
 

@@ -8,7 +8,7 @@
 #   state's cap instead;
 # - "matches" with (a|aa)*c against a 40 KB string fails at once on
 #   flowdb.max_regex_subject; a good run queued after it reaches its
-#   server promptly;
+#   server promptly; against 10 KB (the limit) it is decided at once;
 # - crash counter: a run whose request hangs, with the worker killed -9
 #   three times while it is in flight, is failed ("worker crashed 3 times
 #   while running this run") instead of claimed again; a good run after
@@ -106,6 +106,12 @@ cmp_ok(time - $t0, '<', 5, 'quickly');
 cmp_ok($took, '<', 5, 'a good run queued after it reached its server promptly');
 is(wait_run($node, $good, 30), 'succeeded', 'and succeeded');
 is(scalar($fake->requests_for('/good/never')), 0, 'the guarded step never ran');
+# at the limit, PostgreSQL's engine decides (a|aa)*c at once: no match
+$t0 = time;
+my $at_limit = flow_execute($node, $rx, { s => 'a' x 10000 });
+is(wait_run($node, $at_limit, 30), 'succeeded', 'a 10000-byte subject is evaluated');
+cmp_ok(time - $t0, '<', 5, 'quickly');
+is(log_counts($node, $at_limit)->{'m/skipped'}, 1, 'no match: the guarded step is skipped');
 
 # 4. crash counter: kill -9 the worker three times while a request hangs
 my $hang = flow_execute($node,

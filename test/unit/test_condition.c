@@ -513,6 +513,45 @@ TEST(test_eval_matches_bounds)
 	free(s);
 }
 
+/* a matcher standing in for the backend's: records what it was given */
+static char seen_subject[64];
+static char seen_pattern[64];
+
+static int
+fake_matcher(const char *subject, size_t len, const char *pattern,
+			 char *err, size_t errlen)
+{
+	snprintf(seen_subject, sizeof(seen_subject), "%.*s", (int) len, subject);
+	snprintf(seen_pattern, sizeof(seen_pattern), "%s", pattern);
+	if (strcmp(pattern, "boom") == 0)
+	{
+		snprintf(err, errlen, "matcher said no");
+		return -1;
+	}
+	return strstr(subject, "Ada") != NULL;
+}
+
+/*
+ * test_eval_matches_hook: cond_regex_matcher replaces glibc's regexec
+ * after validation and the bounds; its errors become condition errors.
+ */
+TEST(test_eval_matches_hook)
+{
+	cond_regex_matcher = fake_matcher;
+	seen_subject[0] = '\0';
+	CHECK_INT(ev("{'left':'{{ trigger_data.name }}','op':'matches','right':'^A'}"), 1);
+	CHECK_STR(seen_subject, "Ada Lovelace");
+	CHECK_STR(seen_pattern, "^A");
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'x'}"), 0);
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'boom'}"), -1);
+	CHECK_CONTAINS(last_err, "matcher said no");
+	/* validation still comes first: the matcher never sees a bad pattern */
+	seen_pattern[0] = '\0';
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'('}"), -1);
+	CHECK_STR(seen_pattern, "");
+	cond_regex_matcher = NULL;
+}
+
 TEST(test_eval_combinators)
 {
 	const char *T = "{'left':1,'op':'eq','right':1}";
@@ -629,6 +668,7 @@ main(void)
 	RUN(test_eval_exists_empty);
 	RUN(test_eval_matches);
 	RUN(test_eval_matches_bounds);
+	RUN(test_eval_matches_hook);
 	RUN(test_eval_combinators);
 	RUN(test_eval_missing_and_security);
 	cJSON_Delete(ctx);
