@@ -660,18 +660,38 @@ spi_begin(const char *activity)
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
+static void
+spi_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* commit leaves us in TopMemoryContext: go back to the loop's context */
+	MemoryContextSwitchTo(spi_caller_cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* what guarded_tx saw */
+typedef enum TxResult
+{
+	TX_OK,						/* committed */
+	TX_LOCKED,					/* a lock timeout: rolled back, try later */
+	TX_FAILED					/* another error (only with failure != NULL) */
+} TxResult;
+
 /*
- * locked_tx
+ * guarded_tx
  *		Run fn (one spi_begin/spi_end transaction) and survive a lock
- *		timeout: the transaction is rolled back, a LOG line says what
- *		waited, and false tells the caller to try again later.  Any other
- *		error is rethrown.
+ *		timeout: the transaction is rolled back and a LOG line says what
+ *		waited.  With failure != NULL any other ERROR is survived too (its
+ *		message goes to *failure, palloc'd); without, it is rethrown.
+ *		Cancels and worse are always rethrown.
  */
-static bool
-locked_tx(void (*fn) (void *), void *arg, const char *what)
+static TxResult
+guarded_tx(void (*fn) (void *), void *arg, const char *what, char **failure)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	volatile TxResult result = TX_OK;
 
 	PG_TRY();
 	{
@@ -683,7 +703,9 @@ locked_tx(void (*fn) (void *), void *arg, const char *what)
 
 		MemoryContextSwitchTo(cxt);
 		ed = CopyErrorData();
-		if (ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		if (ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			(failure == NULL || ed->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			 ed->elevel > ERROR))
 		{
 			FreeErrorData(ed);
 			PG_RE_THROW();
@@ -692,26 +714,34 @@ locked_tx(void (*fn) (void *), void *arg, const char *what)
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
-		ereport(LOG,
-				(errmsg("flowdb worker %d: %s waited too long for a lock, will try again",
-						flowdb_my_slot, what),
-				 errdetail_internal("%s", ed->message)));
+		if (ed->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			ereport(LOG,
+					(errmsg("flowdb worker %d: %s waited too long for a lock, will try again",
+							flowdb_my_slot, what),
+					 errdetail_internal("%s", ed->message)));
+			result = TX_LOCKED;
+		}
+		else
+		{
+			*failure = pstrdup(ed->message);
+			result = TX_FAILED;
+		}
 		FreeErrorData(ed);
-		ok = false;
 	}
 	PG_END_TRY();
-	return ok;
+	return result;
 }
 
-static void
-spi_end(void)
+/*
+ * locked_tx
+ *		guarded_tx rethrowing every error but a lock timeout; true when
+ *		fn committed.
+ */
+static bool
+locked_tx(void (*fn) (void *), void *arg, const char *what)
 {
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* commit leaves us in TopMemoryContext: go back to the loop's context */
-	MemoryContextSwitchTo(spi_caller_cxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	return guarded_tx(fn, arg, what, NULL) == TX_OK;
 }
 
 /*
@@ -1222,6 +1252,7 @@ typedef struct CommitBatch
 {
 	int			nr;				/* runs */
 	int			nl;				/* log rows */
+	int			no;				/* outbox rows */
 	WRun	  **runs;			/* the runs, in row order */
 	char	 ***r;
 	char	 ***l;
@@ -1349,7 +1380,7 @@ commit_tx(void *arg)
 	args[15] = float_array(b->l_end, b->nl);
 	args[16] = BoolGetDatum(flowdb_notify);
 	for (int i = 0; i < O_NCOLS; i++)
-		args[17 + i] = text_array(b->o[i], noutbox);
+		args[17 + i] = text_array(b->o[i], b->no);
 	args[25] = text_array(b->r[R_TOKEN], b->nr);
 	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
@@ -1368,66 +1399,50 @@ commit_tx(void *arg)
 }
 
 /*
- * commit_changes
- *		One transaction: the new state of every changed run, its log rows
- *		and its outbox rows, in a single statement.  Runs canceled, retried
- *		or taken away meanwhile are not written and are dropped; runs whose
- *		row a client holds locked keep their changes for a later commit.
+ * commit_runs
+ *		Commit the changes of the runs in list (their state, log rows and
+ *		outbox rows) in one transaction and apply the outcome to each run:
+ *		written, busy (a client holds its row: try again soon) or lost
+ *		(canceled, retried or taken back: dropped).  Returns TX_FAILED with
+ *		*failure set, and nothing applied, when the statement raised an
+ *		error other than a lock timeout.
  */
-static void
-commit_changes(void)
+static TxResult
+commit_runs(WRun **list, int nr, char **failure)
 {
-	dlist_iter	it;
 	CommitBatch b;
 	double		now = now_ms();
 	int			steps = 0;
-	int			nr = 0;
 	int			nl = 0;
-	bool		done;
+	int			no = 0;
+	TxResult	result;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	dlist_foreach(it, &runs)
-	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
-
-		if (needs_commit(w, now))
-		{
-			nr++;
-			nl += w->events.n;
-		}
-	}
-	if (nr == 0 && noutbox == 0)
-		return;
-
+	for (int i = 0; i < nr; i++)
+		nl += list[i]->events.n;
 	b.r = alloc_columns(R_NCOLS + 1, nr);
 	b.l = alloc_columns(L_NCOLS, nl);
 	b.o = alloc_columns(O_NCOLS, noutbox);
-	b.runs = palloc(sizeof(WRun *) * Max(nr, 1));
+	b.runs = list;
 	b.outcome = palloc0(Max(nr, 1));
 	b.r_next = palloc(sizeof(double) * Max(nr, 1));
 	b.l_start = palloc(sizeof(double) * Max(nl, 1));
 	b.l_end = palloc(sizeof(double) * Max(nl, 1));
 
-	nr = 0;
 	nl = 0;
-	dlist_foreach(it, &runs)
+	for (int k = 0; k < nr; k++)
 	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
+		WRun	   *w = list[k];
 		const char *st;
-		char	   *state;
 
-		if (!needs_commit(w, now))
-			continue;
 		/* first: serializing may fail the run, which changes the rest */
-		state = serialize_state(w, cxt);
-		b.runs[nr] = w;
-		b.r[R_ID][nr] = w->er->run_id;
-		b.r[R_STATE][nr] = state;
-		b.r[R_ERROR][nr] = w->er->error ? pstrdup(w->er->error) : NULL;
-		w->releasing = run_disposition(w, now, &st, &b.r_next[nr]);
-		b.r[R_STATUS][nr] = (char *) st;
-		b.r[R_LEASE][nr] = w->releasing ? NULL : "held";
-		b.r[R_TOKEN][nr] = w->token;
+		b.r[R_STATE][k] = serialize_state(w, cxt);
+		b.r[R_ID][k] = w->er->run_id;
+		b.r[R_ERROR][k] = w->er->error ? pstrdup(w->er->error) : NULL;
+		w->releasing = run_disposition(w, now, &st, &b.r_next[k]);
+		b.r[R_STATUS][k] = (char *) st;
+		b.r[R_LEASE][k] = w->releasing ? NULL : "held";
+		b.r[R_TOKEN][k] = w->token;
 		for (int i = 0; i < w->events.n; i++)
 		{
 			EngineEvent *e = &w->events.items[i];
@@ -1443,28 +1458,36 @@ commit_changes(void)
 			b.l_end[nl] = e->finished_ms;
 			nl++;
 		}
-		nr++;
+		/* the outbox rows of this run */
+		for (int i = 0; i < noutbox; i++)
+		{
+			WOutbox    *o = &outbox[i];
+
+			if (strcmp(o->run_id, w->er->run_id) != 0)
+				continue;
+			b.o[O_RUN][no] = o->run_id;
+			b.o[O_NODE][no] = o->node_id;
+			b.o[O_SVC][no] = o->service;
+			b.o[O_TASK][no] = o->task;
+			b.o[O_METHOD][no] = o->method;
+			b.o[O_URL][no] = o->url;
+			b.o[O_HEADERS][no] = o->headers;
+			b.o[O_BODY][no] = o->body;
+			no++;
+		}
 	}
 	b.nr = nr;
 	b.nl = nl;
-	for (int i = 0; i < noutbox; i++)
-	{
-		b.o[O_RUN][i] = outbox[i].run_id;
-		b.o[O_NODE][i] = outbox[i].node_id;
-		b.o[O_SVC][i] = outbox[i].service;
-		b.o[O_TASK][i] = outbox[i].task;
-		b.o[O_METHOD][i] = outbox[i].method;
-		b.o[O_URL][i] = outbox[i].url;
-		b.o[O_HEADERS][i] = outbox[i].headers;
-		b.o[O_BODY][i] = outbox[i].body;
-	}
+	b.no = no;
 
-	done = locked_tx(commit_tx, &b, "commit");
+	result = guarded_tx(commit_tx, &b, "commit", failure);
+	if (result == TX_FAILED)
+		return result;
 	now = now_ms();
 	for (int i = 0; i < nr; i++)
 	{
-		WRun	   *w = b.runs[i];
-		char		what = done ? b.outcome[i] : 'b';
+		WRun	   *w = list[i];
+		char		what = result == TX_OK ? b.outcome[i] : 'b';
 
 		if (what == 'b')
 		{
@@ -1492,39 +1515,134 @@ commit_changes(void)
 		w->dirty = false;
 		engine_events_clear(&w->events);
 	}
-	/* outbox rows of runs still waiting for a lock stay for their commit */
-	{
-		int			kept = 0;
-
-		for (int i = 0; i < noutbox; i++)
-		{
-			WOutbox    *o = &outbox[i];
-			bool		keep = false;
-
-			for (int j = 0; j < nr && !keep; j++)
-				keep = b.runs[j]->dirty && strcmp(b.runs[j]->er->run_id, o->run_id) == 0;
-			if (keep)
-			{
-				outbox[kept++] = *o;
-				continue;
-			}
-			free(o->run_id);
-			free(o->owner);
-			free(o->node_id);
-			free(o->service);
-			free(o->task);
-			free(o->method);
-			free(o->url);
-			free(o->headers);
-			free(o->body);
-		}
-		noutbox = kept;
-	}
-	if (myslot)
+	if (myslot && result == TX_OK)
 	{
 		pg_atomic_fetch_add_u64(&myslot->steps, steps);
 		pg_atomic_fetch_add_u64(&myslot->commits, 1);
 	}
+	return result;
+}
+
+/*
+ * commit_alone
+ *		The batch failed: commit this run on its own.  If that fails too,
+ *		the run's changes are what the database refuses: fail the run with
+ *		the error, dropping its outputs and unwritten log rows, and commit
+ *		that; a run that cannot even be failed is dropped (its lease
+ *		expires and another claim tries it, counting a crash).
+ */
+static void
+commit_alone(WRun *w)
+{
+	char	   *failure = NULL;
+	char	   *msg;
+
+	if (commit_runs(&w, 1, &failure) != TX_FAILED)
+		return;
+	msg = psprintf("the worker could not store this run: %s", failure);
+	ereport(LOG,
+			(errmsg("flowdb worker %d: run %s failed: %s",
+					flowdb_my_slot, w->er->run_id, msg)));
+	engine_fail_oversized(w->er, msg);
+	engine_events_clear(&w->events);
+	if (commit_runs(&w, 1, &failure) == TX_FAILED)
+	{
+		ereport(LOG,
+				(errmsg("flowdb worker %d: run %s could not be stored, dropping it: %s",
+						flowdb_my_slot, w->er->run_id, failure)));
+		w->lost = true;
+		w->dirty = false;
+		engine_events_clear(&w->events);
+	}
+}
+
+/*
+ * prune_outbox
+ *		Forget outbox rows whose run has nothing left to commit (written,
+ *		or dropped); rows of runs still waiting for a commit stay.
+ */
+static void
+prune_outbox(void)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < noutbox; i++)
+	{
+		WOutbox    *o = &outbox[i];
+		bool		keep = false;
+		dlist_iter	it;
+
+		dlist_foreach(it, &runs)
+		{
+			WRun	   *w = dlist_container(WRun, node, it.cur);
+
+			if (w->dirty && !w->lost && strcmp(w->er->run_id, o->run_id) == 0)
+				keep = true;
+		}
+		if (keep)
+		{
+			outbox[kept++] = *o;
+			continue;
+		}
+		free(o->run_id);
+		free(o->owner);
+		free(o->node_id);
+		free(o->service);
+		free(o->task);
+		free(o->method);
+		free(o->url);
+		free(o->headers);
+		free(o->body);
+	}
+	noutbox = kept;
+}
+
+/*
+ * commit_changes
+ *		One transaction: the new state of every changed run, its log rows
+ *		and its outbox rows, in a single statement.  Runs canceled, retried
+ *		or taken away meanwhile are not written and are dropped; runs whose
+ *		row a client holds locked keep their changes for a later commit.
+ *		If the statement fails, each run is committed alone, so that one
+ *		run the database refuses fails on its own.
+ */
+static void
+commit_changes(void)
+{
+	dlist_iter	it;
+	double		now = now_ms();
+	int			nr = 0;
+	WRun	  **list;
+	char	   *failure = NULL;
+
+	dlist_foreach(it, &runs)
+	{
+		if (needs_commit(dlist_container(WRun, node, it.cur), now))
+			nr++;
+	}
+	if (nr > 0)
+	{
+		list = palloc(sizeof(WRun *) * nr);
+		nr = 0;
+		dlist_foreach(it, &runs)
+		{
+			WRun	   *w = dlist_container(WRun, node, it.cur);
+
+			if (needs_commit(w, now))
+				list[nr++] = w;
+		}
+		if (commit_runs(list, nr, &failure) == TX_FAILED)
+		{
+			ereport(LOG,
+					(errmsg("flowdb worker %d: a commit of %d run(s) failed, committing them one by one",
+							flowdb_my_slot, nr),
+					 errdetail_internal("%s", failure)));
+			for (int i = 0; i < nr; i++)
+				if (list[i]->dirty && !list[i]->lost)
+					commit_alone(list[i]);
+		}
+	}
+	prune_outbox();
 }
 
 /*

@@ -9,6 +9,8 @@
 # - "matches" with (a|aa)*c against a 40 KB string fails at once on
 #   flowdb.max_regex_subject; a good run queued after it reaches its
 #   server promptly; against 10 KB (the limit) it is decided at once;
+# - a run whose commit the database refuses (a trigger raising) fails on
+#   its own with that error; other runs commit;
 # - crash counter: a run whose request hangs, with the worker killed -9
 #   three times while it is in flight, is failed ("worker crashed 3 times
 #   while running this run") instead of claimed again; a good run after
@@ -113,7 +115,31 @@ is(wait_run($node, $at_limit, 30), 'succeeded', 'a 10000-byte subject is evaluat
 cmp_ok(time - $t0, '<', 5, 'quickly');
 is(log_counts($node, $at_limit)->{'m/skipped'}, 1, 'no match: the guarded step is skipped');
 
-# 4. crash counter: kill -9 the worker three times while a request hangs
+# 4. a run whose changes the database refuses (here a trigger on the log
+# table raises for one node) fails alone; the worker goes on
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.refuse_explode() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.node_id = 'explode' THEN
+			RAISE EXCEPTION 'log row refused for node %', NEW.node_id;
+		END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER refuse_explode BEFORE INSERT ON flowdb.workflow_logs
+		FOR EACH ROW EXECUTE FUNCTION public.refuse_explode();
+});
+my $refused = flow_execute($node,
+	blueprint(nodes => [ { id => 'explode', type => 'set', values => { v => 1 } } ]), {});
+($good, $took) = good_run('after-refused');
+is(wait_run($node, $refused, 30), 'failed', 'the refused run failed');
+like(run_row($node, $refused)->{error},
+	qr/^the worker could not store this run: log row refused for node explode/,
+	'with the database error');
+is(wait_run($node, $good, 30), 'succeeded', 'a good run at the same time succeeded');
+is(worker_pid($node), $pid, 'the worker did not restart');
+$node->safe_psql('postgres', 'DROP TRIGGER refuse_explode ON flowdb.workflow_logs');
+
+# 5. crash counter: kill -9 the worker three times while a request hangs
 my $hang = flow_execute($node,
 	blueprint(nodes => [ http_node('h', $fake->url('/hang'), timeout_ms => 120000) ]), {});
 for my $round (1 .. 3)
