@@ -34,6 +34,9 @@
 
 #include "flowdb.h"
 #include "catalog.h"
+#include "condition.h"
+#include "engine.h"
+#include "template.h"
 
 PG_MODULE_MAGIC;
 
@@ -53,6 +56,10 @@ int			flowdb_retention_days = 30;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
+int			flowdb_max_value_bytes = 1024 * 1024;
+int			flowdb_max_state_bytes = 8 * 1024 * 1024;
+int			flowdb_max_regex_subject = 10000;
+int			flowdb_max_run_crashes = 3;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
@@ -94,6 +101,9 @@ static void flowdb_xact_callback(XactEvent event, void *arg);
 static void define_settings(void);
 static bool check_service_limits(char **newval, void **extra, GucSource source);
 static void assign_service_limits(const char *newval, void *extra);
+static void assign_max_value_bytes(int newval, void *extra);
+static void assign_max_state_bytes(int newval, void *extra);
+static void assign_max_regex_subject(int newval, void *extra);
 
 /*
  * _PG_init
@@ -104,6 +114,7 @@ void
 _PG_init(void)
 {
 	define_settings();
+	cond_regex_matcher = flowdb_regex_match;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 
@@ -134,6 +145,36 @@ _PG_init(void)
 		worker.bgw_notify_pid = 0;
 		RegisterBackgroundWorker(&worker);
 	}
+}
+
+/*
+ * assign_max_value_bytes
+ *		flowdb.max_value_bytes: the template renderer's cap.
+ */
+static void
+assign_max_value_bytes(int newval, void *extra)
+{
+	tmpl_max_bytes = (size_t) newval;
+}
+
+/*
+ * assign_max_state_bytes
+ *		flowdb.max_state_bytes: the engine's cap on a run's state.
+ */
+static void
+assign_max_state_bytes(int newval, void *extra)
+{
+	engine_config.max_state_bytes = (size_t) newval;
+}
+
+/*
+ * assign_max_regex_subject
+ *		flowdb.max_regex_subject: the longest "matches" subject.
+ */
+static void
+assign_max_regex_subject(int newval, void *extra)
+{
+	cond_max_subject = (size_t) newval;
 }
 
 /*
@@ -207,6 +248,26 @@ define_settings(void)
 							NULL, &flowdb_max_payload_bytes, 1024 * 1024, 1024,
 							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_value_bytes",
+							"Largest value one template may render (a set node's values, an action's params).",
+							"A larger value fails its node.",
+							&flowdb_max_value_bytes, 1024 * 1024, 1024,
+							256 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, assign_max_value_bytes, NULL);
+	DefineCustomIntVariable("flowdb.max_state_bytes",
+							"Largest state (all node outputs) of one run.",
+							"An output that would make the state larger fails its node and the run.",
+							&flowdb_max_state_bytes, 8 * 1024 * 1024, 64 * 1024,
+							512 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, assign_max_state_bytes, NULL);
+	DefineCustomIntVariable("flowdb.max_regex_subject",
+							"Longest string the condition operator \"matches\" accepts, in bytes.",
+							NULL, &flowdb_max_regex_subject, 10000, 100, 10000000,
+							PGC_SIGHUP, 0, NULL, assign_max_regex_subject, NULL);
+	DefineCustomIntVariable("flowdb.max_run_crashes",
+							"Worker crashes a run may be in flight for before it is failed instead of claimed again.",
+							NULL, &flowdb_max_run_crashes, 3, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,

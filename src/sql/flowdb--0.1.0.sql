@@ -94,6 +94,12 @@ CREATE TABLE flowdb.runs (
 	next_at		timestamptz NOT NULL DEFAULT now(),
 	lease_owner integer,
 	lease_until timestamptz,
+	-- a new token at every claim; the worker's commits and renewals match
+	-- it, so a copy of the run from an older claim can never write
+	lease_token uuid,
+	-- worker crashes (or restarts) while the run was leased; at
+	-- flowdb.max_run_crashes the run is failed instead of claimed again
+	crashes		integer NOT NULL DEFAULT 0,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	started_at	timestamptz,
 	finished_at timestamptz,
@@ -398,7 +404,7 @@ BEGIN
 	END IF;
 	UPDATE flowdb.runs
 	SET status = 'canceled', finished_at = now(), updated_at = now(),
-		next_at = 'infinity', lease_owner = NULL, lease_until = NULL,
+		next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,
 		error = 'canceled by ' || flowdb.current_owner()
 	WHERE id = flow_cancel.run_id;
 	RETURN true;
@@ -437,7 +443,8 @@ BEGIN
 	END LOOP;
 	UPDATE flowdb.runs
 	SET status = 'queued', error = NULL, finished_at = NULL, next_at = now(),
-		lease_owner = NULL, lease_until = NULL, updated_at = now(),
+		lease_owner = NULL, lease_until = NULL, lease_token = NULL, crashes = 0,
+		updated_at = now(),
 		state = (jsonb_set(state, '{nodes}', nodes) - 'error')
 			|| jsonb_build_object('retries', coalesce((state ->> 'retries')::int, 0) + 1)
 	WHERE id = r.id;
