@@ -671,6 +671,52 @@ load_credentials(const char *owner, const cJSON *bp)
 }
 
 /*
+ * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
+ * owners so that one owner's backlog cannot starve another owner's run.
+ *	owners: every owner with an unfinished run (a loose index scan of
+ *		runs_owner_due: one index descent per owner, not per run);
+ *	due: the $3 owners whose oldest due run has waited longest;
+ *	picked: up to $3 oldest due runs of each (index reads only), numbered
+ *		per owner;
+ *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
+ *		ordered index scan instead of sorting a whole backlog);
+ *	then the first run of every owner, the second of every owner, ...,
+ *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
+ *	taken are locked; the due condition is checked on the locked version).
+ */
+#define FAIR_CLAIM_SQL \
+	"WITH RECURSIVE owners(owner) AS (" \
+	"  (SELECT o.owner FROM flowdb.runs o " \
+	"   WHERE o.status IN ('queued', 'running', 'waiting') " \
+	"   ORDER BY o.owner LIMIT 1) " \
+	"  UNION ALL " \
+	"  SELECT (SELECT o.owner FROM flowdb.runs o " \
+	"          WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
+	"          ORDER BY o.owner LIMIT 1) " \
+	"  FROM owners p WHERE p.owner IS NOT NULL), " \
+	"due AS (" \
+	"  SELECT p.owner, f.first FROM owners p, " \
+	"  LATERAL (SELECT x.next_at AS first FROM flowdb.runs x " \
+	"           WHERE x.owner = p.owner AND x.status IN ('queued', 'running', 'waiting') " \
+	"             AND x.next_at <= clock_timestamp() " \
+	"           ORDER BY x.next_at LIMIT 1) f " \
+	"  ORDER BY f.first LIMIT $3), " \
+	"picked AS (" \
+	"  SELECT c.id, c.next_at, " \
+	"         row_number() OVER (PARTITION BY d.owner ORDER BY c.next_at) AS turn " \
+	"  FROM due d, " \
+	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
+	"           WHERE x.owner = d.owner AND x.status IN ('queued', 'running', 'waiting') " \
+	"             AND x.next_at <= clock_timestamp() " \
+	"           ORDER BY x.next_at LIMIT (SELECT $3)) c) " \
+	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
+	"LATERAL (SELECT r.id FROM flowdb.runs r " \
+	"         WHERE r.id = k.id AND r.status IN ('queued', 'running', 'waiting') " \
+	"           AND r.next_at <= clock_timestamp() " \
+	"         FOR UPDATE SKIP LOCKED) l " \
+	"LIMIT $3"
+
+/*
  * claim_runs
  *		Lease up to limit runnable runs; returns how many were claimed.
  */
@@ -694,10 +740,7 @@ claim_runs(int limit)
 									"  lease_until = now() + make_interval(secs => $2), "
 									"  next_at = 'infinity', status = 'running', "
 									"  started_at = coalesce(r.started_at, now()), updated_at = now() "
-									"FROM (SELECT id FROM flowdb.runs "
-									"      WHERE status IN ('queued', 'running', 'waiting') "
-									"        AND next_at <= clock_timestamp() "
-									"      ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) c "
+									"FROM (" FAIR_CLAIM_SQL ") c "
 									"WHERE r.id = c.id "
 									"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, "
 									"  r.blueprint::text, r.payload::text, r.state::text",

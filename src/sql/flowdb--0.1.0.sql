@@ -970,6 +970,16 @@ BEGIN
 END
 $$;
 
+------------------------------------------------------------------------
+-- Fairness and back-pressure (many owners on one queue)
+------------------------------------------------------------------------
+
+-- the worker's claim walks the owners with unfinished runs through this
+-- index (one descent per owner) and takes each owner's oldest due runs in
+-- turn; flowdb.check_backlog counts an owner's unfinished runs with it
+CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at)
+	WHERE status IN ('queued', 'running', 'waiting');
+
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
