@@ -53,6 +53,7 @@ int			flowdb_retention_days = 30;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
+int			flowdb_max_queued_per_owner = 10000;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
@@ -202,6 +203,11 @@ define_settings(void)
 							NULL, &flowdb_max_payload_bytes, 1024 * 1024, 1024,
 							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_queued_per_owner",
+							"Most unfinished runs (queued, running or waiting) one owner may have; 0 means no limit.",
+							"Past it, starting a run fails with SQLSTATE 53400.",
+							&flowdb_max_queued_per_owner, 10000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,

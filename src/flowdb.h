@@ -30,6 +30,7 @@ extern int	flowdb_retention_days;
 extern bool flowdb_notify;
 extern int	flowdb_max_blueprint_bytes;
 extern int	flowdb_max_payload_bytes;
+extern int	flowdb_max_queued_per_owner;
 
 typedef enum FlowdbSandboxMode
 {

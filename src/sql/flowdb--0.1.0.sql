@@ -247,6 +247,7 @@ BEGIN
 	END IF;
 	PERFORM flowdb.check_blueprint(blueprint);
 	PERFORM flowdb.check_payload(payload);
+	PERFORM flowdb.check_backlog(owner);
 	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
 	VALUES (workflow_id, owner, blueprint, payload)
 	RETURNING id INTO rid;
@@ -658,6 +659,14 @@ BEGIN
 	END IF;
 	data := coalesce(data, '{}');
 	PERFORM flowdb.check_payload(data);
+	-- back-pressure: an owner's workflows of this event all start or none
+	PERFORM flowdb.check_backlog(wf.owner, count(*)::integer)
+	FROM flowdb.workflows wf
+	WHERE wf.active
+	  AND wf.blueprint -> 'trigger' ->> 'type' IN ('event', 'webhook')
+	  AND wf.blueprint #>> '{trigger,event}' = name
+	  AND (dispatch_event.owner IS NULL OR wf.owner = dispatch_event.owner)
+	GROUP BY wf.owner;
 
 	FOR w IN
 		SELECT * FROM flowdb.workflows wf
@@ -980,6 +989,41 @@ $$;
 CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at)
 	WHERE status IN ('queued', 'running', 'waiting');
 
+-- flowdb.check_backlog: refuse (53400) adding new runs for an owner when
+-- that would pass flowdb.max_queued_per_owner unfinished runs (queued,
+-- running or waiting).  Counts at most limit rows
+-- (index-only on runs_owner_due), so its cost is bounded by the limit and
+-- paid in full only by owners near it.  Runs queued earlier in the same
+-- transaction count, so a statement that would start several runs for an
+-- owner at the limit fails as a whole; concurrent transactions of one
+-- owner may overshoot the limit by their own inserts.
+CREATE FUNCTION flowdb.check_backlog(owner text, adding integer DEFAULT 1) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	cap integer := coalesce(nullif(current_setting('flowdb.max_queued_per_owner', true), ''), '10000')::integer;
+	n bigint;
+BEGIN
+	IF cap <= 0 THEN
+		RETURN;
+	END IF;
+	SELECT count(*) INTO n
+	FROM (SELECT 1 FROM flowdb.runs r
+		  WHERE r.owner = owner AND r.status IN ('queued', 'running', 'waiting')
+		  LIMIT cap) x;
+	IF n + adding > cap THEN
+		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
+			USING ERRCODE = '53400',
+				  DETAIL = format('%s%s unfinished (queued, running or waiting); %s more would pass flowdb.max_queued_per_owner = %s.',
+								  CASE WHEN n >= cap THEN 'at least ' ELSE '' END, n, adding, cap),
+				  HINT = 'Wait for runs to finish or cancel some (flow_cancel), then try again; an administrator can raise flowdb.max_queued_per_owner.';
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.check_backlog(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
