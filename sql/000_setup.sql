@@ -53,7 +53,7 @@ WHERE p.prosecdef
                 WHERE refclassid = 'pg_extension'::regclass
                   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'flowdb')
                   AND classid = 'pg_proc'::regclass)
-  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog'], false)
+  AND NOT coalesce(p.proconfig && ARRAY['search_path=pg_catalog', 'search_path=pg_catalog, pg_temp'], false)
 ORDER BY 1;
 
 -- internal functions in schema flowdb that the SQL surface relies on, and
@@ -61,7 +61,10 @@ ORDER BY 1;
 SELECT f AS function, to_regprocedure(f) IS NOT NULL AS exists,
        has_function_privilege('public', f, 'EXECUTE') AS public_can_execute
 FROM (VALUES
-  ('flowdb.accept_delivery(text,text,text,jsonb)'),
+  ('flowdb.accept_delivery(text,text,text,jsonb,text[])'),
+  ('flowdb.caller_is_admin()'),
+  ('flowdb.check_backlog(text,integer)'),
+  ('flowdb.check_credential_owner()'),
   ('flowdb.blueprint_errors(jsonb)'),
   ('flowdb.check_blueprint(jsonb)'),
   ('flowdb.check_payload(jsonb)'),
@@ -80,7 +83,8 @@ FROM (VALUES
   ('flowdb.fire_schedules()'),
   ('flowdb.prune(interval)'),
   ('flowdb.credential_secret(text,text,text)'),
-  ('flowdb.webhook_secret(text)'),
+  ('flowdb.webhook_owner(text,text,text)'),
+  ('flowdb.webhook_verify(text,text,text,text,text,text,text)'),
   ('flowdb.worker_info()')
 ) AS v(f)
 ORDER BY f;

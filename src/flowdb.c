@@ -57,8 +57,7 @@ int			flowdb_max_queued_per_owner = 10000;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
-static char *flowdb_razorpay_webhook_secret = NULL;
-static char *flowdb_slack_signing_secret = NULL;
+static int	flowdb_webhook_max_age = 3 * 86400;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
@@ -223,16 +222,11 @@ define_settings(void)
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 
-	DefineCustomStringVariable("flowdb.razorpay_webhook_secret",
-							   "Secret Razorpay signs webhooks with (X-Razorpay-Signature).",
-							   NULL, &flowdb_razorpay_webhook_secret, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("flowdb.slack_signing_secret",
-							   "Slack app signing secret (X-Slack-Signature).",
-							   NULL, &flowdb_slack_signing_secret, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.webhook_max_age",
+							"Oldest Razorpay delivery (by its signed created_at) a webhook accepts.",
+							"Older deliveries are refused as replays; delivery ids are kept at least this long.",
+							&flowdb_webhook_max_age, 3 * 86400, 60, 30 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	/* one base URL setting per service, from the registry */
 	for (int i = 0; i < MAX_SERVICES && fdb_services[i] != NULL; i++)

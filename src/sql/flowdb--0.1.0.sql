@@ -425,8 +425,11 @@ BEGIN
 	DELETE FROM flowdb.runs
 	WHERE finished_at IS NOT NULL AND finished_at < now() - older_than;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	-- delivery ids only need to outlive the providers' retry windows
-	DELETE FROM flowdb.webhook_deliveries WHERE received_at < now() - older_than;
+	-- delivery ids only need to outlive the providers' retry windows and
+	-- the replay window (flowdb.webhook_max_age)
+	DELETE FROM flowdb.webhook_deliveries
+	WHERE received_at < now() - greatest(older_than,
+		coalesce(nullif(current_setting('flowdb.webhook_max_age', true), ''), '3d')::interval);
 	RETURN n;
 END
 $$;
@@ -476,6 +479,7 @@ DECLARE
 	missing text[];
 	vault_id uuid;
 BEGIN
+	PERFORM flowdb.check_credential_owner();
 	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
 	WHERE s ->> 'name' = flow_set_credential.service;
 	IF svc IS NULL THEN
@@ -864,106 +868,142 @@ AS $$
 	SELECT nullif(current_setting('request.headers', true), '')::json ->> lower(name)
 $$;
 
--- flowdb.webhook_secret: a superuser-only setting, or refuse
-CREATE FUNCTION flowdb.webhook_secret(setting text) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
-AS $$
-DECLARE
-	v text := current_setting(setting, true);
-BEGIN
-	IF v IS NULL OR v = '' THEN
-		RAISE EXCEPTION 'webhook rejected: % is not configured', setting
-			USING ERRCODE = '28000',
-				  HINT = format('ALTER SYSTEM SET %s = ''...''; SELECT pg_reload_conf();', setting);
-	END IF;
-	RETURN v;
-END
-$$;
-
 -- flowdb.accept_delivery: record a verified webhook delivery once and
--- dispatch its event to every owner's workflows and waiting runs
-CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb)
+-- dispatch its event to the owners it was verified for (flowdb.webhook_verify:
+-- '{*}' = the server-wide credential, every owner)
+CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb,
+									   owners text[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+	ids uuid[] := '{}';
+	o text;
 BEGIN
 	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
 	VALUES (provider, delivery, name) ON CONFLICT DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
 	END IF;
-	RETURN jsonb_build_object('status', 'ok', 'event', name,
-							  'runs', to_jsonb(flowdb.dispatch_event(NULL, name, data)));
+	IF owners = '{*}' THEN
+		ids := flowdb.dispatch_event(NULL, name, data);
+	ELSE
+		FOREACH o IN ARRAY owners LOOP
+			ids := ids || flowdb.dispatch_event(o, name, data);
+		END LOOP;
+	END IF;
+	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
 END
 $$;
 
--- razorpay_webhook: verify X-Razorpay-Signature (HMAC-SHA256 hex of the raw
--- body) and turn the delivery into event razorpay.<event> whose data is the
--- payload's entity (plus amount_rupees when it has an amount in paise)
+-- razorpay_webhook: route the delivery by its signed account_id to the
+-- owner whose razorpay credential names that account, verify
+-- X-Razorpay-Signature (HMAC-SHA256 hex of the raw body) with that owner's
+-- webhook_secret, refuse deliveries whose created_at is older than
+-- flowdb.webhook_max_age, drop repeats of the same body, and turn it into
+-- event razorpay.<event> for that owner; the data is the payload's entity
+-- (plus amount_rupees when it has an amount in paise)
 CREATE FUNCTION public.razorpay_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
-	secret text := flowdb.webhook_secret('flowdb.razorpay_webhook_secret');
-	sig text := flowdb.request_header('x-razorpay-signature');
-	ev jsonb;
+	sig text := lower(flowdb.request_header('x-razorpay-signature'));
+	ev jsonb := $1::jsonb;
+	owners text[];
+	created numeric;
+	-- shown with a unit ('3d'), which interval input reads
+	max_age bigint := extract(epoch FROM coalesce(nullif(current_setting('flowdb.webhook_max_age', true), ''), '3d')::interval);
 	name text;
 	data jsonb;
-	delivery text;
 BEGIN
-	IF sig IS NULL OR NOT flowdb.safe_equal(
-			encode(flowdb.hmac(convert_to(body, 'UTF8'), convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
-			lower(sig)) THEN
-		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000';
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = '22023';
 	END IF;
-	ev := body::jsonb;
+	owners := flowdb.webhook_verify('razorpay', 'account_id', ev ->> 'account_id',
+									'webhook_secret', body, sig, '');
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000',
+			DETAIL = format('No razorpay credential for account %s verifies it.',
+							coalesce('"' || (ev ->> 'account_id') || '"', '(none in the payload)')),
+			HINT = 'Store the account id and webhook secret in the razorpay credential: flow_set_credential(''razorpay'', ''default'', ''{"key_id": ..., "key_secret": ..., "account_id": "acc_...", "webhook_secret": ...}'').';
+	END IF;
+	-- replays: the signed created_at bounds how old a delivery may be, and
+	-- the body's hash (not the unsigned X-Razorpay-Event-Id) identifies it
+	IF jsonb_typeof(ev -> 'created_at') IS DISTINCT FROM 'number' THEN
+		RAISE EXCEPTION 'Razorpay webhook has no created_at' USING ERRCODE = '28000';
+	END IF;
+	created := (ev ->> 'created_at')::numeric;
+	IF created < extract(epoch FROM now()) - max_age OR created > extract(epoch FROM now()) + 300 THEN
+		RAISE EXCEPTION 'Razorpay webhook delivery is too old (or from the future)' USING ERRCODE = '28000',
+			DETAIL = format('Its signed created_at must lie within the last %s seconds (flowdb.webhook_max_age).',
+							max_age);
+	END IF;
 	name := 'razorpay.' || coalesce(ev ->> 'event', 'unknown');
-	delivery := coalesce(flowdb.request_header('x-razorpay-event-id'), ev ->> 'id', md5(body));
 	data := coalesce(ev #> ARRAY['payload', split_part(ev ->> 'event', '.', 1), 'entity'],
 					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
 					 '{}');
+	IF jsonb_typeof(data) IS DISTINCT FROM 'object' THEN
+		data := jsonb_build_object('value', data);
+	END IF;
 	IF jsonb_typeof(data -> 'amount') = 'number' THEN
 		data := data || jsonb_build_object('amount_rupees',
 										   trim_scale(round((data ->> 'amount')::numeric / 100, 2)));
 	END IF;
-	RETURN flowdb.accept_delivery('razorpay', delivery, name, data);
+	RETURN flowdb.accept_delivery('razorpay',
+								  'sha256:' || encode(sha256(convert_to(body, 'UTF8')), 'hex'),
+								  name, data, owners);
 END
 $$;
 
 -- slack_webhook: verify X-Slack-Signature (v0 HMAC-SHA256 of
--- "v0:<timestamp>:<body>", timestamp within 5 minutes); answer
--- url_verification; event_callback becomes event slack.<type>
+-- "v0:<timestamp>:<body>", timestamp within 5 minutes) with the
+-- signing_secret of the owner whose slack credential names the payload's
+-- team_id (else api_app_id); answer url_verification; event_callback
+-- becomes event slack.<type> for that owner
 CREATE FUNCTION public.slack_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
-	secret text := flowdb.webhook_secret('flowdb.slack_signing_secret');
 	sig text := flowdb.request_header('x-slack-signature');
 	ts text := flowdb.request_header('x-slack-request-timestamp');
-	ev jsonb;
+	ev jsonb := $1::jsonb;
+	owners text[] := '{}';
 	name text;
 	data jsonb;
-	delivery text;
 BEGIN
 	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
 	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
 		RAISE EXCEPTION 'Slack request timestamp is missing or older than 5 minutes'
 			USING ERRCODE = '28000';
 	END IF;
-	IF sig IS NULL OR NOT flowdb.safe_equal(
-			'v0=' || encode(flowdb.hmac(convert_to('v0:' || ts || ':' || body, 'UTF8'),
-										convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
-			sig) THEN
-		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000';
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Slack webhook body must be a JSON object' USING ERRCODE = '22023';
 	END IF;
-	ev := body::jsonb;
+	IF ev ->> 'type' = 'url_verification' THEN
+		-- Slack's handshake names no team: any slack credential may sign
+		-- it; nothing is dispatched
+		owners := flowdb.webhook_verify('slack', NULL, NULL, 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+	ELSE
+		owners := flowdb.webhook_verify('slack', 'team_id', ev ->> 'team_id', 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+		IF cardinality(owners) = 0 AND ev ->> 'api_app_id' IS NOT NULL THEN
+			owners := flowdb.webhook_verify('slack', 'api_app_id', ev ->> 'api_app_id', 'signing_secret',
+											'v0:' || ts || ':' || body, sig, 'v0=');
+		END IF;
+	END IF;
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000',
+			DETAIL = format('No slack credential for team %s verifies it.',
+							coalesce('"' || (ev ->> 'team_id') || '"', '(none in the payload)')),
+			HINT = 'Store the team id and signing secret in the slack credential: flow_set_credential(''slack'', ''default'', ''{"bot_token": ..., "team_id": "T...", "signing_secret": ...}'').';
+	END IF;
 	IF ev ->> 'type' = 'url_verification' THEN
 		RETURN jsonb_build_object('challenge', ev ->> 'challenge');
 	END IF;
@@ -974,8 +1014,8 @@ BEGIN
 		name := 'slack.' || coalesce(ev ->> 'type', 'unknown');
 		data := ev;
 	END IF;
-	delivery := coalesce(ev ->> 'event_id', md5(body));
-	RETURN flowdb.accept_delivery('slack', delivery, name, data);
+	-- the event_id is inside the signed body; Slack retries keep it
+	RETURN flowdb.accept_delivery('slack', coalesce(ev ->> 'event_id', md5(body)), name, data, owners);
 END
 $$;
 
@@ -1023,13 +1063,144 @@ BEGIN
 END
 $$;
 
+------------------------------------------------------------------------
+-- Per-owner webhooks: a delivery goes to the owner whose credential names
+-- the provider account in the signed payload, verified with that owner's
+-- secret.  Owner '*' holds server-wide credentials (single-shop installs).
+------------------------------------------------------------------------
+
+-- flowdb.webhook_owner: candidate credentials for a delivery of service
+-- whose payload names account value in field: every owner's credential
+-- whose secret has field = value, then the server-wide ('*') ones that
+-- name that value or no account at all.  field NULL: every credential of
+-- the service (Slack's url_verification names no team).  Generic: the
+-- Razorpay, Slack and Twilio webhooks all route through it.
+CREATE FUNCTION flowdb.webhook_owner(service text, field text, value text)
+RETURNS TABLE (owner text, secret jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.owner, s.secret
+	FROM flowdb.credentials c,
+		 LATERAL (SELECT coalesce(c.secret,
+								  flowdb.credential_secret(c.owner, c.service, c.name)) AS secret) s
+	WHERE c.service = webhook_owner.service
+	  AND (webhook_owner.field IS NULL
+		   OR (c.owner <> '*' AND s.secret ->> webhook_owner.field = webhook_owner.value)
+		   OR (c.owner = '*' AND (s.secret ->> webhook_owner.field IS NULL
+								  OR s.secret ->> webhook_owner.field = webhook_owner.value)))
+	ORDER BY c.owner = '*', c.owner, c.name
+$$;
+
+-- flowdb.webhook_verify: the owners a delivery belongs to: those whose
+-- candidate credential (flowdb.webhook_owner) holds a secret_field that
+-- signs signed (HMAC-SHA256, hex, after prefix) to signature.  '{*}' when
+-- no owner's credential names the account and a server-wide credential
+-- verifies it (the event then goes to every owner); '{}' when nobody does.
+CREATE FUNCTION flowdb.webhook_verify(service text, field text, value text, secret_field text,
+									  signed text, signature text, prefix text)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c record;
+	k text;
+	named boolean := false;
+	server boolean := false;
+	owners text[] := '{}';
+BEGIN
+	IF signature IS NULL OR signed IS NULL THEN
+		RETURN owners;
+	END IF;
+	FOR c IN SELECT * FROM flowdb.webhook_owner(service, field, value) LOOP
+		IF c.owner <> '*' THEN
+			named := true;
+		END IF;
+		k := c.secret ->> secret_field;
+		CONTINUE WHEN k IS NULL OR k = '';
+		IF flowdb.safe_equal(prefix || encode(flowdb.hmac(convert_to(signed, 'UTF8'),
+														  convert_to(k, 'UTF8'), 'sha256'), 'hex'),
+							 signature) THEN
+			IF c.owner = '*' THEN
+				server := true;
+			ELSIF NOT c.owner = ANY (owners) THEN
+				owners := owners || c.owner;
+			END IF;
+		END IF;
+	END LOOP;
+	IF cardinality(owners) = 0 AND server AND (NOT named OR field IS NULL) THEN
+		RETURN '{*}';
+	END IF;
+	RETURN owners;
+END
+$$;
+
+-- flowdb.caller_is_admin: is the calling role a superuser or service_role?
+CREATE FUNCTION flowdb.caller_is_admin() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.rolname = 'service_role' OR r.rolsuper
+	FROM pg_catalog.pg_roles r
+	WHERE r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user::text)
+$$;
+
+-- flowdb.check_credential_owner: only superusers and service_role may
+-- write the server-wide owner's ('*') credentials
+CREATE FUNCTION flowdb.check_credential_owner() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF flowdb.current_owner() = '*' AND NOT coalesce(flowdb.caller_is_admin(), false) THEN
+		RAISE EXCEPTION 'permission denied to change server-wide credentials'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or service_role may, with flow_set_server_credential().';
+	END IF;
+END
+$$;
+
+-- flow_set_server_credential: store a credential of the server-wide owner
+-- '*' (webhook secrets of a single-shop install); superuser or service_role
+CREATE FUNCTION public.flow_set_server_credential(service text, name text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims text := current_setting('request.jwt.claims', true);
+BEGIN
+	IF NOT coalesce(flowdb.caller_is_admin(), false) THEN
+		RAISE EXCEPTION 'permission denied to set server-wide credentials'
+			USING ERRCODE = '42501',
+				  HINT = 'Call it as a superuser or as service_role; owners use flow_set_credential().';
+	END IF;
+	PERFORM set_config('request.jwt.claims', '{"sub": "*"}', true);
+	PERFORM public.flow_set_credential(service, name, secret);
+	PERFORM set_config('request.jwt.claims', coalesce(claims, ''), true);
+END
+$$;
+
 REVOKE ALL ON FUNCTION flowdb.check_backlog(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.webhook_owner(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.webhook_verify(text, text, text, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.check_credential_owner() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.caller_is_admin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.flow_set_server_credential(text, text, jsonb) FROM PUBLIC;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+		GRANT EXECUTE ON FUNCTION public.flow_set_server_credential(text, text, jsonb) TO service_role;
+	END IF;
+END
+$$;
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.webhook_secret(text) FROM PUBLIC;
 
 -- Realtime: stream the step log when Supabase's publication exists
 DO $$
