@@ -62,6 +62,7 @@ SELECT f AS function, to_regprocedure(f) IS NOT NULL AS exists,
        has_function_privilege('public', f, 'EXECUTE') AS public_can_execute
 FROM (VALUES
   ('flowdb.accept_delivery(text,text,text,jsonb,text[])'),
+  ('flowdb.buffer_event(text,text,jsonb,uuid[])'),
   ('flowdb.caller_is_admin()'),
   ('flowdb.check_backlog(text,integer)'),
   ('flowdb.check_credential_owner()'),
@@ -81,6 +82,7 @@ FROM (VALUES
   ('flowdb.resume_node(uuid,text,jsonb)'),
   ('flowdb.set_active(uuid,boolean)'),
   ('flowdb.fire_schedules()'),
+  ('flowdb.match_buffered_events()'),
   ('flowdb.prune(interval)'),
   ('flowdb.credential_secret(text,text,text)'),
   ('flowdb.webhook_owner(text,text,text)'),

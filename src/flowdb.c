@@ -58,6 +58,7 @@ int			flowdb_max_queued_per_owner = 10000;
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
 static int	flowdb_webhook_max_age = 3 * 86400;
+static int	flowdb_event_buffer_seconds = 300;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
@@ -222,6 +223,11 @@ define_settings(void)
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("flowdb.event_buffer_seconds",
+							"How long an event is kept for wait_event nodes not yet parked on it; 0 disables.",
+							"An event that arrives while its run is busy (leased) or before the run reaches its wait_event node is matched when the run parks, within this window.",
+							&flowdb_event_buffer_seconds, 300, 0, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.webhook_max_age",
 							"Oldest Razorpay delivery (by its signed created_at) a webhook accepts.",
 							"Older deliveries are refused as replays; delivery ids are kept at least this long.",

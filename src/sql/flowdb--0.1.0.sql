@@ -425,6 +425,7 @@ BEGIN
 	DELETE FROM flowdb.runs
 	WHERE finished_at IS NOT NULL AND finished_at < now() - older_than;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	DELETE FROM flowdb.event_buffer WHERE expires_at < now();
 	-- delivery ids only need to outlive the providers' retry windows and
 	-- the replay window (flowdb.webhook_max_age)
 	DELETE FROM flowdb.webhook_deliveries
@@ -653,6 +654,7 @@ DECLARE
 	r record;
 	k text;
 	v jsonb;
+	resumed uuid[] := '{}';
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
@@ -699,9 +701,12 @@ BEGIN
 				IF NOT r.id = ANY (ids) THEN
 					ids := ids || r.id;
 				END IF;
+				resumed := resumed || r.id;
 			END IF;
 		END LOOP;
 	END LOOP;
+	-- runs not parked on it yet get it when they park (flowdb.event_buffer)
+	PERFORM flowdb.buffer_event(owner, name, data, resumed);
 	RETURN ids;
 END
 $$;
@@ -1183,11 +1188,94 @@ BEGIN
 END
 $$;
 
+------------------------------------------------------------------------
+-- Event buffer: an event that arrives while its run is held by a worker
+-- (busy with another branch) or before the run reaches its wait_event node
+-- is kept for flowdb.event_buffer_seconds and matched when the run parks
+------------------------------------------------------------------------
+
+CREATE TABLE flowdb.event_buffer (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	owner		text,				-- NULL: every owner (server-wide webhook)
+	name		text NOT NULL,
+	data		jsonb NOT NULL,
+	consumed_by uuid[] NOT NULL DEFAULT '{}',	-- runs it already resumed
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	expires_at	timestamptz NOT NULL
+);
+CREATE INDEX event_buffer_owner_name ON flowdb.event_buffer (owner, name, id);
+CREATE INDEX event_buffer_expires ON flowdb.event_buffer (expires_at);
+ALTER TABLE flowdb.event_buffer ENABLE ROW LEVEL SECURITY;
+
+-- flowdb.buffer_event: keep a dispatched event for runs that are not parked
+-- on it yet; resumed lists the runs it resumed already
+CREATE FUNCTION flowdb.buffer_event(owner text, name text, data jsonb, resumed uuid[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	keep interval := coalesce(nullif(current_setting('flowdb.event_buffer_seconds', true), ''),
+							  '5min')::interval;
+BEGIN
+	IF keep <= interval '0' THEN
+		RETURN;
+	END IF;
+	INSERT INTO flowdb.event_buffer (owner, name, data, consumed_by, expires_at)
+	VALUES (owner, name, coalesce(data, '{}'), coalesce(resumed, '{}'), now() + keep);
+END
+$$;
+
+-- flowdb.match_buffered_events: row trigger on runs, fired when a run
+-- parks (status waiting, no lease).  Each of its waiting wait_event nodes
+-- takes the oldest unexpired buffered event of the run's owner with that
+-- name and matching data that arrived after the run was created and has
+-- not resumed this run before.
+CREATE FUNCTION flowdb.match_buffered_events() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	ev flowdb.event_buffer;
+BEGIN
+	FOR k, v IN SELECT * FROM jsonb_each(coalesce(NEW.state -> 'nodes', '{}')) LOOP
+		CONTINUE WHEN v ->> 'status' IS DISTINCT FROM 'waiting' OR v ->> 'event' IS NULL;
+		SELECT * INTO ev FROM flowdb.event_buffer e
+		WHERE (e.owner = NEW.owner OR e.owner IS NULL)
+		  AND e.name = v ->> 'event'
+		  AND e.expires_at > now()
+		  AND e.created_at >= NEW.created_at
+		  AND NOT NEW.id = ANY (e.consumed_by)
+		  AND flowdb.event_matches(e.data, v -> 'match')
+		ORDER BY e.id
+		LIMIT 1
+		FOR UPDATE;
+		IF FOUND THEN
+			PERFORM flowdb.resume_node(NEW.id, k, ev.data);
+			UPDATE flowdb.event_buffer SET consumed_by = consumed_by || NEW.id
+			WHERE id = ev.id;
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_parked AFTER UPDATE OF status, lease_owner ON flowdb.runs
+	FOR EACH ROW
+	WHEN (NEW.status = 'waiting' AND NEW.lease_owner IS NULL
+		  AND (OLD.status IS DISTINCT FROM 'waiting' OR OLD.lease_owner IS NOT NULL))
+	EXECUTE FUNCTION flowdb.match_buffered_events();
+
 REVOKE ALL ON FUNCTION flowdb.check_backlog(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.webhook_owner(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.webhook_verify(text, text, text, text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.check_credential_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.caller_is_admin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.buffer_event(text, text, jsonb, uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.match_buffered_events() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.flow_set_server_credential(text, text, jsonb) FROM PUBLIC;
 DO $$
 BEGIN
