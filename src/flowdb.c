@@ -64,6 +64,7 @@ static int	flowdb_event_buffer_seconds = 300;
 #define MAX_SERVICES 64
 static char *flowdb_service_limits_text = NULL;
 static int	service_limits[MAX_SERVICES];
+static double service_rates[MAX_SERVICES];
 static char *base_urls[MAX_SERVICES];
 static char base_url_names[MAX_SERVICES][NAMEDATALEN];
 
@@ -213,7 +214,7 @@ define_settings(void)
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
 							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("flowdb.service_limits",
-							   "Most requests in flight per service and worker, e.g. 'whatsapp=4, slack=1'.",
+							   "Per-service limits per worker: requests in flight ('whatsapp=4') and requests per second per owner credential ('slack=1/s').",
 							   "Providers rate-limit; requests over a service's limit wait in the worker's queue.",
 							   &flowdb_service_limits_text, "",
 							   PGC_SIGHUP, 0,
@@ -279,7 +280,7 @@ flowdb_base_url(const ToolService *svc)
 
 /*
  * check_service_limits
- *		GUC check hook: "service=N, ..." with known services.
+ *		GUC check hook: "service=N, service=R/s, ..." with known services.
  */
 static bool
 check_service_limits(char **newval, void **extra, GucSource source)
@@ -287,7 +288,7 @@ check_service_limits(char **newval, void **extra, GucSource source)
 	int			limits[MAX_SERVICES];
 	char		err[256];
 
-	if (!catalog_parse_limits(*newval, limits, MAX_SERVICES, err, sizeof(err)))
+	if (!catalog_parse_limits(*newval, limits, NULL, MAX_SERVICES, err, sizeof(err)))
 	{
 		GUC_check_errdetail("%s", err);
 		return false;
@@ -304,8 +305,12 @@ assign_service_limits(const char *newval, void *extra)
 {
 	char		err[256];
 
-	if (!catalog_parse_limits(newval, service_limits, MAX_SERVICES, err, sizeof(err)))
+	if (!catalog_parse_limits(newval, service_limits, service_rates, MAX_SERVICES,
+							  err, sizeof(err)))
+	{
 		memset(service_limits, 0, sizeof(service_limits));
+		memset(service_rates, 0, sizeof(service_rates));
+	}
 }
 
 /*
@@ -318,6 +323,19 @@ flowdb_service_limit(const ToolService *svc)
 	int			i = catalog_service_index(svc);
 
 	return (i >= 0 && i < MAX_SERVICES) ? service_limits[i] : 0;
+}
+
+/*
+ * flowdb_service_rate
+ *		Most requests per second for a service per owner credential and
+ *		worker (0 = no limit).
+ */
+double
+flowdb_service_rate(const ToolService *svc)
+{
+	int			i = catalog_service_index(svc);
+
+	return (i >= 0 && i < MAX_SERVICES) ? service_rates[i] : 0;
 }
 
 /*

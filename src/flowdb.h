@@ -46,6 +46,8 @@ struct ToolService;
 extern const char *flowdb_base_url(const struct ToolService *svc);
 /* flowdb.service_limits: most requests in flight per service (0 = none) */
 extern int	flowdb_service_limit(const struct ToolService *svc);
+/* flowdb.service_limits "service=R/s": requests per second per owner credential (0 = none) */
+extern double flowdb_service_rate(const struct ToolService *svc);
 
 /* One slot per background worker, in shared memory.  Only plain values:
  * no process-local pointers. */

@@ -54,6 +54,7 @@
 #include "catalog.h"
 #include "engine.h"
 #include "http.h"
+#include "pace.h"
 
 /* a run held by this worker */
 typedef struct WRun
@@ -85,6 +86,7 @@ typedef struct WCall
 	double		started_ms;
 	int			svc_index;		/* position in fdb_services[] */
 	bool		counted;		/* counted in service_inflight[] */
+	char	   *pace_key;		/* "service/owner/credential" (pacing) */
 } WCall;
 
 /* a sandboxed request recorded in flowdb.outbox */
@@ -110,6 +112,9 @@ static int	noutbox = 0;
 static int	capoutbox = 0;
 static FlowdbWorkerSlot *myslot = NULL;
 static int	service_inflight[64];	/* requests in flight per fdb_services[] index */
+static Pace pacer;				/* request pace per service/owner/credential */
+static double pace_wake_at = 0;	/* when a paced request may go (0: none) */
+static double pace_swept_at = 0;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr commit_plan = NULL;
@@ -317,6 +322,9 @@ worker_loop(void)
 				timeout = ct;
 			if (due > 0 && (long) (due - now_ms()) < timeout)
 				timeout = (long) (due - now_ms());
+			/* a paced request's turn */
+			if (pace_wake_at > 0 && (long) ceil(pace_wake_at - now_ms()) < timeout)
+				timeout = (long) ceil(pace_wake_at - now_ms());
 			if (timeout < 0 || want_claim || http_has_done(multi))
 				timeout = 0;
 			/* a latch wake-up means a commit queued or changed runs */
@@ -1333,6 +1341,8 @@ prepare_call(WRun *w, const char *node_id)
 		snprintf(key, sizeof(key), "%s/%s", c->svc->name, credname ? credname : "default");
 		cred = cJSON_GetObjectItemCaseSensitive(w->credentials, key);
 		c->cred = cred;
+		c->pace_key = fdb_strdup(psprintf("%s/%s/%s", c->svc->name, w->owner,
+										  credname ? credname : "default"));
 	}
 	if (credname && cred == NULL && service_has_credentials(c->svc) &&
 		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
@@ -1436,7 +1446,14 @@ pump_queue(void)
 {
 	bool		started = false;
 	dlist_mutable_iter it;
+	double		now = now_ms();
 
+	pace_wake_at = 0;
+	if (now - pace_swept_at > PACE_IDLE_MS)
+	{
+		pace_sweep(&pacer, now);
+		pace_swept_at = now;
+	}
 	dlist_foreach_modify(it, &queue)
 	{
 		WCall	   *c = dlist_container(WCall, node, it.cur);
@@ -1448,6 +1465,19 @@ pump_queue(void)
 		if (!c->run->lost && limit > 0 && idx >= 0 && idx < (int) lengthof(service_inflight) &&
 			service_inflight[idx] >= limit)
 			continue;			/* over the service's limit: wait in the queue */
+		/* over the service's rate for this owner's credential: wait */
+		if (!c->run->lost && c->pace_key)
+		{
+			double		wait = pace_take(&pacer, c->pace_key,
+										 pace_interval_of_rate(flowdb_service_rate(c->svc)), now);
+
+			if (wait > 0)
+			{
+				if (pace_wake_at == 0 || now + wait < pace_wake_at)
+					pace_wake_at = now + wait;
+				continue;
+			}
+		}
 		dlist_delete(&c->node);
 		if (c->run->lost)
 		{
@@ -1521,6 +1551,18 @@ apply_response(WCall *c, HttpResponse *resp)
 		return;
 	}
 
+	/* a 429 slows this owner's credential down; a success speeds it up */
+	if (c->pace_key)
+	{
+		double		base = pace_interval_of_rate(flowdb_service_rate(c->svc));
+
+		if (resp->status == 429)
+			(void) pace_slow(&pacer, c->pace_key, base, now_ms(),
+							 resp->retry_after >= 0 ? resp->retry_after * 1000.0 : -1);
+		else if (resp->status < 400)
+			pace_ok(&pacer, c->pace_key, base);
+	}
+
 	settings = service_settings(c->svc);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.params = c->params;
@@ -1566,6 +1608,7 @@ free_call(WCall *c)
 {
 	if (c->counted)
 		service_inflight[c->svc_index]--;
+	free(c->pace_key);
 	free(c->node_id);
 	cJSON_Delete(c->params);
 	http_request_free(&c->req);
