@@ -13,9 +13,13 @@ SET request.jwt.claims = '{"sub": "eb-shop"}';
 SELECT flow_execute('{"version": 1, "name": "eb", "trigger": {"type": "manual"},
                       "nodes": [{"id": "w", "type": "wait_event", "event": "eb.paid"}]}') AS run \gset
 -- events while the run is not parked: nothing resumed, each one buffered
+-- (only events some unfinished run of the owner has a wait_event for)
 SELECT flow_send_event('eb.paid', '{"order": 1}') AS resumed;
 SELECT flow_send_event('eb.paid', '{"order": 2}') AS resumed;
 SET request.jwt.claims = '{"sub": "eb-other"}';
+SELECT flow_send_event('eb.nobody_waits', '{"order": 98}') AS not_kept;
+SELECT flow_execute('{"version": 1, "name": "eb", "trigger": {"type": "manual"},
+                      "nodes": [{"id": "w", "type": "wait_event", "event": "eb.paid"}]}') IS NOT NULL AS other_run;
 SELECT flow_send_event('eb.paid', '{"order": 99}') AS other_owner;
 RESET request.jwt.claims;
 SELECT owner, name, data, consumed_by, expires_at > now() + interval '4 min' AS kept_5_min

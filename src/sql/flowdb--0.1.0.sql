@@ -1208,7 +1208,8 @@ CREATE INDEX event_buffer_expires ON flowdb.event_buffer (expires_at);
 ALTER TABLE flowdb.event_buffer ENABLE ROW LEVEL SECURITY;
 
 -- flowdb.buffer_event: keep a dispatched event for runs that are not parked
--- on it yet; resumed lists the runs it resumed already
+-- on it yet (when an unfinished run of the owner has a wait_event node for
+-- it); resumed lists the runs it resumed already
 CREATE FUNCTION flowdb.buffer_event(owner text, name text, data jsonb, resumed uuid[])
 RETURNS void
 LANGUAGE plpgsql
@@ -1220,6 +1221,18 @@ DECLARE
 							  '5min')::interval;
 BEGIN
 	IF keep <= interval '0' THEN
+		RETURN;
+	END IF;
+	-- only events a run that exists now could still wait for: an unfinished
+	-- run of the owner whose blueprint has a wait_event node for it (events
+	-- nobody can wait for are not kept, however many are sent)
+	IF NOT EXISTS (
+		SELECT 1 FROM flowdb.runs r
+		WHERE (owner IS NULL OR r.owner = owner)
+		  AND r.status IN ('queued', 'running', 'waiting')
+		  AND r.blueprint @? '$.nodes[*] ? (@.type == "wait_event")'
+		  AND jsonb_path_exists(r.blueprint, '$.nodes[*] ? (@.type == "wait_event" && @.event == $e)',
+								jsonb_build_object('e', name))) THEN
 		RETURN;
 	END IF;
 	INSERT INTO flowdb.event_buffer (owner, name, data, consumed_by, expires_at)
