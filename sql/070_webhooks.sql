@@ -212,9 +212,16 @@ SELECT flow_set_credential('razorpay', 'default', '{"key_id": "k", "key_secret":
 \echo :LAST_ERROR_SQLSTATE
 RESET request.jwt.claims;
 RESET ROLE;
-DROP ROLE regress_flowdb_plain;
 SELECT flow_set_server_credential('razorpay', 'default', '{"key_id": "k", "key_secret": "s", "webhook_secret": "server_secret"}');
 SELECT owner, service, name FROM flowdb.credentials WHERE owner = '*';
+-- nor delete them
+SET ROLE regress_flowdb_plain;
+SET request.jwt.claims = '{"sub": "*"}';
+SELECT flow_delete_credential('razorpay') AS deleted_by_plain_role;
+RESET request.jwt.claims;
+RESET ROLE;
+DROP ROLE regress_flowdb_plain;
+SELECT count(*) AS server_credentials FROM flowdb.credentials WHERE owner = '*';
 SELECT current_setting('request.jwt.claims', true) IS NOT DISTINCT FROM '' OR current_setting('request.jwt.claims', true) IS NULL AS claims_restored;
 -- a delivery for an account no owner names, signed with the server-wide
 -- secret, goes to every owner's workflows (single-shop mode)

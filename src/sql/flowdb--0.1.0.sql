@@ -553,6 +553,7 @@ AS $$
 		WHERE c.owner = flowdb.current_owner()
 		  AND c.service = flow_delete_credential.service
 		  AND c.name = flow_delete_credential.name
+		  AND (c.owner <> '*' OR coalesce(flowdb.caller_is_admin(), false))
 		RETURNING 1)
 	SELECT count(*) > 0 FROM d
 $$;
