@@ -31,13 +31,16 @@ trap cleanup EXIT
 echo "== starting a throwaway cluster on port $PORT (flowdb preloaded)"
 start_cluster "$DEMO/data" "$PORT" \
 	"flowdb.allow_private_hosts = on" \
-	"flowdb.sandbox = auto" \
-	"flowdb.razorpay_webhook_secret = 'demo_webhook_secret'"
+	"flowdb.sandbox = auto"
 
 psql_demo() {
 	psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"
 }
 psql_demo -c "CREATE EXTENSION flowdb"
+# a single-shop install: the Razorpay webhook secret is a server-wide
+# credential (owner '*'), never a setting
+psql_demo -c "SELECT flow_set_server_credential('razorpay', 'default',
+	'{\"key_id\": \"rzp_demo\", \"key_secret\": \"demo\", \"webhook_secret\": \"demo_webhook_secret\"}')" >/dev/null
 
 echo "== starting a local HTTP server (the 'tools' the workflow calls)"
 cat >"$DEMO/script.json" <<'EOF'
@@ -131,7 +134,7 @@ $$) IS NOT NULL AS saved;
 EOF
 deliver() {
 	local id=$1 paise=$2 name=$3
-	local body="{\"entity\":\"event\",\"event\":\"payment.captured\",\"payload\":{\"payment\":{\"entity\":{\"id\":\"$id\",\"amount\":$paise,\"currency\":\"INR\",\"contact\":\"+919876543210\",\"notes\":{\"name\":\"$name\"}}}}}"
+	local body="{\"entity\":\"event\",\"event\":\"payment.captured\",\"payload\":{\"payment\":{\"entity\":{\"id\":\"$id\",\"amount\":$paise,\"currency\":\"INR\",\"contact\":\"+919876543210\",\"notes\":{\"name\":\"$name\"}}}},\"created_at\":$(date +%s)}"
 	psql_demo -At <<EOF
 BEGIN;
 SELECT set_config('request.headers', json_build_object(

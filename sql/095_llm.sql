@@ -19,9 +19,9 @@ $$;
 
 -- the key: owner's credential, else the server-wide one (owner '*')
 SELECT flowdb.llm_configured('shop-1') AS configured;
-SELECT pg_temp.try($$SELECT flowdb.set_server_credential('whatsapp', '{}')$$);
-SELECT pg_temp.try($$SELECT flowdb.set_server_credential('llm', '"key"')$$);
-SELECT flowdb.set_server_credential('llm', '{"api_key": "sk-server"}');
+SELECT pg_temp.try($$SELECT flow_set_server_credential('whatsapp', 'default', '{}')$$);
+SELECT pg_temp.try($$SELECT flow_set_server_credential('llm', 'default', '"key"')$$);
+SELECT flow_set_server_credential('llm', 'default', '{"api_key": "sk-server"}');
 SELECT flowdb.llm_configured('shop-1') AS configured;
 -- the worker resolves it for any owner without a key of their own
 SELECT flowdb.credential_secret('shop-1', 'llm', 'default') ->> 'api_key' AS key;
@@ -33,14 +33,14 @@ INSERT INTO flowdb.credentials (owner, service, name, secret)
 VALUES ('*', 'slack', 'default', '{"bot_token": "xoxb-server"}');
 SELECT flowdb.credential_secret('shop-1', 'slack', 'default') AS slack;
 DELETE FROM flowdb.credentials WHERE owner = '*' AND service = 'slack';
-SELECT flowdb.set_server_credential('llm', NULL);
+SELECT flow_set_server_credential('llm', 'default', NULL);
 SELECT flowdb.llm_configured('shop-1') AS shop1, flowdb.llm_configured('shop-2') AS shop2;
 
 -- internal: not callable by clients
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
 FROM pg_proc p
 WHERE p.pronamespace = 'flowdb'::regnamespace
-  AND p.proname IN ('llm_configured', 'set_server_credential', 'draft_start_llm',
+  AND p.proname IN ('llm_configured', 'draft_start_llm',
                     'intent_start_llm', 'start_purpose_run', 'draft_finish',
                     'intent_finish', 'llm_run_done')
 ORDER BY 1;

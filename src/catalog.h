@@ -141,12 +141,13 @@ extern bool catalog_credential_field_required(const ToolService *svc, const char
 extern int	catalog_service_index(const ToolService *svc);
 
 /*
- * Parse "service=N, service=N" (per-service concurrency limits) into
- * limits[] indexed like fdb_services[] (0 = no limit).  False with err on
- * an unknown service, a bad number or bad syntax.  "" sets no limits.
+ * Parse "service=N, service=R/s, ..." (flowdb.service_limits): N requests
+ * in flight into limits[], R requests per second into rates[] (may be
+ * NULL), both indexed like fdb_services[] (0 = no limit).  False with err
+ * on an unknown service, a bad number or bad syntax.  "" sets no limits.
  */
-extern bool catalog_parse_limits(const char *spec, int *limits, int nlimits,
-								 char *err, size_t errlen);
+extern bool catalog_parse_limits(const char *spec, int *limits, double *rates,
+								 int nlimits, char *err, size_t errlen);
 
 /* The whole catalog as JSON (see docs/sql.md). */
 extern cJSON *catalog_to_json(void);

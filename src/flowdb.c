@@ -60,12 +60,13 @@ int			flowdb_max_value_bytes = 1024 * 1024;
 int			flowdb_max_state_bytes = 8 * 1024 * 1024;
 int			flowdb_max_regex_subject = 10000;
 int			flowdb_max_run_crashes = 3;
+int			flowdb_max_queued_per_owner = 10000;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
 static char *flowdb_transcription_model = NULL;
-static char *flowdb_razorpay_webhook_secret = NULL;
-static char *flowdb_slack_signing_secret = NULL;
+static int	flowdb_webhook_max_age = 3 * 86400;
+static int	flowdb_event_buffer_seconds = 300;
 /* intent_parse and the WhatsApp assistant (read from SQL) */
 static char *flowdb_public_url = NULL;
 static int	flowdb_intent_confirm_rupees = 5000;
@@ -75,6 +76,7 @@ static int	flowdb_intent_session_minutes = 30;
 #define MAX_SERVICES 64
 static char *flowdb_service_limits_text = NULL;
 static int	service_limits[MAX_SERVICES];
+static double service_rates[MAX_SERVICES];
 static char *base_urls[MAX_SERVICES];
 static char base_url_names[MAX_SERVICES][NAMEDATALEN];
 
@@ -268,12 +270,17 @@ define_settings(void)
 							"Worker crashes a run may be in flight for before it is failed instead of claimed again.",
 							NULL, &flowdb_max_run_crashes, 3, 1, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_queued_per_owner",
+							"Most unfinished runs (queued, running or waiting) one owner may have; 0 means no limit.",
+							"Past it, starting a run fails with SQLSTATE 53400.",
+							&flowdb_max_queued_per_owner, 10000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
 							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("flowdb.service_limits",
-							   "Most requests in flight per service and worker, e.g. 'whatsapp=4, slack=1'.",
+							   "Per-service limits per worker: requests in flight ('whatsapp=4') and requests per second per owner credential ('slack=1/s').",
 							   "Providers rate-limit; requests over a service's limit wait in the worker's queue.",
 							   &flowdb_service_limits_text, "",
 							   PGC_SIGHUP, 0,
@@ -287,16 +294,16 @@ define_settings(void)
 							   NULL, &flowdb_transcription_model, "whisper-1",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 
-	DefineCustomStringVariable("flowdb.razorpay_webhook_secret",
-							   "Secret Razorpay signs webhooks with (X-Razorpay-Signature).",
-							   NULL, &flowdb_razorpay_webhook_secret, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("flowdb.slack_signing_secret",
-							   "Slack app signing secret (X-Slack-Signature).",
-							   NULL, &flowdb_slack_signing_secret, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.event_buffer_seconds",
+							"How long an event is kept for wait_event nodes not yet parked on it; 0 disables.",
+							"An event that arrives while its run is busy (leased) or before the run reaches its wait_event node is matched when the run parks, within this window.",
+							&flowdb_event_buffer_seconds, 300, 0, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.webhook_max_age",
+							"Oldest Razorpay delivery (by its signed created_at) a webhook accepts.",
+							"Older deliveries are refused as replays; delivery ids are kept at least this long.",
+							&flowdb_webhook_max_age, 3 * 86400, 60, 30 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("flowdb.public_url",
 							   "Public base URL of the PostgREST API, e.g. https://api.example.com.",
@@ -358,7 +365,7 @@ flowdb_base_url(const ToolService *svc)
 
 /*
  * check_service_limits
- *		GUC check hook: "service=N, ..." with known services.
+ *		GUC check hook: "service=N, service=R/s, ..." with known services.
  */
 static bool
 check_service_limits(char **newval, void **extra, GucSource source)
@@ -366,7 +373,7 @@ check_service_limits(char **newval, void **extra, GucSource source)
 	int			limits[MAX_SERVICES];
 	char		err[256];
 
-	if (!catalog_parse_limits(*newval, limits, MAX_SERVICES, err, sizeof(err)))
+	if (!catalog_parse_limits(*newval, limits, NULL, MAX_SERVICES, err, sizeof(err)))
 	{
 		GUC_check_errdetail("%s", err);
 		return false;
@@ -383,8 +390,12 @@ assign_service_limits(const char *newval, void *extra)
 {
 	char		err[256];
 
-	if (!catalog_parse_limits(newval, service_limits, MAX_SERVICES, err, sizeof(err)))
+	if (!catalog_parse_limits(newval, service_limits, service_rates, MAX_SERVICES,
+							  err, sizeof(err)))
+	{
 		memset(service_limits, 0, sizeof(service_limits));
+		memset(service_rates, 0, sizeof(service_rates));
+	}
 }
 
 /*
@@ -397,6 +408,19 @@ flowdb_service_limit(const ToolService *svc)
 	int			i = catalog_service_index(svc);
 
 	return (i >= 0 && i < MAX_SERVICES) ? service_limits[i] : 0;
+}
+
+/*
+ * flowdb_service_rate
+ *		Most requests per second for a service per owner credential and
+ *		worker (0 = no limit).
+ */
+double
+flowdb_service_rate(const ToolService *svc)
+{
+	int			i = catalog_service_index(svc);
+
+	return (i >= 0 && i < MAX_SERVICES) ? service_rates[i] : 0;
 }
 
 /*

@@ -34,6 +34,7 @@ extern int	flowdb_max_value_bytes;
 extern int	flowdb_max_state_bytes;
 extern int	flowdb_max_regex_subject;
 extern int	flowdb_max_run_crashes;
+extern int	flowdb_max_queued_per_owner;
 
 typedef enum FlowdbSandboxMode
 {
@@ -49,6 +50,8 @@ struct ToolService;
 extern const char *flowdb_base_url(const struct ToolService *svc);
 /* flowdb.service_limits: most requests in flight per service (0 = none) */
 extern int	flowdb_service_limit(const struct ToolService *svc);
+/* flowdb.service_limits "service=R/s": requests per second per owner credential (0 = none) */
+extern double flowdb_service_rate(const struct ToolService *svc);
 
 /* One slot per background worker, in shared memory.  Only plain values:
  * no process-local pointers. */

@@ -66,6 +66,7 @@
 #include "condition.h"
 #include "engine.h"
 #include "http.h"
+#include "pace.h"
 
 /* lock_timeout of every worker transaction (ms, as text for SET LOCAL) */
 #define FLOWDB_LOCK_TIMEOUT "1000"
@@ -109,6 +110,7 @@ typedef struct WCall
 	double		started_ms;
 	int			svc_index;		/* position in fdb_services[] */
 	bool		counted;		/* counted in service_inflight[] */
+	char	   *pace_key;		/* "service/owner/credential" (pacing) */
 } WCall;
 
 /* a sandboxed request recorded in flowdb.outbox */
@@ -134,6 +136,9 @@ static int	noutbox = 0;
 static int	capoutbox = 0;
 static FlowdbWorkerSlot *myslot = NULL;
 static int	service_inflight[64];	/* requests in flight per fdb_services[] index */
+static Pace pacer;				/* request pace per service/owner/credential */
+static double pace_wake_at = 0;	/* when a paced request may go (0: none) */
+static double pace_swept_at = 0;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr commit_plan = NULL;
@@ -497,6 +502,9 @@ worker_loop(void)
 				timeout = ct;
 			if (due > 0 && (long) (due - now_ms()) < timeout)
 				timeout = (long) (due - now_ms());
+			/* a paced request's turn */
+			if (pace_wake_at > 0 && (long) ceil(pace_wake_at - now_ms()) < timeout)
+				timeout = (long) ceil(pace_wake_at - now_ms());
 			if (timeout < 0 || want_claim || http_has_done(multi))
 				timeout = 0;
 			/* a latch wake-up means a commit queued or changed runs */
@@ -1068,6 +1076,52 @@ typedef struct ClaimArgs
 } ClaimArgs;
 
 /*
+ * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
+ * owners so that one owner's backlog cannot starve another owner's run.
+ *	owners: every owner with an unfinished run (a loose index scan of
+ *		runs_owner_due: one index descent per owner, not per run);
+ *	due: the $3 owners whose oldest due run has waited longest;
+ *	picked: up to $3 oldest due runs of each (index reads only), numbered
+ *		per owner;
+ *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
+ *		ordered index scan instead of sorting a whole backlog);
+ *	then the first run of every owner, the second of every owner, ...,
+ *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
+ *	taken are locked; the due condition is checked on the locked version).
+ */
+#define FAIR_CLAIM_SQL \
+	"WITH RECURSIVE owners(owner) AS (" \
+	"  (SELECT o.owner FROM flowdb.runs o " \
+	"   WHERE o.status IN ('queued', 'running', 'waiting') " \
+	"   ORDER BY o.owner LIMIT 1) " \
+	"  UNION ALL " \
+	"  SELECT (SELECT o.owner FROM flowdb.runs o " \
+	"          WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
+	"          ORDER BY o.owner LIMIT 1) " \
+	"  FROM owners p WHERE p.owner IS NOT NULL), " \
+	"due AS (" \
+	"  SELECT p.owner, f.first FROM owners p, " \
+	"  LATERAL (SELECT x.next_at AS first FROM flowdb.runs x " \
+	"           WHERE x.owner = p.owner AND x.status IN ('queued', 'running', 'waiting') " \
+	"             AND x.next_at <= clock_timestamp() " \
+	"           ORDER BY x.next_at LIMIT 1) f " \
+	"  ORDER BY f.first LIMIT $3), " \
+	"picked AS (" \
+	"  SELECT c.id, c.next_at, " \
+	"         row_number() OVER (PARTITION BY d.owner ORDER BY c.next_at) AS turn " \
+	"  FROM due d, " \
+	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
+	"           WHERE x.owner = d.owner AND x.status IN ('queued', 'running', 'waiting') " \
+	"             AND x.next_at <= clock_timestamp() " \
+	"           ORDER BY x.next_at LIMIT (SELECT $3)) c) " \
+	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
+	"LATERAL (SELECT r.id FROM flowdb.runs r " \
+	"         WHERE r.id = k.id AND r.status IN ('queued', 'running', 'waiting') " \
+	"           AND r.next_at <= clock_timestamp() " \
+	"         FOR UPDATE SKIP LOCKED) l " \
+	"LIMIT $3"
+
+/*
  * claim_runs
  *		Lease up to limit runnable runs; returns how many were claimed
  *		(0 when the claim waited too long for a lock).
@@ -1112,10 +1166,7 @@ claim_tx(void *arg)
 									"  lease_token = gen_random_uuid(), "
 									"  next_at = 'infinity', status = 'running', "
 									"  started_at = coalesce(r.started_at, now()), updated_at = now() "
-									"FROM (SELECT id FROM flowdb.runs "
-									"      WHERE status IN ('queued', 'running', 'waiting') "
-									"        AND next_at <= clock_timestamp() "
-									"      ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) c "
+									"FROM (" FAIR_CLAIM_SQL ") c "
 									"WHERE r.id = c.id "
 									"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, "
 									"  r.blueprint::text, r.payload::text, r.state::text, "
@@ -1888,6 +1939,8 @@ prepare_call(WRun *w, const char *node_id)
 		snprintf(key, sizeof(key), "%s/%s", c->svc->name, credname ? credname : "default");
 		cred = cJSON_GetObjectItemCaseSensitive(w->credentials, key);
 		c->cred = cred;
+		c->pace_key = fdb_strdup(psprintf("%s/%s/%s", c->svc->name, w->owner,
+										  credname ? credname : "default"));
 	}
 	if (credname && cred == NULL && service_has_credentials(c->svc) &&
 		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
@@ -1994,7 +2047,14 @@ pump_queue(void)
 {
 	bool		started = false;
 	dlist_mutable_iter it;
+	double		now = now_ms();
 
+	pace_wake_at = 0;
+	if (now - pace_swept_at > PACE_IDLE_MS)
+	{
+		pace_sweep(&pacer, now);
+		pace_swept_at = now;
+	}
 	dlist_foreach_modify(it, &queue)
 	{
 		WCall	   *c = dlist_container(WCall, node, it.cur);
@@ -2006,6 +2066,19 @@ pump_queue(void)
 		if (!c->run->lost && limit > 0 && idx >= 0 && idx < (int) lengthof(service_inflight) &&
 			service_inflight[idx] >= limit)
 			continue;			/* over the service's limit: wait in the queue */
+		/* over the service's rate for this owner's credential: wait */
+		if (!c->run->lost && c->pace_key)
+		{
+			double		wait = pace_take(&pacer, c->pace_key,
+										 pace_interval_of_rate(flowdb_service_rate(c->svc)), now);
+
+			if (wait > 0)
+			{
+				if (pace_wake_at == 0 || now + wait < pace_wake_at)
+					pace_wake_at = now + wait;
+				continue;
+			}
+		}
 		dlist_delete(&c->node);
 		if (c->run->lost)
 		{
@@ -2079,6 +2152,18 @@ apply_response(WCall *c, HttpResponse *resp)
 		return;
 	}
 
+	/* a 429 slows this owner's credential down; a success speeds it up */
+	if (c->pace_key)
+	{
+		double		base = pace_interval_of_rate(flowdb_service_rate(c->svc));
+
+		if (resp->status == 429)
+			(void) pace_slow(&pacer, c->pace_key, base, now_ms(),
+							 resp->retry_after >= 0 ? resp->retry_after * 1000.0 : -1);
+		else if (resp->status < 400)
+			pace_ok(&pacer, c->pace_key, base);
+	}
+
 	settings = service_settings(c->svc);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.params = c->params;
@@ -2124,6 +2209,7 @@ free_call(WCall *c)
 {
 	if (c->counted)
 		service_inflight[c->svc_index]--;
+	free(c->pace_key);
 	free(c->node_id);
 	cJSON_Delete(c->params);
 	http_request_free(&c->req);

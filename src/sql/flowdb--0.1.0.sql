@@ -30,7 +30,8 @@ $$;
 -- role (SET ROLE anon, or a JWT whose role claim is anon).  Every function
 -- that acts calls it first, so a re-granted EXECUTE still acts for nobody
 -- anonymous.  It also refuses the reserved server-wide owner '*' (a JWT
--- whose sub is "*" must not act as the server).
+-- whose sub is "*" must not act as the server; only superusers and
+-- service_role may, through flow_set_server_credential).
 CREATE FUNCTION flowdb.refuse_anon() RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -45,7 +46,7 @@ BEGIN
 	END IF;
 	-- '*' names the server-wide owner (shared keys, single-shop webhook
 	-- secrets): no caller may act as it
-	IF flowdb.current_owner() = '*' THEN
+	IF flowdb.current_owner() = '*' AND NOT coalesce(flowdb.caller_is_admin(), false) THEN
 		RAISE EXCEPTION 'permission denied: owner "*" is reserved for server-wide credentials'
 			USING ERRCODE = '42501',
 				  HINT = 'Server-wide credentials are set with flowdb.set_server_credential().';
@@ -284,6 +285,7 @@ BEGIN
 	END IF;
 	PERFORM flowdb.check_blueprint(blueprint);
 	PERFORM flowdb.check_payload(payload);
+	PERFORM flowdb.check_backlog(owner);
 	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
 	VALUES (workflow_id, owner, blueprint, payload)
 	RETURNING id INTO rid;
@@ -467,8 +469,12 @@ BEGIN
 	DELETE FROM flowdb.runs
 	WHERE finished_at IS NOT NULL AND finished_at < now() - older_than;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	-- delivery ids only need to outlive the providers' retry windows
-	DELETE FROM flowdb.webhook_deliveries WHERE received_at < now() - older_than;
+	DELETE FROM flowdb.event_buffer WHERE expires_at < now();
+	-- delivery ids only need to outlive the providers' retry windows and
+	-- the replay window (flowdb.webhook_max_age)
+	DELETE FROM flowdb.webhook_deliveries
+	WHERE received_at < now() - greatest(older_than,
+		coalesce(nullif(current_setting('flowdb.webhook_max_age', true), ''), '3d')::interval);
 	RETURN n;
 END
 $$;
@@ -602,6 +608,7 @@ AS $$
 		WHERE c.owner = flowdb.current_owner()
 		  AND c.service = flow_delete_credential.service
 		  AND c.name = flow_delete_credential.name
+		  AND (c.owner <> '*' OR coalesce(flowdb.caller_is_admin(), false))
 		RETURNING 1)
 	SELECT count(*) > 0 FROM d
 $$;
@@ -704,6 +711,7 @@ DECLARE
 	r record;
 	k text;
 	v jsonb;
+	resumed uuid[] := '{}';
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
@@ -714,6 +722,14 @@ BEGIN
 	END IF;
 	data := coalesce(data, '{}');
 	PERFORM flowdb.check_payload(data);
+	-- back-pressure: an owner's workflows of this event all start or none
+	PERFORM flowdb.check_backlog(wf.owner, count(*)::integer)
+	FROM flowdb.workflows wf
+	WHERE wf.active
+	  AND wf.blueprint -> 'trigger' ->> 'type' IN ('event', 'webhook')
+	  AND wf.blueprint #>> '{trigger,event}' = name
+	  AND (dispatch_event.owner IS NULL OR wf.owner = dispatch_event.owner)
+	GROUP BY wf.owner;
 
 	FOR w IN
 		SELECT * FROM flowdb.workflows wf
@@ -742,9 +758,12 @@ BEGIN
 				IF NOT r.id = ANY (ids) THEN
 					ids := ids || r.id;
 				END IF;
+				resumed := resumed || r.id;
 			END IF;
 		END LOOP;
 	END LOOP;
+	-- runs not parked on it yet get it when they park (flowdb.event_buffer)
+	PERFORM flowdb.buffer_event(owner, name, data, resumed);
 	RETURN ids;
 END
 $$;
@@ -914,106 +933,142 @@ AS $$
 	SELECT nullif(current_setting('request.headers', true), '')::json ->> lower(name)
 $$;
 
--- flowdb.webhook_secret: a superuser-only setting, or refuse
-CREATE FUNCTION flowdb.webhook_secret(setting text) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v text := current_setting(setting, true);
-BEGIN
-	IF v IS NULL OR v = '' THEN
-		RAISE EXCEPTION 'webhook rejected: % is not configured', setting
-			USING ERRCODE = '28000',
-				  HINT = format('ALTER SYSTEM SET %s = ''...''; SELECT pg_reload_conf();', setting);
-	END IF;
-	RETURN v;
-END
-$$;
-
 -- flowdb.accept_delivery: record a verified webhook delivery once and
--- dispatch its event to every owner's workflows and waiting runs
-CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb)
+-- dispatch its event to the owners it was verified for (flowdb.webhook_verify:
+-- '{*}' = the server-wide credential, every owner)
+CREATE FUNCTION flowdb.accept_delivery(provider text, delivery text, name text, data jsonb,
+									   owners text[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+	ids uuid[] := '{}';
+	o text;
 BEGIN
 	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
 	VALUES (provider, delivery, name) ON CONFLICT DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN jsonb_build_object('status', 'duplicate', 'event', name, 'runs', '[]'::jsonb);
 	END IF;
-	RETURN jsonb_build_object('status', 'ok', 'event', name,
-							  'runs', to_jsonb(flowdb.dispatch_event(NULL, name, data)));
+	IF owners = '{*}' THEN
+		ids := flowdb.dispatch_event(NULL, name, data);
+	ELSE
+		FOREACH o IN ARRAY owners LOOP
+			ids := ids || flowdb.dispatch_event(o, name, data);
+		END LOOP;
+	END IF;
+	RETURN jsonb_build_object('status', 'ok', 'event', name, 'runs', to_jsonb(ids));
 END
 $$;
 
--- razorpay_webhook: verify X-Razorpay-Signature (HMAC-SHA256 hex of the raw
--- body) and turn the delivery into event razorpay.<event> whose data is the
--- payload's entity (plus amount_rupees when it has an amount in paise)
+-- razorpay_webhook: route the delivery by its signed account_id to the
+-- owner whose razorpay credential names that account, verify
+-- X-Razorpay-Signature (HMAC-SHA256 hex of the raw body) with that owner's
+-- webhook_secret, refuse deliveries whose created_at is older than
+-- flowdb.webhook_max_age, drop repeats of the same body, and turn it into
+-- event razorpay.<event> for that owner; the data is the payload's entity
+-- (plus amount_rupees when it has an amount in paise)
 CREATE FUNCTION public.razorpay_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
-	secret text := flowdb.webhook_secret('flowdb.razorpay_webhook_secret');
-	sig text := flowdb.request_header('x-razorpay-signature');
-	ev jsonb;
+	sig text := lower(flowdb.request_header('x-razorpay-signature'));
+	ev jsonb := $1::jsonb;
+	owners text[];
+	created numeric;
+	-- shown with a unit ('3d'), which interval input reads
+	max_age bigint := extract(epoch FROM coalesce(nullif(current_setting('flowdb.webhook_max_age', true), ''), '3d')::interval);
 	name text;
 	data jsonb;
-	delivery text;
 BEGIN
-	IF sig IS NULL OR NOT flowdb.safe_equal(
-			encode(flowdb.hmac(convert_to(body, 'UTF8'), convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
-			lower(sig)) THEN
-		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000';
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = '22023';
 	END IF;
-	ev := body::jsonb;
+	owners := flowdb.webhook_verify('razorpay', 'account_id', ev ->> 'account_id',
+									'webhook_secret', body, sig, '');
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000',
+			DETAIL = format('No razorpay credential for account %s verifies it.',
+							coalesce('"' || (ev ->> 'account_id') || '"', '(none in the payload)')),
+			HINT = 'Store the account id and webhook secret in the razorpay credential: flow_set_credential(''razorpay'', ''default'', ''{"key_id": ..., "key_secret": ..., "account_id": "acc_...", "webhook_secret": ...}'').';
+	END IF;
+	-- replays: the signed created_at bounds how old a delivery may be, and
+	-- the body's hash (not the unsigned X-Razorpay-Event-Id) identifies it
+	IF jsonb_typeof(ev -> 'created_at') IS DISTINCT FROM 'number' THEN
+		RAISE EXCEPTION 'Razorpay webhook has no created_at' USING ERRCODE = '28000';
+	END IF;
+	created := (ev ->> 'created_at')::numeric;
+	IF created < extract(epoch FROM now()) - max_age OR created > extract(epoch FROM now()) + 300 THEN
+		RAISE EXCEPTION 'Razorpay webhook delivery is too old (or from the future)' USING ERRCODE = '28000',
+			DETAIL = format('Its signed created_at must lie within the last %s seconds (flowdb.webhook_max_age).',
+							max_age);
+	END IF;
 	name := 'razorpay.' || coalesce(ev ->> 'event', 'unknown');
-	delivery := coalesce(flowdb.request_header('x-razorpay-event-id'), ev ->> 'id', md5(body));
 	data := coalesce(ev #> ARRAY['payload', split_part(ev ->> 'event', '.', 1), 'entity'],
 					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
 					 '{}');
+	IF jsonb_typeof(data) IS DISTINCT FROM 'object' THEN
+		data := jsonb_build_object('value', data);
+	END IF;
 	IF jsonb_typeof(data -> 'amount') = 'number' THEN
 		data := data || jsonb_build_object('amount_rupees',
 										   trim_scale(round((data ->> 'amount')::numeric / 100, 2)));
 	END IF;
-	RETURN flowdb.accept_delivery('razorpay', delivery, name, data);
+	RETURN flowdb.accept_delivery('razorpay',
+								  'sha256:' || encode(sha256(convert_to(body, 'UTF8')), 'hex'),
+								  name, data, owners);
 END
 $$;
 
 -- slack_webhook: verify X-Slack-Signature (v0 HMAC-SHA256 of
--- "v0:<timestamp>:<body>", timestamp within 5 minutes); answer
--- url_verification; event_callback becomes event slack.<type>
+-- "v0:<timestamp>:<body>", timestamp within 5 minutes) with the
+-- signing_secret of the owner whose slack credential names the payload's
+-- team_id (else api_app_id); answer url_verification; event_callback
+-- becomes event slack.<type> for that owner
 CREATE FUNCTION public.slack_webhook(json) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text := $1::text;
-	secret text := flowdb.webhook_secret('flowdb.slack_signing_secret');
 	sig text := flowdb.request_header('x-slack-signature');
 	ts text := flowdb.request_header('x-slack-request-timestamp');
-	ev jsonb;
+	ev jsonb := $1::jsonb;
+	owners text[] := '{}';
 	name text;
 	data jsonb;
-	delivery text;
 BEGIN
 	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
 	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
 		RAISE EXCEPTION 'Slack request timestamp is missing or older than 5 minutes'
 			USING ERRCODE = '28000';
 	END IF;
-	IF sig IS NULL OR NOT flowdb.safe_equal(
-			'v0=' || encode(flowdb.hmac(convert_to('v0:' || ts || ':' || body, 'UTF8'),
-										convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
-			sig) THEN
-		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000';
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Slack webhook body must be a JSON object' USING ERRCODE = '22023';
 	END IF;
-	ev := body::jsonb;
+	IF ev ->> 'type' = 'url_verification' THEN
+		-- Slack's handshake names no team: any slack credential may sign
+		-- it; nothing is dispatched
+		owners := flowdb.webhook_verify('slack', NULL, NULL, 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+	ELSE
+		owners := flowdb.webhook_verify('slack', 'team_id', ev ->> 'team_id', 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+		IF cardinality(owners) = 0 AND ev ->> 'api_app_id' IS NOT NULL THEN
+			owners := flowdb.webhook_verify('slack', 'api_app_id', ev ->> 'api_app_id', 'signing_secret',
+											'v0:' || ts || ':' || body, sig, 'v0=');
+		END IF;
+	END IF;
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000',
+			DETAIL = format('No slack credential for team %s verifies it.',
+							coalesce('"' || (ev ->> 'team_id') || '"', '(none in the payload)')),
+			HINT = 'Store the team id and signing secret in the slack credential: flow_set_credential(''slack'', ''default'', ''{"bot_token": ..., "team_id": "T...", "signing_secret": ...}'').';
+	END IF;
 	IF ev ->> 'type' = 'url_verification' THEN
 		RETURN jsonb_build_object('challenge', ev ->> 'challenge');
 	END IF;
@@ -1024,8 +1079,8 @@ BEGIN
 		name := 'slack.' || coalesce(ev ->> 'type', 'unknown');
 		data := ev;
 	END IF;
-	delivery := coalesce(ev ->> 'event_id', md5(body));
-	RETURN flowdb.accept_delivery('slack', delivery, name, data);
+	-- the event_id is inside the signed body; Slack retries keep it
+	RETURN flowdb.accept_delivery('slack', coalesce(ev ->> 'event_id', md5(body)), name, data, owners);
 END
 $$;
 
@@ -1041,7 +1096,7 @@ $$;
 -- run's output gets {status, reply, analysis}.
 --
 -- Key: the owner's `llm` credential, else the server-wide one stored with
--- owner '*' by flowdb.set_server_credential (superuser / service_role
+-- owner '*' by flow_set_server_credential (superuser / service_role
 -- only); flowdb.credential_secret falls back to it for service llm.  Never
 -- a setting: PostgreSQL logs changed settings and keeps them in
 -- postgresql.auto.conf.
@@ -1060,41 +1115,6 @@ AS $$
 	SELECT EXISTS (SELECT 1 FROM flowdb.credentials c
 				   WHERE c.service = 'llm' AND c.name = 'default'
 					 AND c.owner IN (llm_configured.owner, '*'))
-$$;
-
--- flowdb.set_server_credential: store (secret) or remove (NULL) the
--- server-wide llm key every owner without one of their own falls back to
-CREATE FUNCTION flowdb.set_server_credential(service text, secret jsonb)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	missing text[];
-BEGIN
-	IF service IS DISTINCT FROM 'llm' THEN
-		RAISE EXCEPTION 'only the llm service has a server-wide credential'
-			USING ERRCODE = '0A000',
-				  HINT = 'Store other credentials per owner with flow_set_credential().';
-	END IF;
-	IF secret IS NULL THEN
-		DELETE FROM flowdb.credentials c
-		WHERE c.owner = '*' AND c.service = 'llm' AND c.name = 'default';
-		RETURN;
-	END IF;
-	IF jsonb_typeof(secret) <> 'object' THEN
-		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
-	END IF;
-	missing := flowdb.credential_missing(service, secret);
-	IF cardinality(missing) > 0 THEN
-		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
-			USING ERRCODE = '22023';
-	END IF;
-	INSERT INTO flowdb.credentials (owner, service, name, secret)
-	VALUES ('*', 'llm', 'default', secret)
-	ON CONFLICT ON CONSTRAINT credentials_pkey
-	DO UPDATE SET secret = excluded.secret, vault_secret_id = NULL, updated_at = now();
-END
 $$;
 
 -- flowdb.start_purpose_run: queue a run (the usual enqueue, so limits
@@ -1333,7 +1353,6 @@ CREATE TRIGGER runs_llm_done
 	EXECUTE FUNCTION flowdb.llm_run_done();
 
 REVOKE ALL ON FUNCTION flowdb.llm_configured(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.set_server_credential(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.start_purpose_run(text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.draft_start_llm(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_start_llm(text, text, bytea, text, text) FROM PUBLIC;
@@ -1342,9 +1361,6 @@ REVOKE ALL ON FUNCTION flowdb.intent_finish(flowdb.runs) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.llm_run_done() FROM PUBLIC;
 DO $$
 BEGIN
-	IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-		GRANT EXECUTE ON FUNCTION flowdb.set_server_credential(text, jsonb) TO service_role;
-	END IF;
 	-- clients follow their draft rows through Realtime
 	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
 	   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables
@@ -2195,12 +2211,277 @@ REVOKE ALL ON FUNCTION flowdb.phone_digits(text) FROM PUBLIC;
 -- intent_parse acts in the caller's name: signed-in users and the service
 -- only, never anon (Supabase roles, when they exist at install time)
 
+------------------------------------------------------------------------
+-- Fairness and back-pressure (many owners on one queue)
+------------------------------------------------------------------------
+
+-- the worker's claim walks the owners with unfinished runs through this
+-- index (one descent per owner) and takes each owner's oldest due runs in
+-- turn; flowdb.check_backlog counts an owner's unfinished runs with it
+CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at)
+	WHERE status IN ('queued', 'running', 'waiting');
+
+-- flowdb.check_backlog: refuse (53400) adding new runs for an owner when
+-- that would pass flowdb.max_queued_per_owner unfinished runs (queued,
+-- running or waiting).  Counts at most limit rows
+-- (index-only on runs_owner_due), so its cost is bounded by the limit and
+-- paid in full only by owners near it.  Runs queued earlier in the same
+-- transaction count, so a statement that would start several runs for an
+-- owner at the limit fails as a whole; concurrent transactions of one
+-- owner may overshoot the limit by their own inserts.
+CREATE FUNCTION flowdb.check_backlog(owner text, adding integer DEFAULT 1) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	cap integer := coalesce(nullif(current_setting('flowdb.max_queued_per_owner', true), ''), '10000')::integer;
+	n bigint;
+BEGIN
+	IF cap <= 0 THEN
+		RETURN;
+	END IF;
+	SELECT count(*) INTO n
+	FROM (SELECT 1 FROM flowdb.runs r
+		  WHERE r.owner = owner AND r.status IN ('queued', 'running', 'waiting')
+		  LIMIT cap) x;
+	IF n + adding > cap THEN
+		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
+			USING ERRCODE = '53400',
+				  DETAIL = format('%s%s unfinished (queued, running or waiting); %s more would pass flowdb.max_queued_per_owner = %s.',
+								  CASE WHEN n >= cap THEN 'at least ' ELSE '' END, n, adding, cap),
+				  HINT = 'Wait for runs to finish or cancel some (flow_cancel), then try again; an administrator can raise flowdb.max_queued_per_owner.';
+	END IF;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Per-owner webhooks: a delivery goes to the owner whose credential names
+-- the provider account in the signed payload, verified with that owner's
+-- secret.  Owner '*' holds server-wide credentials (single-shop installs).
+------------------------------------------------------------------------
+
+-- flowdb.webhook_owner: candidate credentials for a delivery of service
+-- whose payload names account value in field: every owner's credential
+-- whose secret has field = value, then the server-wide ('*') ones that
+-- name that value or no account at all.  field NULL: every credential of
+-- the service (Slack's url_verification names no team).  Generic: the
+-- Razorpay, Slack and Twilio webhooks all route through it.
+CREATE FUNCTION flowdb.webhook_owner(service text, field text, value text)
+RETURNS TABLE (owner text, secret jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.owner, s.secret
+	FROM flowdb.credentials c,
+		 LATERAL (SELECT coalesce(c.secret,
+								  flowdb.credential_secret(c.owner, c.service, c.name)) AS secret) s
+	WHERE c.service = webhook_owner.service
+	  AND (webhook_owner.field IS NULL
+		   OR (c.owner <> '*' AND s.secret ->> webhook_owner.field = webhook_owner.value)
+		   OR (c.owner = '*' AND (s.secret ->> webhook_owner.field IS NULL
+								  OR s.secret ->> webhook_owner.field = webhook_owner.value)))
+	ORDER BY c.owner = '*', c.owner, c.name
+$$;
+
+-- flowdb.webhook_verify: the owners a delivery belongs to: those whose
+-- candidate credential (flowdb.webhook_owner) holds a secret_field that
+-- signs signed (HMAC-SHA256, hex, after prefix) to signature.  '{*}' when
+-- no owner's credential names the account and a server-wide credential
+-- verifies it (the event then goes to every owner); '{}' when nobody does.
+CREATE FUNCTION flowdb.webhook_verify(service text, field text, value text, secret_field text,
+									  signed text, signature text, prefix text)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c record;
+	k text;
+	named boolean := false;
+	server boolean := false;
+	owners text[] := '{}';
+BEGIN
+	IF signature IS NULL OR signed IS NULL THEN
+		RETURN owners;
+	END IF;
+	FOR c IN SELECT * FROM flowdb.webhook_owner(service, field, value) LOOP
+		IF c.owner <> '*' THEN
+			named := true;
+		END IF;
+		k := c.secret ->> secret_field;
+		CONTINUE WHEN k IS NULL OR k = '';
+		IF flowdb.safe_equal(prefix || encode(flowdb.hmac(convert_to(signed, 'UTF8'),
+														  convert_to(k, 'UTF8'), 'sha256'), 'hex'),
+							 signature) THEN
+			IF c.owner = '*' THEN
+				server := true;
+			ELSIF NOT c.owner = ANY (owners) THEN
+				owners := owners || c.owner;
+			END IF;
+		END IF;
+	END LOOP;
+	IF cardinality(owners) = 0 AND server AND (NOT named OR field IS NULL) THEN
+		RETURN '{*}';
+	END IF;
+	RETURN owners;
+END
+$$;
+
+-- flowdb.caller_is_admin: is the calling role a superuser or service_role?
+CREATE FUNCTION flowdb.caller_is_admin() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.rolname = 'service_role' OR r.rolsuper
+	FROM pg_catalog.pg_roles r
+	WHERE r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user::text)
+$$;
+
+-- flow_set_server_credential: store (or, with NULL, remove) a credential
+-- of the server-wide owner '*': webhook secrets of a single-shop install,
+-- the llm key every owner without one falls back to; superuser or
+-- service_role only
+CREATE FUNCTION public.flow_set_server_credential(service text, name text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims text := current_setting('request.jwt.claims', true);
+BEGIN
+	IF NOT coalesce(flowdb.caller_is_admin(), false) THEN
+		RAISE EXCEPTION 'permission denied to set server-wide credentials'
+			USING ERRCODE = '42501',
+				  HINT = 'Call it as a superuser or as service_role; owners use flow_set_credential().';
+	END IF;
+	IF secret IS NULL THEN
+		-- NULL removes it
+		DELETE FROM flowdb.credentials c
+		WHERE c.owner = '*' AND c.service = flow_set_server_credential.service
+		  AND c.name = coalesce(flow_set_server_credential.name, 'default');
+		RETURN;
+	END IF;
+	PERFORM set_config('request.jwt.claims', '{"sub": "*"}', true);
+	PERFORM public.flow_set_credential(service, coalesce(name, 'default'), secret);
+	PERFORM set_config('request.jwt.claims', coalesce(claims, ''), true);
+END
+$$;
+
+------------------------------------------------------------------------
+-- Event buffer: an event that arrives while its run is held by a worker
+-- (busy with another branch) or before the run reaches its wait_event node
+-- is kept for flowdb.event_buffer_seconds and matched when the run parks
+------------------------------------------------------------------------
+
+CREATE TABLE flowdb.event_buffer (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	owner		text,				-- NULL: every owner (server-wide webhook)
+	name		text NOT NULL,
+	data		jsonb NOT NULL,
+	consumed_by uuid[] NOT NULL DEFAULT '{}',	-- runs it already resumed
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	expires_at	timestamptz NOT NULL
+);
+CREATE INDEX event_buffer_owner_name ON flowdb.event_buffer (owner, name, id);
+CREATE INDEX event_buffer_expires ON flowdb.event_buffer (expires_at);
+ALTER TABLE flowdb.event_buffer ENABLE ROW LEVEL SECURITY;
+
+-- flowdb.buffer_event: keep a dispatched event for runs that are not parked
+-- on it yet (when an unfinished run of the owner has a wait_event node for
+-- it); resumed lists the runs it resumed already
+CREATE FUNCTION flowdb.buffer_event(owner text, name text, data jsonb, resumed uuid[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	keep interval := coalesce(nullif(current_setting('flowdb.event_buffer_seconds', true), ''),
+							  '5min')::interval;
+BEGIN
+	IF keep <= interval '0' THEN
+		RETURN;
+	END IF;
+	-- only events a run that exists now could still wait for: an unfinished
+	-- run of the owner whose blueprint has a wait_event node for it (events
+	-- nobody can wait for are not kept, however many are sent)
+	IF NOT EXISTS (
+		SELECT 1 FROM flowdb.runs r
+		WHERE (owner IS NULL OR r.owner = owner)
+		  AND r.status IN ('queued', 'running', 'waiting')
+		  AND r.blueprint @? '$.nodes[*] ? (@.type == "wait_event")'
+		  AND jsonb_path_exists(r.blueprint, '$.nodes[*] ? (@.type == "wait_event" && @.event == $e)',
+								jsonb_build_object('e', name))) THEN
+		RETURN;
+	END IF;
+	INSERT INTO flowdb.event_buffer (owner, name, data, consumed_by, expires_at)
+	VALUES (owner, name, coalesce(data, '{}'), coalesce(resumed, '{}'), now() + keep);
+END
+$$;
+
+-- flowdb.match_buffered_events: row trigger on runs, fired when a run
+-- parks (status waiting, no lease).  Each of its waiting wait_event nodes
+-- takes the oldest unexpired buffered event of the run's owner with that
+-- name and matching data that arrived after the run was created and has
+-- not resumed this run before.
+CREATE FUNCTION flowdb.match_buffered_events() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	ev flowdb.event_buffer;
+BEGIN
+	FOR k, v IN SELECT * FROM jsonb_each(coalesce(NEW.state -> 'nodes', '{}')) LOOP
+		CONTINUE WHEN v ->> 'status' IS DISTINCT FROM 'waiting' OR v ->> 'event' IS NULL;
+		SELECT * INTO ev FROM flowdb.event_buffer e
+		WHERE (e.owner = NEW.owner OR e.owner IS NULL)
+		  AND e.name = v ->> 'event'
+		  AND e.expires_at > now()
+		  AND e.created_at >= NEW.created_at
+		  AND NOT NEW.id = ANY (e.consumed_by)
+		  AND flowdb.event_matches(e.data, v -> 'match')
+		ORDER BY e.id
+		LIMIT 1
+		FOR UPDATE;
+		IF FOUND THEN
+			PERFORM flowdb.resume_node(NEW.id, k, ev.data);
+			UPDATE flowdb.event_buffer SET consumed_by = consumed_by || NEW.id
+			WHERE id = ev.id;
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_parked AFTER UPDATE OF status, lease_owner ON flowdb.runs
+	FOR EACH ROW
+	WHEN (NEW.status = 'waiting' AND NEW.lease_owner IS NULL
+		  AND (OLD.status IS DISTINCT FROM 'waiting' OR OLD.lease_owner IS NOT NULL))
+	EXECUTE FUNCTION flowdb.match_buffered_events();
+
+REVOKE ALL ON FUNCTION flowdb.check_backlog(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.webhook_owner(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.webhook_verify(text, text, text, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.caller_is_admin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.buffer_event(text, text, jsonb, uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.match_buffered_events() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.flow_set_server_credential(text, text, jsonb) FROM PUBLIC;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+		GRANT EXECUTE ON FUNCTION public.flow_set_server_credential(text, text, jsonb) TO service_role;
+	END IF;
+END
+$$;
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.webhook_secret(text) FROM PUBLIC;
 
 -- Realtime: stream the step log when Supabase's publication exists
 DO $$

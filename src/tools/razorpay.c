@@ -840,6 +840,15 @@ static const char *const rzp_events[] = {
 static const char *const rzp_credential_fields[] = {
 	"key_id",
 	"key_secret",
+	"account_id",
+	"webhook_secret",
+	NULL
+};
+
+/* the webhook fields: razorpay_webhook routes by account_id, verifies with webhook_secret */
+static const char *const rzp_optional_credential_fields[] = {
+	"account_id",
+	"webhook_secret",
 	NULL
 };
 
@@ -850,5 +859,6 @@ const ToolService razorpay_service = {
 	rzp_tasks,
 	(int) (sizeof(rzp_tasks) / sizeof(rzp_tasks[0])),
 	rzp_events,
-	rzp_credential_fields
+	rzp_credential_fields,
+	rzp_optional_credential_fields
 };

@@ -242,6 +242,17 @@ static const char *const slack_events[] = {
 
 static const char *const slack_credential_fields[] = {
 	"bot_token",
+	"team_id",
+	"api_app_id",
+	"signing_secret",
+	NULL
+};
+
+/* the webhook fields: slack_webhook routes by team_id (or api_app_id), verifies with signing_secret */
+static const char *const slack_optional_credential_fields[] = {
+	"team_id",
+	"api_app_id",
+	"signing_secret",
 	NULL
 };
 
@@ -252,5 +263,6 @@ const ToolService slack_service = {
 	slack_tasks,
 	(int) (sizeof(slack_tasks) / sizeof(slack_tasks[0])),
 	slack_events,
-	slack_credential_fields
+	slack_credential_fields,
+	slack_optional_credential_fields
 };

@@ -197,7 +197,8 @@ is(scalar($fakes->{razorpay}->requests), 2, 'two approvals, two invoices in all'
 # 2c. a signed Razorpay webhook resumes a run waiting for razorpay.invoice.paid
 {
 	my $secret = 'whsec_waits_5e1d';
-	reload_settings($node, 'flowdb.razorpay_webhook_secret' => $secret);
+	set_credential($node, 'razorpay', 'default',
+		{ key_id => 'rzp_test_wait', key_secret => 'waitsecretRZP', account_id => 'acc_Wait001', webhook_secret => $secret });
 	my $bp = blueprint(
 		name  => 'wait for payment',
 		nodes => [
@@ -217,8 +218,10 @@ is(scalar($fakes->{razorpay}->requests), 2, 'two approvals, two invoices in all'
 	ok(wait_parked($run, 'paid', 60), 'webhook wait: run waiting for razorpay.invoice.paid');
 	my $inv_id = run_row($node, $run)->{state}{nodes}{create}{output}{id};
 	my $body = json_enc({
-		entity  => 'event',
-		event   => 'invoice.paid',
+		entity     => 'event',
+		account_id => 'acc_Wait001',
+		created_at => time(),
+		event      => 'invoice.paid',
 		payload => {
 			invoice => { entity => { id => $inv_id, entity => 'invoice', amount => 50000, status => 'paid' } },
 			payment => { entity => { id => 'pay_WaitW001', amount => 50000, status => 'captured' } }

@@ -2,7 +2,7 @@
 # against a fake OpenAI-compatible server (test/fake/fakeserver.py).
 #
 # 1. Key: flowdb.llm_configured follows the owner's llm credential and the
-#    server-wide one (owner '*', flowdb.set_server_credential); the worker
+#    server-wide one (owner '*', flow_set_server_credential); the worker
 #    uses the owner's key first, else the server-wide key.
 # 2. flowdb.draft_start_llm: a 'drafting' row, then 'ready' with a valid
 #    blueprint (one request carrying the strict json_schema and a system
@@ -86,14 +86,14 @@ sub script
 # ---- 1. key ---------------------------------------------------------------
 is($node->safe_psql('postgres', "SELECT flowdb.llm_configured('alice')"), 'f', 'no key: not configured');
 $node->safe_psql('postgres',
-	"SELECT flowdb.set_server_credential('llm', '{\"api_key\": \"$SERVER_KEY\"}')");
+	"SELECT flow_set_server_credential('llm', 'default', '{\"api_key\": \"$SERVER_KEY\"}')");
 $node->safe_psql('postgres',
 	"INSERT INTO flowdb.credentials (owner, service, name, secret) VALUES ('bob', 'llm', 'default', '{\"api_key\": \"$BOB_KEY\"}')");
 is($node->safe_psql('postgres', "SELECT flowdb.llm_configured('alice')"), 't', 'server-wide key: configured');
-my ($state) = sql_error($node, "SELECT flowdb.set_server_credential('slack', '{}')");
-is($state, '0A000', 'only llm has a server-wide credential');
+my ($state) = sql_error($node, "SELECT flow_set_server_credential('slack', 'default', '{}')");
+is($state, '22023', 'a server-wide credential is checked like any other (slack needs bot_token)');
 $node->safe_psql('postgres', 'CREATE ROLE tenant LOGIN');
-($state) = sql_error($node, "SET ROLE tenant; SELECT flowdb.set_server_credential('llm', '{}')");
+($state) = sql_error($node, "SET ROLE tenant; SELECT flow_set_server_credential('llm', 'default', '{}')");
 is($state, '42501', 'a tenant cannot set the server-wide key');
 ($state) = sql_error($node, "SET ROLE tenant; SELECT flowdb.draft_start_llm('tenant', 'x')");
 is($state, '42501', 'a tenant cannot call draft_start_llm directly');
@@ -164,7 +164,7 @@ is($w->{draft_status}, 'failed', 'refusal: failed');
 like($w->{draft_problems}[0], qr/LLM refused: I cannot help/, 'the refusal is the problem');
 
 # ---- 3. no key: sandbox ------------------------------------------------------
-$node->safe_psql('postgres', "SELECT flowdb.set_server_credential('llm', NULL)");
+$node->safe_psql('postgres', "SELECT flow_set_server_credential('llm', 'default', NULL)");
 is($node->safe_psql('postgres', "SELECT flowdb.llm_configured('alice') || ' ' || flowdb.llm_configured('bob')"),
 	'false true', 'server key removed: alice is not configured, bob still is');
 script({ $CHAT => [ { chat => $GOOD } ] });
@@ -177,7 +177,7 @@ my $ob = query_json($node, "SELECT to_jsonb(o) FROM flowdb.outbox o WHERE run_id
 is($ob->{url}, $fake->url('/v1/chat/completions'), 'outbox has the request');
 ok(!grep({ lc($_) eq 'authorization' } keys %{ $ob->{headers} }), 'no Authorization in the outbox');
 $node->safe_psql('postgres',
-	"SELECT flowdb.set_server_credential('llm', '{\"api_key\": \"$SERVER_KEY\"}')");
+	"SELECT flow_set_server_credential('llm', 'default', '{\"api_key\": \"$SERVER_KEY\"}')");
 
 # ---- 4. intents ----------------------------------------------------------------
 script({ $CHAT => [ { chat => { intent => 'CREATE_INVOICE',

@@ -973,27 +973,46 @@ TEST(test_tool_sample_ids)
 
 TEST(test_parse_limits)
 {
+	double		rates[16];
 	int			limits[16];
 	char		err[256];
 	int			wa = catalog_service_index(catalog_service("whatsapp"));
 	int			sl = catalog_service_index(catalog_service("slack"));
 
 	CHECK(wa >= 0 && sl >= 0);
-	CHECK(catalog_parse_limits("whatsapp=4, slack = 1", limits, 16, err, sizeof(err)));
+	CHECK(catalog_parse_limits("whatsapp=4, slack = 1", limits, rates, 16, err, sizeof(err)));
 	CHECK_INT(limits[wa], 4);
 	CHECK_INT(limits[sl], 1);
 	CHECK_INT(limits[catalog_service_index(catalog_service("http"))], 0);
-	CHECK(catalog_parse_limits("", limits, 16, err, sizeof(err)));
+	CHECK(rates[wa] == 0 && rates[sl] == 0);
+	CHECK(catalog_parse_limits("", limits, rates, 16, err, sizeof(err)));
 	CHECK_INT(limits[wa], 0);
-	CHECK(catalog_parse_limits(NULL, limits, 16, err, sizeof(err)));
-	CHECK(!catalog_parse_limits("smtp=3", limits, 16, err, sizeof(err)));
+	CHECK(catalog_parse_limits(NULL, limits, NULL, 16, err, sizeof(err)));
+	CHECK(!catalog_parse_limits("smtp=3", limits, rates, 16, err, sizeof(err)));
 	CHECK_STR(err, "unknown service \"smtp\"");
-	CHECK(!catalog_parse_limits("slack=0", limits, 16, err, sizeof(err)));
-	CHECK_STR(err, "limit for slack must be a number from 1 to 100000");
-	CHECK(!catalog_parse_limits("slack", limits, 16, err, sizeof(err)));
+	CHECK(!catalog_parse_limits("slack=0", limits, rates, 16, err, sizeof(err)));
+	CHECK_STR(err, "limit for slack must be a number from 1 to 100000, or a rate like 5/s");
+	CHECK(!catalog_parse_limits("slack=1.5", limits, rates, 16, err, sizeof(err)));
+	CHECK_CONTAINS(err, "limit for slack must be a number");
+	CHECK(!catalog_parse_limits("slack", limits, rates, 16, err, sizeof(err)));
 	CHECK_CONTAINS(err, "expected service=N");
-	CHECK(!catalog_parse_limits("slack=2 whatsapp=1", limits, 16, err, sizeof(err)));
+	CHECK(!catalog_parse_limits("slack=2 whatsapp=1", limits, rates, 16, err, sizeof(err)));
 	CHECK_STR(err, "expected \",\" after slack=2");
+	/* rates: requests per second, next to or instead of in-flight caps */
+	CHECK(catalog_parse_limits("slack=1/s, whatsapp=4, whatsapp = 0.5/s", limits, rates, 16,
+							   err, sizeof(err)));
+	CHECK(rates[sl] == 1.0);
+	CHECK(rates[wa] == 0.5);
+	CHECK_INT(limits[wa], 4);
+	CHECK_INT(limits[sl], 0);
+	CHECK(!catalog_parse_limits("slack=0/s", limits, rates, 16, err, sizeof(err)));
+	CHECK_STR(err, "rate for slack must be from 0.001/s to 100000/s");
+	CHECK(!catalog_parse_limits("slack=1/m", limits, rates, 16, err, sizeof(err)));
+	CHECK_STR(err, "expected \",\" after slack=1");
+	CHECK(!catalog_parse_limits("slack=-1/s", limits, rates, 16, err, sizeof(err)));
+	CHECK_CONTAINS(err, "limit for slack must be a number");
+	CHECK(!catalog_parse_limits("slack=2/s x", limits, rates, 16, err, sizeof(err)));
+	CHECK_STR(err, "expected \",\" after slack=2/s");
 }
 
 TEST(test_credential_required)

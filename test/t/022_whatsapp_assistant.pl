@@ -1,4 +1,4 @@
-# 020_whatsapp_assistant.pl: an end-to-end WhatsApp conversation that needs
+# 022_whatsapp_assistant.pl: an end-to-end WhatsApp conversation that needs
 # two messages, through the worker, in sandbox mode.
 #
 # The shop owner writes "Ravi ko payment link bhejo" from one of the
