@@ -56,6 +56,8 @@ typedef struct FlowdbWorkerSlot
 	pg_atomic_uint64 steps;		/* step results committed */
 	pg_atomic_uint64 commits;	/* result transactions */
 	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
+	pg_atomic_uint64 heartbeat; /* TimestampTz of the last loop turn, 0 = never */
+	pg_atomic_uint64 starts;	/* processes that ran in this slot (restarts + 1) */
 } FlowdbWorkerSlot;
 
 typedef struct FlowdbShared
@@ -68,6 +70,8 @@ extern FlowdbShared *flowdb_shared;
 extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
 
 extern void flowdb_wake_all(void);
+/* called once per worker loop turn: heartbeat (and start count) of the slot */
+extern void flowdb_worker_heartbeat(void);
 
 /* worker.c */
 extern PGDLLEXPORT void flowdb_worker_main(Datum arg);

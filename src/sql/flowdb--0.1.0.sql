@@ -226,7 +226,8 @@ CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE ON flowdb.runs
 
 -- flowdb.worker_info: pid and counters of each background worker
 CREATE FUNCTION flowdb.worker_info(OUT slot integer, OUT pid integer,
-	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint)
+	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint,
+	OUT heartbeat_at timestamptz, OUT starts bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'flowdb_worker_info'
 LANGUAGE C STRICT VOLATILE;
@@ -1013,14 +1014,255 @@ REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.webhook_secret(text) FROM PUBLIC;
 
--- Realtime: stream the step log when Supabase's publication exists
-DO $$
+------------------------------------------------------------------------
+-- Observability (flow_stats) and Realtime (flowdb.realtime_enable)
+------------------------------------------------------------------------
+
+-- flow_stats reads the step log by time: a BRIN index on finished_at costs
+-- next to nothing per insert (rows arrive in time order) and bounds the
+-- scan to the last hour's pages.
+CREATE INDEX workflow_logs_finished ON flowdb.workflow_logs USING brin (finished_at);
+
+-- Replica identity for Realtime.  Realtime filters INSERT and UPDATE events
+-- on the new row, which always carries run_id and owner (small columns,
+-- never TOASTed).  What the default identity (the primary key) lacks is
+-- those columns in the old key of DELETEs (pruning, retention) and UPDATEs,
+-- so a subscriber cannot tell whose row went away.  REPLICA IDENTITY FULL
+-- would log the whole old row, blueprint and state included, at every step
+-- of every run: twice the WAL for one filter column.  A unique index on the
+-- primary key plus owner (and run_id for the log) gives the old key exactly
+-- the filter columns; neither column ever changes, so updates of runs stay
+-- HOT.  On the log the index also serves flow_status's lookup by run_id.
+CREATE UNIQUE INDEX runs_identity ON flowdb.runs (id, owner);
+ALTER TABLE flowdb.runs REPLICA IDENTITY USING INDEX runs_identity;
+CREATE UNIQUE INDEX workflow_logs_identity ON flowdb.workflow_logs (run_id, id, owner);
+ALTER TABLE flowdb.workflow_logs REPLICA IDENTITY USING INDEX workflow_logs_identity;
+
+-- flowdb.caller_sees_all: does the caller see every owner's numbers?  True
+-- for a superuser and for service_role (and roles with its privileges).
+-- The role is what SET ROLE chose (PostgREST), else the session user; JWT
+-- claims are never trusted for this (any client can set them).
+CREATE FUNCTION flowdb.caller_sees_all() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_roles r
+		WHERE r.rolname = coalesce(nullif(pg_catalog.current_setting('role'), 'none'),
+								   session_user::pg_catalog.text)
+		  AND (r.rolsuper
+			   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+						  WHERE s.rolname = 'service_role'
+							AND pg_catalog.pg_has_role(r.oid, s.oid, 'USAGE'))))
+$$;
+
+-- flowdb.worker_health: every worker slot with whether it is alive: it has
+-- a process and that process went round its loop recently (within three
+-- scan intervals, at least 10 s).  A worker that cannot connect to
+-- flowdb.database_name exits before its first turn and shows as not alive.
+CREATE FUNCTION flowdb.worker_health(OUT slot integer, OUT pid integer,
+	OUT alive boolean, OUT heartbeat_at timestamptz, OUT restarts bigint,
+	OUT claimed bigint, OUT steps bigint)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT w.slot, nullif(w.pid, 0),
+		   w.pid <> 0 AND w.heartbeat_at IS NOT NULL
+			 AND w.heartbeat_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(
+				 secs => GREATEST(10.0::pg_catalog.float8,
+					 3 * pg_catalog.current_setting('flowdb.scan_interval_ms')::pg_catalog.float8 / 1000)),
+		   w.heartbeat_at, GREATEST(w.starts - 1, 0), w.claimed, w.steps
+	FROM flowdb.worker_info() w
+	ORDER BY w.slot
+$$;
+
+-- flow_stats: load and health.  Runs by state, steps per minute (last 5
+-- minutes), failed attempts by service and step latency percentiles (last
+-- hour), backlog per owner, and the workers.  A caller sees only their own
+-- runs and steps; service_role and superusers see every owner (scope
+-- "all").  Workers that are not alive are also raised as a WARNING.
+CREATE FUNCTION public.flow_stats() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	me text := flowdb.current_owner();
+	everyone boolean := flowdb.caller_sees_all();
+	runs jsonb;
+	spm numeric;
+	failures jsonb;
+	latency jsonb;
+	backlog jsonb;
+	workers jsonb;
+	w record;
 BEGIN
-	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
-		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflow_logs;
+	SELECT jsonb_build_object(
+			'queued', count(*) FILTER (WHERE r.status = 'queued'),
+			'running', count(*) FILTER (WHERE r.status = 'running'),
+			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
+	INTO runs
+	FROM flowdb.runs r
+	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+
+	SELECT round(count(*) / 5.0, 1) INTO spm
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '5 minutes'
+	  AND l.status IN ('succeeded', 'failed', 'retrying')
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_object_agg(f.service, f.n), '{}') INTO failures
+	FROM (SELECT coalesce(jsonb_path_query_first(r.blueprint,
+								'$.nodes[*] ? (@.id == $id).service',
+								jsonb_build_object('id', l.node_id)) #>> '{}', 'unknown') AS service,
+				 count(*) AS n
+		  FROM flowdb.workflow_logs l
+		  JOIN flowdb.runs r ON r.id = l.run_id
+		  WHERE l.finished_at >= now() - interval '1 hour'
+			AND l.status IN ('failed', 'retrying')
+			AND (everyone OR l.owner = me)
+		  GROUP BY 1) f;
+
+	SELECT jsonb_build_object(
+			'steps', count(*),
+			'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1))
+	INTO latency
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '1 hour'
+	  AND l.duration_ms IS NOT NULL
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'owner', b.owner, 'queued', b.queued, 'running', b.running,
+			'waiting', b.waiting, 'oldest_queued_at', b.oldest) ORDER BY b.queued DESC, b.owner), '[]')
+	INTO backlog
+	FROM (SELECT r.owner,
+				 count(*) FILTER (WHERE r.status = 'queued') AS queued,
+				 count(*) FILTER (WHERE r.status = 'running') AS running,
+				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
+				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
+		  FROM flowdb.runs r
+		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  GROUP BY r.owner) b;
+
+	workers := '[]';
+	FOR w IN SELECT * FROM flowdb.worker_health() LOOP
+		workers := workers || jsonb_build_object(
+			'slot', w.slot, 'alive', w.alive, 'heartbeat_at', w.heartbeat_at,
+			'restarts', w.restarts)
+			|| CASE WHEN everyone THEN jsonb_build_object(
+				'pid', w.pid, 'claimed', w.claimed, 'steps', w.steps)
+			   ELSE '{}' END;
+		IF NOT w.alive THEN
+			RAISE WARNING 'flowdb worker % is not running', w.slot
+				USING DETAIL = CASE WHEN w.pid IS NULL
+						THEN 'Its slot has no process (restarts so far: ' || w.restarts || ').'
+						ELSE 'Its process has not gone round its loop since '
+							 || coalesce(w.heartbeat_at::text, 'it started') || '.' END,
+					  HINT = 'Check the server log for flowdb worker errors and that flowdb.database_name names a database with the extension.';
+		END IF;
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'scope', CASE WHEN everyone THEN 'all' ELSE 'owner' END,
+		'at', now(),
+		'runs', runs,
+		'steps_per_minute', spm,
+		'failures_by_service', failures,
+		'latency_ms', latency,
+		'backlog', backlog,
+		'workers', workers);
+END
+$$;
+
+-- flowdb.realtime_tables: the tables Realtime streams, those that exist
+-- (flowdb.messages arrives with the WhatsApp inbox).  Add a table here to
+-- stream it.
+CREATE FUNCTION flowdb.realtime_tables() RETURNS regclass[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(c ORDER BY t.ord), '{}')
+	FROM unnest(ARRAY['flowdb.workflow_logs', 'flowdb.runs', 'flowdb.messages'])
+		 WITH ORDINALITY AS t(name, ord),
+		 LATERAL pg_catalog.to_regclass(t.name) AS c
+	WHERE c IS NOT NULL
+$$;
+
+-- flowdb.realtime_enable: add the Realtime tables missing from a
+-- publication (default supabase_realtime) in one ALTER PUBLICATION;
+-- returns the tables added.  A publication FOR ALL TABLES already has them.
+-- Raises 42704 when the publication does not exist.
+CREATE FUNCTION flowdb.realtime_enable(publication name DEFAULT 'supabase_realtime')
+RETURNS regclass[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p pg_catalog.pg_publication;
+	missing regclass[];
+BEGIN
+	SELECT * INTO p FROM pg_catalog.pg_publication WHERE pubname = publication;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'publication "%" does not exist', publication
+			USING ERRCODE = '42704',
+				  HINT = 'Enable Realtime in the project (it creates supabase_realtime), or CREATE PUBLICATION first.';
+	END IF;
+	IF p.puballtables THEN
+		RETURN '{}';
+	END IF;
+	SELECT coalesce(array_agg(t ORDER BY t.ord), '{}') INTO missing
+	FROM unnest(flowdb.realtime_tables()) WITH ORDINALITY AS t(t, ord)
+	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr
+					  WHERE pr.prpubid = p.oid AND pr.prrelid = t.t);
+	IF cardinality(missing) > 0 THEN
+		EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', publication,
+					   (SELECT string_agg(m::text, ', ') FROM unnest(missing) AS m));
+	END IF;
+	RETURN missing;
+END
+$$;
+
+-- flowdb.realtime_on_create: event trigger at CREATE PUBLICATION; when the
+-- new publication is supabase_realtime, join it (as the extension owner:
+-- whoever creates the publication need not own flowdb's tables).  Only
+-- CREATE reacts: ALTER PUBLICATION ... DROP/SET TABLE is an administrator
+-- choosing tables (the dashboard's Realtime switch) and is left alone.  A
+-- failure is a WARNING: it never undoes the CREATE PUBLICATION.
+CREATE FUNCTION flowdb.realtime_on_create() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
+			   WHERE c.object_type = 'publication'
+				 AND c.object_identity = 'supabase_realtime') THEN
+		BEGIN
+			PERFORM flowdb.realtime_enable('supabase_realtime');
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'flowdb could not add its tables to supabase_realtime: %', SQLERRM
+				USING HINT = 'Run SELECT flowdb.realtime_enable(); as the owner of the extension.';
+		END;
 	END IF;
 END
 $$;
+
+CREATE EVENT TRIGGER flowdb_realtime ON ddl_command_end
+	WHEN TAG IN ('CREATE PUBLICATION')
+	EXECUTE FUNCTION flowdb.realtime_on_create();
+
+REVOKE ALL ON FUNCTION flowdb.caller_sees_all() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.worker_health() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_enable(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_on_create() FROM PUBLIC;
+
+-- Realtime: join supabase_realtime when it already exists (the event
+-- trigger above covers a publication created later)
+SELECT flowdb.realtime_enable()
+WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'supabase_realtime');
 
 ------------------------------------------------------------------------
 -- Privilege model (keep this section last: it covers every function
