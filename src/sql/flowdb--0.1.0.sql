@@ -1071,7 +1071,8 @@ AS $$
 		   w.pid <> 0 AND w.heartbeat_at IS NOT NULL
 			 AND w.heartbeat_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(
 				 secs => GREATEST(10.0::pg_catalog.float8,
-					 3 * pg_catalog.current_setting('flowdb.scan_interval_ms')::pg_catalog.float8 / 1000)),
+					 3 * (SELECT g.setting::pg_catalog.float8 / 1000 FROM pg_catalog.pg_settings g
+						 WHERE g.name = 'flowdb.scan_interval_ms'))),
 		   w.heartbeat_at, GREATEST(w.starts - 1, 0), w.claimed, w.steps
 	FROM flowdb.worker_info() w
 	ORDER BY w.slot
@@ -1149,12 +1150,12 @@ BEGIN
 
 	workers := '[]';
 	FOR w IN SELECT * FROM flowdb.worker_health() LOOP
-		workers := workers || jsonb_build_object(
+		workers := workers || jsonb_build_array(jsonb_build_object(
 			'slot', w.slot, 'alive', w.alive, 'heartbeat_at', w.heartbeat_at,
 			'restarts', w.restarts)
 			|| CASE WHEN everyone THEN jsonb_build_object(
 				'pid', w.pid, 'claimed', w.claimed, 'steps', w.steps)
-			   ELSE '{}' END;
+			   ELSE '{}' END);
 		IF NOT w.alive THEN
 			RAISE WARNING 'flowdb worker % is not running', w.slot
 				USING DETAIL = CASE WHEN w.pid IS NULL
