@@ -501,15 +501,27 @@ BEGIN
 	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
 	WHERE s ->> 'name' = flow_set_credential.service;
 	IF svc IS NULL THEN
-		RAISE EXCEPTION 'unknown service "%"', service USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown service "%"', left(service, 100) USING ERRCODE = '22023',
 			HINT = 'flow_catalog() lists the services.';
 	END IF;
 	IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,64}$' THEN
-		RAISE EXCEPTION 'invalid credential name "%"', name USING ERRCODE = '22023',
+		RAISE EXCEPTION 'invalid credential name "%"', left(name, 100) USING ERRCODE = '22023',
 			DETAIL = 'Use 1 to 64 letters, digits, "_", "." or "-".';
 	END IF;
 	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	-- credential fields are tokens, ids and keys: flat and small
+	IF pg_column_size(secret) > 65536 THEN
+		RAISE EXCEPTION 'secret is too large: % bytes', pg_column_size(secret)
+			USING ERRCODE = '54000', DETAIL = 'A credential may take at most 65536 bytes.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM jsonb_each(secret) e
+			   WHERE jsonb_typeof(e.value) NOT IN ('string', 'number', 'boolean')) THEN
+		RAISE EXCEPTION 'credential fields must be strings, numbers or booleans' USING ERRCODE = '22023',
+			DETAIL = format('Field "%s" is not.', (SELECT left(e.key, 64) FROM jsonb_each(secret) e
+												   WHERE jsonb_typeof(e.value) NOT IN ('string', 'number', 'boolean')
+												   ORDER BY e.key LIMIT 1));
 	END IF;
 	-- {"vault_secret_id": "<uuid>"}: the secret (a JSON object) lives in
 	-- Supabase Vault; only the reference is stored here
@@ -686,8 +698,8 @@ BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
 	END IF;
-	IF name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
-		RAISE EXCEPTION 'invalid event name "%"', name USING ERRCODE = '22023',
+	IF length(name) > 200 OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
+		RAISE EXCEPTION 'invalid event name "%"', left(name, 100) USING ERRCODE = '22023',
 			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
 	END IF;
 	data := coalesce(data, '{}');
@@ -755,7 +767,7 @@ BEGIN
 	st := r.state #>> ARRAY['nodes', node_id, 'status'];
 	IF r.status <> 'waiting' OR st IS DISTINCT FROM 'waiting'
 	   OR r.state #>> ARRAY['nodes', node_id, 'event'] IS NULL THEN
-		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', node_id, run_id
+		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', left(node_id, 100), run_id
 			USING ERRCODE = '55000',
 				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
 	END IF;
