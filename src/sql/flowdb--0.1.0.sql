@@ -111,7 +111,8 @@ CREATE TABLE flowdb.workflow_logs (
 	finished_at timestamptz,
 	duration_ms double precision
 );
-CREATE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id);
+-- unique with owner: also the replica identity (see the Realtime section)
+CREATE UNIQUE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id, owner);
 
 -- Credentials: per owner and service, by name ("default" when a node names
 -- none).  Never readable by clients: no SELECT grant; only the worker
@@ -1044,11 +1045,11 @@ CREATE INDEX workflow_logs_finished ON flowdb.workflow_logs USING brin (finished
 -- of every run: twice the WAL for one filter column.  A unique index on the
 -- primary key plus owner (and run_id for the log) gives the old key exactly
 -- the filter columns; neither column ever changes, so updates of runs stay
--- HOT.  On the log the index also serves flow_status's lookup by run_id.
+-- HOT.  The log needs no extra index: workflow_logs_run (run_id, id, owner),
+-- which serves the lookups by run, is that index.
 CREATE UNIQUE INDEX runs_identity ON flowdb.runs (id, owner);
 ALTER TABLE flowdb.runs REPLICA IDENTITY USING INDEX runs_identity;
-CREATE UNIQUE INDEX workflow_logs_identity ON flowdb.workflow_logs (run_id, id, owner);
-ALTER TABLE flowdb.workflow_logs REPLICA IDENTITY USING INDEX workflow_logs_identity;
+ALTER TABLE flowdb.workflow_logs REPLICA IDENTITY USING INDEX workflow_logs_run;
 
 -- flowdb.caller_sees_all: does the caller see every owner's numbers?  True
 -- for a superuser and for service_role (and roles with its privileges).
