@@ -129,6 +129,18 @@ SELECT flowdb.realtime_enable();
 SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1;
 DROP PUBLICATION supabase_realtime;
 
+-- a publication of that name created by a role that does not own
+-- flowdb's tables is not joined (it would publish every tenant's rows)
+CREATE ROLE eve;
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO eve', current_database()); END $$;
+SET ROLE eve;
+CREATE PUBLICATION supabase_realtime;
+RESET ROLE;
+SELECT count(*) AS tables_of_eve FROM pg_publication_tables WHERE pubname = 'supabase_realtime';
+DROP PUBLICATION supabase_realtime;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM eve', current_database()); END $$;
+DROP ROLE eve;
+
 -- other publications are not touched by the event trigger
 CREATE PUBLICATION other_pub;
 SELECT count(*) AS other_tables FROM pg_publication_tables WHERE pubname = 'other_pub';

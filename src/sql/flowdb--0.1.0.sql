@@ -1244,15 +1244,32 @@ $$;
 -- whoever creates the publication need not own flowdb's tables).  Only
 -- CREATE reacts: ALTER PUBLICATION ... DROP/SET TABLE is an administrator
 -- choosing tables (the dashboard's Realtime switch) and is left alone.  A
--- failure is a WARNING: it never undoes the CREATE PUBLICATION.
+-- failure is a WARNING: it never undoes the CREATE PUBLICATION.  Only a
+-- publication owned by a superuser or by a member of the role owning
+-- flowdb's tables is joined: any role with CREATE on the database could
+-- otherwise create "supabase_realtime" first and have every tenant's rows
+-- published under its name.
 CREATE FUNCTION flowdb.realtime_on_create() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	owner_ok boolean;
 BEGIN
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
 			   WHERE c.object_type = 'publication'
 				 AND c.object_identity = 'supabase_realtime') THEN
+		SELECT r.rolsuper OR pg_catalog.pg_has_role(p.pubowner, c.relowner, 'MEMBER')
+		INTO owner_ok
+		FROM pg_catalog.pg_publication p
+		JOIN pg_catalog.pg_roles r ON r.oid = p.pubowner
+		CROSS JOIN pg_catalog.pg_class c
+		WHERE p.pubname = 'supabase_realtime' AND c.oid = 'flowdb.runs'::pg_catalog.regclass;
+		IF NOT coalesce(owner_ok, false) THEN
+			RAISE WARNING 'flowdb did not add its tables to supabase_realtime: its owner does not own them'
+				USING HINT = 'If this publication is the one Realtime uses, run SELECT flowdb.realtime_enable(); as the owner of the extension.';
+			RETURN;
+		END IF;
 		BEGIN
 			PERFORM flowdb.realtime_enable('supabase_realtime');
 		EXCEPTION WHEN OTHERS THEN
