@@ -31,6 +31,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "flowdb.h"
 #include "catalog.h"
@@ -463,6 +464,8 @@ flowdb_shmem_startup(void)
 			pg_atomic_init_u64(&s->steps, 0);
 			pg_atomic_init_u64(&s->commits, 0);
 			pg_atomic_init_u64(&s->wakeups, 0);
+			pg_atomic_init_u64(&s->heartbeat, 0);
+			pg_atomic_init_u64(&s->starts, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -487,6 +490,30 @@ flowdb_wake_all(void)
 		pg_atomic_fetch_add_u64(&s->wakeups, 1);
 		SetLatch(&ProcGlobal->allProcs[pg_atomic_read_u32(&s->procno)].procLatch);
 	}
+}
+
+/*
+ * flowdb_worker_heartbeat
+ *		Called by a worker at every turn of its loop: record the time in its
+ *		slot, and count the process as one more start of the slot the first
+ *		time (so restarts after crashes show in flowdb.worker_info).
+ */
+void
+flowdb_worker_heartbeat(void)
+{
+	static bool counted = false;
+	FlowdbWorkerSlot *s;
+
+	if (flowdb_shared == NULL || flowdb_my_slot < 0 ||
+		flowdb_my_slot >= FLOWDB_MAX_WORKERS)
+		return;
+	s = &flowdb_shared->slots[flowdb_my_slot];
+	if (!counted)
+	{
+		counted = true;
+		pg_atomic_fetch_add_u64(&s->starts, 1);
+	}
+	pg_atomic_write_u64(&s->heartbeat, (uint64) GetCurrentTimestamp());
 }
 
 /*
@@ -547,7 +574,8 @@ PG_FUNCTION_INFO_V1(flowdb_worker_info);
 
 /*
  * flowdb_worker_info
- *		One row per worker slot: pid and counters.
+ *		One row per worker slot: pid, counters, last heartbeat (NULL before
+ *		the first loop turn) and how many processes ran in the slot.
  */
 Datum
 flowdb_worker_info(PG_FUNCTION_ARGS)
@@ -561,8 +589,9 @@ flowdb_worker_info(PG_FUNCTION_ARGS)
 	for (int i = 0; i < flowdb_shared->nworkers; i++)
 	{
 		FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
-		Datum		values[6];
-		bool		nulls[6] = {0};
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		uint64		beat = pg_atomic_read_u64(&s->heartbeat);
 
 		values[0] = Int32GetDatum(i);
 		values[1] = Int32GetDatum((int32) pg_atomic_read_u32(&s->pid));
@@ -570,6 +599,9 @@ flowdb_worker_info(PG_FUNCTION_ARGS)
 		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->steps));
 		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->commits));
 		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->wakeups));
+		values[6] = TimestampTzGetDatum((TimestampTz) beat);
+		nulls[6] = (beat == 0);
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->starts));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

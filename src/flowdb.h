@@ -64,6 +64,8 @@ typedef struct FlowdbWorkerSlot
 	pg_atomic_uint64 commits;	/* result transactions */
 	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
 	pg_atomic_uint32 db_state;	/* FLOWDB_DB_*: connecting to the database */
+	pg_atomic_uint64 heartbeat; /* TimestampTz of the last loop turn, 0 = never */
+	pg_atomic_uint64 starts;	/* processes that ran in this slot (restarts + 1) */
 } FlowdbWorkerSlot;
 
 /* FlowdbWorkerSlot.db_state: a worker that finds FLOWDB_DB_CONNECTING at
@@ -83,6 +85,8 @@ extern FlowdbShared *flowdb_shared;
 extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
 
 extern void flowdb_wake_all(void);
+/* called once per worker loop turn: heartbeat (and start count) of the slot */
+extern void flowdb_worker_heartbeat(void);
 
 /* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,

@@ -400,6 +400,7 @@ worker_loop(void)
 		WCall	   *done;
 
 		CHECK_FOR_INTERRUPTS();
+		flowdb_worker_heartbeat();
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 

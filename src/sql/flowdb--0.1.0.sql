@@ -130,7 +130,8 @@ CREATE TABLE flowdb.workflow_logs (
 	finished_at timestamptz,
 	duration_ms double precision
 );
-CREATE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id);
+-- unique with owner: also the replica identity (see the Realtime section)
+CREATE UNIQUE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id, owner);
 
 -- Credentials: per owner and service, by name ("default" when a node names
 -- none).  Never readable by clients: no SELECT grant; only the worker
@@ -245,7 +246,8 @@ CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE ON flowdb.runs
 
 -- flowdb.worker_info: pid and counters of each background worker
 CREATE FUNCTION flowdb.worker_info(OUT slot integer, OUT pid integer,
-	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint)
+	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint,
+	OUT heartbeat_at timestamptz, OUT starts bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'flowdb_worker_info'
 LANGUAGE C STRICT VOLATILE;
@@ -513,6 +515,20 @@ BEGIN
 END
 $$;
 
+-- flowdb.flat_field: is a credential field flat: a string, number or
+-- boolean, or an array of at most 100 strings?
+CREATE FUNCTION flowdb.flat_field(v jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE jsonb_typeof(v)
+		WHEN 'array' THEN jsonb_array_length(v) <= 100
+			AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) x
+							WHERE jsonb_typeof(x) <> 'string')
+		ELSE jsonb_typeof(v) IN ('string', 'number', 'boolean')
+	END
+$$;
+
 -- flow_set_credential: store (or replace) a credential of the caller
 CREATE FUNCTION public.flow_set_credential(service text, name text, secret jsonb)
 RETURNS void
@@ -529,15 +545,29 @@ BEGIN
 	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
 	WHERE s ->> 'name' = flow_set_credential.service;
 	IF svc IS NULL THEN
-		RAISE EXCEPTION 'unknown service "%"', service USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown service "%"', left(service, 100) USING ERRCODE = '22023',
 			HINT = 'flow_catalog() lists the services.';
 	END IF;
 	IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,64}$' THEN
-		RAISE EXCEPTION 'invalid credential name "%"', name USING ERRCODE = '22023',
+		RAISE EXCEPTION 'invalid credential name "%"', left(name, 100) USING ERRCODE = '22023',
 			DETAIL = 'Use 1 to 64 letters, digits, "_", "." or "-".';
 	END IF;
 	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	-- credential fields are tokens, ids and keys: flat and small
+	IF pg_column_size(secret) > 65536 THEN
+		RAISE EXCEPTION 'secret is too large: % bytes', pg_column_size(secret)
+			USING ERRCODE = '54000', DETAIL = 'A credential may take at most 65536 bytes.';
+	END IF;
+	-- a field is a scalar or a flat list of strings (the WhatsApp
+	-- credential's owner_numbers)
+	IF EXISTS (SELECT 1 FROM jsonb_each(secret) e WHERE NOT flowdb.flat_field(e.value)) THEN
+		RAISE EXCEPTION 'credential fields must be strings, numbers, booleans or lists of strings'
+			USING ERRCODE = '22023',
+			DETAIL = format('Field "%s" is not.', (SELECT left(e.key, 64) FROM jsonb_each(secret) e
+												   WHERE NOT flowdb.flat_field(e.value)
+												   ORDER BY e.key LIMIT 1));
 	END IF;
 	-- {"vault_secret_id": "<uuid>"}: the secret (a JSON object) lives in
 	-- Supabase Vault; only the reference is stored here
@@ -716,8 +746,8 @@ BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
 	END IF;
-	IF name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
-		RAISE EXCEPTION 'invalid event name "%"', name USING ERRCODE = '22023',
+	IF length(name) > 200 OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
+		RAISE EXCEPTION 'invalid event name "%"', left(name, 100) USING ERRCODE = '22023',
 			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
 	END IF;
 	data := coalesce(data, '{}');
@@ -796,7 +826,7 @@ BEGIN
 	st := r.state #>> ARRAY['nodes', node_id, 'status'];
 	IF r.status <> 'waiting' OR st IS DISTINCT FROM 'waiting'
 	   OR r.state #>> ARRAY['nodes', node_id, 'event'] IS NULL THEN
-		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', node_id, run_id
+		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', left(node_id, 100), run_id
 			USING ERRCODE = '55000',
 				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
 	END IF;
@@ -977,7 +1007,7 @@ AS $$
 DECLARE
 	body text := $1::text;
 	sig text := lower(flowdb.request_header('x-razorpay-signature'));
-	ev jsonb := $1::jsonb;
+	ev jsonb;
 	owners text[];
 	created numeric;
 	-- shown with a unit ('3d'), which interval input reads
@@ -985,17 +1015,19 @@ DECLARE
 	name text;
 	data jsonb;
 BEGIN
-	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+	-- routed and verified on the raw json: nothing unsigned is converted
+	IF json_typeof($1) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = '22023';
 	END IF;
-	owners := flowdb.webhook_verify('razorpay', 'account_id', ev ->> 'account_id',
+	owners := flowdb.webhook_verify('razorpay', 'account_id', $1 ->> 'account_id',
 									'webhook_secret', body, sig, '');
 	IF cardinality(owners) = 0 THEN
 		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000',
 			DETAIL = format('No razorpay credential for account %s verifies it.',
-							coalesce('"' || (ev ->> 'account_id') || '"', '(none in the payload)')),
+							coalesce('"' || left($1 ->> 'account_id', 100) || '"', '(none in the payload)')),
 			HINT = 'Store the account id and webhook secret in the razorpay credential: flow_set_credential(''razorpay'', ''default'', ''{"key_id": ..., "key_secret": ..., "account_id": "acc_...", "webhook_secret": ...}'').';
 	END IF;
+	ev := $1::jsonb;
 	-- replays: the signed created_at bounds how old a delivery may be, and
 	-- the body's hash (not the unsigned X-Razorpay-Event-Id) identifies it
 	IF jsonb_typeof(ev -> 'created_at') IS DISTINCT FROM 'number' THEN
@@ -1359,17 +1391,6 @@ REVOKE ALL ON FUNCTION flowdb.intent_start_llm(text, text, bytea, text, text) FR
 REVOKE ALL ON FUNCTION flowdb.draft_finish(flowdb.runs) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_finish(flowdb.runs) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.llm_run_done() FROM PUBLIC;
-DO $$
-BEGIN
-	-- clients follow their draft rows through Realtime
-	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
-	   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables
-					   WHERE pubname = 'supabase_realtime'
-						 AND schemaname = 'flowdb' AND tablename = 'workflows') THEN
-		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflows;
-	END IF;
-END
-$$;
 
 ------------------------------------------------------------------------
 -- Intents: intent_parse, sessions, confirmation and the WhatsApp
@@ -2182,14 +2203,6 @@ BEGIN
 END
 $$;
 
--- Realtime: the messages screen follows flowdb.messages
-DO $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
-		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.messages;
-	END IF;
-END
-$$;
 
 REVOKE ALL ON FUNCTION flowdb.intent_analyze(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_required(text) FROM PUBLIC;
@@ -2329,14 +2342,23 @@ BEGIN
 END
 $$;
 
--- flowdb.caller_is_admin: is the calling role a superuser or service_role?
+-- flowdb.caller_is_admin: is the caller a superuser or service_role (or a
+-- role with its privileges)?  Such callers see every owner's numbers
+-- (flow_stats) and may write the server-wide owner's credentials.  The
+-- role is what SET ROLE chose (PostgREST), else the session user; JWT
+-- claims are never trusted for this (any client can set them).
 CREATE FUNCTION flowdb.caller_is_admin() RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT r.rolname = 'service_role' OR r.rolsuper
-	FROM pg_catalog.pg_roles r
-	WHERE r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user::text)
+	SELECT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_roles r
+		WHERE r.rolname = coalesce(nullif(pg_catalog.current_setting('role'), 'none'),
+								   session_user::pg_catalog.text)
+		  AND (r.rolsuper
+			   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+						  WHERE s.rolname = 'service_role'
+							AND pg_catalog.pg_has_role(r.oid, s.oid, 'USAGE'))))
 $$;
 
 -- flow_set_server_credential: store (or, with NULL, remove) a credential
@@ -2466,7 +2488,6 @@ CREATE TRIGGER runs_parked AFTER UPDATE OF status, lease_owner ON flowdb.runs
 REVOKE ALL ON FUNCTION flowdb.check_backlog(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.webhook_owner(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.webhook_verify(text, text, text, text, text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.caller_is_admin() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.buffer_event(text, text, jsonb, uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.match_buffered_events() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.flow_set_server_credential(text, text, jsonb) FROM PUBLIC;
@@ -2483,14 +2504,262 @@ REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.fire_schedules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.set_active(uuid, boolean) FROM PUBLIC;
 
--- Realtime: stream the step log when Supabase's publication exists
-DO $$
+------------------------------------------------------------------------
+-- Observability (flow_stats) and Realtime (flowdb.realtime_enable)
+------------------------------------------------------------------------
+
+-- flow_stats reads the step log by time: a BRIN index on finished_at costs
+-- next to nothing per insert (rows arrive in time order) and bounds the
+-- scan to the last hour's pages.
+CREATE INDEX workflow_logs_finished ON flowdb.workflow_logs USING brin (finished_at);
+
+-- Replica identity for Realtime.  Realtime filters INSERT and UPDATE events
+-- on the new row, which always carries run_id and owner (small columns,
+-- never TOASTed).  What the default identity (the primary key) lacks is
+-- those columns in the old key of DELETEs (pruning, retention) and UPDATEs,
+-- so a subscriber cannot tell whose row went away.  REPLICA IDENTITY FULL
+-- would log the whole old row, blueprint and state included, at every step
+-- of every run: twice the WAL for one filter column.  A unique index on the
+-- primary key plus owner (and run_id for the log) gives the old key exactly
+-- the filter columns; neither column ever changes, so updates of runs stay
+-- HOT.  The log needs no extra index: workflow_logs_run (run_id, id, owner),
+-- which serves the lookups by run, is that index.
+CREATE UNIQUE INDEX runs_identity ON flowdb.runs (id, owner);
+ALTER TABLE flowdb.runs REPLICA IDENTITY USING INDEX runs_identity;
+ALTER TABLE flowdb.workflow_logs REPLICA IDENTITY USING INDEX workflow_logs_run;
+-- clients follow their draft rows (flowdb.workflows) and the messages
+-- screen (flowdb.messages) the same way, filtered by owner
+CREATE UNIQUE INDEX workflows_identity ON flowdb.workflows (id, owner);
+ALTER TABLE flowdb.workflows REPLICA IDENTITY USING INDEX workflows_identity;
+CREATE UNIQUE INDEX messages_identity ON flowdb.messages (id, owner);
+ALTER TABLE flowdb.messages REPLICA IDENTITY USING INDEX messages_identity;
+
+-- flowdb.worker_health: every worker slot with whether it is alive: it has
+-- a process and that process went round its loop recently (within three
+-- scan intervals, at least 10 s).  A worker that cannot connect to
+-- flowdb.database_name exits before its first turn and shows as not alive.
+CREATE FUNCTION flowdb.worker_health(OUT slot integer, OUT pid integer,
+	OUT alive boolean, OUT heartbeat_at timestamptz, OUT restarts bigint,
+	OUT claimed bigint, OUT steps bigint)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT w.slot, nullif(w.pid, 0),
+		   w.pid <> 0 AND w.heartbeat_at IS NOT NULL
+			 AND w.heartbeat_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(
+				 secs => GREATEST(10.0::pg_catalog.float8,
+					 3 * (SELECT g.setting::pg_catalog.float8 / 1000 FROM pg_catalog.pg_settings g
+						 WHERE g.name = 'flowdb.scan_interval_ms'))),
+		   w.heartbeat_at, GREATEST(w.starts - 1, 0), w.claimed, w.steps
+	FROM flowdb.worker_info() w
+	ORDER BY w.slot
+$$;
+
+-- flow_stats: load and health.  Runs by state, steps per minute (last 5
+-- minutes), failed attempts by service and step latency percentiles (last
+-- hour), backlog per owner, and the workers.  A caller sees only their own
+-- runs and steps; service_role and superusers see every owner (scope
+-- "all").  Workers that are not alive are also raised as a WARNING.
+CREATE FUNCTION public.flow_stats() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	me text := flowdb.current_owner();
+	everyone boolean := flowdb.caller_is_admin();
+	runs jsonb;
+	spm numeric;
+	failures jsonb;
+	latency jsonb;
+	backlog jsonb;
+	workers jsonb;
+	w record;
 BEGIN
-	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
-		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflow_logs;
+	SELECT jsonb_build_object(
+			'queued', count(*) FILTER (WHERE r.status = 'queued'),
+			'running', count(*) FILTER (WHERE r.status = 'running'),
+			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
+	INTO runs
+	FROM flowdb.runs r
+	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+
+	SELECT round(count(*) / 5.0, 1) INTO spm
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '5 minutes'
+	  AND l.status IN ('succeeded', 'failed', 'retrying')
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_object_agg(f.service, f.n), '{}') INTO failures
+	FROM (SELECT coalesce(jsonb_path_query_first(r.blueprint,
+								'$.nodes[*] ? (@.id == $id).service',
+								jsonb_build_object('id', l.node_id)) #>> '{}', 'unknown') AS service,
+				 count(*) AS n
+		  FROM flowdb.workflow_logs l
+		  JOIN flowdb.runs r ON r.id = l.run_id
+		  WHERE l.finished_at >= now() - interval '1 hour'
+			AND l.status IN ('failed', 'retrying')
+			AND (everyone OR l.owner = me)
+		  GROUP BY 1) f;
+
+	SELECT jsonb_build_object(
+			'steps', count(*),
+			'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1))
+	INTO latency
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '1 hour'
+	  AND l.duration_ms IS NOT NULL
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'owner', b.owner, 'queued', b.queued, 'running', b.running,
+			'waiting', b.waiting, 'oldest_queued_at', b.oldest) ORDER BY b.queued DESC, b.owner), '[]')
+	INTO backlog
+	FROM (SELECT r.owner,
+				 count(*) FILTER (WHERE r.status = 'queued') AS queued,
+				 count(*) FILTER (WHERE r.status = 'running') AS running,
+				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
+				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
+		  FROM flowdb.runs r
+		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  GROUP BY r.owner) b;
+
+	workers := '[]';
+	FOR w IN SELECT * FROM flowdb.worker_health() LOOP
+		workers := workers || jsonb_build_array(jsonb_build_object(
+			'slot', w.slot, 'alive', w.alive, 'heartbeat_at', w.heartbeat_at,
+			'restarts', w.restarts)
+			|| CASE WHEN everyone THEN jsonb_build_object(
+				'pid', w.pid, 'claimed', w.claimed, 'steps', w.steps)
+			   ELSE '{}' END);
+		IF NOT w.alive THEN
+			RAISE WARNING 'flowdb worker % is not running', w.slot
+				USING DETAIL = CASE WHEN w.pid IS NULL
+						THEN 'Its slot has no process (restarts so far: ' || w.restarts || ').'
+						ELSE 'Its process has not gone round its loop since '
+							 || coalesce(w.heartbeat_at::text, 'it started') || '.' END,
+					  HINT = 'Check the server log for flowdb worker errors and that flowdb.database_name names a database with the extension.';
+		END IF;
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'scope', CASE WHEN everyone THEN 'all' ELSE 'owner' END,
+		'at', now(),
+		'runs', runs,
+		'steps_per_minute', spm,
+		'failures_by_service', failures,
+		'latency_ms', latency,
+		'backlog', backlog,
+		'workers', workers);
+END
+$$;
+
+-- flowdb.realtime_tables: the tables Realtime streams, those that exist
+-- (flowdb.messages arrives with the WhatsApp inbox).  Add a table here to
+-- stream it.
+CREATE FUNCTION flowdb.realtime_tables() RETURNS regclass[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(c ORDER BY t.ord), '{}')
+	FROM unnest(ARRAY['flowdb.workflow_logs', 'flowdb.runs', 'flowdb.workflows',
+					  'flowdb.messages'])
+		 WITH ORDINALITY AS t(name, ord),
+		 LATERAL pg_catalog.to_regclass(t.name) AS c
+	WHERE c IS NOT NULL
+$$;
+
+-- flowdb.realtime_enable: add the Realtime tables missing from a
+-- publication (default supabase_realtime) in one ALTER PUBLICATION;
+-- returns the tables added.  A publication FOR ALL TABLES already has them.
+-- Raises 42704 when the publication does not exist.
+CREATE FUNCTION flowdb.realtime_enable(publication name DEFAULT 'supabase_realtime')
+RETURNS regclass[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p pg_catalog.pg_publication;
+	missing regclass[];
+BEGIN
+	SELECT * INTO p FROM pg_catalog.pg_publication WHERE pubname = publication;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'publication "%" does not exist', publication
+			USING ERRCODE = '42704',
+				  HINT = 'Enable Realtime in the project (it creates supabase_realtime), or CREATE PUBLICATION first.';
+	END IF;
+	IF p.puballtables THEN
+		RETURN '{}';
+	END IF;
+	SELECT coalesce(array_agg(t ORDER BY t.ord), '{}') INTO missing
+	FROM unnest(flowdb.realtime_tables()) WITH ORDINALITY AS t(t, ord)
+	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr
+					  WHERE pr.prpubid = p.oid AND pr.prrelid = t.t);
+	IF cardinality(missing) > 0 THEN
+		EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', publication,
+					   (SELECT string_agg(m::text, ', ') FROM unnest(missing) AS m));
+	END IF;
+	RETURN missing;
+END
+$$;
+
+-- flowdb.realtime_on_create: event trigger at CREATE PUBLICATION; when the
+-- new publication is supabase_realtime, join it (as the extension owner:
+-- whoever creates the publication need not own flowdb's tables).  Only
+-- CREATE reacts: ALTER PUBLICATION ... DROP/SET TABLE is an administrator
+-- choosing tables (the dashboard's Realtime switch) and is left alone.  A
+-- failure is a WARNING: it never undoes the CREATE PUBLICATION.  Only a
+-- publication owned by a superuser or by a member of the role owning
+-- flowdb's tables is joined: any role with CREATE on the database could
+-- otherwise create "supabase_realtime" first and have every tenant's rows
+-- published under its name.
+CREATE FUNCTION flowdb.realtime_on_create() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner_ok boolean;
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
+			   WHERE c.object_type = 'publication'
+				 AND c.object_identity = 'supabase_realtime') THEN
+		SELECT r.rolsuper OR pg_catalog.pg_has_role(p.pubowner, c.relowner, 'MEMBER')
+		INTO owner_ok
+		FROM pg_catalog.pg_publication p
+		JOIN pg_catalog.pg_roles r ON r.oid = p.pubowner
+		CROSS JOIN pg_catalog.pg_class c
+		WHERE p.pubname = 'supabase_realtime' AND c.oid = 'flowdb.runs'::pg_catalog.regclass;
+		IF NOT coalesce(owner_ok, false) THEN
+			RAISE WARNING 'flowdb did not add its tables to supabase_realtime: its owner does not own them'
+				USING HINT = 'If this publication is the one Realtime uses, run SELECT flowdb.realtime_enable(); as the owner of the extension.';
+			RETURN;
+		END IF;
+		BEGIN
+			PERFORM flowdb.realtime_enable('supabase_realtime');
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'flowdb could not add its tables to supabase_realtime: %', SQLERRM
+				USING HINT = 'Run SELECT flowdb.realtime_enable(); as the owner of the extension.';
+		END;
 	END IF;
 END
 $$;
+
+CREATE EVENT TRIGGER flowdb_realtime ON ddl_command_end
+	WHEN TAG IN ('CREATE PUBLICATION')
+	EXECUTE FUNCTION flowdb.realtime_on_create();
+
+REVOKE ALL ON FUNCTION flowdb.caller_is_admin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.worker_health() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_enable(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.realtime_on_create() FROM PUBLIC;
+
+-- Realtime: join supabase_realtime when it already exists (the event
+-- trigger above covers a publication created later)
+SELECT flowdb.realtime_enable()
+WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'supabase_realtime');
 
 ------------------------------------------------------------------------
 -- Privilege model (keep this section last: it covers every function
