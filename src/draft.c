@@ -317,7 +317,7 @@ static const char *const action_verbs[] = {
 
 /* Words that make a clause a description of the shop, not a command. */
 static const char *const state_verbs[] = {
-	"use", "uses", "have", "has", "get", "gets", "keep", "keeps", "run",
+	"uses", "has", "get", "gets", "keep", "keeps", "run",
 	"runs", "is", "are", "was", "said", "sell", NULL
 };
 
@@ -901,6 +901,19 @@ find_amounts(Draft *d)
 			p = q;
 			continue;
 		}
+		/* a currency before the number */
+		if (!unit)
+		{
+			int			b = p;
+
+			while (b > 0 && (d->low[b - 1] == ' ' || d->low[b - 1] == '.'))
+				b--;
+			if ((b >= 2 && strncmp(d->low + b - 2, "rs", 2) == 0 &&
+				 (b == 2 || !isalpha((unsigned char) d->low[b - 3]))) ||
+				(b >= 3 && strncmp(d->low + b - 3, "inr", 3) == 0) ||
+				(b >= 3 && strncmp(d->orig + b - 3, "\xe2\x82\xb9", 3) == 0))
+				unit = true;
+		}
 		if (word_at_is(d, q, "k"))
 		{
 			v *= 1000;
@@ -923,7 +936,7 @@ find_amounts(Draft *d)
 				 word_at_is(d, s, "inr") || word_at_is(d, s, "bucks") ||
 				 (s + 2 <= d->len && strncmp(d->low + s, "/-", 2) == 0))
 			unit = true;
-		else if (s < d->len && isalpha((unsigned char) d->low[s]))
+		else if (!unit && s < d->len && isalpha((unsigned char) d->low[s]))
 		{
 			/* "15 minutes", "3 kg", "2 kurtas": a count, not money */
 			static const char *const counts[] = {
@@ -936,25 +949,16 @@ find_amounts(Draft *d)
 
 			while (e < d->len && isalpha((unsigned char) d->low[e]))
 				e++;
+			static const char *const verbs[] = {
+				"comes", "goes", "gets", "arrives", "pays", "is", "was", NULL
+			};
+
 			if (in_list(d->low + s, e - s, counts) ||
-				(e - s > 2 && d->low[e - 1] == 's' && !word_at_is(d, s, "rs")))
+				(e - s > 2 && d->low[e - 1] == 's' && !in_list(d->low + s, e - s, verbs)))
 			{
 				p = q;
 				continue;
 			}
-		}
-		/* a currency before the number */
-		if (!unit)
-		{
-			int			b = p;
-
-			while (b > 0 && (d->low[b - 1] == ' ' || d->low[b - 1] == '.'))
-				b--;
-			if ((b >= 2 && strncmp(d->low + b - 2, "rs", 2) == 0 &&
-				 (b == 2 || !isalpha((unsigned char) d->low[b - 3]))) ||
-				(b >= 3 && strncmp(d->low + b - 3, "inr", 3) == 0) ||
-				(b >= 3 && strncmp(d->orig + b - 3, "\xe2\x82\xb9", 3) == 0))
-				unit = true;
 		}
 		if (v > 0 && v < 1e11)
 		{
@@ -1038,7 +1042,9 @@ tokenize(Draft *d)
 			add_tok(d, p, q, TK_CHANNEL);
 			p = q;
 		}
-		else if (strchr(",;!?()\n", (char) c) ||
+		else if ((strchr(",;!?()\n", (char) c) &&
+				  !(c == ',' && p > 0 && isdigit((unsigned char) d->low[p - 1]) &&
+					p + 1 < d->len && isdigit((unsigned char) d->low[p + 1]))) ||
 				 (c == ':' && !(p > 0 && isdigit((unsigned char) d->low[p - 1]) &&
 								p + 1 < d->len && isdigit((unsigned char) d->low[p + 1]))) ||
 				 (c == '.' && (p + 1 >= d->len || isspace((unsigned char) d->low[p + 1])) &&
@@ -1149,6 +1155,34 @@ trigger_marker(const Draft *d, int i)
 }
 
 /*
+ * verb_at
+ *		Is token i an action verb used as a verb: not after an article
+ *		("a bill", "every WhatsApp message") and not before "is" / "arrives"
+ *		("an invoice is paid")?
+ */
+static bool
+verb_at(const Draft *d, int i)
+{
+	static const char *const dets[] = {
+		"a", "an", "the", "each", "every", "new", "any", "this", "that", "our",
+		"my", "your", "their", "his", "her", "its", "koi", "bhi", "on", "in",
+		"via", "through", "from", "at", "with", "using", "to", NULL
+	};
+	static const char *const links[] = {
+		"is", "are", "was", "were", "gets", "arrives", "comes", "message",
+		"messages", "link", "links", "payment", "aaye", NULL
+	};
+
+	if (!tok_in(d, i, action_verbs))
+		return false;
+	if (i > 0 && tok_in(d, i - 1, dets))
+		return false;
+	if (tok_in(d, i + 1, links))
+		return false;
+	return true;
+}
+
+/*
  * cond_marker
  *		Is token i the start of a condition ("if", "only", "unless", ...)?
  */
@@ -1192,7 +1226,7 @@ mark_regions(Draft *d)
 		{
 			if (d->toks[j].kind == TK_SEP)
 				break;
-			if (j >= i + n && tok_in(d, j, action_verbs))
+			if (j >= i + n && verb_at(d, j))
 				break;
 			/* "... only" ends a condition that started earlier */
 			d->toks[j].region = r;
@@ -1797,7 +1831,7 @@ has_action_verb(const Draft *d, int a, int b)
 	int			i;
 
 	for (i = a; i < b; i++)
-		if (tok_in(d, i, action_verbs) && !tok_is(d, i, "i") && !tok_is(d, i, "we"))
+		if (verb_at(d, i) && !tok_is(d, i, "i") && !tok_is(d, i, "we"))
 			return true;
 	return false;
 }
@@ -2223,6 +2257,7 @@ typedef struct Hit
 	bool		strong;
 	bool		channel;
 	bool		needs_task;
+	bool		after_det;		/* "a reply": a noun */
 	bool		dead;
 } Hit;
 
@@ -2299,6 +2334,30 @@ choose_task(const Draft *d, const ToolService *svc, int clause)
 }
 
 /*
+ * clause_is_politeness
+ *		"Thanks a lot", "thank you so much": nothing to do.
+ */
+static bool
+clause_is_politeness(const Draft *d, int clause)
+{
+	static const char *const words[] = {
+		"thanks", "thank", "you", "a", "lot", "so", "much", "in", "advance",
+		"please", "very", "ok", "okay", "hi", "hello", "hey", "dhanyavad", NULL
+	};
+	int			i;
+	bool		any = false;
+
+	for (i = 0; i < d->ntok; i++)
+		if (d->toks[i].clause == clause && d->toks[i].kind != TK_SEP)
+		{
+			if (!tok_in(d, i, words))
+				return false;
+			any = true;
+		}
+	return any;
+}
+
+/*
  * clause_is_description
  *		"We use Slack a lot", "Our shop gets many WhatsApp messages": no
  *		action verb, a state verb, and no explicit channel, URL or quote.
@@ -2315,8 +2374,13 @@ clause_is_description(const Draft *d, int clause)
 			continue;
 		if (d->toks[i].kind == TK_CHANNEL)
 			return false;
-		if (tok_in(d, i, action_verbs) && !tok_is(d, i, "i") && !tok_is(d, i, "we") &&
-			!tok_is(d, i, "have") && !tok_is(d, i, "use"))
+		if ((tok_is(d, i, "use") || tok_is(d, i, "have")) &&
+			(tok_is(d, i - 1, "i") || tok_is(d, i - 1, "we") || tok_is(d, i - 1, "they")))
+		{
+			state = true;
+			continue;
+		}
+		if (tok_in(d, i, action_verbs) && !tok_is(d, i, "i") && !tok_is(d, i, "we"))
 			return false;
 		if (tok_in(d, i, state_verbs))
 			state = true;
@@ -2325,7 +2389,7 @@ clause_is_description(const Draft *d, int clause)
 		if ((d->ents[i].kind == EK_QUOTE || d->ents[i].kind == EK_URL) &&
 			clause_of_pos(d, d->ents[i].start) == clause)
 			return false;
-	return state;
+	return state || clause_is_politeness(d, clause);
 }
 
 /*
@@ -2429,7 +2493,31 @@ collect_hits(Draft *d, Hit *hits)
 			hits[n].strong = svc_syns[k].strong;
 			hits[n].channel = svc_syns[k].channel;
 			hits[n].needs_task = svc_syns[k].needs_task;
+			hits[n].after_det = tok_is(d, i - 1, "a") || tok_is(d, i - 1, "the") ||
+				tok_is(d, i - 1, "an");
 			hits[n].dead = false;
+			/* "reply" to a message event answers on the event's service */
+			if (!svc_syns[k].strong && (tok_stem(d, i, "reply") || tok_stem(d, i, "respond")) &&
+				strcmp(d->trig_type, "event") == 0 && d->tf.text)
+			{
+				char		sname[32];
+				const ToolService *ts;
+
+				snprintf(sname, sizeof(sname), "%.*s",
+						 (int) (strchr(d->trig_event, '.') - d->trig_event), d->trig_event);
+				ts = catalog_service(sname);
+				if (ts == NULL || ts == svc)
+					;
+				else if (strcmp(sname, "slack") == 0)
+				{
+					hits[n].svc = ts;
+					hits[n].task = catalog_task(ts, "post_message");
+				}
+				else
+					hits[n].dead = true;
+				if (hits[n].svc == NULL || hits[n].task == NULL)
+					hits[n].dead = true;
+			}
 			n++;
 			i += m - 1;
 			break;
@@ -2578,6 +2666,40 @@ find_delays(Draft *d)
 }
 
 /*
+ * clause_names_unknown_app
+ *		Does the clause name an app the catalog lacks ("a Telegram
+ *		message")?
+ */
+static bool
+clause_names_unknown_app(const Draft *d, int clause)
+{
+	int			i;
+	int			k;
+
+	for (i = 0; i < d->ntok; i++)
+		if (d->toks[i].clause == clause)
+			for (k = 0; unknown_apps[k].phrase; k++)
+				if (!strchr(unknown_apps[k].phrase, '-') && phrase_at(d, i, unknown_apps[k].phrase))
+					return true;
+	return false;
+}
+
+/*
+ * clause_has_phone
+ *		Does the clause hold a phone number?
+ */
+static bool
+clause_has_phone(const Draft *d, int clause)
+{
+	int			i;
+
+	for (i = 0; i < d->nent; i++)
+		if (d->ents[i].kind == EK_PHONE && clause_of_pos(d, d->ents[i].start) == clause)
+			return true;
+	return false;
+}
+
+/*
  * find_actions
  *		Hits to actions: weak messaging words give way to a named messaging
  *		service in the same clause, tasks are chosen, one action per service
@@ -2596,11 +2718,22 @@ find_actions(Draft *d)
 	n = collect_hits(d, hits);
 	for (i = 0; i < n; i++)
 	{
+		/*
+		 * A weak messaging word ("message", "reply") gives way to a named
+		 * messaging service, to an AI step writing that reply, and to an app
+		 * the catalog lacks ("a Telegram message").
+		 */
 		if (!hits[i].strong && hits[i].channel)
+		{
 			for (j = 0; j < n; j++)
-				if (j != i && hits[j].clause == hits[i].clause && hits[j].strong &&
-					hits[j].channel && hits[j].svc != hits[i].svc)
+				if (j != i && hits[j].clause == hits[i].clause && hits[j].svc != hits[i].svc &&
+					((hits[j].strong && hits[j].channel) ||
+					 (strcmp(hits[j].svc->name, "llm") == 0 && hits[i].after_det &&
+					  !clause_has_phone(d, hits[i].clause))))
 					hits[i].dead = true;
+			if (clause_names_unknown_app(d, hits[i].clause))
+				hits[i].dead = true;
+		}
 		if (hits[i].task == NULL && !hits[i].dead)
 		{
 			hits[i].task = choose_task(d, hits[i].svc, hits[i].clause);
