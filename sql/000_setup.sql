@@ -53,7 +53,7 @@ WHERE p.prosecdef
                 WHERE refclassid = 'pg_extension'::regclass
                   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'flowdb')
                   AND classid = 'pg_proc'::regclass)
-  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog'], false)
+  AND NOT coalesce(p.proconfig && ARRAY['search_path=pg_catalog', 'search_path=pg_catalog, pg_temp'], false)
 ORDER BY 1;
 
 -- internal functions in schema flowdb that the SQL surface relies on, and

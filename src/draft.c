@@ -945,13 +945,13 @@ find_amounts(Draft *d)
 				"years", "kg", "g", "gm", "l", "litre", "litres", "pcs",
 				"pieces", "items", "units", "times", "people", "of", NULL
 			};
+			static const char *const verbs[] = {
+				"comes", "goes", "gets", "arrives", "pays", "is", "was", NULL
+			};
 			int			e = s;
 
 			while (e < d->len && isalpha((unsigned char) d->low[e]))
 				e++;
-			static const char *const verbs[] = {
-				"comes", "goes", "gets", "arrives", "pays", "is", "was", NULL
-			};
 
 			if (in_list(d->low + s, e - s, counts) ||
 				(e - s > 2 && d->low[e - 1] == 's' && !in_list(d->low + s, e - s, verbs)))
@@ -1513,14 +1513,16 @@ new_noun_table(Draft *d, int a, int b)
 static void
 set_fields(Draft *d)
 {
-	static const TriggerFields payment = {"contact", "amount_rupees", "email", "notes.name", "description", "id"};
+	static const TriggerFields payment = {"contact", "amount_rupees", "email", NULL, "description", "id"};
 	static const TriggerFields plink = {"customer.contact", "amount_rupees", "customer.email", "customer.name", "description", "id"};
 	static const TriggerFields invoice = {"customer_details.contact", "amount_rupees", "customer_details.email", "customer_details.name", "description", "id"};
 	static const TriggerFields refund = {NULL, "amount_rupees", NULL, NULL, NULL, "payment_id"};
-	static const TriggerFields wa = {"sender", NULL, NULL, "profile_name", "body", "message_sid"};
-	static const TriggerFields ig = {NULL, NULL, NULL, "username", "text", "id"};
+	static const TriggerFields wa = {"sender", NULL, NULL, NULL, "body", NULL};
+	static const TriggerFields ig = {NULL, NULL, NULL, "from.username", "text", "id"};
 	static const TriggerFields slack = {NULL, NULL, NULL, "user", "text", "ts"};
-	static const TriggerFields row = {"phone", "amount", "email", "name", "message", "id"};
+	static const TriggerFields slack_reaction = {NULL, NULL, NULL, "user", "reaction", NULL};
+	/* a table row or flow_run payload: names guessed, see trig_field */
+	static const TriggerFields row = {"phone", "amount", NULL, "name", NULL, "id"};
 	static const TriggerFields none = {NULL, NULL, NULL, NULL, NULL, NULL};
 	const char *ev = d->trig_event;
 
@@ -1540,6 +1542,8 @@ set_fields(Draft *d)
 		d->tf = wa;
 	else if (strncmp(ev, "instagram.", 10) == 0)
 		d->tf = ig;
+	else if (strncmp(ev, "slack.reaction", 14) == 0)
+		d->tf = slack_reaction;
 	else if (strncmp(ev, "slack.", 6) == 0)
 		d->tf = slack;
 	else
@@ -2045,6 +2049,24 @@ field_template(const char *field)
 }
 
 /*
+ * amount_name
+ *		The trigger field holding the amount: the event's, or for a row
+ *		"total" when the prompt says total, else "amount".
+ */
+static const char *
+amount_name(const Draft *d)
+{
+	int			i;
+
+	if (d->tf.amount && strcmp(d->trig_type, "event") == 0)
+		return d->tf.amount;
+	for (i = 0; i < d->ntok; i++)
+		if (tok_is(d, i, "total"))
+			return "total";
+	return d->tf.amount ? d->tf.amount : "amount";
+}
+
+/*
  * amount_field
  *		The trigger field a numeric condition compares: the trigger's
  *		amount, or "total" / "quantity" when the prompt says so.
@@ -2059,12 +2081,7 @@ amount_field(Draft *d, int a, int b)
 		if (tok_stem(d, i, "quantity") || tok_is(d, i, "qty"))
 			return field_template("quantity");
 	}
-	if (d->tf.amount && d->trig_razorpay)
-		return field_template(d->tf.amount);
-	for (i = 0; i < d->ntok; i++)
-		if (tok_is(d, i, "total"))
-			return field_template("total");
-	return field_template(d->tf.amount ? d->tf.amount : "amount");
+	return field_template(amount_name(d));
 }
 
 /*
@@ -2074,7 +2091,7 @@ amount_field(Draft *d, int a, int b)
 static char *
 text_field(Draft *d)
 {
-	return field_template(d->tf.text ? d->tf.text : "message");
+	return field_template(d->tf.text && strcmp(d->trig_type, "event") == 0 ? d->tf.text : "message");
 }
 
 /*
@@ -2235,6 +2252,9 @@ find_condition(Draft *d)
 	}
 	if (!d->has_cond)
 		return;
+	if (strcmp(d->trig_type, "event") != 0)
+		add_warning(d, "the condition reads %s; the %s must have that field", d->cond_left,
+					strcmp(d->trig_type, "table") == 0 ? "row" : "flow_run payload");
 	for (i = 0; i < d->ntok; i++)
 		if (d->toks[i].is_else && d->toks[i].clause >= d->cond_clause)
 		{
@@ -3060,6 +3080,28 @@ trig_ref(const char *field)
 }
 
 /*
+ * trig_field
+ *		The template for a trigger field a step needs, or NULL.  Event data
+ *		has a known shape: its fields are used freely.  A table row or a
+ *		flow_run payload does not: a guessed field ("phone", "amount") is
+ *		used only for a required parameter, with a warning (a missing path
+ *		fails the run when it renders).
+ */
+static char *
+trig_field(Draft *d, const char *field, bool required, const char *step)
+{
+	if (field == NULL)
+		return NULL;
+	if (strcmp(d->trig_type, "event") == 0)
+		return field_template(field);
+	if (!required)
+		return NULL;
+	add_warning(d, "step %s reads {{trigger_data.%s}}; the %s must have that field",
+				step, field, strcmp(d->trig_type, "table") == 0 ? "row" : "flow_run payload");
+	return field_template(field);
+}
+
+/*
  * gen_message
  *		Text for a message parameter when the prompt quoted none: the
  *		output of an earlier step (AI text, payment link, API answer) or a
@@ -3100,7 +3142,7 @@ gen_message(Draft *d, int act, bool customer)
 						   d->tf.name ? d->tf.name : (d->tf.contact ? d->tf.contact : d->tf.text),
 						   d->tf.text);
 	else if (strcmp(d->trig_type, "table") == 0)
-		out = customer ? fdb_strdup("Hi {{trigger_data.name}}, thank you! We have your details.")
+		out = customer ? fdb_strdup("Hi! Thank you, we have your details.")
 			: fdb_asprintf("New row in %s: {{trigger_data}}", d->trig_table[0] ? d->trig_table : "the table");
 	else if (strcmp(d->trig_type, "schedule") == 0)
 		out = fdb_strdup("Scheduled message from {{workflow.name}}");
@@ -3231,7 +3273,7 @@ input_text(Draft *d, int act)
 
 	if (p)
 		return fdb_asprintf("{{steps.%s.output.body}}", p->id);
-	if (d->tf.text)
+	if (d->tf.text && strcmp(d->trig_type, "event") == 0)
 		return field_template(d->tf.text);
 	if (strcmp(d->trig_type, "manual") == 0 || strcmp(d->trig_type, "schedule") == 0)
 		return fdb_strdup("");
@@ -3271,7 +3313,7 @@ fill_params(Draft *d, int act)
 				if ((e = take_ent(d, EK_PHONE, a->clause, true, false)) != NULL)
 					cJSON_AddStringToObject(params, p->name, e->text);
 				else if (d->tf.contact)
-					add_str(params, p->name, field_template(d->tf.contact));
+					add_str(params, p->name, trig_field(d, d->tf.contact, p->required, a->id));
 				else if (p->required)
 				{
 					add_str(params, p->name, field_template("phone"));
@@ -3282,13 +3324,13 @@ fill_params(Draft *d, int act)
 				if ((e = take_ent(d, EK_EMAIL, a->clause, true, false)) != NULL)
 					cJSON_AddStringToObject(params, p->name, e->text);
 				else if (d->tf.email)
-					add_str(params, p->name, field_template(d->tf.email));
+					add_str(params, p->name, trig_field(d, d->tf.email, p->required, a->id));
 				break;
 			case ROLE_AMOUNT:
 				if ((e = take_ent(d, EK_AMOUNT, a->clause, true, true)) != NULL)
 					cJSON_AddNumberToObject(params, p->name, e->num);
 				else if (d->tf.amount)
-					add_str(params, p->name, field_template(d->tf.amount));
+					add_str(params, p->name, trig_field(d, amount_name(d), p->required, a->id));
 				else if (p->required)
 				{
 					add_str(params, p->name, field_template("amount"));
@@ -3302,7 +3344,7 @@ fill_params(Draft *d, int act)
 					if (name)
 						add_str(params, p->name, name);
 					else if (d->tf.name)
-						add_str(params, p->name, field_template(d->tf.name));
+						add_str(params, p->name, trig_field(d, d->tf.name, p->required, a->id));
 					else if (p->required)
 					{
 						add_str(params, p->name, field_template("name"));
@@ -3555,6 +3597,8 @@ draft_name(const Draft *d)
 			 (n + 1 >= d->len || d->orig[n + 1] == ' ')))
 		n++;
 	first = clean_text(d->orig, n, 80);
+	if (first && n > 80 && strrchr(first, ' ') && strlen(strrchr(first, ' ')) < 20)
+		*strrchr(first, ' ') = '\0';
 	if (first == NULL || first[0] == '\0')
 	{
 		free(first);

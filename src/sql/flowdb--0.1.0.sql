@@ -34,14 +34,18 @@ CREATE TABLE flowdb.workflows (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	owner		text NOT NULL DEFAULT flowdb.current_owner(),
 	name		text NOT NULL,
-	blueprint	jsonb NOT NULL,
+	blueprint	jsonb,
 	active		boolean NOT NULL DEFAULT true,
 	prompt		text,
 	drafted_by	text,
 	warnings	jsonb NOT NULL DEFAULT '[]',
+	draft_status text CHECK (draft_status IN ('drafting', 'ready', 'failed')),
+	draft_problems jsonb NOT NULL DEFAULT '[]',
+	draft_run_id uuid,
 	last_fired_at timestamptz,		-- schedule triggers: last minute fired
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	CHECK (blueprint IS NOT NULL OR draft_status IN ('drafting', 'failed'))
 );
 CREATE INDEX workflows_owner ON flowdb.workflows (owner);
 CREATE INDEX workflows_event ON flowdb.workflows ((blueprint #>> '{trigger,event}'))
@@ -305,6 +309,11 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'workflow % not found', workflow_id
 			USING ERRCODE = 'P0002';
+	END IF;
+	IF w.blueprint IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
+			USING ERRCODE = '55000',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
 	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
 END
@@ -584,12 +593,19 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
 	was boolean;
+	bp jsonb;
+	status text;
 BEGIN
-	SELECT w.active INTO was FROM flowdb.workflows w
+	SELECT w.active, w.blueprint, w.draft_status INTO was, bp, status FROM flowdb.workflows w
 	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'P0002';
+	END IF;
+	IF active AND bp IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, status
+			USING ERRCODE = '55000',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
 	UPDATE flowdb.workflows w SET active = set_active.active, updated_at = now()
 	WHERE w.id = set_active.workflow_id;
@@ -967,6 +983,121 @@ BEGIN
 	END IF;
 	delivery := coalesce(ev ->> 'event_id', md5(body));
 	RETURN flowdb.accept_delivery('slack', delivery, name, data);
+END
+$$;
+
+------------------------------------------------------------------------
+-- Drafting (flow_draft): workflows drafted from plain language
+------------------------------------------------------------------------
+
+-- A row has a blueprint unless it is a draft in progress or a failed one
+-- (the contract's CHECK lets a NULL draft_status through; this closes it)
+ALTER TABLE flowdb.workflows ADD CONSTRAINT workflows_blueprint_or_draft
+	CHECK (blueprint IS NOT NULL OR draft_status IS NOT NULL);
+
+-- flowdb.draft_offline: {"blueprint", "warnings"} drafted from a prompt by
+-- the offline drafter (src/draft.c); 22023 for an empty or too long prompt
+CREATE FUNCTION flowdb.draft_offline(prompt text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'flowdb_draft_offline'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- flowdb.draft_save_offline: draft offline and save the result for owner
+-- as an inactive workflow in state 'ready'; returns its id
+CREATE FUNCTION flowdb.draft_save_offline(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d jsonb;
+	wid uuid;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF owner IS NULL OR owner = '' THEN
+		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = '22004';
+	END IF;
+	d := flowdb.draft_offline(prompt);
+	-- the drafter's output always validates; never store one that does not
+	PERFORM flowdb.check_blueprint(d -> 'blueprint');
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  warnings, draft_status)
+	VALUES (owner, d #>> '{blueprint,name}', d -> 'blueprint', false, prompt, 'offline',
+			d -> 'warnings', 'ready')
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.draft_owner: whom flow_draft drafts for.  Without user_id, the
+-- caller.  Naming another owner needs service_role or a superuser (the
+-- role in effect, which PostgREST sets from the verified JWT: the claims
+-- setting alone proves nothing); a JWT caller naming someone else is 42501.
+CREATE FUNCTION flowdb.draft_owner(user_id text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	caller text := flowdb.current_owner();
+	eff text := coalesce(nullif(current_setting('role'), 'none'), session_user::text);
+BEGIN
+	IF eff = 'anon' THEN
+		RAISE EXCEPTION 'anonymous callers cannot draft workflows' USING ERRCODE = '42501';
+	END IF;
+	IF user_id IS NULL OR user_id = caller THEN
+		RETURN caller;
+	END IF;
+	IF user_id = '' THEN
+		RAISE EXCEPTION 'user_id must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF eff = 'service_role' OR
+	   coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = eff), false) THEN
+		RETURN user_id;
+	END IF;
+	RAISE EXCEPTION 'only service_role or a superuser may draft for another owner'
+		USING ERRCODE = '42501',
+			  DETAIL = format('The caller is %s; user_id names %s.', caller, user_id),
+			  HINT = 'Leave user_id out to draft for yourself.';
+END
+$$;
+
+-- flow_draft: draft a workflow from plain language; returns the id of the
+-- saved draft (inactive until flow_activate).  Follow flowdb.workflows
+-- (draft_status, blueprint, warnings) for the result.
+CREATE FUNCTION public.flow_draft(prompt text, user_id text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner text;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+	END IF;
+	owner := flowdb.draft_owner(user_id);
+	-- LLM path (wired at merge): when the owner has a model configured, the
+	-- worker drafts and the row goes drafting -> ready/failed:
+	--   IF flowdb.llm_configured(owner) THEN
+	--     RETURN flowdb.draft_start_llm(owner, prompt);
+	--   END IF;
+	-- Offline path: drafted within this call, saved 'ready'.
+	RETURN flowdb.draft_save_offline(owner, prompt);
+END
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.draft_offline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_save_offline(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_owner(text) FROM PUBLIC;
+
+-- Realtime: a frontend follows its draft's row (drafting -> ready/failed)
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflows;
+	END IF;
 END
 $$;
 
