@@ -276,6 +276,7 @@ main(int argc, char **argv)
 	double		min_trig = -1;
 	double		min_cond = -1;
 	int			failed = 0;
+	int			files = 0;
 	int			i;
 
 	for (i = 1; i < argc; i++)
@@ -311,6 +312,7 @@ main(int argc, char **argv)
 			min_cond = atof(argv[++i]);
 			continue;
 		}
+		files++;
 		text = read_file(argv[i]);
 		if (text == NULL)
 		{
@@ -344,11 +346,13 @@ main(int argc, char **argv)
 		{
 			printf("%s: BELOW FLOOR (F1 >= %.2f, trigger >= %.2f, condition >= %.2f, invalid = 0)\n",
 				   argv[i], min_f1, min_trig, min_cond);
-			failed = 1;
+			failed++;
 		}
 		for (k = 0; k < n; k++)
 			cJSON_Delete(items[k]);
 		free(text);
 	}
-	return failed;
+	if (min_f1 >= 0 || min_trig >= 0 || min_cond >= 0)
+		printf("score: %d passed, %d failed\n", files - failed, failed);
+	return failed ? 1 : 0;
 }
