@@ -88,6 +88,8 @@ typedef struct Ent
 	double		num;			/* amounts */
 	bool		unit;			/* amounts: had a currency or k/lakh */
 	bool		used;
+	int			clause;			/* set by locate_ents */
+	Region		region;
 } Ent;
 
 /* Which fields of trigger_data hold what, per trigger (NULL: none). */
@@ -144,6 +146,7 @@ typedef struct Draft
 
 	Action		acts[DRAFT_MAX_ACTIONS];
 	int			nact;
+	signed char *desc;			/* per clause: -1 unknown, 0/1 description */
 } Draft;
 
 /* ---------------------------------------------------------------------
@@ -232,7 +235,7 @@ typedef struct TaskWord
 } TaskWord;
 
 static const TaskWord task_words[] = {
-	{"razorpay", "create_payment_link", "link collect request upi"},
+	{"razorpay", "create_payment_link", "link collect request"},
 	{"razorpay", "create_invoice", "invoice bill"},
 	{"razorpay", "fetch_payment", "check look lookup verify status details"},
 	{"llm", "complete", "summarise summarize summary write draft generate answer reply translate caption quote"},
@@ -312,7 +315,7 @@ static const char *const action_verbs[] = {
 	"drop", "let", "bill", "invoice", "collect", "request", "write", "draft",
 	"answer", "page", "inform", "mark", "push", "sync", "whatsapp", "dm",
 	"have", "use", "daal", "bhejo", "karo", "banao", "please", "i", "we",
-	"then", NULL
+	"then", "message", "text", NULL
 };
 
 /* Words that make a clause a description of the shop, not a command. */
@@ -1020,7 +1023,10 @@ tokenize(Draft *d)
 		{
 			int			q = p;
 
-			while (q < d->len && isalnum((unsigned char) d->low[q]))
+			/* words keep inner underscores (table names such as cake_orders) */
+			while (q < d->len && (isalnum((unsigned char) d->low[q]) ||
+								  (d->low[q] == '_' && q + 1 < d->len &&
+								   isalnum((unsigned char) d->low[q + 1]))))
 				q++;
 			if (in_list(d->low + p, q - p, sep_words))
 			{
@@ -1048,7 +1054,11 @@ tokenize(Draft *d)
 				 (c == ':' && !(p > 0 && isdigit((unsigned char) d->low[p - 1]) &&
 								p + 1 < d->len && isdigit((unsigned char) d->low[p + 1]))) ||
 				 (c == '.' && (p + 1 >= d->len || isspace((unsigned char) d->low[p + 1])) &&
-				  !(p >= 2 && strncmp(d->low + p - 2, "rs", 2) == 0)) ||
+				  !(p >= 2 && (strncmp(d->low + p - 2, "rs", 2) == 0 ||
+							   strncmp(d->low + p - 2, "mr", 2) == 0 ||
+							   strncmp(d->low + p - 2, "dr", 2) == 0 ||
+							   strncmp(d->low + p - 2, "ms", 2) == 0)) &&
+				  !(p >= 3 && strncmp(d->low + p - 3, "mrs", 3) == 0)) ||
 				 (c == '-' && p + 1 < d->len && d->low[p + 1] == '>') ||
 				 utf8_at(d, p, "\xe2\x80\x94"))
 		{
@@ -1173,9 +1183,17 @@ verb_at(const Draft *d, int i)
 		"messages", "link", "links", "payment", "aaye", NULL
 	};
 
+	static const char *const objects[] = {
+		"him", "her", "them", "me", "us", "it", "the", "customer", "customers",
+		"owner", "buyer", NULL
+	};
+
 	if (!tok_in(d, i, action_verbs))
 		return false;
 	if (i > 0 && tok_in(d, i - 1, dets))
+		return false;
+	/* "message" and "text" are verbs only before an object ("message him") */
+	if ((tok_is(d, i, "message") || tok_is(d, i, "text")) && !tok_in(d, i + 1, objects))
 		return false;
 	if (tok_in(d, i + 1, links))
 		return false;
@@ -1397,10 +1415,12 @@ ident_ok(const Draft *d, int i)
 {
 	static const char *const bad[] = {
 		"the", "a", "an", "this", "that", "our", "my", "your", "new", "table",
-		"there", "it", "db", "database", "sheet", "sheets", "google", NULL
+		"there", "it", "db", "database", "sheet", "sheets", "google", "postgres",
+		"postgresql", "sql", "supabase", "called", "named", NULL
 	};
 
 	return i >= 0 && i < d->ntok && d->toks[i].kind == TK_WORD && !tok_in(d, i, bad) &&
+		!tok_in(d, i, action_verbs) &&
 		isalpha((unsigned char) d->low[d->toks[i].start]) &&
 		d->toks[i].end - d->toks[i].start < 60;
 }
@@ -1420,10 +1440,10 @@ table_name_in(Draft *d, int a, int b)
 	{
 		if (tok_is(d, i, "table"))
 		{
-			if (i > a && ident_ok(d, i - 1))
-				pick = i - 1;
-			else if ((tok_is(d, i + 1, "called") || tok_is(d, i + 1, "named")) && ident_ok(d, i + 2))
+			if ((tok_is(d, i + 1, "called") || tok_is(d, i + 1, "named")) && ident_ok(d, i + 2))
 				pick = i + 2;
+			else if (i > a && ident_ok(d, i - 1))
+				pick = i - 1;
 		}
 	}
 	for (i = a; i < b && pick < 0; i++)
@@ -1612,6 +1632,9 @@ parse_time(const Draft *d, int *h, int *m, bool *pm_known)
 			ampm = true;
 		else if (word_at_is(d, q, "pm") || word_at_is(d, q, "p.m"))
 			ampm = pm = true;
+		else if (word_at_is(d, q, "baje") || word_at_is(d, q, "oclock") ||
+				 word_at_is(d, q, "o'clock"))
+			at = true;
 		b = p;
 		while (b > 0 && d->low[b - 1] == ' ')
 			b--;
@@ -1896,7 +1919,10 @@ find_trigger(Draft *d)
 				b = a;
 				while (b < d->ntok && d->toks[b].kind != TK_SEP)
 					b++;
-				if (has_action_verb(d, a, b) || d->toks[a].region != R_ACTION)
+				/* only clauses before the first command ("customer pays -> ...") */
+				if (has_action_verb(d, a, b))
+					break;
+				if (d->toks[a].region != R_ACTION)
 				{
 					from = b;
 					continue;
@@ -1906,8 +1932,8 @@ find_trigger(Draft *d)
 			if (pass == 0)
 				saw_region = true;
 			ev = best_event(d, a, b, &score);
-			if (pass == 0 && (has_table_words(d, a, b) ||
-							  (prompt_table && score < 1.5)))
+			if ((pass == 0 && (has_table_words(d, a, b) || (prompt_table && score < 1.5))) ||
+				(pass == 2 && has_table_words(d, a, b)))
 			{
 				if (table_name_in(d, a, b) || table_name_in(d, 0, d->ntok) || new_noun_table(d, a, b))
 				{
@@ -1916,7 +1942,7 @@ find_trigger(Draft *d)
 					return;
 				}
 			}
-			if (ev != NULL && score >= (pass == 2 ? 2.0 : 0.75))
+			if (ev != NULL && score >= (pass == 2 ? 0.9 : 0.75))
 			{
 				d->trig_type = "event";
 				snprintf(d->trig_event, sizeof(d->trig_event), "%s", ev);
@@ -1964,6 +1990,26 @@ find_trigger(Draft *d)
 		free(what);
 	}
 	set_fields(d);
+}
+
+/*
+ * locate_ents
+ *		Note each entity's clause and region (after the trigger is known:
+ *		finding it may re-mark a clause) and reset the description cache.
+ */
+static void
+locate_ents(Draft *d)
+{
+	int			i;
+
+	for (i = 0; i < d->nent; i++)
+	{
+		d->ents[i].clause = clause_of_pos(d, d->ents[i].start);
+		d->ents[i].region = region_of_pos(d, d->ents[i].start);
+	}
+	d->desc = malloc(d->nclause > 0 ? d->nclause : 1);
+	if (d->desc)
+		memset(d->desc, -1, d->nclause > 0 ? d->nclause : 1);
 }
 
 /* ---------------------------------------------------------------------
@@ -2085,6 +2131,42 @@ amount_field(Draft *d, int a, int b)
 }
 
 /*
+ * compared_field
+ *		What a numeric comparison at token cmp reads: the noun before it
+ *		("the budget is over 50000" -> budget) for a row or payload; the
+ *		amount for money words, and always for event data.
+ */
+static char *
+compared_field(Draft *d, int a, int cmp)
+{
+	static const char *const skip[] = {"is", "was", "are", "gets", "goes", "of", "its", NULL};
+	static const char *const money[] = {
+		"it", "this", "that", "payment", "order", "amount", "value", "price", "sum",
+		"bill", "paid", "pays", "someone", "customer", "the", "a", "an", "and",
+		"when", "if", "whenever", "only", NULL
+	};
+	int			i = cmp - 1;
+	int			k;
+
+	while (i >= a && tok_in(d, i, skip))
+		i--;
+	if (i < a || strcmp(d->trig_type, "event") == 0 || d->toks[i].kind != TK_WORD ||
+		tok_in(d, i, money) || !isalpha((unsigned char) d->low[d->toks[i].start]) ||
+		d->toks[i].end - d->toks[i].start > 40)
+		return amount_field(d, a, cmp);
+	for (k = d->toks[i].start; k < d->toks[i].end; k++)
+		if (!isalnum((unsigned char) d->low[k]))
+			return amount_field(d, a, cmp);
+	{
+		char		name[48];
+
+		snprintf(name, sizeof(name), "%.*s", d->toks[i].end - d->toks[i].start,
+				 d->low + d->toks[i].start);
+		return field_template(name);
+	}
+}
+
+/*
  * text_field
  *		The trigger field a "contains" condition reads.
  */
@@ -2126,7 +2208,7 @@ try_condition_in(Draft *d, int a, int b)
 			d->cond_op = num_cmps[k].op;
 			d->cond_num = true;
 			d->cond_value = v->num;
-			d->cond_left = amount_field(d, a, b);
+			d->cond_left = compared_field(d, a, i);
 			d->cond_clause = d->toks[i].clause;
 			return true;
 		}
@@ -2377,13 +2459,34 @@ clause_is_politeness(const Draft *d, int clause)
 	return any;
 }
 
+static bool clause_is_description_scan(const Draft *d, int clause);
+
 /*
  * clause_is_description
  *		"We use Slack a lot", "Our shop gets many WhatsApp messages": no
  *		action verb, a state verb, and no explicit channel, URL or quote.
  */
 static bool
-clause_is_description(const Draft *d, int clause)
+clause_is_description(Draft *d, int clause)
+{
+	int			i;
+	bool		state = false;
+
+	if (clause >= 0 && clause < d->nclause && d->desc && d->desc[clause] >= 0)
+		return d->desc[clause] == 1;
+	state = clause_is_description_scan(d, clause);
+	if (clause >= 0 && clause < d->nclause && d->desc)
+		d->desc[clause] = state ? 1 : 0;
+	(void) i;
+	return state;
+}
+
+/*
+ * clause_is_description_scan
+ *		The scan behind clause_is_description.
+ */
+static bool
+clause_is_description_scan(const Draft *d, int clause)
 {
 	int			i;
 	bool		state = false;
@@ -2407,7 +2510,7 @@ clause_is_description(const Draft *d, int clause)
 	}
 	for (i = 0; i < d->nent; i++)
 		if ((d->ents[i].kind == EK_QUOTE || d->ents[i].kind == EK_URL) &&
-			clause_of_pos(d, d->ents[i].start) == clause)
+			d->ents[i].clause == clause)
 			return false;
 	return state || clause_is_politeness(d, clause);
 }
@@ -2449,7 +2552,8 @@ clause_calls(const Draft *d, int clause)
 	static const char *const verbs[] = {
 		"call", "hit", "post", "send", "get", "fetch", "ping", "check", "notify",
 		"sync", "push", "log", "mark", "update", "api", "endpoint", "webhook",
-		"url", "erp", "crm", "server", "trigger", NULL
+		"url", "erp", "crm", "server", "trigger", "forward", "share", "report",
+		"store", "save", "record", NULL
 	};
 	int			i;
 
@@ -2526,8 +2630,10 @@ collect_hits(Draft *d, Hit *hits)
 				snprintf(sname, sizeof(sname), "%.*s",
 						 (int) (strchr(d->trig_event, '.') - d->trig_event), d->trig_event);
 				ts = catalog_service(sname);
-				if (ts == NULL || ts == svc)
+				if (ts == NULL)
 					;
+				else if (ts == svc)
+					hits[n].strong = true;
 				else if (strcmp(sname, "slack") == 0)
 				{
 					hits[n].svc = ts;
@@ -2569,9 +2675,9 @@ collect_hits(Draft *d, Hit *hits)
 	for (i = 0; i < d->nent && n < MAX_HITS; i++)
 	{
 		Ent		   *e = &d->ents[i];
-		int			clause = clause_of_pos(d, e->start);
+		int			clause = e->clause;
 
-		if (region_of_pos(d, e->start) != R_ACTION || clause_is_description(d, clause))
+		if (e->region != R_ACTION || clause_is_description(d, clause))
 			continue;
 		if (e->kind == EK_URL && !is_image_url(e->text) && clause_calls(d, clause))
 		{
@@ -2714,7 +2820,7 @@ clause_has_phone(const Draft *d, int clause)
 	int			i;
 
 	for (i = 0; i < d->nent; i++)
-		if (d->ents[i].kind == EK_PHONE && clause_of_pos(d, d->ents[i].start) == clause)
+		if (d->ents[i].kind == EK_PHONE && d->ents[i].clause == clause)
 			return true;
 	return false;
 }
@@ -2748,7 +2854,8 @@ find_actions(Draft *d)
 			for (j = 0; j < n; j++)
 				if (j != i && hits[j].clause == hits[i].clause && hits[j].svc != hits[i].svc &&
 					((hits[j].strong && hits[j].channel) ||
-					 (strcmp(hits[j].svc->name, "llm") == 0 && hits[i].after_det &&
+					 ((strcmp(hits[j].svc->name, "llm") == 0 ||
+					   strcmp(hits[j].svc->name, "http") == 0) && hits[i].after_det &&
 					  !clause_has_phone(d, hits[i].clause))))
 					hits[i].dead = true;
 			if (clause_names_unknown_app(d, hits[i].clause))
@@ -2815,7 +2922,7 @@ clause_has_param(const Draft *d, int clause)
 	int			i;
 
 	for (i = 0; i < d->nent; i++)
-		if (d->ents[i].kind != EK_AMOUNT && clause_of_pos(d, d->ents[i].start) == clause)
+		if (d->ents[i].kind != EK_AMOUNT && d->ents[i].clause == clause)
 			return true;
 	return false;
 }
@@ -2983,9 +3090,9 @@ take_ent(Draft *d, EntKind kind, int clause, bool global, bool mark)
 		{
 			Ent		   *e = &d->ents[i];
 
-			if (e->kind != kind || region_of_pos(d, e->start) != R_ACTION)
+			if (e->kind != kind || e->region != R_ACTION)
 				continue;
-			if (pass == 0 && (e->used || clause_of_pos(d, e->start) != clause))
+			if (pass == 0 && (e->used || e->clause != clause))
 				continue;
 			if (pass == 1 && e->used)
 				continue;
@@ -3420,7 +3527,7 @@ fill_params(Draft *d, int act)
 					for (j = 0; j < d->nent && e == NULL; j++)
 						if (d->ents[j].kind == EK_URL && !d->ents[j].used &&
 							!is_image_url(d->ents[j].text) &&
-							clause_of_pos(d, d->ents[j].start) == a->clause)
+							d->ents[j].clause == a->clause)
 							e = &d->ents[j];
 					for (j = 0; j < d->nent && e == NULL; j++)
 						if (d->ents[j].kind == EK_URL && !d->ents[j].used &&
@@ -3772,6 +3879,7 @@ draft_offline(const char *prompt, size_t len)
 	tokenize(d);
 	mark_regions(d);
 	find_trigger(d);
+	locate_ents(d);
 	find_condition(d);
 	find_actions(d);
 	assign_branches(d);
@@ -3801,6 +3909,7 @@ done:
 	free(d->orig);
 	free(d->low);
 	free(d->toks);
+	free(d->desc);
 	free(d);
 	return out;
 }
