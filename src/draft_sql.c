@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 
 #include "flowdb.h"
+#include "blueprint.h"
 #include "draft.h"
 
 PG_FUNCTION_INFO_V1(flowdb_draft_offline);
@@ -23,7 +24,8 @@ PG_FUNCTION_INFO_V1(flowdb_draft_offline);
  * flowdb_draft_offline
  *		{"blueprint": ..., "warnings": [...]} for a prompt.  An empty or
  *		blank prompt, or one longer than DRAFT_MAX_INPUT bytes, is refused
- *		with 22023 (the drafter itself never fails on its input).
+ *		with 22023 (the drafter itself never fails on its input).  The
+ *		blueprint is validated here, so callers need not check it again.
  */
 Datum
 flowdb_draft_offline(PG_FUNCTION_ARGS)
@@ -33,6 +35,7 @@ flowdb_draft_offline(PG_FUNCTION_ARGS)
 	int			len = VARSIZE_ANY_EXHDR(t);
 	int			i;
 	cJSON	   *out;
+	FdbErrors	errs;
 
 	for (i = 0; i < len && isspace((unsigned char) s[i]); i++)
 		;
@@ -53,5 +56,22 @@ flowdb_draft_offline(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while drafting a workflow")));
+
+	/* the drafter promises a valid blueprint: never hand out another */
+	fdb_errors_init(&errs);
+	if (!bp_validate(cJSON_GetObjectItem(out, "blueprint"), &errs))
+	{
+		char	   *joined = fdb_errors_join(&errs, "\n");
+		char	   *detail = pstrdup(joined ? joined : "");
+
+		free(joined);
+		fdb_errors_free(&errs);
+		cJSON_Delete(out);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("the offline drafter produced an invalid blueprint"),
+				 errdetail("%s", detail)));
+	}
+	fdb_errors_free(&errs);
 	PG_RETURN_DATUM(flowdb_cjson_to_jsonb_free(out));
 }

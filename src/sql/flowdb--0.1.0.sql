@@ -1019,9 +1019,8 @@ BEGIN
 	IF owner IS NULL OR owner = '' THEN
 		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = '22004';
 	END IF;
+	-- validated inside (bp_validate): an invalid draft raises XX000 there
 	d := flowdb.draft_offline(prompt);
-	-- the drafter's output always validates; never store one that does not
-	PERFORM flowdb.check_blueprint(d -> 'blueprint');
 	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
 								  warnings, draft_status)
 	VALUES (owner, d #>> '{blueprint,name}', d -> 'blueprint', false, prompt, 'offline',
