@@ -184,7 +184,6 @@ static const SvcSyn svc_syns[] = {
 	{"whatsapp", "send_message", "reminder", false, true, false},
 	{"whatsapp", "send_message", "confirmation", false, true, false},
 	{"whatsapp", "send_message", "dm", false, true, false},
-	{"whatsapp", "send_message", "bhejo", false, true, false},
 	{"razorpay", "create_payment_link", "payment link", true, false, false},
 	{"razorpay", "create_payment_link", "pay link", true, false, false},
 	{"razorpay", "create_payment_link", "upi link", true, false, false},
@@ -1932,6 +1931,20 @@ find_trigger(Draft *d)
 			if (pass == 0)
 				saw_region = true;
 			ev = best_event(d, a, b, &score);
+			/* "when our website sends a webhook": no catalog service named */
+			if (pass == 0 && score < 1.5)
+			{
+				int			i;
+
+				for (i = a; i < b; i++)
+					if (tok_stem(d, i, "webhook"))
+					{
+						d->trig_type = "webhook";
+						strcpy(d->trig_event, "webhook.received");
+						set_fields(d);
+						return;
+					}
+			}
 			if ((pass == 0 && (has_table_words(d, a, b) || (prompt_table && score < 1.5))) ||
 				(pass == 2 && has_table_words(d, a, b)))
 			{
@@ -1953,16 +1966,6 @@ find_trigger(Draft *d)
 			}
 			if (pass == 0)
 			{
-				int			i;
-
-				for (i = a; i < b; i++)
-					if (tok_stem(d, i, "webhook"))
-					{
-						d->trig_type = "webhook";
-						strcpy(d->trig_event, "webhook.received");
-						set_fields(d);
-						return;
-					}
 				if (!sched && new_noun_table(d, a, b))
 				{
 					d->trig_type = "table";
@@ -3128,7 +3131,7 @@ find_name(Draft *d, int clause)
 			if (tok_is(d, i, "for") || tok_is(d, i, "to") || tok_is(d, i, "bill") ||
 				tok_is(d, i, "invoice") || tok_is(d, i, "send"))
 				s = i + 1;
-			else if (tok_is(d, i + 1, "ko") && i > 0)
+			else if (tok_is(d, i + 1, "ko"))
 				s = i;
 			if (s < 0 || d->toks[s].kind != TK_WORD)
 				continue;
@@ -3225,6 +3228,10 @@ gen_message(Draft *d, int act, bool customer)
 		out = fdb_asprintf("Label: {{steps.%s.output.label}}", p->id);
 	else if ((p = prior_step(d, act, "llm", NULL)) != NULL)
 		out = fdb_asprintf("{{steps.%s.output.text}}", p->id);
+	else if ((p = prior_step(d, act, "razorpay", "invoice")) != NULL)
+		out = customer ? fdb_asprintf("Your invoice: {{steps.%s.output.short_url}}", p->id)
+			: fdb_asprintf("Invoice {{steps.%s.output.id}} raised: {{steps.%s.output.short_url}}",
+						   p->id, p->id);
 	else if ((p = prior_step(d, act, "razorpay", "create")) != NULL)
 		out = fdb_asprintf(customer ? "Please pay Rs {{steps.%s.output.amount_rupees}} here: {{steps.%s.output.short_url}}"
 						   : "Payment link for Rs {{steps.%s.output.amount_rupees}}: {{steps.%s.output.short_url}}",
