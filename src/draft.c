@@ -1170,7 +1170,7 @@ trigger_marker(const Draft *d, int i)
  *		("an invoice is paid")?
  */
 static bool
-verb_at(const Draft *d, int i)
+verb_at(const Draft *d, int i, bool in_region)
 {
 	static const char *const dets[] = {
 		"a", "an", "the", "each", "every", "new", "any", "this", "that", "our",
@@ -1187,13 +1187,37 @@ verb_at(const Draft *d, int i)
 		"owner", "buyer", NULL
 	};
 
+	static const char *const subjects[] = {
+		"we", "i", "you", "they", "he", "she", "someone", "somebody", "customer",
+		"customers", "anyone", "it", NULL
+	};
+
+	static const char *const wants[] = {
+		"want", "need", "would", "d", "like", "should", "wanna", "also", "must", NULL
+	};
+
 	if (!tok_in(d, i, action_verbs))
 		return false;
 	if (i > 0 && tok_in(d, i - 1, dets))
 		return false;
+	/* "..., we want to send": "we" / "i" start a command only before a wish */
+	if ((tok_is(d, i, "i") || tok_is(d, i, "we")) && !tok_in(d, i + 1, wants))
+		return false;
+	/* "when we get ...": a verb with its subject belongs to the event */
+	if (in_region && i > 0 && tok_in(d, i - 1, subjects))
+		return false;
 	/* "message" and "text" are verbs only before an object ("message him") */
 	if ((tok_is(d, i, "message") || tok_is(d, i, "text")) && !tok_in(d, i + 1, objects))
+	{
+		int			k;
+
+		/* "message 9876543210 ...": a phone number is an object too */
+		for (k = 0; k < d->nent; k++)
+			if (d->ents[k].kind == EK_PHONE && d->ents[k].start >= d->toks[i].end &&
+				d->ents[k].start <= d->toks[i].end + 2)
+				return true;
 		return false;
+	}
 	if (tok_in(d, i + 1, links))
 		return false;
 	return true;
@@ -1243,7 +1267,7 @@ mark_regions(Draft *d)
 		{
 			if (d->toks[j].kind == TK_SEP)
 				break;
-			if (j >= i + n && verb_at(d, j))
+			if (j >= i + n && verb_at(d, j, true))
 				break;
 			/* "... only" ends a condition that started earlier */
 			d->toks[j].region = r;
@@ -1415,7 +1439,8 @@ ident_ok(const Draft *d, int i)
 	static const char *const bad[] = {
 		"the", "a", "an", "this", "that", "our", "my", "your", "new", "table",
 		"there", "it", "db", "database", "sheet", "sheets", "google", "postgres",
-		"postgresql", "sql", "supabase", "called", "named", NULL
+		"postgresql", "sql", "supabase", "called", "named", "in", "to", "into",
+		"on", "of", "for", "from", "at", NULL
 	};
 
 	return i >= 0 && i < d->ntok && d->toks[i].kind == TK_WORD && !tok_in(d, i, bad) &&
@@ -1443,6 +1468,8 @@ table_name_in(Draft *d, int a, int b)
 				pick = i + 2;
 			else if (i > a && ident_ok(d, i - 1))
 				pick = i - 1;
+			else if (i + 1 < b && ident_ok(d, i + 1))
+				pick = i + 1;
 		}
 	}
 	for (i = a; i < b && pick < 0; i++)
@@ -1857,7 +1884,7 @@ has_action_verb(const Draft *d, int a, int b)
 	int			i;
 
 	for (i = a; i < b; i++)
-		if (verb_at(d, i) && !tok_is(d, i, "i") && !tok_is(d, i, "we"))
+		if (verb_at(d, i, false) && !tok_is(d, i, "i") && !tok_is(d, i, "we"))
 			return true;
 	return false;
 }
@@ -1955,7 +1982,8 @@ find_trigger(Draft *d)
 					return;
 				}
 			}
-			if (ev != NULL && score >= (pass == 2 ? 0.9 : 0.75))
+			/* a schedule beats an event whose service the region does not name */
+			if (ev != NULL && score >= (pass == 2 ? 0.9 : 0.75) && !(sched && score < 1.5))
 			{
 				d->trig_type = "event";
 				snprintf(d->trig_event, sizeof(d->trig_event), "%s", ev);
@@ -2293,6 +2321,30 @@ try_from_place(Draft *d)
 }
 
 /*
+ * negate_condition
+ *		Turn the condition around (gt <-> lte, ...); a text condition is
+ *		dropped with a warning instead.
+ */
+static void
+negate_condition(Draft *d)
+{
+	static const char *const ops[][2] = {
+		{"gt", "lte"}, {"gte", "lt"}, {"lt", "gte"}, {"lte", "gt"}, {"eq", "ne"}, {"ne", "eq"},
+		{NULL, NULL}
+	};
+	int			k;
+
+	for (k = 0; ops[k][0]; k++)
+		if (strcmp(d->cond_op, ops[k][0]) == 0)
+		{
+			d->cond_op = ops[k][1];
+			return;
+		}
+	add_warning(d, "the condition has no step of its own; it was left out");
+	d->has_cond = false;
+}
+
+/*
  * find_condition
  *		Condition regions first, then trigger regions, then "from <Place>";
  *		for a message trigger, a quote in its trigger region ("messages
@@ -2344,6 +2396,18 @@ find_condition(Draft *d)
 		if (d->toks[i].is_else && d->toks[i].clause >= d->cond_clause)
 		{
 			d->else_pos = d->toks[i].start;
+			break;
+		}
+	/*
+	 * "under 200 do nothing; for anything bigger ...": the steps are on the
+	 * other side (with "otherwise" the else branch handles it instead)
+	 */
+	for (i = 0; i < d->ntok && d->else_pos < 0; i++)
+		if ((d->toks[i].clause == d->cond_clause || d->toks[i].clause == d->cond_clause + 1) &&
+			(phrase_at(d, i, "do nothing") || phrase_at(d, i, "ignore it") ||
+			 phrase_at(d, i, "skip it")))
+		{
+			negate_condition(d);
 			break;
 		}
 }
@@ -2978,22 +3042,7 @@ assign_branches(Draft *d)
 	}
 	if (n1 == 0 && n2 > 0)
 	{
-		static const char *const ops[][2] = {
-			{"gt", "lte"}, {"gte", "lt"}, {"lt", "gte"}, {"lte", "gt"}, {"eq", "ne"}, {NULL, NULL}
-		};
-		int			k;
-
-		for (k = 0; ops[k][0]; k++)
-			if (strcmp(d->cond_op, ops[k][0]) == 0)
-			{
-				d->cond_op = ops[k][1];
-				break;
-			}
-		if (ops[k][0] == NULL)
-		{
-			add_warning(d, "the condition has no step of its own; it was left out");
-			d->has_cond = false;
-		}
+		negate_condition(d);
 		for (i = 0; i < d->nact; i++)
 			if (d->acts[i].branch == 2)
 				d->acts[i].branch = d->has_cond ? 1 : 0;
@@ -3106,6 +3155,27 @@ take_ent(Draft *d, EntKind kind, int clause, bool global, bool mark)
 			return e;
 		}
 	return NULL;
+}
+
+/*
+ * take_quote
+ *		The quoted text of action act: in its clause, else in the next
+ *		clause when no action of its own claims it ("whatsapp Priya: 'Your
+ *		order has shipped'").
+ */
+static Ent *
+take_quote(Draft *d, int act)
+{
+	int			clause = d->acts[act].clause;
+	Ent		   *e = take_ent(d, EK_QUOTE, clause, false, true);
+	int			k;
+
+	if (e != NULL)
+		return e;
+	for (k = 0; k < d->nact; k++)
+		if (d->acts[k].clause == clause + 1)
+			return NULL;
+	return take_ent(d, EK_QUOTE, clause + 1, false, true);
 }
 
 /*
@@ -3467,13 +3537,13 @@ fill_params(Draft *d, int act)
 				}
 				break;
 			case ROLE_MESSAGE:
-				if ((e = take_ent(d, EK_QUOTE, a->clause, false, true)) != NULL)
+				if ((e = take_quote(d, act)) != NULL)
 					cJSON_AddStringToObject(params, p->name, e->text);
 				else if (strcmp(p->name, "caption") != 0 || prior_step(d, act, "llm", NULL))
 					add_str(params, p->name, gen_message(d, act, customer));
 				break;
 			case ROLE_PROMPT:
-				if ((e = take_ent(d, EK_QUOTE, a->clause, false, true)) != NULL)
+				if ((e = take_quote(d, act)) != NULL)
 					cJSON_AddStringToObject(params, p->name, e->text);
 				else
 				{
@@ -3572,7 +3642,7 @@ fill_params(Draft *d, int act)
 				}
 				break;
 			case ROLE_DESCRIPTION:
-				if ((e = take_ent(d, EK_QUOTE, a->clause, false, true)) != NULL)
+				if ((e = take_quote(d, act)) != NULL)
 					cJSON_AddStringToObject(params, p->name, e->text);
 				break;
 			case ROLE_OTHER:

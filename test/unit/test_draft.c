@@ -155,7 +155,7 @@ TEST(labelled_prompts_all_validate)
 {
 	static const char *const files[] = {
 		"../../bench/draft/dev.jsonl", "../../bench/draft/heldout.jsonl",
-		"../../bench/draft/fresh.jsonl", NULL
+		"../../bench/draft/fresh.jsonl", "../../bench/draft/final.jsonl", NULL
 	};
 	int			f;
 	int			total = 0;
@@ -337,6 +337,12 @@ TEST(phones_emails_channels_urls)
 	CHECK_STR(param_str(out, "instagram", "caption"), "Sale!");
 	CHECK(node_of(out, "http", 0) == NULL);
 	cJSON_Delete(out);
+	/* "message <number>" is a command, not a message event */
+	out = draft("message 9898989898 on whatsapp: 'Your order is ready'");
+	CHECK_STR(trig(out, "type"), "manual");
+	CHECK_STR(param_str(out, "whatsapp", "to"), "+919898989898");
+	CHECK_STR(param_str(out, "whatsapp", "body"), "Your order is ready");
+	cJSON_Delete(out);
 	out = draft("Create an invoice for Ravi Kumar for Rs 3,000");
 	CHECK_STR(param_str(out, "razorpay", "customer_name"), "Ravi Kumar");
 	CHECK_STR(fdb_json_str(node_of(out, "razorpay", 0), "task"), "create_invoice");
@@ -394,6 +400,21 @@ TEST(conditions_and_else)
 	out = draft("When a payment is captured and the amount is below 100, do nothing. Otherwise thank them on WhatsApp.");
 	c = cJSON_GetObjectItem(edge_to(out, "whatsapp_send_message"), "condition");
 	CHECK_STR(fdb_json_str(c, "op"), "gte");
+	cJSON_Delete(out);
+
+	/* "do nothing" without "otherwise": the steps take the other side */
+	out = draft("When a payment is captured under Rs 200, do nothing; for anything bigger post to #big.");
+	c = cJSON_GetObjectItem(edge_to(out, "slack_post_message"), "condition");
+	CHECK_STR(fdb_json_str(c, "op"), "gte");
+	CHECK(cJSON_GetObjectItem(c, "right")->valuedouble == 200);
+	cJSON_Delete(out);
+
+	/* a subject before the verb keeps it in the trigger ("when we get ...") */
+	out = draft("when we get a whatsapp message that mentions 'complaint' let #support know");
+	CHECK_STR(trig(out, "event"), "whatsapp.message.received");
+	c = cJSON_GetObjectItem(edge_to(out, "slack_post_message"), "condition");
+	CHECK_STR(fdb_json_str(c, "right"), "complaint");
+	CHECK(node_of(out, "whatsapp", 0) == NULL);
 	cJSON_Delete(out);
 }
 
