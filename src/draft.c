@@ -2536,15 +2536,13 @@ static bool clause_is_description_scan(const Draft *d, int clause);
 static bool
 clause_is_description(Draft *d, int clause)
 {
-	int			i;
-	bool		state = false;
+	bool		state;
 
 	if (clause >= 0 && clause < d->nclause && d->desc && d->desc[clause] >= 0)
 		return d->desc[clause] == 1;
 	state = clause_is_description_scan(d, clause);
 	if (clause >= 0 && clause < d->nclause && d->desc)
 		d->desc[clause] = state ? 1 : 0;
-	(void) i;
 	return state;
 }
 
@@ -3087,7 +3085,7 @@ typedef enum ParamRole
  *		tool's "phone" or "message" is filled without editing the drafter).
  */
 static ParamRole
-param_role(const ToolService *svc, const ToolTask *task, const ToolParam *p)
+param_role(const ToolTask *task, const ToolParam *p)
 {
 	const char *n = p->name;
 
@@ -3122,7 +3120,6 @@ param_role(const ToolService *svc, const ToolTask *task, const ToolParam *p)
 		return ROLE_PAYMENT_ID;
 	if (strcmp(n, "description") == 0)
 		return ROLE_DESCRIPTION;
-	(void) svc;
 	return ROLE_OTHER;
 }
 
@@ -3488,7 +3485,7 @@ fill_params(Draft *d, int act)
 	for (k = 0; k < a->task->nparams; k++)
 	{
 		const ToolParam *p = &a->task->params[k];
-		ParamRole	role = param_role(a->svc, a->task, p);
+		ParamRole	role = param_role(a->task, p);
 		Ent		   *e;
 
 		switch (role)
