@@ -1,7 +1,8 @@
 #!/bin/bash
 # test.sh: everything `make test` runs.
 #   1. build and install the extension (-Wall -Wextra -Werror)
-#   2. C unit tests of the pure modules under valgrind
+#   2. C unit tests of the pure modules under valgrind, and the offline
+#      drafter's accuracy on bench/draft's labelled prompts (floors)
 #   3. pg_regress (sql/ + expected/) on a throwaway cluster with flowdb preloaded
 #   4. TAP tests (test/t/*.pl): each starts its own clusters and fake servers
 #   5. the benchmark in its smoke form (bench/run.sh --smoke: it runs, nothing is asserted)
@@ -60,6 +61,9 @@ if ! make -s PG_CONFIG="$PG_CONFIG" >/dev/null || ! make -s install PG_CONFIG="$
 fi
 
 suite unit make -s -C test/unit run
+
+# the offline drafter's accuracy on the labelled prompts, with floors
+suite draft-accuracy make -s -C bench/draft check
 
 WORK=$(work_copy "$ROOT")
 trap 'stop_cluster "$WORK/tmp_cluster"; rm -rf "$WORK" "$LOG"' EXIT

@@ -135,6 +135,13 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('whatsapp_webhook', 'unsigned', $$SELECT whatsapp_webhook('{"AccountSid": "AC1", "MessageSid": "SM1", "From": "whatsapp:+15550001", "Body": "hi"}')$$, '28000'),
 ('whatsapp_webhook', 'nested', $$SELECT whatsapp_webhook(pg_temp.nested(5000)::json)$$, '22023'),
 ('whatsapp_webhook', 'form injection', $$SELECT whatsapp_webhook(to_json('AccountSid=AC1&Body=%27%3B%20DROP%20TABLE%20public.canary%3B--'::text))$$, '28000'),
+-- flow_draft: sizes, other owners, injection-shaped prompts
+('flow_draft', 'oversized prompt', $$SELECT flow_draft(repeat('send a whatsapp ', 10000))$$, '22023'),
+('flow_draft', 'null prompt', $$SELECT flow_draft(NULL)$$, '22004'),
+('flow_draft', 'other owner', $$SELECT flow_draft('every monday post to #sales', 'victim')$$, '42501'),
+('flow_draft', 'server owner', $$SELECT flow_draft('every monday post to #sales', '*')$$, '22023'),
+('flow_draft', 'template-shaped', $$SELECT flow_draft('when a payment is captured send {{steps.x.output}} "{{run.id}}" to #sales')$$, 'ok'),
+('flow_draft', 'injection-shaped', $$SELECT flow_draft('''); DROP TABLE public.canary; --')$$, 'ok'),
 -- server-wide credentials: never for a signed-in owner
 ('flow_set_server_credential', 'not admin', $$SELECT flow_set_server_credential('llm', 'default', '{"api_key": "sk-x"}')$$, '42501'),
 -- intent_parse: text, sizes, injection-shaped commands

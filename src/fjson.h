@@ -3,7 +3,8 @@
  * fjson.h
  *	  Small helpers shared by flowdb's pure modules (no PostgreSQL headers).
  *
- * Everything under src/ except flowdb.c, api.c, webhook.c and worker.c is
+ * Everything under src/ except flowdb.c, api.c, webhook.c, worker.c, http.c
+ * and draft_sql.c is
  * "pure": it depends only on libc and cJSON, allocates with malloc, never
  * longjmps, and is unit-tested under valgrind in test/unit.  Errors are
  * reported through FdbErrors (a list of "json.path: message" strings) or a

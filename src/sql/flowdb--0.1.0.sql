@@ -350,6 +350,11 @@ BEGIN
 		RAISE EXCEPTION 'workflow % not found', workflow_id
 			USING ERRCODE = 'P0002';
 	END IF;
+	IF w.blueprint IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
+			USING ERRCODE = '55000',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
+	END IF;
 	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
 END
 $$;
@@ -676,13 +681,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	was boolean;
+	bp jsonb;
+	status text;
 BEGIN
 	PERFORM flowdb.refuse_anon();
-	SELECT w.active INTO was FROM flowdb.workflows w
+	SELECT w.active, w.blueprint, w.draft_status INTO was, bp, status FROM flowdb.workflows w
 	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'P0002';
+	END IF;
+	IF active AND bp IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, status
+			USING ERRCODE = '55000',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
 	UPDATE flowdb.workflows w SET active = set_active.active, updated_at = now()
 	WHERE w.id = set_active.workflow_id;
@@ -1115,6 +1127,109 @@ BEGIN
 	RETURN flowdb.accept_delivery('slack', coalesce(ev ->> 'event_id', md5(body)), name, data, owners);
 END
 $$;
+
+------------------------------------------------------------------------
+-- Drafting (flow_draft): workflows drafted from plain language
+------------------------------------------------------------------------
+
+-- A row has a blueprint unless it is a draft in progress or a failed one
+-- (the contract's CHECK lets a NULL draft_status through; this closes it)
+ALTER TABLE flowdb.workflows ADD CONSTRAINT workflows_blueprint_or_draft
+	CHECK (blueprint IS NOT NULL OR draft_status IS NOT NULL);
+
+-- flowdb.draft_offline: {"blueprint", "warnings"} drafted from a prompt by
+-- the offline drafter (src/draft.c); 22023 for an empty or too long prompt
+CREATE FUNCTION flowdb.draft_offline(prompt text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'flowdb_draft_offline'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- flowdb.draft_save_offline: draft offline and save the result for owner
+-- as an inactive workflow in state 'ready'; returns its id
+CREATE FUNCTION flowdb.draft_save_offline(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d jsonb;
+	wid uuid;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF owner IS NULL OR owner = '' THEN
+		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = '22004';
+	END IF;
+	-- validated inside (bp_validate): an invalid draft raises XX000 there
+	d := flowdb.draft_offline(prompt);
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  warnings, draft_status)
+	VALUES (owner, d #>> '{blueprint,name}', d -> 'blueprint', false, prompt, 'offline',
+			d -> 'warnings', 'ready')
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.draft_owner: whom flow_draft drafts for.  Without user_id, the
+-- caller.  Naming another owner needs service_role or a superuser (the
+-- role in effect, which PostgREST sets from the verified JWT: the claims
+-- setting alone proves nothing); a JWT caller naming someone else is 42501.
+CREATE FUNCTION flowdb.draft_owner(user_id text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	caller text := flowdb.current_owner();
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF user_id IS NULL OR user_id = caller THEN
+		RETURN caller;
+	END IF;
+	IF user_id = '' OR user_id = '*' THEN
+		RAISE EXCEPTION 'user_id must name an owner' USING ERRCODE = '22023';
+	END IF;
+	IF flowdb.caller_is_admin() THEN
+		RETURN user_id;
+	END IF;
+	RAISE EXCEPTION 'only service_role or a superuser may draft for another owner'
+		USING ERRCODE = '42501',
+			  DETAIL = format('The caller is %s; user_id names %s.', left(caller, 100), left(user_id, 100)),
+			  HINT = 'Leave user_id out to draft for yourself.';
+END
+$$;
+
+-- flow_draft: draft a workflow from plain language; returns the id of the
+-- saved draft (inactive until flow_activate).  Follow flowdb.workflows
+-- (draft_status, blueprint, warnings) for the result.
+CREATE FUNCTION public.flow_draft(prompt text, user_id text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner text;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+	END IF;
+	owner := flowdb.draft_owner(user_id);
+	IF btrim(prompt) = '' OR octet_length(prompt) > 8192 THEN
+		RAISE EXCEPTION 'prompt must be 1 to 8192 bytes of text' USING ERRCODE = '22023';
+	END IF;
+	-- with a model the worker drafts: the row goes drafting -> ready/failed
+	IF flowdb.llm_configured(owner) THEN
+		RETURN flowdb.draft_start_llm(owner, prompt);
+	END IF;
+	-- offline: drafted within this call, saved 'ready'
+	RETURN flowdb.draft_save_offline(owner, prompt);
+END
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.draft_offline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_save_offline(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_owner(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- LLM path (flow_draft / intent_parse with a model): worker steps
@@ -1776,11 +1891,7 @@ BEGIN
 				format('Drafting the workflow (%s) with the model; it shows as ready when done.', wid),
 				analysis, intent, e, jsonb_build_object('workflow_id', wid));
 		END IF;
-		IF to_regprocedure('flowdb.draft_save_offline(text,text)') IS NULL THEN
-			RETURN flowdb.intent_result('error', 'Drafting workflows is not available on this server.',
-				analysis, intent, e);
-		END IF;
-		EXECUTE 'SELECT flowdb.draft_save_offline($1, $2)' INTO wid USING owner, e ->> 'description';
+		wid := flowdb.draft_save_offline(owner, e ->> 'description');
 		RETURN flowdb.intent_result('done',
 			format('Drafted a workflow (%s). Review it, then turn it on with flow_activate.', wid),
 			analysis, intent, e, jsonb_build_object('workflow_id', wid));
