@@ -80,7 +80,8 @@ struct HttpMulti
 	HttpTransfer *done_head;	/* completed, not yet popped */
 	HttpTransfer *done_tail;
 	HttpPool   *pools;
-	char	   *epoch;			/* policy text + proxy the pools belong to */
+	char	   *epoch;			/* policy text, NUL, proxy: what the pools
+								 * belong to */
 };
 
 /*
@@ -175,7 +176,11 @@ url_host_blocked(HttpTransfer *t)
 		return true;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	{
+		/* cannot tell where it goes: refuse */
+		block(t, "(unparsable URL host)");
 		refused = true;
+	}
 	else if (netguard_host_literal(host, &family, addr) &&
 			 !netguard_allowed(&t->pool->policy, NULL, family, addr))
 	{
@@ -273,19 +278,19 @@ pool_for(HttpMulti *m, const HttpLimits *limits)
 	char		key[sizeof(((HttpPool *) 0)->key)];
 	const char *ptext = limits->policy_text ? limits->policy_text : "";
 	const char *proxy = limits->proxy ? limits->proxy : "";
-	size_t		elen = strlen(ptext) + strlen(proxy) + 2;
+	size_t		plen = strlen(ptext);
 	HttpPool   *pool;
 
-	if (m->epoch == NULL || strlen(m->epoch) + 1 != elen ||
-		strncmp(m->epoch, ptext, strlen(ptext)) != 0 ||
-		m->epoch[strlen(ptext)] != '\n' ||
-		strcmp(m->epoch + strlen(ptext) + 1, proxy) != 0)
+	/* epoch = policy text, NUL, proxy (neither setting can hold a NUL) */
+	if (m->epoch == NULL || strcmp(m->epoch, ptext) != 0 ||
+		strcmp(m->epoch + plen + 1, proxy) != 0)
 	{
-		char	   *e = malloc(elen);
+		char	   *e = malloc(plen + strlen(proxy) + 2);
 
 		if (e == NULL)
 			return NULL;
-		snprintf(e, elen, "%s\n%s", ptext, proxy);
+		memcpy(e, ptext, plen + 1);
+		strcpy(e + plen + 1, proxy);
 		pools_retire(m);
 		free(m->epoch);
 		m->epoch = e;
