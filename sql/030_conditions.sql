@@ -171,3 +171,10 @@ SELECT flowdb.eval_condition(
 \echo :LAST_ERROR_SQLSTATE
 SELECT flowdb.eval_condition(
          (SELECT repeat('{"not": ', 30) || '{"left": 1, "op": "eq", "right": 1}' || repeat('}', 30))::jsonb, '{}') AS thirty_nots;
+-- "matches" refuses subjects longer than flowdb.max_regex_subject (10000);
+-- under it, PostgreSQL's regex engine handles (a|aa)*c in linear time
+SHOW flowdb.max_regex_subject;
+SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 10000), 'op', 'matches', 'right', '^a+$'), '{}') AS at_limit;
+SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 10000), 'op', 'matches', 'right', '(a|aa)*c'), '{}') AS hostile_at_limit;
+SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 40000), 'op', 'matches', 'right', '(a|aa)*c'), '{}');
+\echo :LAST_ERROR_SQLSTATE

@@ -193,6 +193,21 @@ SELECT notify_name, extra FROM dblink_get_notify('listener');
 SELECT dblink_disconnect('listener');
 DROP EXTENSION dblink;
 
+------------------------------------------------------------------------
+-- lease token and crash count: flow_cancel and flow_retry clear the token
+-- (a copy of the run from the old claim can no longer commit); flow_retry
+-- resets the crash count
+------------------------------------------------------------------------
+SELECT flow_execute(:'bp', '{"x": "lease"}') AS run5 \gset
+SELECT lease_token IS NULL AS no_token_when_queued, crashes FROM flowdb.runs WHERE id = :'run5';
+UPDATE flowdb.runs SET status = 'running', lease_owner = 0, lease_until = now() + interval '1 min',
+  lease_token = gen_random_uuid(), crashes = 2 WHERE id = :'run5';
+SELECT flow_cancel(:'run5') AS canceled;
+SELECT lease_owner, lease_token, crashes FROM flowdb.runs WHERE id = :'run5';
+UPDATE flowdb.runs SET lease_token = gen_random_uuid() WHERE id = :'run5';
+SELECT flow_retry(:'run5') = :'run5' AS retried;
+SELECT status, lease_owner, lease_token, crashes FROM flowdb.runs WHERE id = :'run5';
+
 -- clean up
 DELETE FROM flowdb.runs;
 DELETE FROM flowdb.workflows;

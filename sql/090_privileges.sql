@@ -314,3 +314,14 @@ SELECT flow_approve('33333333-3333-3333-3333-333333333333', 'w', '{"approved": t
 SELECT state -> 'nodes' -> 'w' ->> 'status' AS node FROM flowdb.runs
 WHERE id = '33333333-3333-3333-3333-333333333333';
 DELETE FROM flowdb.runs;
+
+-- the server-wide owner '*' is reserved: a JWT whose sub is "*" cannot act
+-- as it (it would write the server-wide keys and receive single-shop
+-- webhooks)
+SET ROLE authenticated;
+SET request.jwt.claims = '{"sub": "*", "role": "authenticated"}';
+SELECT flow_set_credential('llm', 'default', '{"api_key": "sk-evil"}');
+SELECT flow_execute('{"version": 1, "name": "x", "trigger": {"type": "manual"}, "nodes": [{"id": "a", "type": "set", "values": {"v": 1}}]}');
+RESET request.jwt.claims;
+RESET ROLE;
+SELECT count(*) AS star_rows FROM flowdb.credentials WHERE owner = '*';

@@ -28,6 +28,11 @@
 /* Deepest nesting of arrays/objects inside left/right that we scan. */
 #define COND_MAX_VALUE_DEPTH 1100
 
+/* Bounds on "matches" subjects (see condition.h). */
+size_t		cond_max_subject = 0;
+long		cond_regex_budget = -1;
+CondRegexMatcher cond_regex_matcher = NULL;
+
 /* Longest regular expression accepted by "matches". */
 #define COND_MAX_REGEX_LEN 1024
 
@@ -778,6 +783,26 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 	regex_t		re;
 	int			rc;
 	char	   *problem;
+	size_t		len = strlen(subject);
+
+	if (cond_max_subject > 0 && len > cond_max_subject)
+	{
+		fdb_fmt(err, errlen,
+				"operator \"matches\": the string is %zu bytes long, the limit is %zu "
+				"(flowdb.max_regex_subject)", len, cond_max_subject);
+		return -1;
+	}
+	if (cond_regex_budget >= 0)
+	{
+		if ((long) len > cond_regex_budget)
+		{
+			fdb_fmt(err, errlen,
+					"operator \"matches\": too much text matched against regular "
+					"expressions in one step");
+			return -1;
+		}
+		cond_regex_budget -= (long) len;
+	}
 
 	problem = regex_problem(pattern);
 	if (problem != NULL)
@@ -786,6 +811,8 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 		free(problem);
 		return -1;
 	}
+	if (cond_regex_matcher != NULL)
+		return cond_regex_matcher(subject, len, pattern, err, errlen);
 	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 	{
 		fdb_fmt(err, errlen, "invalid regular expression");

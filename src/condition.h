@@ -32,6 +32,30 @@
  */
 extern void cond_validate(const cJSON *cond, const char *path, FdbErrors *errs);
 
+/*
+ * Bounds on "matches" (glibc's matcher cannot be interrupted and some
+ * patterns take time quadratic in the subject's length):
+ * cond_max_subject: longest subject in bytes, 0 = no limit (the backend
+ * sets it from flowdb.max_regex_subject);
+ * cond_regex_budget: bytes of subject that "matches" may still scan, -1 =
+ * no limit; the worker sets it before advancing each run, so one run's
+ * conditions scan a bounded amount in one step.  Passing either is an
+ * evaluation error.
+ */
+extern size_t cond_max_subject;
+extern long cond_regex_budget;
+
+/*
+ * The matcher "matches" uses once the pattern passed the checks above
+ * (validated as a POSIX ERE): NULL = glibc's regexec.  The backend installs
+ * PostgreSQL's own engine, which is linear on hostile patterns and acts on
+ * pending interrupts (SIGTERM).  Returns 1 on a match, 0 on none, -1 with
+ * err set on an error.
+ */
+typedef int (*CondRegexMatcher) (const char *subject, size_t len,
+								 const char *pattern, char *err, size_t errlen);
+extern CondRegexMatcher cond_regex_matcher;
+
 /* Evaluate: 1 true, 0 false, -1 error (err set). */
 extern int	cond_eval(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen);
 

@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ static const cJSON *find_node(const cJSON *bp, const char *id);
 static int	edge_value(EngineRun *run, int i);
 static void resolve_out_edges(EngineRun *run, const char *node_id, bool skipped,
 							  bool timed_out);
+static void fail_node(EngineRun *run, const char *node_id, cJSON *input,
+					  const char *error, double started_ms, double now_ms,
+					  EngineEvents *ev);
 
 EngineConfig engine_config = {1000.0, 3600000.0, default_random01};
 
@@ -271,6 +275,8 @@ engine_run_new(const char *run_id, const char *workflow_id,
 		for (int i = 0; i < nedges; i++)
 			cJSON_AddItemToArray(run->edges, cJSON_CreateNull());
 	}
+	if (engine_config.max_state_bytes > 0)
+		run->state_bytes = fdb_json_size(run->state, engine_config.max_state_bytes);
 	return run;
 }
 
@@ -608,6 +614,24 @@ succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
 	cJSON	   *ns = node_state(run, node_id);
 	int			attempt = get_int(ns, "attempt", 1);
 
+	/* a run's state only grows by outputs: keep it under the cap */
+	if (engine_config.max_state_bytes > 0)
+	{
+		size_t		max = engine_config.max_state_bytes;
+		size_t		size = fdb_json_size(output, max);
+
+		if (size > max || run->state_bytes > max - size)
+		{
+			char	   *msg = fdb_asprintf("the run's state would be larger than %zu bytes "
+										   "(flowdb.max_state_bytes)", max);
+
+			cJSON_Delete(output);
+			fail_node(run, node_id, input, msg, started_ms, now_ms, ev);
+			free(msg);
+			return;
+		}
+		run->state_bytes += size;
+	}
 	if (attempt < 1)
 		attempt = 1;
 	set_status(ns, "succeeded");
@@ -643,6 +667,29 @@ fail_node(EngineRun *run, const char *node_id, cJSON *input, const char *error,
 	msg = fdb_asprintf("node %s failed: %s", node_id, error);
 	engine_fail_run(run, msg);
 	free(msg);
+}
+
+/*
+ * engine_fail_oversized
+ *		Fail a run whose state grew too large to be stored: drop every
+ *		node's output and phase state (keeping statuses, attempts and
+ *		errors) and fail the run with error (the first error still wins
+ *		for run->error, but this one is recorded in the state too).
+ */
+void
+engine_fail_oversized(EngineRun *run, const char *error)
+{
+	cJSON	   *ns;
+
+	cJSON_ArrayForEach(ns, run->nodes)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "output");
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase_state");
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "match");
+	}
+	engine_fail_run(run, error);
+	set_field(run->state, "error", cJSON_CreateString(run->error));
+	run->state_bytes = fdb_json_size(run->state, SIZE_MAX);
 }
 
 /*

@@ -58,6 +58,7 @@ typedef struct EngineRun
 	cJSON	   *edges;			/* borrowed: state.edges */
 	char	   *error;			/* run error (malloc) once failing */
 	bool		failing;		/* a node failed for good */
+	size_t		state_bytes;	/* approximate size of state (when capped) */
 } EngineRun;
 
 /* Settings the engine reads (the worker copies GUCs here). */
@@ -66,6 +67,9 @@ typedef struct EngineConfig
 	double		retry_base_ms;	/* first backoff */
 	double		retry_max_ms;	/* cap */
 	double		(*random01) (void);	/* jitter source in [0,1) */
+	size_t		max_state_bytes;	/* largest run state, 0 = no limit: an
+									 * output that would pass it fails its
+									 * node */
 } EngineConfig;
 
 extern EngineConfig engine_config;
@@ -129,6 +133,10 @@ extern void engine_action_failed(EngineRun *run, const char *node_id,
 
 /* Fail the run now (e.g. the run cannot be parsed). */
 extern void engine_fail_run(EngineRun *run, const char *error);
+
+/* Fail a run whose state is too large to store: outputs are dropped from
+ * the state so that what is written stays small. */
+extern void engine_fail_oversized(EngineRun *run, const char *error);
 
 /*
  * Where the run stands: "running" (requests in flight or nodes ready),

@@ -740,3 +740,34 @@ fdb_scrub_json(const cJSON *secret, cJSON *v)
 	cJSON_ArrayForEach(c, v)
 		fdb_scrub_json(secret, c);
 }
+
+/*
+ * fdb_json_size
+ *		Approximate length of v's compact JSON text (string escapes are
+ *		not counted), found by walking the tree without allocating; stops
+ *		once the count passes stop.  Recursion depth is the value's depth
+ *		(bounded by the parser's and the renderer's nesting limits).
+ */
+size_t
+fdb_json_size(const cJSON *v, size_t stop)
+{
+	size_t		n = 0;
+	const cJSON *c;
+
+	if (v == NULL)
+		return 0;
+	if (cJSON_IsString(v) || cJSON_IsRaw(v))
+		return (v->valuestring ? strlen(v->valuestring) : 0) + 2;
+	if (cJSON_IsNumber(v))
+		return 24;
+	if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+		return 5;				/* true, false, null */
+	n = 2;
+	for (c = v->child; c != NULL && n <= stop; c = c->next)
+	{
+		if (c->string != NULL && cJSON_IsObject(v))
+			n += strlen(c->string) + 3;	/* "key": */
+		n += fdb_json_size(c, stop - (n < stop ? n : stop)) + 1;
+	}
+	return n;
+}

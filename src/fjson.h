@@ -66,6 +66,10 @@ extern bool fdb_json_num(const cJSON *obj, const char *key, double *out);
 extern char *fdb_json_to_text(const cJSON *v);
 /* Compact JSON text (malloc'd). */
 extern char *fdb_json_print(const cJSON *v);
+/* Approximate size in bytes of v's compact JSON text, without building
+ * it; counting stops as soon as it exceeds stop (the result is then some
+ * value > stop). */
+extern size_t fdb_json_size(const cJSON *v, size_t stop);
 /* Percent-encode for application/x-www-form-urlencoded (malloc'd). */
 extern char *fdb_urlencode(const char *s);
 /* Base64 (standard alphabet, padded); malloc'd. */

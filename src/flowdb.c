@@ -34,6 +34,9 @@
 
 #include "flowdb.h"
 #include "catalog.h"
+#include "condition.h"
+#include "engine.h"
+#include "template.h"
 #include "netguard.h"
 
 PG_MODULE_MAGIC;
@@ -55,11 +58,20 @@ int			flowdb_retention_days = 30;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
+int			flowdb_max_value_bytes = 1024 * 1024;
+int			flowdb_max_state_bytes = 8 * 1024 * 1024;
+int			flowdb_max_regex_subject = 10000;
+int			flowdb_max_run_crashes = 3;
 
 int			flowdb_sandbox_mode = FLOWDB_SANDBOX_AUTO;
 static char *flowdb_llm_model = NULL;
+static char *flowdb_transcription_model = NULL;
 static char *flowdb_razorpay_webhook_secret = NULL;
 static char *flowdb_slack_signing_secret = NULL;
+/* intent_parse and the WhatsApp assistant (read from SQL) */
+static char *flowdb_public_url = NULL;
+static int	flowdb_intent_confirm_rupees = 5000;
+static int	flowdb_intent_session_minutes = 30;
 
 /* flowdb.<service>_base_url, one per registered service */
 #define MAX_SERVICES 64
@@ -92,6 +104,9 @@ static void flowdb_xact_callback(XactEvent event, void *arg);
 static void define_settings(void);
 static bool check_service_limits(char **newval, void **extra, GucSource source);
 static void assign_service_limits(const char *newval, void *extra);
+static void assign_max_value_bytes(int newval, void *extra);
+static void assign_max_state_bytes(int newval, void *extra);
+static void assign_max_regex_subject(int newval, void *extra);
 static bool check_allow_private_hosts(char **newval, void **extra, GucSource source);
 static void assign_allow_private_hosts(const char *newval, void *extra);
 
@@ -104,6 +119,7 @@ void
 _PG_init(void)
 {
 	define_settings();
+	cond_regex_matcher = flowdb_regex_match;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 
@@ -134,6 +150,36 @@ _PG_init(void)
 		worker.bgw_notify_pid = 0;
 		RegisterBackgroundWorker(&worker);
 	}
+}
+
+/*
+ * assign_max_value_bytes
+ *		flowdb.max_value_bytes: the template renderer's cap.
+ */
+static void
+assign_max_value_bytes(int newval, void *extra)
+{
+	tmpl_max_bytes = (size_t) newval;
+}
+
+/*
+ * assign_max_state_bytes
+ *		flowdb.max_state_bytes: the engine's cap on a run's state.
+ */
+static void
+assign_max_state_bytes(int newval, void *extra)
+{
+	engine_config.max_state_bytes = (size_t) newval;
+}
+
+/*
+ * assign_max_regex_subject
+ *		flowdb.max_regex_subject: the longest "matches" subject.
+ */
+static void
+assign_max_regex_subject(int newval, void *extra)
+{
+	cond_max_subject = (size_t) newval;
 }
 
 /*
@@ -214,6 +260,26 @@ define_settings(void)
 							NULL, &flowdb_max_payload_bytes, 1024 * 1024, 1024,
 							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_value_bytes",
+							"Largest value one template may render (a set node's values, an action's params).",
+							"A larger value fails its node.",
+							&flowdb_max_value_bytes, 1024 * 1024, 1024,
+							256 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, assign_max_value_bytes, NULL);
+	DefineCustomIntVariable("flowdb.max_state_bytes",
+							"Largest state (all node outputs) of one run.",
+							"An output that would make the state larger fails its node and the run.",
+							&flowdb_max_state_bytes, 8 * 1024 * 1024, 64 * 1024,
+							512 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, assign_max_state_bytes, NULL);
+	DefineCustomIntVariable("flowdb.max_regex_subject",
+							"Longest string the condition operator \"matches\" accepts, in bytes.",
+							NULL, &flowdb_max_regex_subject, 10000, 100, 10000000,
+							PGC_SIGHUP, 0, NULL, assign_max_regex_subject, NULL);
+	DefineCustomIntVariable("flowdb.max_run_crashes",
+							"Worker crashes a run may be in flight for before it is failed instead of claimed again.",
+							NULL, &flowdb_max_run_crashes, 3, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
@@ -228,6 +294,10 @@ define_settings(void)
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.transcription_model",
+							   "Model name sent to the Whisper-compatible /audio/transcriptions API.",
+							   NULL, &flowdb_transcription_model, "whisper-1",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("flowdb.razorpay_webhook_secret",
 							   "Secret Razorpay signs webhooks with (X-Razorpay-Signature).",
@@ -239,6 +309,21 @@ define_settings(void)
 							   NULL, &flowdb_slack_signing_secret, "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
 							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("flowdb.public_url",
+							   "Public base URL of the PostgREST API, e.g. https://api.example.com.",
+							   "Twilio signs the URL it calls: whatsapp_webhook checks X-Twilio-Signature over this URL + /rpc/whatsapp_webhook.",
+							   &flowdb_public_url, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.intent_confirm_rupees",
+							"Amounts above this (rupees) need a yes before intent_parse creates an invoice or payment link.",
+							"0 asks for every amount.",
+							&flowdb_intent_confirm_rupees, 5000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.intent_session_minutes",
+							"How long intent_parse remembers a question it asked (flowdb.sessions).",
+							NULL, &flowdb_intent_session_minutes, 30, 1, 10080,
+							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 
 	/* one base URL setting per service, from the registry */
 	for (int i = 0; i < MAX_SERVICES && fdb_services[i] != NULL; i++)

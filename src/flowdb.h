@@ -31,6 +31,10 @@ extern int	flowdb_retention_days;
 extern bool flowdb_notify;
 extern int	flowdb_max_blueprint_bytes;
 extern int	flowdb_max_payload_bytes;
+extern int	flowdb_max_value_bytes;
+extern int	flowdb_max_state_bytes;
+extern int	flowdb_max_regex_subject;
+extern int	flowdb_max_run_crashes;
 
 typedef enum FlowdbSandboxMode
 {
@@ -60,7 +64,15 @@ typedef struct FlowdbWorkerSlot
 	pg_atomic_uint64 steps;		/* step results committed */
 	pg_atomic_uint64 commits;	/* result transactions */
 	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
+	pg_atomic_uint32 db_state;	/* FLOWDB_DB_*: connecting to the database */
 } FlowdbWorkerSlot;
+
+/* FlowdbWorkerSlot.db_state: a worker that finds FLOWDB_DB_CONNECTING at
+ * start died connecting (the database is missing): it waits for the
+ * database with a back-off instead of failing again every second */
+#define FLOWDB_DB_OK 0
+#define FLOWDB_DB_CONNECTING 1
+#define FLOWDB_DB_FOUND 2
 
 typedef struct FlowdbShared
 {
@@ -72,6 +84,10 @@ extern FlowdbShared *flowdb_shared;
 extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
 
 extern void flowdb_wake_all(void);
+
+/* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
+extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
+							   char *err, size_t errlen);
 
 /* worker.c */
 extern PGDLLEXPORT void flowdb_worker_main(Datum arg);

@@ -38,6 +38,9 @@
 /* Size of the buffers holding a path's display text. */
 #define TMPL_PATHTEXT_LEN 160
 
+/* Largest rendered value in bytes, 0 = no limit (see template.h). */
+size_t		tmpl_max_bytes = 0;
+
 /* One template located in a string. */
 typedef struct TmplSpan
 {
@@ -658,14 +661,46 @@ lookup_expr(const char *expr, size_t len, const cJSON *ctx,
 }
 
 /*
- * tmpl_render_string
- *		Render one string: unchanged without templates, the referenced
- *		value (deep copy, same JSON type) when it is a whole template,
- *		otherwise a string with each template replaced by its text.
- *		Substituted text is never scanned again.
+ * over_budget
+ *		Add n bytes to the rendered total *used; true (with err set) when
+ *		that passes tmpl_max_bytes.
  */
-cJSON *
-tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
+static bool
+over_budget(size_t *used, size_t n, char *err, size_t errlen)
+{
+	if (tmpl_max_bytes == 0)
+		return false;
+	if (n > tmpl_max_bytes || *used > tmpl_max_bytes - n)
+	{
+		fdb_fmt(err, errlen, "rendered value larger than %zu bytes", tmpl_max_bytes);
+		return true;
+	}
+	*used += n;
+	return false;
+}
+
+/*
+ * value_size
+ *		Approximate JSON size of v, counting no further than just past the
+ *		cap (0 when there is no cap: nothing needs counting).
+ */
+static size_t
+value_size(const cJSON *v)
+{
+	if (tmpl_max_bytes == 0)
+		return 0;
+	return fdb_json_size(v, tmpl_max_bytes);
+}
+
+/*
+ * render_string
+ *		Worker of tmpl_render_string; *used is the running size of the
+ *		whole rendered value, checked against tmpl_max_bytes before each
+ *		piece is copied, so an oversized result is never built.
+ */
+static cJSON *
+render_string(const char *s, const cJSON *ctx, size_t *used,
+			  char *err, size_t errlen)
 {
 	TmplPath	path;
 	int			whole;
@@ -683,6 +718,8 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 	}
 	if (!tmpl_has_template(s))
 	{
+		if (over_budget(used, strlen(s), err, errlen))
+			return NULL;
 		out = cJSON_CreateString(s);
 		if (out == NULL)
 			fdb_fmt(err, errlen, "out of memory");
@@ -697,6 +734,8 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 		const cJSON *v = tmpl_lookup(&path, ctx, err, errlen);
 
 		if (v == NULL)
+			return NULL;
+		if (over_budget(used, value_size(v), err, errlen))
 			return NULL;
 		out = cJSON_Duplicate(v, true);
 		if (out == NULL)
@@ -714,9 +753,14 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 		const cJSON *v;
 		char	   *text;
 
+		if (over_budget(used, span.open - lit, err, errlen))
+		{
+			fdb_buf_free(&b);
+			return NULL;
+		}
 		fdb_buf_append(&b, s + lit, span.open - lit);
 		v = lookup_expr(span.expr, span.len, ctx, err, errlen);
-		if (v == NULL)
+		if (v == NULL || over_budget(used, value_size(v), err, errlen))
 		{
 			fdb_buf_free(&b);
 			return NULL;
@@ -732,7 +776,7 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 		free(text);
 		lit = span.end;
 	}
-	if (rc < 0)
+	if (rc < 0 || over_budget(used, strlen(s + lit), err, errlen))
 	{
 		fdb_buf_free(&b);
 		return NULL;
@@ -752,11 +796,26 @@ tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
 }
 
 /*
+ * tmpl_render_string
+ *		Render one string: unchanged without templates, the referenced
+ *		value (deep copy, same JSON type) when it is a whole template,
+ *		otherwise a string with each template replaced by its text.
+ *		Substituted text is never scanned again.
+ */
+cJSON *
+tmpl_render_string(const char *s, const cJSON *ctx, char *err, size_t errlen)
+{
+	size_t		used = 0;
+
+	return render_string(s, ctx, &used, err, errlen);
+}
+
+/*
  * render_value
  *		Recursive worker of tmpl_render.
  */
 static cJSON *
-render_value(const cJSON *value, const cJSON *ctx, int depth,
+render_value(const cJSON *value, const cJSON *ctx, int depth, size_t *used,
 			 char *err, size_t errlen)
 {
 	cJSON	   *out;
@@ -768,8 +827,8 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 		return NULL;
 	}
 	if (cJSON_IsString(value))
-		return tmpl_render_string(value->valuestring ? value->valuestring : "",
-								  ctx, err, errlen);
+		return render_string(value->valuestring ? value->valuestring : "",
+							 ctx, used, err, errlen);
 	if (cJSON_IsArray(value) || cJSON_IsObject(value))
 	{
 		bool		is_obj = cJSON_IsObject(value);
@@ -782,8 +841,16 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 		}
 		for (child = value->child; child != NULL; child = child->next)
 		{
-			cJSON	   *r = render_value(child, ctx, depth + 1, err, errlen);
+			cJSON	   *r;
 			bool		ok;
+
+			if (child->string != NULL &&
+				over_budget(used, strlen(child->string) + 3, err, errlen))
+			{
+				cJSON_Delete(out);
+				return NULL;
+			}
+			r = render_value(child, ctx, depth + 1, used, err, errlen);
 
 			if (r == NULL)
 			{
@@ -812,6 +879,8 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 		return NULL;
 	}
 	/* number, boolean, null, raw */
+	if (over_budget(used, value_size(value), err, errlen))
+		return NULL;
 	out = cJSON_Duplicate(value, false);
 	if (out == NULL)
 	{
@@ -830,5 +899,7 @@ render_value(const cJSON *value, const cJSON *ctx, int depth,
 cJSON *
 tmpl_render(const cJSON *value, const cJSON *ctx, char *err, size_t errlen)
 {
-	return render_value(value, ctx, 0, err, errlen);
+	size_t		used = 0;
+
+	return render_value(value, ctx, 0, &used, err, errlen);
 }

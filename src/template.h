@@ -19,6 +19,15 @@
 
 #define TMPL_MAX_SEGMENTS 32
 
+/*
+ * Largest rendered value, in bytes of its (approximate) JSON text; 0 means
+ * no limit.  tmpl_render and tmpl_render_string check it before copying
+ * each piece, so an oversized result is refused ("rendered value larger
+ * than N bytes") before it is built.  The backend sets it from
+ * flowdb.max_value_bytes.
+ */
+extern size_t tmpl_max_bytes;
+
 typedef struct TmplSegment
 {
 	bool		is_index;

@@ -15,10 +15,19 @@
  *	 5. wait on latch + postmaster death + curl sockets + timers.
  * No transaction is open while requests are in flight or while waiting.
  *
- * Crash safety: leases carry the worker's slot number.  At start a worker
- * takes back every lease of its slot (its previous incarnation is dead),
- * so interrupted runs resume at once; expired leases of other slots are
- * taken back by the periodic scan.
+ * Crash safety: leases carry the worker's slot number and a token that is
+ * new at every claim.  Commits and renewals match the token, so a copy of
+ * a run from an older claim (canceled and retried meanwhile, or taken
+ * back) can never write: it is dropped.  At start a worker takes back
+ * every lease of its slot (its previous incarnation is dead), so
+ * interrupted runs resume at once, counting the crash on each run; a run
+ * that was in flight during flowdb.max_run_crashes crashes is failed.
+ * Expired leases of other slots are taken back by the periodic scan.
+ *
+ * Isolation: an error while processing one run (template, size, tool,
+ * out of memory) fails that run, not the worker.  Statements that lock
+ * rows skip rows locked by clients (SKIP LOCKED) and give up on other
+ * locks after FLOWDB_LOCK_TIMEOUT; the work is retried later.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +39,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
@@ -48,12 +58,24 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 #include "utils/wait_event.h"
 
 #include "flowdb.h"
 #include "catalog.h"
+#include "condition.h"
 #include "engine.h"
 #include "http.h"
+
+/* lock_timeout of every worker transaction (ms, as text for SET LOCAL) */
+#define FLOWDB_LOCK_TIMEOUT "1000"
+/* a run whose row a client holds locked: try its commit again after (ms) */
+#define BUSY_RETRY_MS 200
+/* bytes of subject a run's "matches" conditions may scan in one step, as
+ * a multiple of flowdb.max_regex_subject */
+#define REGEX_BUDGET_SUBJECTS 4
+/* the longest back-off while flowdb.database_name does not exist (s) */
+#define MISSING_DB_MAX_BACKOFF_S 60
 
 /* a run held by this worker */
 typedef struct WRun
@@ -63,6 +85,8 @@ typedef struct WRun
 	char		owner[NAMEDATALEN * 2];
 	cJSON	   *credentials;	/* {"<service>/<name>": secret}, malloc */
 	EngineEvents events;		/* log rows not yet committed */
+	char		token[40];		/* lease token of this claim */
+	double		busy_until;		/* row locked by a client: commit after */
 	int			inflight;		/* requests queued or in flight */
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
@@ -117,7 +141,12 @@ static SPIPlanPtr commit_plan = NULL;
 static void worker_loop(void);
 static bool extension_ready(void);
 static void recover_leases(bool at_start);
+static bool locked_tx(void (*fn) (void *), void *arg, const char *what);
+static bool needs_commit(WRun *w, double now);
+static void fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
+static void wait_for_database(void);
 static int	claim_runs(int limit);
+static void claim_tx(void *arg);
 static void commit_changes(void);
 static void advance_run(WRun *w, double now);
 static void start_call(WCall *c);
@@ -170,13 +199,22 @@ flowdb_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(flowdb_database_name, NULL, 0);
-	pgstat_report_appname("flowdb worker");
-
 	flowdb_my_slot = slot;
 	if (flowdb_shared && slot < FLOWDB_MAX_WORKERS)
-	{
 		myslot = &flowdb_shared->slots[slot];
+
+	/* the last start died connecting: wait for the database instead */
+	if (myslot && pg_atomic_read_u32(&myslot->db_state) == FLOWDB_DB_CONNECTING)
+		wait_for_database();
+	if (myslot)
+		pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_CONNECTING);
+	BackgroundWorkerInitializeConnection(flowdb_database_name, NULL, 0);
+	if (myslot)
+		pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_OK);
+	pgstat_report_appname("flowdb worker");
+
+	if (myslot)
+	{
 		pg_atomic_write_u32(&myslot->procno, MyProc->pgprocno);
 		pg_atomic_write_u32(&myslot->pid, (uint32) MyProcPid);
 		on_shmem_exit(worker_detach, (Datum) 0);
@@ -191,6 +229,148 @@ flowdb_worker_main(Datum arg)
 
 	worker_loop();
 	proc_exit(1);
+}
+
+/*
+ * wait_for_database
+ *		The previous start of this worker died connecting to
+ *		flowdb.database_name (PostgreSQL reports that as FATAL).  Connect
+ *		to no database, say so once, and check again with an exponential
+ *		back-off (1 s doubling up to MISSING_DB_MAX_BACKOFF_S) until the
+ *		database exists; then exit so that the restarted worker connects.
+ */
+static void
+wait_for_database(void)
+{
+	long		backoff_s = 1;
+	bool		told = false;
+
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("flowdb worker");
+	for (;;)
+	{
+		bool		exists;
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		exists = OidIsValid(get_database_oid(flowdb_database_name, true));
+		CommitTransactionCommand();
+		if (exists)
+			break;
+		if (!told)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("flowdb worker %d: database \"%s\" does not exist",
+							flowdb_my_slot, flowdb_database_name),
+					 errhint("Create the database, or set flowdb.database_name and restart the server. "
+							 "The worker checks again with a back-off of up to %d s.",
+							 MISSING_DB_MAX_BACKOFF_S)));
+			told = true;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 backoff_s * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		backoff_s = Min(backoff_s * 2, MISSING_DB_MAX_BACKOFF_S);
+	}
+	ereport(LOG,
+			(errmsg("flowdb worker %d: database \"%s\" exists now, restarting to connect",
+					flowdb_my_slot, flowdb_database_name)));
+	pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_FOUND);
+	proc_exit(1);
+}
+
+/*
+ * needs_commit
+ *		Does the run have changes to commit now (not waiting for a
+ *		client's row lock to go away)?
+ */
+static bool
+needs_commit(WRun *w, double now)
+{
+	return w->dirty && w->busy_until <= now;
+}
+
+/*
+ * fail_run_on_error
+ *		PG_CATCH half of the per-run isolation: an ERROR raised while
+ *		processing one run (out of memory, an oversized value) fails that
+ *		run with the error's message; the worker goes on.  Cancel requests
+ *		are not a run's fault: they are rethrown.
+ */
+static void
+fail_run_on_error(WRun *w, MemoryContext cxt, const char *what)
+{
+	ErrorData  *ed;
+	char	   *msg;
+
+	MemoryContextSwitchTo(cxt);
+	ed = CopyErrorData();
+	if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
+	{
+		FreeErrorData(ed);
+		PG_RE_THROW();
+	}
+	FlushErrorState();
+	if (IsTransactionState())
+		AbortCurrentTransaction();
+	MemoryContextSwitchTo(cxt);
+	cond_regex_budget = -1;
+	if (w->lost)
+	{
+		FreeErrorData(ed);
+		return;
+	}
+	msg = psprintf("the worker could not %s this run: %s", what, ed->message);
+	ereport(LOG,
+			(errmsg("flowdb worker %d: run %s failed: %s",
+					flowdb_my_slot, w->er->run_id, msg)));
+	/* the state itself may be what failed: keep only what is small */
+	engine_fail_oversized(w->er, msg);
+	w->dirty = true;
+	w->advance = false;
+	FreeErrorData(ed);
+}
+
+/*
+ * apply_response_guarded
+ *		apply_response; an error fails only the call's run.
+ */
+static void
+apply_response_guarded(WCall *c, HttpResponse *resp, MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		apply_response(c, resp);
+	}
+	PG_CATCH();
+	{
+		fail_run_on_error(c->run, cxt, "apply a response to");
+	}
+	PG_END_TRY();
+}
+
+/*
+ * advance_run_guarded
+ *		advance_run; an error fails only that run.
+ */
+static void
+advance_run_guarded(WRun *w, double now, MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		advance_run(w, now);
+	}
+	PG_CATCH();
+	{
+		fail_run_on_error(w, cxt, "advance");
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -237,10 +417,10 @@ worker_loop(void)
 			want_claim = true;
 		}
 
-		/* 1. completed requests */
+		/* 1. completed requests; an error fails only that run */
 		while ((done = http_next_done(multi, &resp)) != NULL)
 		{
-			apply_response(done, &resp);
+			apply_response_guarded(done, &resp, loop_cxt);
 			http_response_free(&resp);
 			free_call(done);
 		}
@@ -282,8 +462,8 @@ worker_loop(void)
 				WRun	   *w = dlist_container(WRun, node, it.cur);
 
 				if (w->advance)
-					advance_run(w, now);
-				if (w->dirty)
+					advance_run_guarded(w, now, loop_cxt);
+				if (needs_commit(w, now))
 					changed = true;
 			}
 			pump_queue();
@@ -300,7 +480,7 @@ worker_loop(void)
 
 			dlist_foreach(it, &runs)
 			{
-				if (dlist_container(WRun, node, it.cur)->dirty)
+				if (needs_commit(dlist_container(WRun, node, it.cur), now))
 					dirty = true;
 			}
 			if (dirty)
@@ -342,9 +522,13 @@ earliest_due(void)
 
 	dlist_foreach(it, &runs)
 	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
 		double		due;
 
-		(void) engine_run_status(dlist_container(WRun, node, it.cur)->er, &due);
+		(void) engine_run_status(w->er, &due);
+		/* a commit put off by a client's row lock is due too */
+		if (w->dirty && w->busy_until > 0 && (due <= 0 || w->busy_until < due))
+			due = w->busy_until;
 		if (due > 0 && (min == 0 || due < min))
 			min = due;
 	}
@@ -471,6 +655,9 @@ spi_begin(const char *activity)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	/* a client holding a lock must not stall the worker (see locked_tx) */
+	(void) set_config_option("lock_timeout", FLOWDB_LOCK_TIMEOUT, PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
 static void
@@ -482,6 +669,79 @@ spi_end(void)
 	/* commit leaves us in TopMemoryContext: go back to the loop's context */
 	MemoryContextSwitchTo(spi_caller_cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* what guarded_tx saw */
+typedef enum TxResult
+{
+	TX_OK,						/* committed */
+	TX_LOCKED,					/* a lock timeout: rolled back, try later */
+	TX_FAILED					/* another error (only with failure != NULL) */
+} TxResult;
+
+/*
+ * guarded_tx
+ *		Run fn (one spi_begin/spi_end transaction) and survive a lock
+ *		timeout: the transaction is rolled back and a LOG line says what
+ *		waited.  With failure != NULL any other ERROR is survived too (its
+ *		message goes to *failure, palloc'd); without, it is rethrown.
+ *		Cancels and worse are always rethrown.
+ */
+static TxResult
+guarded_tx(void (*fn) (void *), void *arg, const char *what, char **failure)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile TxResult result = TX_OK;
+
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		if (ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			(failure == NULL || ed->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			 ed->elevel > ERROR))
+		{
+			FreeErrorData(ed);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (ed->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			ereport(LOG,
+					(errmsg("flowdb worker %d: %s waited too long for a lock, will try again",
+							flowdb_my_slot, what),
+					 errdetail_internal("%s", ed->message)));
+			result = TX_LOCKED;
+		}
+		else
+		{
+			*failure = pstrdup(ed->message);
+			result = TX_FAILED;
+		}
+		FreeErrorData(ed);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * locked_tx
+ *		guarded_tx rethrowing every error but a lock timeout; true when
+ *		fn committed.
+ */
+static bool
+locked_tx(void (*fn) (void *), void *arg, const char *what)
+{
+	return guarded_tx(fn, arg, what, NULL) == TX_OK;
 }
 
 /*
@@ -497,39 +757,155 @@ keep_plan(SPIPlanPtr p, const char *what)
 }
 
 /*
- * recover_leases
- *		At start: take back our slot's leases (and those of slots beyond
- *		flowdb.workers).  Later: take back expired leases of any worker.
+ * held_tokens
+ *		uuid[] of the lease tokens of the runs this worker holds.
+ */
+static Datum
+held_tokens(void)
+{
+	dlist_iter	it;
+	Datum	   *d = palloc(sizeof(Datum) * Max(nruns, 1));
+	int			n = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (!w->lost && w->token[0] != '\0')
+			d[n++] = DirectFunctionCall1(uuid_in, CStringGetDatum(w->token));
+	}
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(d, NULL, 1, dims, lbs, UUIDOID,
+											  UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+/* recover_leases: is our own slot's recovery still to do (rows skipped)? */
+static bool own_recovery_pending = true;
+
+/*
+ * recover_leases_tx
+ *		The transaction of recover_leases; arg points to at_start.
+ *		at_start: take back our slot's leases (and those of slots beyond
+ *		flowdb.workers) except the runs we hold now.  Otherwise: expired
+ *		leases of other workers.  Each run taken back counts a crash; at
+ *		flowdb.max_run_crashes it is failed instead.  Rows locked by
+ *		clients are skipped (at start: tried again later).
  */
 static void
-recover_leases(bool at_start)
+recover_leases_tx(void *arg)
 {
-	Datum		args[2];
-	Oid			types[2] = {INT4OID, INT4OID};
+	bool		at_start = *(bool *) arg;
+	Datum		args[4];
+	Oid			types[4] = {INT4OID, INT4OID, INT4OID, UUIDARRAYOID};
+	char	   *sql;
 	int			ret;
+	uint64		failed = 0;
 
 	spi_begin("flowdb: recover leases");
 	args[0] = Int32GetDatum(flowdb_my_slot);
 	args[1] = Int32GetDatum(flowdb_workers);
-	if (at_start)
-		ret = SPI_execute_with_args(
-									"UPDATE flowdb.runs SET lease_owner = NULL, lease_until = NULL, "
-									"next_at = now() "
-									"WHERE lease_owner IS NOT NULL AND (lease_owner = $1 OR lease_owner >= $2)",
-									2, types, args, NULL, false, 0);
-	else
-		ret = SPI_execute_with_args(
-									"UPDATE flowdb.runs SET lease_owner = NULL, lease_until = NULL, "
-									"next_at = now() "
-									"WHERE lease_owner IS NOT NULL AND lease_owner <> $1 "
-									"AND lease_until < now() AND $2 > 0",
-									2, types, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
+	args[2] = Int32GetDatum(flowdb_max_run_crashes);
+	args[3] = held_tokens();
+	sql = psprintf("WITH c AS MATERIALIZED ("
+				   "  SELECT id FROM flowdb.runs "
+				   "  WHERE lease_owner IS NOT NULL AND %s "
+				   "  FOR UPDATE SKIP LOCKED) "
+				   "UPDATE flowdb.runs r SET lease_owner = NULL, lease_until = NULL, "
+				   "  lease_token = NULL, crashes = r.crashes + 1, updated_at = now(), "
+				   "  next_at = CASE WHEN r.crashes + 1 >= $3 THEN 'infinity' ELSE now() END, "
+				   "  status = CASE WHEN r.crashes + 1 >= $3 THEN 'failed' ELSE r.status END, "
+				   "  finished_at = CASE WHEN r.crashes + 1 >= $3 THEN now() ELSE r.finished_at END, "
+				   "  error = CASE WHEN r.crashes + 1 >= $3 "
+				   "    THEN format('worker crashed %%s times while running this run', r.crashes + 1) "
+				   "    ELSE r.error END "
+				   "FROM c WHERE r.id = c.id "
+				   "RETURNING r.status = 'failed'",
+				   at_start ?
+				   "(lease_owner = $1 OR lease_owner >= $2) "
+				   "AND (lease_token IS NULL OR lease_token <> ALL ($4))" :
+				   "lease_owner <> $1 AND lease_until < now() AND $2 > 0");
+	ret = SPI_execute_with_args(sql, 4, types, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "flowdb: lease recovery failed: %d", ret);
-	if (SPI_processed > 0)
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)))
+			failed++;
+	}
+	if (SPI_processed > failed)
 		ereport(LOG,
 				(errmsg("flowdb worker %d took back %llu interrupted run(s)",
-						flowdb_my_slot, (unsigned long long) SPI_processed)));
+						flowdb_my_slot, (unsigned long long) (SPI_processed - failed))));
+	if (failed > 0)
+		ereport(LOG,
+				(errmsg("flowdb worker %d failed %llu run(s) in flight during %d worker crashes",
+						flowdb_my_slot, (unsigned long long) failed, flowdb_max_run_crashes)));
+	if (at_start)
+	{
+		/* rows a client held locked are still ours to take back */
+		ret = SPI_execute_with_args("SELECT 1 FROM flowdb.runs "
+									"WHERE lease_owner IS NOT NULL "
+									"AND (lease_owner = $1 OR lease_owner >= $2) "
+									"AND (lease_token IS NULL OR lease_token <> ALL ($4)) "
+									"LIMIT 1",
+									4, types, args, NULL, true, 1);
+		own_recovery_pending = (ret == SPI_OK_SELECT && SPI_processed > 0);
+	}
+	spi_end();
+}
+
+/*
+ * recover_leases
+ *		Take back interrupted runs (see recover_leases_tx); a lock timeout
+ *		leaves it for the next scan.
+ */
+static void
+recover_leases(bool at_start)
+{
+	bool		arg = at_start;
+
+	(void) locked_tx(recover_leases_tx, &arg, "lease recovery");
+}
+
+/*
+ * renew_leases_tx
+ *		Extend the leases of the runs we hold (matched by token; rows a
+ *		client holds locked are renewed next time).
+ */
+static void
+renew_leases_tx(void *arg)
+{
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, INT4OID, UUIDARRAYOID};
+
+	spi_begin("flowdb: renew leases");
+	args[0] = Int32GetDatum(flowdb_my_slot);
+	args[1] = Int32GetDatum(flowdb_lease_seconds);
+	args[2] = held_tokens();
+	SPI_execute_with_args("UPDATE flowdb.runs SET lease_until = now() + make_interval(secs => $2) "
+						  "WHERE id IN (SELECT id FROM flowdb.runs "
+						  "  WHERE lease_owner = $1 AND lease_token = ANY ($3) "
+						  "  FOR UPDATE SKIP LOCKED)",
+						  3, types, args, NULL, false, 0);
+	spi_end();
+}
+
+/*
+ * sql_tx
+ *		A transaction running one statement (arg: the SQL text).
+ */
+static void
+sql_tx(void *arg)
+{
+	const char *sql = arg;
+
+	spi_begin(sql);
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "flowdb: %s failed", sql);
 	spi_end();
 }
 
@@ -545,36 +921,22 @@ housekeeping(double now)
 
 	if (now >= next_renew)
 	{
-		Datum		args[2];
-		Oid			types[2] = {INT4OID, INT4OID};
-
 		next_renew = now + flowdb_lease_seconds * 1000.0 / 3;
 		if (nruns > 0)
-		{
-			spi_begin("flowdb: renew leases");
-			args[0] = Int32GetDatum(flowdb_my_slot);
-			args[1] = Int32GetDatum(flowdb_lease_seconds);
-			SPI_execute_with_args("UPDATE flowdb.runs SET lease_until = now() + make_interval(secs => $2) "
-								  "WHERE lease_owner = $1",
-								  2, types, args, NULL, false, 0);
-			spi_end();
-		}
+			(void) locked_tx(renew_leases_tx, NULL, "lease renewal");
 		recover_leases(false);
 	}
+	if (own_recovery_pending)
+		recover_leases(true);
 	if (flowdb_my_slot == 0)
 	{
 		/* schedule triggers: at most once per minute and workflow */
-		spi_begin("flowdb: schedules");
-		if (SPI_execute("SELECT flowdb.fire_schedules()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "flowdb: fire_schedules failed");
-		spi_end();
+		(void) locked_tx(sql_tx, "SELECT flowdb.fire_schedules()", "firing schedules");
 	}
 	if (now >= next_prune && flowdb_my_slot == 0)
 	{
-		next_prune = now + 3600 * 1000.0;
-		spi_begin("flowdb: prune");
-		SPI_execute("SELECT flowdb.prune()", false, 0);
-		spi_end();
+		if (locked_tx(sql_tx, "SELECT flowdb.prune()", "pruning"))
+			next_prune = now + 3600 * 1000.0;
 	}
 }
 
@@ -671,12 +1033,67 @@ load_credentials(const char *owner, const cJSON *bp)
 }
 
 /*
+ * drop_old_copy
+ *		A run we claim again (canceled and retried while its requests were
+ *		in flight) may still be held from its previous claim: that copy is
+ *		dropped with its in-flight results; only the new claim may write.
+ */
+static void
+drop_old_copy(const char *run_id)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (!w->lost && strcmp(w->er->run_id, run_id) == 0)
+		{
+			ereport(LOG,
+					(errmsg("flowdb worker %d: run %s was claimed again, dropping its previous copy",
+							flowdb_my_slot, run_id)));
+			w->lost = true;
+			w->dirty = false;
+			w->advance = false;
+			engine_events_clear(&w->events);
+		}
+	}
+}
+
+/* claim_tx's argument and result */
+typedef struct ClaimArgs
+{
+	int			limit;
+	int			claimed;
+} ClaimArgs;
+
+/*
  * claim_runs
- *		Lease up to limit runnable runs; returns how many were claimed.
+ *		Lease up to limit runnable runs; returns how many were claimed
+ *		(0 when the claim waited too long for a lock).
  */
 static int
 claim_runs(int limit)
 {
+	ClaimArgs	a;
+
+	a.limit = limit;
+	a.claimed = 0;
+	if (!locked_tx(claim_tx, &a, "claim"))
+		return 0;
+	return a.claimed;
+}
+
+/*
+ * claim_tx
+ *		The claim transaction: lease runs with a new token each and load
+ *		them with their credentials.
+ */
+static void
+claim_tx(void *arg)
+{
+	ClaimArgs  *a = arg;
+	int			limit = a->limit;
 	Datum		args[3];
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	int			ret;
@@ -692,6 +1109,7 @@ claim_runs(int limit)
 		SPIPlanPtr	p = SPI_prepare(
 									"UPDATE flowdb.runs r SET lease_owner = $1, "
 									"  lease_until = now() + make_interval(secs => $2), "
+									"  lease_token = gen_random_uuid(), "
 									"  next_at = 'infinity', status = 'running', "
 									"  started_at = coalesce(r.started_at, now()), updated_at = now() "
 									"FROM (SELECT id FROM flowdb.runs "
@@ -700,7 +1118,8 @@ claim_runs(int limit)
 									"      ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) c "
 									"WHERE r.id = c.id "
 									"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, "
-									"  r.blueprint::text, r.payload::text, r.state::text",
+									"  r.blueprint::text, r.payload::text, r.state::text, "
+									"  r.lease_token::text",
 									3, types);
 
 		claim_plan = keep_plan(p, "claim");
@@ -728,6 +1147,8 @@ claim_runs(int limit)
 
 		if (w == NULL)
 			elog(ERROR, "out of memory");
+		drop_old_copy(id);
+		snprintf(w->token, sizeof(w->token), "%s", SPI_getvalue(tup, desc, 7));
 		w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
 		snprintf(w->owner, sizeof(w->owner), "%s", owner);
 		engine_events_init(&w->events);
@@ -745,7 +1166,7 @@ claim_runs(int limit)
 	spi_end();
 	if (myslot)
 		pg_atomic_fetch_add_u64(&myslot->claimed, n);
-	return (int) n;
+	a->claimed = (int) n;
 }
 
 /*
@@ -800,7 +1221,8 @@ run_disposition(WRun *w, double now, const char **dbstatus, double *next)
 /* text columns of the commit statement, in parameter order */
 enum
 {
-	R_ID, R_STATE, R_STATUS, R_ERROR, R_LEASE, R_NCOLS	/* $1..$5 */
+	R_ID, R_STATE, R_STATUS, R_ERROR, R_LEASE, R_NCOLS,	/* $1..$5 */
+	R_TOKEN = R_NCOLS			/* $26, after the others */
 };
 enum
 {
@@ -810,16 +1232,6 @@ enum
 {
 	O_RUN, O_NODE, O_SVC, O_TASK, O_METHOD, O_URL, O_HEADERS, O_BODY, O_NCOLS	/* $18..$25 */
 };
-
-/*
- * cmp_str
- *		qsort/bsearch comparator for an array of C strings.
- */
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
 
 /*
  * alloc_columns
@@ -835,102 +1247,76 @@ alloc_columns(int ncols, int nrows)
 	return cols;
 }
 
-/*
- * commit_changes
- *		One transaction: the new state of every changed run, its log rows
- *		and its outbox rows, in a single statement.  Runs canceled or taken
- *		away meanwhile are not written and are dropped.
- */
-static void
-commit_changes(void)
+/* the commit statement's inputs, built by commit_changes */
+typedef struct CommitBatch
 {
-	dlist_iter	it;
-	int			nr = 0;
-	int			nl = 0;
+	int			nr;				/* runs */
+	int			nl;				/* log rows */
+	int			no;				/* outbox rows */
+	WRun	  **runs;			/* the runs, in row order */
 	char	 ***r;
 	char	 ***l;
 	char	 ***o;
 	double	   *r_next;
 	double	   *l_start;
 	double	   *l_end;
-	Datum		args[25];
-	Oid			types[25];
+	char	   *outcome;		/* per run: 'w' written, 'b' busy, 'l' lost */
+} CommitBatch;
+
+/*
+ * serialize_state
+ *		The run's state as JSON text for the commit.  A state larger than
+ *		flowdb.max_state_bytes, or one that cannot be serialized (out of
+ *		memory), fails the run with its outputs dropped.
+ */
+static char *
+serialize_state(WRun *w, MemoryContext cxt)
+{
+	char	   *volatile text = NULL;
+
+	PG_TRY();
+	{
+		text = json_text(w->er->state);
+	}
+	PG_CATCH();
+	{
+		fail_run_on_error(w, cxt, "store the state of");
+		text = NULL;
+	}
+	PG_END_TRY();
+	if (text == NULL || strlen(text) > (size_t) flowdb_max_state_bytes)
+	{
+		char	   *msg = psprintf("the run's state is larger than %d bytes (flowdb.max_state_bytes)",
+								   flowdb_max_state_bytes);
+
+		if (text != NULL)
+			engine_fail_oversized(w->er, msg);
+		text = json_text(w->er->state);
+	}
+	return text;
+}
+
+/*
+ * commit_tx
+ *		The commit transaction (arg: the CommitBatch).  Rows a client holds
+ *		locked are skipped (outcome 'b'); rows whose lease token is not
+ *		this claim's any more, or that were canceled or finished meanwhile,
+ *		are not written (outcome 'l').
+ */
+static void
+commit_tx(void *arg)
+{
+	CommitBatch *b = arg;
+	Datum		args[26];
+	Oid			types[26];
 	int			ret;
-	double		now = now_ms();
-	int			steps = 0;
-
-	dlist_foreach(it, &runs)
-	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
-
-		if (w->dirty)
-		{
-			nr++;
-			nl += w->events.n;
-		}
-	}
-	if (nr == 0 && noutbox == 0)
-		return;
-
-	r = alloc_columns(R_NCOLS, nr);
-	l = alloc_columns(L_NCOLS, nl);
-	o = alloc_columns(O_NCOLS, noutbox);
-	r_next = palloc(sizeof(double) * Max(nr, 1));
-	l_start = palloc(sizeof(double) * Max(nl, 1));
-	l_end = palloc(sizeof(double) * Max(nl, 1));
-
-	nr = 0;
-	nl = 0;
-	dlist_foreach(it, &runs)
-	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
-		const char *st;
-
-		if (!w->dirty)
-			continue;
-		r[R_ID][nr] = w->er->run_id;
-		r[R_STATE][nr] = json_text(w->er->state);
-		r[R_ERROR][nr] = w->er->error ? pstrdup(w->er->error) : NULL;
-		w->releasing = run_disposition(w, now, &st, &r_next[nr]);
-		r[R_STATUS][nr] = (char *) st;
-		r[R_LEASE][nr] = w->releasing ? NULL : "held";
-		for (int i = 0; i < w->events.n; i++)
-		{
-			EngineEvent *e = &w->events.items[i];
-
-			l[L_RUN][nl] = w->er->run_id;
-			l[L_NODE][nl] = pstrdup(e->node_id);
-			l[L_STATUS][nl] = (char *) e->status;
-			l[L_INPUT][nl] = json_text(e->input);
-			l[L_OUTPUT][nl] = json_text(e->output);
-			l[L_ERROR][nl] = e->error ? pstrdup(e->error) : NULL;
-			l[L_ATTEMPT][nl] = psprintf("%d", e->attempt);
-			l_start[nl] = e->started_ms;
-			l_end[nl] = e->finished_ms;
-			if (strcmp(e->status, "skipped") != 0)
-				steps++;
-			nl++;
-		}
-		nr++;
-	}
-	for (int i = 0; i < noutbox; i++)
-	{
-		o[O_RUN][i] = outbox[i].run_id;
-		o[O_NODE][i] = outbox[i].node_id;
-		o[O_SVC][i] = outbox[i].service;
-		o[O_TASK][i] = outbox[i].task;
-		o[O_METHOD][i] = outbox[i].method;
-		o[O_URL][i] = outbox[i].url;
-		o[O_HEADERS][i] = outbox[i].headers;
-		o[O_BODY][i] = outbox[i].body;
-	}
 
 	spi_begin("flowdb: commit results");
 	if (commit_plan == NULL)
 	{
 		SPIPlanPtr	p;
 
-		for (int i = 0; i < 25; i++)
+		for (int i = 0; i < 26; i++)
 			types[i] = TEXTARRAYOID;
 		types[5] = FLOAT8ARRAYOID;
 		types[6] = INT4OID;
@@ -939,8 +1325,11 @@ commit_changes(void)
 		types[16] = BOOLOID;
 		p = SPI_prepare(
 						"WITH x AS ("
-						"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6) "
-						"    AS x(id, state, status, error, lease, next_ms)), "
+						"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6, $26::uuid[]) "
+						"    WITH ORDINALITY AS x(id, state, status, error, lease, next_ms, token, ord)), "
+						"k AS MATERIALIZED ("
+						"  SELECT r.id FROM flowdb.runs r WHERE r.id IN (SELECT x.id FROM x) "
+						"  FOR UPDATE SKIP LOCKED), "
 						"u AS ("
 						"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, "
 						"    next_at = CASE WHEN x.lease IS NOT NULL OR x.next_ms IS NULL "
@@ -948,9 +1337,11 @@ commit_changes(void)
 						"                   ELSE to_timestamp(x.next_ms / 1000.0) END, "
 						"    lease_owner = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_owner END, "
 						"    lease_until = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_until END, "
+						"    lease_token = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_token END, "
 						"    finished_at = CASE WHEN x.status IN ('succeeded', 'failed') THEN now() END, "
 						"    updated_at = now() "
-						"  FROM x WHERE r.id = x.id AND r.lease_owner = $7 "
+						"  FROM x JOIN k ON k.id = x.id "
+						"  WHERE r.id = x.id AND r.lease_owner = $7 AND r.lease_token = x.token "
 						"    AND r.status NOT IN ('canceled', 'succeeded', 'failed') "
 						"  RETURNING r.id, r.owner, r.status), "
 						"l AS ("
@@ -970,65 +1361,229 @@ commit_changes(void)
 						"  FROM unnest($18::uuid[], $19, $20, $21, $22, $23, $24, $25) "
 						"    AS z(run_id, node_id, svc, task, method, url, headers, body) "
 						"  JOIN u ON u.id = z.run_id) "
-						"SELECT u.id::text, CASE WHEN u.status IN ('succeeded', 'failed') AND $17 "
+						"SELECT x.ord, CASE WHEN u.id IS NOT NULL THEN 'w' "
+						"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 WHERE r2.id = x.id) "
+						"  THEN 'b' ELSE 'l' END, "
+						"  CASE WHEN u.status IN ('succeeded', 'failed') AND $17 "
 						"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END "
-						"FROM u",
-						25, types);
+						"FROM x LEFT JOIN k ON k.id = x.id LEFT JOIN u ON u.id = x.id",
+						26, types);
 		commit_plan = keep_plan(p, "commit");
 	}
 	for (int i = 0; i < R_NCOLS; i++)
-		args[i] = text_array(r[i], nr);
-	args[5] = float_array(r_next, nr);
+		args[i] = text_array(b->r[i], b->nr);
+	args[5] = float_array(b->r_next, b->nr);
 	args[6] = Int32GetDatum(flowdb_my_slot);
 	for (int i = 0; i < L_NCOLS; i++)
-		args[7 + i] = text_array(l[i], nl);
-	args[14] = float_array(l_start, nl);
-	args[15] = float_array(l_end, nl);
+		args[7 + i] = text_array(b->l[i], b->nl);
+	args[14] = float_array(b->l_start, b->nl);
+	args[15] = float_array(b->l_end, b->nl);
 	args[16] = BoolGetDatum(flowdb_notify);
 	for (int i = 0; i < O_NCOLS; i++)
-		args[17 + i] = text_array(o[i], noutbox);
+		args[17 + i] = text_array(b->o[i], b->no);
+	args[25] = text_array(b->r[R_TOKEN], b->nr);
 	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
-
-	/*
-	 * Which runs were written: copy the ids out of SPI's memory (freed by
-	 * SPI_finish) into the loop's context, sorted for bsearch.
-	 */
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		uint64		nwritten = SPI_processed;
-		char	  **written = MemoryContextAlloc(spi_caller_cxt,
-												 sizeof(char *) * Max(nwritten, 1));
+		bool		isnull;
+		int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *what = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
-		for (uint64 i = 0; i < nwritten; i++)
-			written[i] = MemoryContextStrdup(spi_caller_cxt,
-											 SPI_getvalue(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1));
-		spi_end();
-		qsort(written, nwritten, sizeof(char *), cmp_str);
+		if (ord >= 1 && ord <= b->nr && what != NULL)
+			b->outcome[ord - 1] = what[0];
+	}
+	spi_end();
+}
+
+/*
+ * commit_runs
+ *		Commit the changes of the runs in list (their state, log rows and
+ *		outbox rows) in one transaction and apply the outcome to each run:
+ *		written, busy (a client holds its row: try again soon) or lost
+ *		(canceled, retried or taken back: dropped).  Returns TX_FAILED with
+ *		*failure set, and nothing applied, when the statement raised an
+ *		error other than a lock timeout.
+ */
+static TxResult
+commit_runs(WRun **list, int nr, char **failure)
+{
+	CommitBatch b;
+	double		now = now_ms();
+	int			steps = 0;
+	int			nl = 0;
+	int			no = 0;
+	TxResult	result;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	for (int i = 0; i < nr; i++)
+		nl += list[i]->events.n;
+	b.r = alloc_columns(R_NCOLS + 1, nr);
+	b.l = alloc_columns(L_NCOLS, nl);
+	b.o = alloc_columns(O_NCOLS, noutbox);
+	b.runs = list;
+	b.outcome = palloc0(Max(nr, 1));
+	b.r_next = palloc(sizeof(double) * Max(nr, 1));
+	b.l_start = palloc(sizeof(double) * Max(nl, 1));
+	b.l_end = palloc(sizeof(double) * Max(nl, 1));
+
+	nl = 0;
+	for (int k = 0; k < nr; k++)
+	{
+		WRun	   *w = list[k];
+		const char *st;
+
+		/* first: serializing may fail the run, which changes the rest */
+		b.r[R_STATE][k] = serialize_state(w, cxt);
+		b.r[R_ID][k] = w->er->run_id;
+		b.r[R_ERROR][k] = w->er->error ? pstrdup(w->er->error) : NULL;
+		w->releasing = run_disposition(w, now, &st, &b.r_next[k]);
+		b.r[R_STATUS][k] = (char *) st;
+		b.r[R_LEASE][k] = w->releasing ? NULL : "held";
+		b.r[R_TOKEN][k] = w->token;
+		for (int i = 0; i < w->events.n; i++)
+		{
+			EngineEvent *e = &w->events.items[i];
+
+			b.l[L_RUN][nl] = w->er->run_id;
+			b.l[L_NODE][nl] = pstrdup(e->node_id);
+			b.l[L_STATUS][nl] = (char *) e->status;
+			b.l[L_INPUT][nl] = json_text(e->input);
+			b.l[L_OUTPUT][nl] = json_text(e->output);
+			b.l[L_ERROR][nl] = e->error ? pstrdup(e->error) : NULL;
+			b.l[L_ATTEMPT][nl] = psprintf("%d", e->attempt);
+			b.l_start[nl] = e->started_ms;
+			b.l_end[nl] = e->finished_ms;
+			nl++;
+		}
+		/* the outbox rows of this run */
+		for (int i = 0; i < noutbox; i++)
+		{
+			WOutbox    *o = &outbox[i];
+
+			if (strcmp(o->run_id, w->er->run_id) != 0)
+				continue;
+			b.o[O_RUN][no] = o->run_id;
+			b.o[O_NODE][no] = o->node_id;
+			b.o[O_SVC][no] = o->service;
+			b.o[O_TASK][no] = o->task;
+			b.o[O_METHOD][no] = o->method;
+			b.o[O_URL][no] = o->url;
+			b.o[O_HEADERS][no] = o->headers;
+			b.o[O_BODY][no] = o->body;
+			no++;
+		}
+	}
+	b.nr = nr;
+	b.nl = nl;
+	b.no = no;
+
+	result = guarded_tx(commit_tx, &b, "commit", failure);
+	if (result == TX_FAILED)
+		return result;
+	now = now_ms();
+	for (int i = 0; i < nr; i++)
+	{
+		WRun	   *w = list[i];
+		char		what = result == TX_OK ? b.outcome[i] : 'b';
+
+		if (what == 'b')
+		{
+			/* a client holds the row: keep the changes, try again soon */
+			w->busy_until = now + BUSY_RETRY_MS;
+			w->releasing = false;
+			continue;
+		}
+		w->busy_until = 0;
+		if (what == 'w')
+		{
+			if (w->releasing)
+				w->released = true;
+			for (int j = 0; j < w->events.n; j++)
+				if (strcmp(w->events.items[j].status, "skipped") != 0)
+					steps++;
+		}
+		else
+		{
+			ereport(DEBUG1,
+					(errmsg("flowdb worker %d: run %s was canceled, retried or taken back, dropping this copy",
+							flowdb_my_slot, w->er->run_id)));
+			w->lost = true;
+		}
+		w->dirty = false;
+		engine_events_clear(&w->events);
+	}
+	if (myslot && result == TX_OK)
+	{
+		pg_atomic_fetch_add_u64(&myslot->steps, steps);
+		pg_atomic_fetch_add_u64(&myslot->commits, 1);
+	}
+	return result;
+}
+
+/*
+ * commit_alone
+ *		The batch failed: commit this run on its own.  If that fails too,
+ *		the run's changes are what the database refuses: fail the run with
+ *		the error, dropping its outputs and unwritten log rows, and commit
+ *		that; a run that cannot even be failed is dropped (its lease
+ *		expires and another claim tries it, counting a crash).
+ */
+static void
+commit_alone(WRun *w)
+{
+	char	   *failure = NULL;
+	char	   *msg;
+
+	if (commit_runs(&w, 1, &failure) != TX_FAILED)
+		return;
+	msg = psprintf("the worker could not store this run: %s", failure);
+	ereport(LOG,
+			(errmsg("flowdb worker %d: run %s failed: %s",
+					flowdb_my_slot, w->er->run_id, msg)));
+	engine_fail_oversized(w->er, msg);
+	engine_events_clear(&w->events);
+	if (commit_runs(&w, 1, &failure) == TX_FAILED)
+	{
+		ereport(LOG,
+				(errmsg("flowdb worker %d: run %s could not be stored, dropping it: %s",
+						flowdb_my_slot, w->er->run_id, failure)));
+		w->lost = true;
+		w->dirty = false;
+		engine_events_clear(&w->events);
+	}
+}
+
+/*
+ * prune_outbox
+ *		Forget outbox rows whose run has nothing left to commit (written,
+ *		or dropped); rows of runs still waiting for a commit stay.
+ */
+static void
+prune_outbox(void)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < noutbox; i++)
+	{
+		WOutbox    *o = &outbox[i];
+		bool		keep = false;
+		dlist_iter	it;
 
 		dlist_foreach(it, &runs)
 		{
 			WRun	   *w = dlist_container(WRun, node, it.cur);
-			const char *key = w->er->run_id;
-			bool		found;
 
-			if (!w->dirty)
-				continue;
-			found = nwritten > 0 &&
-				bsearch(&key, written, nwritten, sizeof(char *), cmp_str) != NULL;
-			if (!found)
-				w->lost = true;
-			else if (w->releasing)
-				w->released = true;
-			w->dirty = false;
-			engine_events_clear(&w->events);
+			if (w->dirty && !w->lost && strcmp(w->er->run_id, o->run_id) == 0)
+				keep = true;
 		}
-	}
-	for (int i = 0; i < noutbox; i++)
-	{
-		WOutbox    *o = &outbox[i];
-
+		if (keep)
+		{
+			outbox[kept++] = *o;
+			continue;
+		}
 		free(o->run_id);
 		free(o->owner);
 		free(o->node_id);
@@ -1039,12 +1594,55 @@ commit_changes(void)
 		free(o->headers);
 		free(o->body);
 	}
-	noutbox = 0;
-	if (myslot)
+	noutbox = kept;
+}
+
+/*
+ * commit_changes
+ *		One transaction: the new state of every changed run, its log rows
+ *		and its outbox rows, in a single statement.  Runs canceled, retried
+ *		or taken away meanwhile are not written and are dropped; runs whose
+ *		row a client holds locked keep their changes for a later commit.
+ *		If the statement fails, each run is committed alone, so that one
+ *		run the database refuses fails on its own.
+ */
+static void
+commit_changes(void)
+{
+	dlist_iter	it;
+	double		now = now_ms();
+	int			nr = 0;
+	WRun	  **list;
+	char	   *failure = NULL;
+
+	dlist_foreach(it, &runs)
 	{
-		pg_atomic_fetch_add_u64(&myslot->steps, steps);
-		pg_atomic_fetch_add_u64(&myslot->commits, 1);
+		if (needs_commit(dlist_container(WRun, node, it.cur), now))
+			nr++;
 	}
+	if (nr > 0)
+	{
+		list = palloc(sizeof(WRun *) * nr);
+		nr = 0;
+		dlist_foreach(it, &runs)
+		{
+			WRun	   *w = dlist_container(WRun, node, it.cur);
+
+			if (needs_commit(w, now))
+				list[nr++] = w;
+		}
+		if (commit_runs(list, nr, &failure) == TX_FAILED)
+		{
+			ereport(LOG,
+					(errmsg("flowdb worker %d: a commit of %d run(s) failed, committing them one by one",
+							flowdb_my_slot, nr),
+					 errdetail_internal("%s", failure)));
+			for (int i = 0; i < nr; i++)
+				if (list[i]->dirty && !list[i]->lost)
+					commit_alone(list[i]);
+		}
+	}
+	prune_outbox();
 }
 
 /*
@@ -1368,7 +1966,10 @@ advance_run(WRun *w, double now)
 	 * durable (after a crash it is pending again), so the first request
 	 * of a claimed run goes out without waiting for a WAL flush.
 	 */
+	/* bound the regular-expression work of this run's conditions */
+	cond_regex_budget = (long) flowdb_max_regex_subject * REGEX_BUDGET_SUBJECTS;
 	n = engine_advance(w->er, now, &ids, &w->events);
+	cond_regex_budget = -1;
 	for (int i = 0; i < n; i++)
 	{
 		WCall	   *c = prepare_call(w, ids[i]);

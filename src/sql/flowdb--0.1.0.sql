@@ -29,7 +29,8 @@ $$;
 -- flowdb.refuse_anon: raise 42501 when the caller is PostgREST's anonymous
 -- role (SET ROLE anon, or a JWT whose role claim is anon).  Every function
 -- that acts calls it first, so a re-granted EXECUTE still acts for nobody
--- anonymous.
+-- anonymous.  It also refuses the reserved server-wide owner '*' (a JWT
+-- whose sub is "*" must not act as the server).
 CREATE FUNCTION flowdb.refuse_anon() RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -42,6 +43,13 @@ BEGIN
 			USING ERRCODE = '42501',
 				  HINT = 'Sign in: the function needs the authenticated or service_role role.';
 	END IF;
+	-- '*' names the server-wide owner (shared keys, single-shop webhook
+	-- secrets): no caller may act as it
+	IF flowdb.current_owner() = '*' THEN
+		RAISE EXCEPTION 'permission denied: owner "*" is reserved for server-wide credentials'
+			USING ERRCODE = '42501',
+				  HINT = 'Server-wide credentials are set with flowdb.set_server_credential().';
+	END IF;
 END
 $$;
 
@@ -53,14 +61,18 @@ CREATE TABLE flowdb.workflows (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	owner		text NOT NULL DEFAULT flowdb.current_owner(),
 	name		text NOT NULL,
-	blueprint	jsonb NOT NULL,
+	blueprint	jsonb,
 	active		boolean NOT NULL DEFAULT true,
 	prompt		text,
 	drafted_by	text,
 	warnings	jsonb NOT NULL DEFAULT '[]',
+	draft_status text CHECK (draft_status IN ('drafting', 'ready', 'failed')),
+	draft_problems jsonb NOT NULL DEFAULT '[]',
+	draft_run_id uuid,
 	last_fired_at timestamptz,		-- schedule triggers: last minute fired
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	CHECK (blueprint IS NOT NULL OR draft_status IN ('drafting', 'failed'))
 );
 CREATE INDEX workflows_owner ON flowdb.workflows (owner);
 CREATE INDEX workflows_event ON flowdb.workflows ((blueprint #>> '{trigger,event}'))
@@ -82,6 +94,12 @@ CREATE TABLE flowdb.runs (
 	next_at		timestamptz NOT NULL DEFAULT now(),
 	lease_owner integer,
 	lease_until timestamptz,
+	-- a new token at every claim; the worker's commits and renewals match
+	-- it, so a copy of the run from an older claim can never write
+	lease_token uuid,
+	-- worker crashes (or restarts) while the run was leased; at
+	-- flowdb.max_run_crashes the run is failed instead of claimed again
+	crashes		integer NOT NULL DEFAULT 0,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	started_at	timestamptz,
 	finished_at timestamptz,
@@ -355,7 +373,7 @@ BEGIN
 	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
 	RETURN jsonb_build_object(
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
-		'status', r.status, 'error', r.error,
+		'status', r.status, 'error', r.error, 'output', r.output,
 		'nodes', coalesce(r.state -> 'nodes', '{}'),
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -386,7 +404,7 @@ BEGIN
 	END IF;
 	UPDATE flowdb.runs
 	SET status = 'canceled', finished_at = now(), updated_at = now(),
-		next_at = 'infinity', lease_owner = NULL, lease_until = NULL,
+		next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,
 		error = 'canceled by ' || flowdb.current_owner()
 	WHERE id = flow_cancel.run_id;
 	RETURN true;
@@ -425,7 +443,8 @@ BEGIN
 	END LOOP;
 	UPDATE flowdb.runs
 	SET status = 'queued', error = NULL, finished_at = NULL, next_at = now(),
-		lease_owner = NULL, lease_until = NULL, updated_at = now(),
+		lease_owner = NULL, lease_until = NULL, lease_token = NULL, crashes = 0,
+		updated_at = now(),
 		state = (jsonb_set(state, '{nodes}', nodes) - 'error')
 			|| jsonb_build_object('retries', coalesce((state ->> 'retries')::int, 0) + 1)
 	WHERE id = r.id;
@@ -469,9 +488,13 @@ DECLARE
 	c flowdb.credentials;
 BEGIN
 	SELECT * INTO c FROM flowdb.credentials
-	WHERE credentials.owner = credential_secret.owner
-	  AND credentials.service = credential_secret.service
-	  AND credentials.name = credential_secret.name;
+	WHERE credentials.service = credential_secret.service
+	  AND credentials.name = credential_secret.name
+	  -- llm falls back to the server-wide key (owner '*', see "LLM path")
+	  AND (credentials.owner = credential_secret.owner
+		   OR (credentials.service = 'llm' AND credentials.owner = '*'))
+	ORDER BY credentials.owner = '*'
+	LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
@@ -1005,6 +1028,1172 @@ BEGIN
 	RETURN flowdb.accept_delivery('slack', delivery, name, data);
 END
 $$;
+
+------------------------------------------------------------------------
+-- LLM path (flow_draft / intent_parse with a model): worker steps
+------------------------------------------------------------------------
+-- The model is only ever asked by the worker (llm.draft_workflow,
+-- llm.parse_intent, llm.transcribe steps of an ordinary run), never by a
+-- SQL call.  A run started here carries a purpose; when it ends, the
+-- BEFORE UPDATE trigger flowdb.llm_run_done (only runs with a purpose,
+-- only on the change to a final status) finishes the job in the worker's
+-- own transaction: the draft row becomes ready or failed, the intent
+-- run's output gets {status, reply, analysis}.
+--
+-- Key: the owner's `llm` credential, else the server-wide one stored with
+-- owner '*' by flowdb.set_server_credential (superuser / service_role
+-- only); flowdb.credential_secret falls back to it for service llm.  Never
+-- a setting: PostgreSQL logs changed settings and keeps them in
+-- postgresql.auto.conf.
+
+ALTER TABLE flowdb.runs
+	ADD COLUMN purpose text CHECK (purpose IN ('draft', 'intent')),
+	ADD COLUMN output jsonb;		-- the purpose's result (flow_status)
+CREATE INDEX workflows_draft_run ON flowdb.workflows (draft_run_id)
+	WHERE draft_run_id IS NOT NULL;
+
+-- flowdb.llm_configured: may owner's drafts and commands use the model?
+CREATE FUNCTION flowdb.llm_configured(owner text) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM flowdb.credentials c
+				   WHERE c.service = 'llm' AND c.name = 'default'
+					 AND c.owner IN (llm_configured.owner, '*'))
+$$;
+
+-- flowdb.set_server_credential: store (secret) or remove (NULL) the
+-- server-wide llm key every owner without one of their own falls back to
+CREATE FUNCTION flowdb.set_server_credential(service text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text[];
+BEGIN
+	IF service IS DISTINCT FROM 'llm' THEN
+		RAISE EXCEPTION 'only the llm service has a server-wide credential'
+			USING ERRCODE = '0A000',
+				  HINT = 'Store other credentials per owner with flow_set_credential().';
+	END IF;
+	IF secret IS NULL THEN
+		DELETE FROM flowdb.credentials c
+		WHERE c.owner = '*' AND c.service = 'llm' AND c.name = 'default';
+		RETURN;
+	END IF;
+	IF jsonb_typeof(secret) <> 'object' THEN
+		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	missing := flowdb.credential_missing(service, secret);
+	IF cardinality(missing) > 0 THEN
+		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
+			USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO flowdb.credentials (owner, service, name, secret)
+	VALUES ('*', 'llm', 'default', secret)
+	ON CONFLICT ON CONSTRAINT credentials_pkey
+	DO UPDATE SET secret = excluded.secret, vault_secret_id = NULL, updated_at = now();
+END
+$$;
+
+-- flowdb.start_purpose_run: queue a run (the usual enqueue, so limits
+-- apply) and mark what it is for
+CREATE FUNCTION flowdb.start_purpose_run(owner text, purpose text, blueprint jsonb,
+										 payload jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rid uuid;
+BEGIN
+	rid := flowdb.enqueue(blueprint, payload, NULL, owner);
+	UPDATE flowdb.runs r SET purpose = start_purpose_run.purpose WHERE r.id = rid;
+	RETURN rid;
+END
+$$;
+
+-- flowdb.draft_start_llm: save a 'drafting' workflow row and queue the run
+-- that asks the model (one repair round when the answer is not valid);
+-- returns the workflow id
+CREATE FUNCTION flowdb.draft_start_llm(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wid uuid;
+	rid uuid;
+BEGIN
+	IF owner IS NULL OR prompt IS NULL OR btrim(prompt) = '' THEN
+		RAISE EXCEPTION 'owner and prompt are required' USING ERRCODE = '22004';
+	END IF;
+	IF length(prompt) > 20000 THEN
+		RAISE EXCEPTION 'prompt is too long (% characters)', length(prompt)
+			USING ERRCODE = '54000', DETAIL = 'At most 20000 characters.';
+	END IF;
+	rid := flowdb.start_purpose_run(owner, 'draft', jsonb_build_object(
+		'version', 1,
+		'name', 'Draft a workflow',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(
+			jsonb_build_object('id', 'draft', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object('prompt', '{{trigger_data.prompt}}')),
+			jsonb_build_object('id', 'repair', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object(
+								   'prompt', '{{trigger_data.prompt}}',
+								   'repair_of', '{{steps.draft.output.blueprint}}',
+								   'problems', '{{steps.draft.output.problems}}'))),
+		'edges', jsonb_build_array(
+			jsonb_build_object('from', 'draft', 'to', 'repair',
+							   'condition', jsonb_build_object(
+								   'left', '{{steps.draft.output.valid}}',
+								   'op', 'eq', 'right', false)))),
+		jsonb_build_object('prompt', prompt));
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  draft_status, draft_run_id)
+	VALUES (owner, left(regexp_replace(btrim(prompt), '\s+', ' ', 'g'), 80), NULL, false,
+			prompt, current_setting('flowdb.llm_model'), 'drafting', rid)
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.intent_start_llm: queue the run that understands a command with
+-- the model (transcribing audio first); returns the run id.  Its output
+-- becomes flowdb.intent_act's {status, reply, analysis}.
+CREATE FUNCTION flowdb.intent_start_llm(owner text, text text, audio bytea,
+										session_id text, channel text DEFAULT 'api')
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nodes jsonb;
+	edges jsonb := '[]';
+BEGIN
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'owner is required' USING ERRCODE = '22004';
+	END IF;
+	IF audio IS NOT NULL THEN
+		IF length(audio) = 0 OR length(audio) > 25 * 1024 * 1024 THEN
+			RAISE EXCEPTION 'audio must be 1 byte to 25 MB (got % bytes)', length(audio)
+				USING ERRCODE = '22023';
+		END IF;
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'transcribe', 'type', 'action', 'service', 'llm',
+							   'task', 'transcribe',
+							   'params', jsonb_build_object(
+								   'audio', '{{trigger_data.audio}}',
+								   'model', current_setting('flowdb.transcription_model'))),
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object(
+								   'text', '{{steps.transcribe.output.text}}')));
+		edges := jsonb_build_array(jsonb_build_object('from', 'transcribe', 'to', 'parse'));
+	ELSIF text IS NULL OR btrim(text) = '' THEN
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = '22004';
+	ELSIF length(text) > 4000 THEN
+		RAISE EXCEPTION 'text is too long (% characters)', length(text)
+			USING ERRCODE = '54000', DETAIL = 'At most 4000 characters.';
+	ELSE
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object('text', '{{trigger_data.text}}')));
+	END IF;
+	RETURN flowdb.start_purpose_run(owner, 'intent', jsonb_build_object(
+		'version', 1, 'name', 'Understand a command',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', nodes, 'edges', edges),
+		jsonb_strip_nulls(jsonb_build_object(
+			'text', CASE WHEN audio IS NULL THEN text END,
+			'audio', CASE WHEN audio IS NOT NULL
+					 THEN translate(encode(audio, 'base64'), E'\n', '') END,
+			'session_id', session_id, 'channel', coalesce(channel, 'api'))));
+END
+$$;
+
+-- flowdb.draft_finish: a drafting run ended; the row becomes ready with a
+-- blueprint valid by the SQL validator too, or failed with the problems
+CREATE FUNCTION flowdb.draft_finish(r flowdb.runs) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out jsonb;
+	bp jsonb;
+	problems jsonb;
+	errs text[];
+BEGIN
+	out := CASE WHEN r.state #>> '{nodes,repair,status}' = 'succeeded'
+				THEN r.state #> '{nodes,repair,output}'
+				ELSE r.state #> '{nodes,draft,output}' END;
+	bp := out -> 'blueprint';
+	IF r.status = 'succeeded' AND (out ->> 'valid')::boolean IS TRUE
+	   AND jsonb_typeof(bp) = 'object' THEN
+		IF octet_length(bp::text) > pg_size_bytes(current_setting('flowdb.max_blueprint_bytes')) THEN
+			errs := ARRAY['$: blueprint is larger than flowdb.max_blueprint_bytes'];
+		ELSE
+			errs := flowdb.blueprint_errors(bp);
+		END IF;
+		IF cardinality(errs) = 0 THEN
+			UPDATE flowdb.workflows w
+			SET blueprint = bp, name = coalesce(nullif(bp ->> 'name', ''), w.name),
+				draft_status = 'ready', draft_problems = '[]', active = false,
+				drafted_by = coalesce(out ->> 'model', w.drafted_by), updated_at = now()
+			WHERE w.draft_run_id = r.id AND w.draft_status IS DISTINCT FROM 'ready';
+			RETURN;
+		END IF;
+		problems := to_jsonb(errs);
+	ELSIF r.status = 'succeeded' THEN
+		problems := coalesce(out -> 'problems', '["$: the model gave no blueprint"]');
+	ELSE
+		problems := jsonb_build_array('$: ' || coalesce(r.error, 'drafting run ' || r.status));
+	END IF;
+	UPDATE flowdb.workflows w
+	SET blueprint = NULL, draft_status = 'failed', draft_problems = problems,
+		drafted_by = coalesce(out ->> 'model', w.drafted_by), updated_at = now()
+	WHERE w.draft_run_id = r.id AND w.draft_status IS DISTINCT FROM 'ready';
+END
+$$;
+
+-- flowdb.intent_finish: an intent run ended; its output is intent_act's
+-- answer to the model's analysis (or an error reply)
+CREATE FUNCTION flowdb.intent_finish(r flowdb.runs) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	analysis jsonb;
+	transcript text := r.state #>> '{nodes,transcribe,output,text}';
+	result jsonb;
+BEGIN
+	IF r.status <> 'succeeded' THEN
+		RETURN jsonb_build_object('status', 'error',
+			'reply', 'Sorry, I could not understand that. Please try again.',
+			'error', r.error, 'analysis', NULL);
+	END IF;
+	analysis := (r.state #> '{nodes,parse,output}') - 'model' - 'sandbox';
+	IF transcript IS NOT NULL THEN
+		analysis := analysis || jsonb_build_object('transcript', transcript);
+	END IF;
+	-- flowdb.intent_act (below, with intent_parse): slot filling,
+	-- confirmation, the action as a run of its own
+	BEGIN
+		result := flowdb.intent_act(r.owner, r.payload ->> 'session_id', analysis,
+									coalesce(r.payload ->> 'channel', 'api'));
+	EXCEPTION WHEN OTHERS THEN
+		-- the run stays finished; its output says what went wrong
+		result := jsonb_build_object('status', 'error', 'reply', SQLERRM,
+									 'analysis', analysis);
+	END;
+	RETURN result;
+END
+$$;
+
+-- flowdb.llm_run_done: BEFORE UPDATE trigger of runs with a purpose, on the
+-- change to a final status.  It never raises: an error here would roll
+-- back the worker's step commit again and again, so it becomes the
+-- draft's problem or the run's output instead.
+CREATE FUNCTION flowdb.llm_run_done() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		IF NEW.purpose = 'draft' THEN
+			PERFORM flowdb.draft_finish(NEW);
+		ELSIF NEW.purpose = 'intent' THEN
+			NEW.output := flowdb.intent_finish(NEW);
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		IF NEW.purpose = 'draft' THEN
+			UPDATE flowdb.workflows w
+			SET blueprint = NULL, draft_status = 'failed', updated_at = now(),
+				draft_problems = jsonb_build_array('$: could not finish the draft: ' || SQLERRM)
+			WHERE w.draft_run_id = NEW.id AND w.draft_status IS DISTINCT FROM 'ready';
+		ELSE
+			NEW.output := jsonb_build_object('status', 'error', 'reply', SQLERRM,
+											 'analysis', NULL);
+		END IF;
+	END;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER runs_llm_done
+	BEFORE UPDATE OF status ON flowdb.runs
+	FOR EACH ROW
+	WHEN (NEW.purpose IS NOT NULL
+		  AND NEW.status IN ('succeeded', 'failed', 'canceled')
+		  AND OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION flowdb.llm_run_done();
+
+REVOKE ALL ON FUNCTION flowdb.llm_configured(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.set_server_credential(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.start_purpose_run(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_start_llm(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_start_llm(text, text, bytea, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.draft_finish(flowdb.runs) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_finish(flowdb.runs) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.llm_run_done() FROM PUBLIC;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+		GRANT EXECUTE ON FUNCTION flowdb.set_server_credential(text, jsonb) TO service_role;
+	END IF;
+	-- clients follow their draft rows through Realtime
+	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
+	   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables
+					   WHERE pubname = 'supabase_realtime'
+						 AND schemaname = 'flowdb' AND tablename = 'workflows') THEN
+		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.workflows;
+	END IF;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Intents: intent_parse, sessions, confirmation and the WhatsApp
+-- assistant (issue 7 sections 3 and 5).  Offline parser in C
+-- (src/intent.c); the action always runs through the engine as a run.
+------------------------------------------------------------------------
+
+-- flowdb.intent_analyze: offline parse of one utterance into
+-- {"intent", "entities", "confidence"}
+CREATE FUNCTION flowdb.intent_analyze(text text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'flowdb_intent_analyze'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- A question the assistant asked and is waiting for an answer to: the
+-- pending intent with the entities gathered so far.  One per (owner,
+-- session); expired rows are deleted by the next intent_act.
+CREATE TABLE flowdb.sessions (
+	owner		text NOT NULL,
+	session_id	text NOT NULL CHECK (length(session_id) BETWEEN 1 AND 200),
+	intent		text NOT NULL,
+	entities	jsonb NOT NULL DEFAULT '{}',
+	awaiting	text NOT NULL,		-- the entity asked for, or 'confirmation'
+	confidence	numeric NOT NULL DEFAULT 0,	-- the parser's, for the confirmation rule
+	channel		text NOT NULL DEFAULT 'api',
+	expires_at	timestamptz NOT NULL,
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (owner, session_id)
+);
+CREATE INDEX sessions_expires ON flowdb.sessions (expires_at);
+
+-- Every WhatsApp message in and out (the messages screen)
+CREATE TABLE flowdb.messages (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	owner		text NOT NULL,
+	contact		text NOT NULL,		-- "whatsapp:+919876543210"
+	contact_name text,				-- Twilio's ProfileName, inbound only
+	direction	text NOT NULL CHECK (direction IN ('in', 'out')),
+	body		text,
+	media		jsonb NOT NULL DEFAULT '[]',
+	status		text NOT NULL CHECK (status IN ('received', 'queued')),
+	run_id		uuid REFERENCES flowdb.runs (id) ON DELETE SET NULL,
+	message_sid text,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX messages_owner ON flowdb.messages (owner, created_at DESC);
+CREATE INDEX messages_run ON flowdb.messages (run_id) WHERE run_id IS NOT NULL;
+
+ALTER TABLE flowdb.sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flowdb.messages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sessions_owner ON flowdb.sessions
+	USING (owner = flowdb.current_owner());
+CREATE POLICY messages_owner ON flowdb.messages
+	USING (owner = flowdb.current_owner());
+GRANT SELECT ON flowdb.sessions, flowdb.messages TO PUBLIC;
+
+-- flowdb.intent_required: the entities an intent cannot run without
+CREATE FUNCTION flowdb.intent_required(intent text) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE intent
+		WHEN 'CREATE_INVOICE' THEN ARRAY['name', 'amount']
+		WHEN 'CREATE_PAYMENT_LINK' THEN ARRAY['amount']
+		WHEN 'SEND_MESSAGE' THEN ARRAY['phone', 'message']
+		WHEN 'POST_TO_INSTAGRAM' THEN ARRAY['image_url', 'caption']
+		WHEN 'NOTIFY_SLACK' THEN ARRAY['channel', 'message']
+		WHEN 'CHECK_PAYMENT' THEN ARRAY['payment_id']
+		WHEN 'RUN_WORKFLOW' THEN ARRAY['workflow']
+		WHEN 'CREATE_WORKFLOW' THEN ARRAY['description']
+		ELSE '{}'::text[]
+	END
+$$;
+
+-- flowdb.intent_question: what to ask for a missing entity
+CREATE FUNCTION flowdb.intent_question(intent text, entity text, entities jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE entity
+		WHEN 'amount' THEN CASE intent
+			WHEN 'CREATE_INVOICE' THEN 'How much is the invoice' ||
+				coalesce(' for ' || (entities ->> 'name'), '') || '? (e.g. 500)'
+			ELSE 'How much should the payment link be for? (e.g. 500)' END
+		WHEN 'name' THEN 'Who is the invoice for? (the customer''s name)'
+		WHEN 'phone' THEN 'Which WhatsApp number should I send it to' ||
+			coalesce(' (' || (entities ->> 'name') || ')', '') || '? (e.g. +91 98765 43210)'
+		WHEN 'message' THEN 'What should the message say?'
+		WHEN 'channel' THEN 'Which Slack channel? (e.g. #general)'
+		WHEN 'image_url' THEN 'Send the link (https://...) of the image to post on Instagram.'
+		WHEN 'caption' THEN 'What should the caption say?'
+		WHEN 'payment_id' THEN 'Which payment? Send its Razorpay id (pay_...).'
+		WHEN 'workflow' THEN 'Which workflow should I run? Send its name.'
+		WHEN 'description' THEN 'Describe the workflow: what starts it and what it should do.'
+		ELSE 'Please tell me the ' || entity || '.'
+	END
+$$;
+
+-- flowdb.intent_clean_entities: keep only well-formed entities.  The
+-- analysis may come from a model reading untrusted text, so every value is
+-- checked like a blueprint parameter; a bad one is dropped (and asked for).
+CREATE FUNCTION flowdb.intent_clean_entities(entities jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out jsonb := '{}';
+	k text;
+	v jsonb;
+	s text;
+BEGIN
+	IF jsonb_typeof(entities) IS DISTINCT FROM 'object' THEN
+		RETURN out;
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(entities) LOOP
+		IF k = 'amount' THEN
+			IF jsonb_typeof(v) = 'number' AND v::text::numeric > 0
+			   AND v::text::numeric <= 100000000 THEN
+				out := out || jsonb_build_object('amount', trim_scale(round(v::text::numeric, 2)));
+			END IF;
+			CONTINUE;
+		END IF;
+		IF jsonb_typeof(v) IS DISTINCT FROM 'string' THEN
+			CONTINUE;
+		END IF;
+		s := btrim(v #>> '{}');
+		IF s = '' THEN
+			CONTINUE;
+		END IF;
+		IF (k = 'phone' AND s ~ '^\+[0-9]{7,15}$')
+		   OR (k = 'email' AND s ~ '^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$')
+		   OR (k = 'currency' AND s ~ '^[A-Z]{3}$')
+		   OR (k = 'payment_id' AND s ~ '^pay_[A-Za-z0-9]{1,40}$')
+		   OR (k = 'run_id' AND s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+		   OR (k = 'image_url' AND s ~* '^https?://[^\s]+$' AND length(s) <= 2000)
+		   OR (k = 'channel' AND s ~ '^#?[A-Za-z0-9_.-]{1,80}$')
+		   OR (k = 'answer' AND s IN ('yes', 'no'))
+		   OR (k = 'name' AND length(s) <= 100)
+		   OR (k IN ('workflow') AND length(s) <= 200)
+		   OR (k IN ('message', 'caption', 'description') AND length(s) <= 2000) THEN
+			IF k = 'channel' AND left(s, 1) <> '#' THEN
+				s := '#' || s;
+			END IF;
+			out := out || jsonb_build_object(k, s);
+		END IF;
+	END LOOP;
+	IF out ? 'amount' AND NOT out ? 'currency' THEN
+		out := out || '{"currency": "INR"}';
+	END IF;
+	RETURN out;
+END
+$$;
+
+-- flowdb.intent_slot: the value a free-text answer gives to the entity
+-- that was asked for ("Ravi" answering "Who is the invoice for?")
+CREATE FUNCTION flowdb.intent_slot(awaiting text, analysis jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN analysis -> 'entities' ? awaiting THEN '{}'::jsonb
+		WHEN awaiting IN ('name', 'message', 'caption', 'workflow', 'description', 'channel')
+			 AND coalesce(analysis ->> 'intent', 'UNKNOWN') = 'UNKNOWN'
+			 AND nullif(btrim(analysis ->> 'text'), '') IS NOT NULL
+		THEN flowdb.intent_clean_entities(jsonb_build_object(awaiting, btrim(analysis ->> 'text')))
+		ELSE '{}'::jsonb
+	END
+$$;
+
+-- flowdb.intent_summary: one line saying what an action will do
+CREATE FUNCTION flowdb.intent_summary(intent text, e jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE intent
+		WHEN 'CREATE_INVOICE' THEN format('an invoice of %s %s for %s',
+			CASE e ->> 'currency' WHEN 'INR' THEN 'Rs' ELSE e ->> 'currency' END,
+			e ->> 'amount', e ->> 'name')
+		WHEN 'CREATE_PAYMENT_LINK' THEN format('a payment link of %s %s%s',
+			CASE e ->> 'currency' WHEN 'INR' THEN 'Rs' ELSE e ->> 'currency' END,
+			e ->> 'amount',
+			coalesce(' for ' || coalesce(e ->> 'name', e ->> 'phone', e ->> 'email'), ''))
+		WHEN 'SEND_MESSAGE' THEN format('a WhatsApp message to %s', coalesce(e ->> 'name', e ->> 'phone'))
+		WHEN 'POST_TO_INSTAGRAM' THEN 'an Instagram post'
+		WHEN 'NOTIFY_SLACK' THEN format('a Slack message to %s', e ->> 'channel')
+		ELSE lower(replace(intent, '_', ' '))
+	END
+$$;
+
+-- flowdb.intent_needs_confirmation: must the owner say yes first?  Money
+-- above flowdb.intent_confirm_rupees, public posts (every follower sees
+-- them), and any action the parser was unsure about.
+CREATE FUNCTION flowdb.intent_needs_confirmation(intent text, e jsonb, confidence numeric)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN intent IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK')
+			 AND (e ->> 'amount')::numeric > current_setting('flowdb.intent_confirm_rupees')::numeric
+			THEN true
+		WHEN intent = 'POST_TO_INSTAGRAM' THEN true
+		WHEN intent IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'SEND_MESSAGE', 'NOTIFY_SLACK')
+			 AND coalesce(confidence, 0) < 0.75
+			THEN true
+		ELSE false
+	END
+$$;
+
+-- flowdb.intent_result: the {status, reply, analysis} answer
+CREATE FUNCTION flowdb.intent_result(status text, reply text, analysis jsonb,
+									 intent text, entities jsonb, extra jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object('status', status, 'reply', reply,
+		'analysis', coalesce(analysis, '{}') - 'text'
+			|| jsonb_build_object('intent', intent, 'entities', coalesce(entities, '{}'))
+			|| coalesce(extra, '{}'))
+$$;
+
+-- flowdb.intent_action_blueprint: a one-step blueprint for an action
+-- intent.  Every user-supplied value travels in the run's payload and is
+-- referenced as {{trigger_data.<entity>}}, so text such as "{{...}}" in a
+-- message is sent as written, never rendered.
+CREATE FUNCTION flowdb.intent_action_blueprint(intent text, e jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	service text;
+	task text;
+	node text;
+	map jsonb;				-- task parameter -> entity
+	params jsonb := '{}';
+	k text;
+	v text;
+BEGIN
+	CASE intent
+		WHEN 'CREATE_INVOICE' THEN
+			service := 'razorpay'; task := 'create_invoice'; node := 'invoice';
+			map := '{"customer_name": "name", "amount": "amount", "currency": "currency",
+					 "description": "description", "customer_contact": "phone",
+					 "customer_email": "email"}';
+		WHEN 'CREATE_PAYMENT_LINK' THEN
+			service := 'razorpay'; task := 'create_payment_link'; node := 'link';
+			map := '{"amount": "amount", "currency": "currency", "description": "description",
+					 "customer_name": "name", "customer_contact": "phone",
+					 "customer_email": "email"}';
+		WHEN 'CHECK_PAYMENT' THEN
+			service := 'razorpay'; task := 'fetch_payment'; node := 'payment';
+			map := '{"payment_id": "payment_id"}';
+		WHEN 'SEND_MESSAGE' THEN
+			service := 'whatsapp'; task := 'send_message'; node := 'message';
+			map := '{"to": "phone", "body": "message"}';
+		WHEN 'POST_TO_INSTAGRAM' THEN
+			service := 'instagram'; task := 'publish_photo'; node := 'post';
+			map := '{"image_url": "image_url", "caption": "caption"}';
+		WHEN 'NOTIFY_SLACK' THEN
+			service := 'slack'; task := 'post_message'; node := 'notify';
+			map := '{"channel": "channel", "text": "message"}';
+		ELSE
+			RAISE EXCEPTION 'intent % has no action blueprint', intent
+				USING ERRCODE = '22023';
+	END CASE;
+	FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
+		IF e ? v THEN
+			params := params || jsonb_build_object(k, '{{trigger_data.' || v || '}}');
+		END IF;
+	END LOOP;
+	RETURN jsonb_build_object('version', 1, 'name', 'intent: ' || lower(intent),
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(jsonb_build_object('id', node, 'type', 'action',
+			'service', service, 'task', task, 'params', params)));
+END
+$$;
+
+-- flowdb.intent_whatsapp_followup: for a conversation on WhatsApp, add a
+-- step that sends the action's result (the link, the payment status) back
+-- to the sender ({{trigger_data.reply_to}}) once the action succeeded.
+-- channel is 'whatsapp' or 'whatsapp/<credential name>'.
+CREATE FUNCTION flowdb.intent_whatsapp_followup(bp jsonb, intent text, channel text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN channel IS NULL OR split_part(channel, '/', 1) <> 'whatsapp'
+				  OR intent NOT IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT')
+		THEN bp
+		ELSE jsonb_set(bp, '{nodes}', (bp -> 'nodes') || jsonb_build_array(jsonb_strip_nulls(
+			jsonb_build_object('id', 'reply', 'type', 'action', 'service', 'whatsapp',
+				'task', 'send_message',
+				'credential', nullif(split_part(channel, '/', 2), ''),
+				'params', jsonb_build_object('to', '{{trigger_data.reply_to}}',
+					'body', CASE intent
+						WHEN 'CREATE_INVOICE' THEN
+							'Invoice for {{trigger_data.name}} (Rs {{trigger_data.amount}}): {{steps.invoice.output.short_url}}'
+						WHEN 'CREATE_PAYMENT_LINK' THEN
+							'Payment link for Rs {{trigger_data.amount}}: {{steps.link.output.short_url}}'
+						ELSE 'Payment {{trigger_data.payment_id}} is {{steps.payment.output.status}} '
+							 '(Rs {{steps.payment.output.amount_rupees}}).'
+					END)))))
+			|| jsonb_build_object('edges', jsonb_build_array(jsonb_build_object(
+				'from', bp #>> '{nodes,0,id}', 'to', 'reply')))
+	END
+$$;
+
+-- flowdb.intent_execute: carry out a complete, confirmed intent.
+-- reply_to: the WhatsApp number of the conversation (channel whatsapp).
+CREATE FUNCTION flowdb.intent_execute(owner text, intent text, e jsonb, analysis jsonb,
+									  channel text, reply_to text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	rid uuid;
+	wid uuid;
+	w flowdb.workflows;
+	r flowdb.runs;
+	n integer;
+	names text;
+	pat text;
+	link text;
+	followup jsonb;
+BEGIN
+	CASE intent
+	WHEN 'CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT' THEN
+		followup := flowdb.intent_whatsapp_followup(flowdb.intent_action_blueprint(intent, e),
+													intent, channel);
+		rid := flowdb.enqueue(followup,
+			CASE WHEN followup ? 'edges' THEN e || jsonb_build_object('reply_to', reply_to) ELSE e END,
+			NULL, owner);
+		RETURN flowdb.intent_result('processing',
+			CASE intent
+				WHEN 'CHECK_PAYMENT' THEN format('Looking up payment %s (run %s).', e ->> 'payment_id', rid)
+				ELSE format('Creating %s (run %s).', flowdb.intent_summary(intent, e), rid)
+			END
+			|| CASE WHEN followup ? 'edges' THEN ' I will send you the result here.'
+					WHEN intent = 'CHECK_PAYMENT' THEN ' Its status will be in the run''s output.'
+					ELSE ' The link will be in the run''s output.' END,
+			analysis, intent, e, jsonb_build_object('run_id', rid));
+	WHEN 'SEND_MESSAGE', 'POST_TO_INSTAGRAM', 'NOTIFY_SLACK' THEN
+		rid := flowdb.enqueue(flowdb.intent_action_blueprint(intent, e), e, NULL, owner);
+		RETURN flowdb.intent_result('done',
+			format('Sending %s (run %s).', flowdb.intent_summary(intent, e), rid),
+			analysis, intent, e, jsonb_build_object('run_id', rid));
+	WHEN 'RUN_WORKFLOW' THEN
+		SELECT * INTO w FROM flowdb.workflows wf
+		WHERE wf.owner = owner AND lower(wf.name) = lower(e ->> 'workflow')
+		ORDER BY wf.updated_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			pat := '%' || replace(replace(replace(lower(e ->> 'workflow'), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+			SELECT count(*) INTO n FROM flowdb.workflows wf
+			WHERE wf.owner = owner AND lower(wf.name) LIKE pat;
+			IF n = 1 THEN
+				SELECT * INTO w FROM flowdb.workflows wf
+				WHERE wf.owner = owner AND lower(wf.name) LIKE pat;
+			ELSE
+				SELECT string_agg(x.name, ', ') INTO names FROM (
+					SELECT wf.name FROM flowdb.workflows wf
+					WHERE wf.owner = owner AND (n = 0 OR lower(wf.name) LIKE pat)
+					ORDER BY wf.updated_at DESC LIMIT 5) x;
+				RETURN flowdb.intent_result('done',
+					CASE WHEN n = 0 THEN format('I found no workflow called "%s".', e ->> 'workflow')
+						 ELSE format('Several workflows match "%s".', e ->> 'workflow') END
+					|| coalesce(' Your workflows: ' || names || '.', ' You have no saved workflows yet.'),
+					analysis, intent, e);
+			END IF;
+		END IF;
+		IF w.blueprint IS NULL THEN
+			RETURN flowdb.intent_result('done',
+				format('Workflow "%s" is still a draft without a blueprint.', w.name),
+				analysis, intent, e, jsonb_build_object('workflow_id', w.id));
+		END IF;
+		rid := flowdb.enqueue(w.blueprint, '{}', w.id, owner);
+		RETURN flowdb.intent_result('done', format('Started workflow "%s" (run %s).', w.name, rid),
+			analysis, intent, e, jsonb_build_object('run_id', rid, 'workflow_id', w.id));
+	WHEN 'CREATE_WORKFLOW' THEN
+		IF flowdb.llm_configured(owner) THEN
+			wid := flowdb.draft_start_llm(owner, e ->> 'description');
+			RETURN flowdb.intent_result('processing',
+				format('Drafting the workflow (%s) with the model; it shows as ready when done.', wid),
+				analysis, intent, e, jsonb_build_object('workflow_id', wid));
+		END IF;
+		IF to_regprocedure('flowdb.draft_save_offline(text,text)') IS NULL THEN
+			RETURN flowdb.intent_result('error', 'Drafting workflows is not available on this server.',
+				analysis, intent, e);
+		END IF;
+		EXECUTE 'SELECT flowdb.draft_save_offline($1, $2)' INTO wid USING owner, e ->> 'description';
+		RETURN flowdb.intent_result('done',
+			format('Drafted a workflow (%s). Review it, then turn it on with flow_activate.', wid),
+			analysis, intent, e, jsonb_build_object('workflow_id', wid));
+	WHEN 'RUN_STATUS' THEN
+		SELECT * INTO r FROM flowdb.runs rr
+		WHERE rr.owner = owner
+		  AND (e ->> 'run_id' IS NULL OR rr.id = (e ->> 'run_id')::uuid)
+		ORDER BY rr.created_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RETURN flowdb.intent_result('done',
+				CASE WHEN e ? 'run_id' THEN format('I found no run %s.', e ->> 'run_id')
+					 ELSE 'You have no runs yet.' END,
+				analysis, intent, e);
+		END IF;
+		SELECT x.nd -> 'output' ->> 'short_url' INTO link
+		FROM jsonb_each(coalesce(r.state -> 'nodes', '{}')) AS x(k, nd)
+		WHERE jsonb_typeof(x.nd -> 'output') = 'object' AND x.nd -> 'output' ? 'short_url'
+		LIMIT 1;
+		RETURN flowdb.intent_result('done',
+			format('Run %s (%s) is %s.', r.id, r.blueprint ->> 'name', r.status)
+			|| coalesce(' Link: ' || link, '') || coalesce(' Error: ' || r.error, ''),
+			analysis, intent, e, jsonb_build_object('run_id', r.id, 'run_status', r.status));
+	ELSE
+		RAISE EXCEPTION 'intent % is not an action', intent USING ERRCODE = '22023';
+	END CASE;
+END
+$$;
+
+-- flowdb.intent_act: the conversation step.  Merges the analysis of one
+-- message with the session's pending question, asks for what is missing
+-- (needs_input), asks for a yes before costly actions, and runs the rest.
+CREATE FUNCTION flowdb.intent_act(owner text, session_id text, analysis jsonb, channel text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s flowdb.sessions;
+	intent text;
+	e jsonb;
+	answer text;
+	conf numeric;
+	confirmed boolean := false;
+	missing text;
+	expires timestamptz := now() + current_setting('flowdb.intent_session_minutes')::interval;
+BEGIN
+	IF owner IS NULL OR session_id IS NULL THEN
+		RAISE EXCEPTION 'owner and session_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF length(session_id) NOT BETWEEN 1 AND 200 THEN
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = '22023';
+	END IF;
+	IF jsonb_typeof(analysis) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'analysis must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	intent := coalesce(analysis ->> 'intent', 'UNKNOWN');
+	IF NOT intent = ANY (ARRAY['CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'SEND_MESSAGE',
+			'POST_TO_INSTAGRAM', 'NOTIFY_SLACK', 'CHECK_PAYMENT', 'RUN_WORKFLOW',
+			'CREATE_WORKFLOW', 'RUN_STATUS', 'HELP', 'UNKNOWN']) THEN
+		RAISE EXCEPTION 'unknown intent "%"', left(intent, 64) USING ERRCODE = '22023',
+			HINT = 'flowdb.intent_analyze lists what the parser produces.';
+	END IF;
+	e := flowdb.intent_clean_entities(analysis -> 'entities');
+	answer := e ->> 'answer';
+	e := e - 'answer';
+	conf := CASE WHEN jsonb_typeof(analysis -> 'confidence') = 'number'
+				 THEN (analysis ->> 'confidence')::numeric ELSE 0 END;
+
+	-- prune a few expired questions of any owner without waiting on locks
+	DELETE FROM flowdb.sessions ss WHERE ss.ctid IN (
+		SELECT x.ctid FROM flowdb.sessions x WHERE x.expires_at < now()
+		LIMIT 100 FOR UPDATE SKIP LOCKED);
+	SELECT * INTO s FROM flowdb.sessions ss
+	WHERE ss.owner = owner AND ss.session_id = session_id AND ss.expires_at >= now()
+	FOR UPDATE;
+	IF FOUND THEN
+		DELETE FROM flowdb.sessions ss WHERE ss.owner = owner AND ss.session_id = session_id;
+		IF answer = 'no' THEN
+			RETURN flowdb.intent_result('done', format('OK, cancelled %s.',
+				flowdb.intent_summary(s.intent, s.entities)), analysis, s.intent, s.entities);
+		END IF;
+		IF s.awaiting = 'confirmation' THEN
+			IF answer = 'yes' THEN
+				intent := s.intent;
+				e := s.entities;
+				conf := s.confidence;
+				confirmed := true;
+			ELSIF intent = 'UNKNOWN' THEN
+				-- neither yes nor no: ask again
+				INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+				VALUES (owner, session_id, s.intent, s.entities, 'confirmation', s.confidence, channel, expires);
+				RETURN flowdb.intent_result('needs_input',
+					format('Please reply yes to confirm %s, or no to cancel.',
+						   flowdb.intent_summary(s.intent, s.entities)),
+					analysis, s.intent, s.entities, '{"awaiting": "confirmation"}');
+			END IF;
+			-- otherwise a new command replaces the pending one
+		ELSIF intent IN ('UNKNOWN', s.intent) AND answer IS NULL THEN
+			e := s.entities || flowdb.intent_slot(s.awaiting, analysis) || e;
+			intent := s.intent;
+			conf := s.confidence;		-- an answer keeps the command's confidence
+			analysis := analysis || jsonb_build_object('confidence', conf);
+		END IF;
+	END IF;
+
+	IF intent = 'UNKNOWN' THEN
+		RETURN flowdb.intent_result('done',
+			CASE WHEN answer IS NOT NULL THEN 'There is nothing waiting for a yes or no.'
+				 ELSE 'Sorry, I did not understand that. I can create invoices and payment links, '
+					  'send WhatsApp messages, post to Instagram or Slack, check a payment, '
+					  'run or create a workflow. Try "invoice Ravi 500" or "help".' END,
+			analysis, intent, e);
+	END IF;
+	IF intent = 'HELP' THEN
+		RETURN flowdb.intent_result('done',
+			'Things I can do: "invoice Ravi 500", "send a 2k payment link to 9876543210", '
+			'"message Priya on whatsapp: order ready", "post on instagram https://.../photo.jpg ''Diwali sale''", '
+			'"slack #team: stock is low", "status of payment pay_...", "run the morning report workflow", '
+			'"create a workflow that ...", "status of my last run". Hindi-English mix is fine too.',
+			analysis, intent, e);
+	END IF;
+
+	SELECT x INTO missing FROM unnest(flowdb.intent_required(intent)) WITH ORDINALITY AS u(x, i)
+	WHERE NOT e ? x ORDER BY i LIMIT 1;
+	IF missing IS NOT NULL THEN
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, missing, conf, channel, expires);
+		RETURN flowdb.intent_result('needs_input', flowdb.intent_question(intent, missing, e),
+			analysis, intent, e, jsonb_build_object('awaiting', missing));
+	END IF;
+	IF NOT confirmed AND flowdb.intent_needs_confirmation(intent, e, conf) THEN
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, 'confirmation', conf, channel, expires);
+		RETURN flowdb.intent_result('needs_input',
+			format('Shall I create %s? Reply yes to confirm or no to cancel.', flowdb.intent_summary(intent, e)),
+			analysis, intent, e, '{"awaiting": "confirmation"}');
+	END IF;
+	RETURN flowdb.intent_execute(owner, intent, e, analysis, channel, session_id);
+END
+$$;
+
+-- flowdb.contact_names: names the owner's contacts go by (speech
+-- recognition is told to expect them)
+CREATE FUNCTION flowdb.contact_names(owner text) RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(n ORDER BY n), '{}') FROM (
+		SELECT DISTINCT n FROM (
+			SELECT m.contact_name AS n FROM flowdb.messages m
+			WHERE m.owner = contact_names.owner AND m.contact_name IS NOT NULL
+			UNION ALL
+			SELECT ss.entities ->> 'name' FROM flowdb.sessions ss
+			WHERE ss.owner = contact_names.owner AND ss.entities ? 'name') a
+		WHERE n ~ '^[[:alpha:] .-]{2,40}$'
+		LIMIT 200) b
+$$;
+
+-- intent_parse: understand a typed or spoken command and act on it.
+-- Returns {status, reply, analysis}; status is done, needs_input (the
+-- reply is a question; answer with the same session_id), processing (the
+-- result will be in run analysis.run_id) or error.
+CREATE FUNCTION public.intent_parse(text text DEFAULT NULL, audio bytea DEFAULT NULL,
+									session_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	owner text := flowdb.current_owner();
+	sid text := coalesce(session_id, 'default');
+	transcript text;
+	analysis jsonb;
+	rid uuid;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF text IS NULL AND audio IS NULL THEN
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = '22004';
+	END IF;
+	IF length(text) > 2000 THEN
+		RAISE EXCEPTION 'text is too long (% characters)', length(text) USING ERRCODE = '22023',
+			DETAIL = 'A command may have at most 2000 characters.';
+	END IF;
+	IF length(sid) NOT BETWEEN 1 AND 200 THEN
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = '22023';
+	END IF;
+	-- with a model the worker transcribes and parses (a run); the answer
+	-- becomes that run's output (flow_status), never awaited here
+	IF flowdb.llm_configured(owner) THEN
+		rid := flowdb.intent_start_llm(owner, text, audio, sid, 'api');
+		RETURN jsonb_build_object('status', 'processing', 'run_id', rid,
+			'reply', 'Working on it: follow run ' || rid || ' for the answer.',
+			'analysis', jsonb_build_object('run_id', rid));
+	END IF;
+	IF audio IS NOT NULL THEN
+		IF to_regprocedure('flowdb.transcribe_offline(bytea,text[])') IS NULL THEN
+			RAISE EXCEPTION 'speech recognition is not available' USING ERRCODE = '0A000',
+				HINT = 'Build flowdb with pocketsphinx, or store an llm credential for Whisper.';
+		END IF;
+		EXECUTE 'SELECT flowdb.transcribe_offline($1, $2)' INTO transcript
+			USING audio, flowdb.contact_names(owner);
+		text := coalesce(text || ' ', '') || coalesce(transcript, '');
+	END IF;
+	analysis := flowdb.intent_analyze(text) || jsonb_build_object('text', text);
+	IF transcript IS NOT NULL THEN
+		analysis := analysis || jsonb_build_object('transcript', transcript);
+	END IF;
+	RETURN flowdb.intent_act(owner, sid, analysis, 'api');
+END
+$$;
+
+------------------------------------------------------------------------
+-- WhatsApp (Twilio) webhook: POST /rpc/whatsapp_webhook
+------------------------------------------------------------------------
+
+-- flowdb.url_decode: decode one application/x-www-form-urlencoded value
+CREATE FUNCTION flowdb.url_decode(s text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b bytea := convert_to(replace(s, '+', ' '), 'UTF8');
+	out bytea := '';
+	i integer := 0;
+	n integer := length(b);
+	c integer;
+BEGIN
+	WHILE i < n LOOP
+		c := get_byte(b, i);
+		IF c = 37 AND i + 2 < n
+		   AND convert_from(substring(b FROM i + 2 FOR 2), 'UTF8') ~ '^[0-9A-Fa-f]{2}$' THEN
+			out := out || decode(convert_from(substring(b FROM i + 2 FOR 2), 'UTF8'), 'hex');
+			i := i + 3;
+		ELSE
+			out := out || substring(b FROM i + 1 FOR 1);
+			i := i + 1;
+		END IF;
+	END LOOP;
+	RETURN convert_from(out, 'UTF8');
+END
+$$;
+
+-- flowdb.form_fields: Twilio's form fields as a JSON object of strings.
+-- PostgREST hands a form-urlencoded body to a single unnamed json
+-- parameter as an object; a raw form string (a JSON string) is parsed.
+CREATE FUNCTION flowdb.form_fields(body json) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out jsonb := '{}';
+	pair text;
+BEGIN
+	IF body IS NULL THEN
+		RETURN out;
+	END IF;
+	IF json_typeof(body) = 'object' THEN
+		SELECT coalesce(jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'string' THEN v
+												 ELSE to_jsonb(v::text) END), '{}')
+		INTO out FROM jsonb_each(body::jsonb) AS x(k, v);
+		RETURN out;
+	END IF;
+	IF json_typeof(body) = 'string' THEN
+		FOREACH pair IN ARRAY string_to_array(body #>> '{}', '&') LOOP
+			IF pair <> '' THEN
+				out := out || jsonb_build_object(flowdb.url_decode(split_part(pair, '=', 1)),
+					flowdb.url_decode(substr(pair, length(split_part(pair, '=', 1)) + 2)));
+			END IF;
+		END LOOP;
+		RETURN out;
+	END IF;
+	RAISE EXCEPTION 'webhook body must be form fields' USING ERRCODE = '22023';
+END
+$$;
+
+-- flowdb.twilio_signature: X-Twilio-Signature of a request: base64
+-- HMAC-SHA1, keyed with the auth token, of the URL followed by every form
+-- field's name and value, sorted by name
+CREATE FUNCTION flowdb.twilio_signature(url text, fields jsonb, auth_token text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT encode(flowdb.hmac(convert_to(url || coalesce(
+			(SELECT string_agg(f.key || f.value, '' ORDER BY f.key COLLATE "C")
+			 FROM jsonb_each_text(fields) f), ''), 'UTF8'),
+		convert_to(auth_token, 'UTF8'), 'sha1'), 'base64')
+$$;
+
+-- flowdb.phone_digits: a phone number's digits ("whatsapp:+91 98..." -> "9198...")
+CREATE FUNCTION flowdb.phone_digits(phone text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') $$;
+
+-- whatsapp_webhook: a Twilio WhatsApp delivery.  The owner is the one whose
+-- whatsapp credential has the form's AccountSid and whose auth token
+-- signed the request.  Records the message, fires
+-- whatsapp.message.received for that owner, and when the sender is one of
+-- the credential's owner_numbers lets the assistant act and reply.
+CREATE FUNCTION public.whatsapp_webhook(json) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f jsonb := flowdb.form_fields($1);
+	base text := current_setting('flowdb.public_url');
+	sig text := flowdb.request_header('x-twilio-signature');
+	account text := f ->> 'AccountSid';
+	c record;
+	secret jsonb;
+	owner text;
+	cred_name text;
+	cred jsonb;
+	msid text;
+	sender text;
+	media jsonb := '[]';
+	data jsonb;
+	runs uuid[];
+	res jsonb;
+	reply_run uuid;
+	reply_bp jsonb;
+BEGIN
+	IF base = '' THEN
+		RAISE EXCEPTION 'webhook rejected: flowdb.public_url is not configured' USING ERRCODE = '28000',
+			HINT = 'ALTER SYSTEM SET flowdb.public_url = ''https://<your API host>''; SELECT pg_reload_conf();';
+	END IF;
+	IF sig IS NULL OR account IS NULL THEN
+		RAISE EXCEPTION 'invalid Twilio webhook signature' USING ERRCODE = '28000';
+	END IF;
+	FOR c IN
+		SELECT cr.owner, cr.name FROM flowdb.credentials cr
+		WHERE cr.service = 'whatsapp'
+		  AND (cr.secret ->> 'account_sid' = account OR cr.vault_secret_id IS NOT NULL)
+		ORDER BY cr.created_at, cr.owner, cr.name
+	LOOP
+		secret := flowdb.credential_secret(c.owner, 'whatsapp', c.name);
+		IF secret ->> 'account_sid' = account AND secret ->> 'auth_token' IS NOT NULL
+		   AND flowdb.safe_equal(flowdb.twilio_signature(rtrim(base, '/') || '/rpc/whatsapp_webhook',
+														 f, secret ->> 'auth_token'), sig) THEN
+			owner := c.owner;
+			cred_name := c.name;
+			cred := secret;
+			EXIT;
+		END IF;
+	END LOOP;
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'invalid Twilio webhook signature or unknown account' USING ERRCODE = '28000';
+	END IF;
+
+	msid := coalesce(f ->> 'MessageSid', f ->> 'SmsMessageSid');
+	IF msid IS NULL OR msid !~ '^[A-Za-z0-9]{1,64}$' THEN
+		RAISE EXCEPTION 'Twilio delivery without a valid MessageSid' USING ERRCODE = '22023';
+	END IF;
+	-- scoped by owner: nobody can claim another shop's MessageSid first
+	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
+	VALUES ('twilio', owner || '/' || msid, 'whatsapp.message.received') ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 'duplicate', 'event', 'whatsapp.message.received',
+								  'runs', '[]'::jsonb);
+	END IF;
+
+	sender := f ->> 'From';
+	IF sender IS NULL OR flowdb.phone_digits(sender) !~ '^[0-9]{7,15}$' THEN
+		RAISE EXCEPTION 'Twilio delivery without a valid From number' USING ERRCODE = '22023';
+	END IF;
+	SELECT coalesce(jsonb_agg(f ->> ('MediaUrl' || i) ORDER BY i), '[]') INTO media
+	FROM generate_series(0, least(coalesce(nullif(f ->> 'NumMedia', '')::int, 0), 10) - 1) i
+	WHERE f ? ('MediaUrl' || i)
+	  AND coalesce(f ->> 'NumMedia', '0') ~ '^[0-9]{1,2}$';
+	INSERT INTO flowdb.messages (owner, contact, contact_name, direction, body, media, status, message_sid)
+	VALUES (owner, sender, left(f ->> 'ProfileName', 100), 'in', f ->> 'Body', media, 'received', msid);
+
+	data := jsonb_build_object('from', sender, 'to', f ->> 'To', 'body', coalesce(f ->> 'Body', ''),
+							   'media', media, 'message_sid', msid,
+							   'profile_name', f ->> 'ProfileName');
+	runs := flowdb.dispatch_event(owner, 'whatsapp.message.received', data);
+
+	-- the assistant obeys the shop's own numbers only
+	IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+					   CASE WHEN jsonb_typeof(cred -> 'owner_numbers') = 'array'
+							THEN cred -> 'owner_numbers' ELSE '[]' END) n
+				   WHERE flowdb.phone_digits(n) = flowdb.phone_digits(sender)
+					 AND flowdb.phone_digits(n) <> '')
+	   OR coalesce(btrim(f ->> 'Body'), '') = '' THEN
+		RETURN jsonb_build_object('status', 'ok', 'event', 'whatsapp.message.received',
+								  'runs', to_jsonb(runs));
+	END IF;
+	-- WhatsApp commands use the offline parser even when a model is
+	-- configured: the reply goes out within this delivery's transaction
+	IF length(f ->> 'Body') > 2000 THEN
+		res := jsonb_build_object('status', 'error',
+								  'reply', 'That message is too long for me (2000 characters at most).');
+	ELSE
+		res := flowdb.intent_act(owner, sender,
+			flowdb.intent_analyze(f ->> 'Body') || jsonb_build_object('text', f ->> 'Body'),
+			'whatsapp/' || cred_name);
+	END IF;
+	reply_bp := jsonb_build_object('version', 1, 'name', 'whatsapp reply',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(jsonb_build_object('id', 'reply', 'type', 'action',
+			'service', 'whatsapp', 'task', 'send_message', 'credential', cred_name,
+			'params', jsonb_build_object('to', '{{trigger_data.to}}',
+										 'body', '{{trigger_data.body}}'))));
+	reply_run := flowdb.enqueue(reply_bp,
+		jsonb_build_object('to', sender, 'body', res ->> 'reply'), NULL, owner);
+	INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
+	VALUES (owner, sender, 'out', res ->> 'reply', 'queued', reply_run);
+	-- the action's own reply step (the link, the payment status): its text
+	-- exists once the run renders it (flowdb.workflow_logs input)
+	IF res #>> '{analysis,intent}' IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT')
+	   AND res #>> '{analysis,run_id}' IS NOT NULL THEN
+		INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
+		VALUES (owner, sender, 'out', NULL, 'queued', (res #>> '{analysis,run_id}')::uuid);
+	END IF;
+	RETURN jsonb_build_object('status', 'ok', 'event', 'whatsapp.message.received',
+							  'runs', to_jsonb(runs), 'assistant', res,
+							  'reply_run_id', reply_run);
+END
+$$;
+
+-- Realtime: the messages screen follows flowdb.messages
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+		ALTER PUBLICATION supabase_realtime ADD TABLE flowdb.messages;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION flowdb.intent_analyze(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_required(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_question(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_clean_entities(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_slot(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_summary(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_needs_confirmation(text, jsonb, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_result(text, text, jsonb, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_action_blueprint(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_execute(text, text, jsonb, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_whatsapp_followup(jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_act(text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.contact_names(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.url_decode(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.form_fields(json) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.twilio_signature(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.phone_digits(text) FROM PUBLIC;
+-- intent_parse acts in the caller's name: signed-in users and the service
+-- only, never anon (Supabase roles, when they exist at install time)
 
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;

@@ -31,9 +31,8 @@
 #include <strings.h>
 
 #include "catalog.h"
+#include "tools/llm.h"
 
-#define LLM_DEFAULT_MODEL "gpt-4o-mini"
-#define LLM_TIMEOUT_MS 120000	/* completions can be slow */
 #define LLM_MAX_LABELS 100
 #define LLM_MAX_LABEL_LEN 200
 
@@ -41,7 +40,7 @@
  * llm_model
  *		The model to use: param, else settings, else the default.
  */
-static const char *
+const char *
 llm_model(const ToolContext *ctx)
 {
 	const cJSON *v = tool_param(ctx, "model");
@@ -57,7 +56,7 @@ llm_model(const ToolContext *ctx)
  * llm_add_message
  *		Append {"role": role, "content": content} to a messages array.
  */
-static void
+void
 llm_add_message(cJSON *messages, const char *role, const char *content)
 {
 	cJSON	   *m = cJSON_CreateObject();
@@ -71,7 +70,7 @@ llm_add_message(cJSON *messages, const char *role, const char *content)
  * llm_finish_request
  *		Install body (consumed), URL and headers in req.
  */
-static void
+void
 llm_finish_request(const ToolContext *ctx, HttpRequest *req, cJSON *body)
 {
 	req->url = fdb_asprintf("%s/chat/completions",
@@ -89,7 +88,7 @@ llm_finish_request(const ToolContext *ctx, HttpRequest *req, cJSON *body)
  * llm_check_model
  *		A "model" param, when present, must be a string.
  */
-static bool
+bool
 llm_check_model(const ToolContext *ctx, char *err, size_t errlen)
 {
 	const char *unused;
@@ -256,7 +255,7 @@ llm_classify_build(ToolContext *ctx, HttpRequest *req, char *err, size_t errlen)
  *		OpenAI's {error: {message, type, code}} and the {error: "..."},
  *		{detail: "..."} and {message: "..."} shapes of compatible servers.
  */
-static ToolOutcome
+ToolOutcome
 llm_error(const HttpResponse *resp, const cJSON *body, char *err, size_t errlen)
 {
 	ToolOutcome outcome = tool_error_outcome(resp->status);
@@ -297,7 +296,7 @@ llm_error(const HttpResponse *resp, const cJSON *body, char *err, size_t errlen)
  *		its content and finish_reason.  TOOL_FAIL with err when there is no
  *		usable content (no choices, a refusal, a non-string content).
  */
-static ToolOutcome
+ToolOutcome
 llm_message(const HttpResponse *resp, const cJSON *body, const char **content,
 			const char **finish_reason, char *err, size_t errlen)
 {
@@ -360,7 +359,7 @@ llm_complete_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
  *		Parse the JSON object in content, tolerating a ```json fence or text
  *		around it.  NULL when there is none.
  */
-static cJSON *
+cJSON *
 llm_parse_json_answer(const char *content)
 {
 	const char *start = strchr(content, '{');
@@ -554,6 +553,34 @@ static const ToolTask llm_tasks[] = {
 		llm_classify_parse,
 		llm_classify_sample
 	},
+	{
+		"draft_workflow",
+		"Draft a workflow blueprint from a plain-language description (flow_draft)",
+		llm_draft_params, LLM_DRAFT_NPARAMS,
+		"{blueprint: object or null, valid: boolean, problems: [\"path: message\"], "
+		"model, repaired: boolean}",
+		llm_draft_build,
+		llm_draft_parse,
+		llm_draft_sample
+	},
+	{
+		"parse_intent",
+		"Understand a shop owner's command: intent, entities and confidence (intent_parse)",
+		llm_intent_params, LLM_INTENT_NPARAMS,
+		"{intent, entities: {contact, phone, amount, ...}, confidence: number 0-1, model}",
+		llm_intent_build,
+		llm_intent_parse,
+		llm_intent_sample
+	},
+	{
+		"transcribe",
+		"Transcribe speech (base64 audio) with a Whisper-compatible API",
+		llm_transcribe_params, LLM_TRANSCRIBE_NPARAMS,
+		"{text, model, language}",
+		llm_transcribe_build,
+		llm_transcribe_parse,
+		llm_transcribe_sample
+	},
 };
 
 static const char *const llm_events[] = {
@@ -572,7 +599,7 @@ static const char *const llm_optional_credential_fields[] = {
 
 const ToolService llm_service = {
 	"llm",
-	"Language model (OpenAI-compatible Chat Completions): complete and classify text",
+	"Language model (OpenAI-compatible): complete, classify, draft workflows, parse commands, transcribe speech",
 	"https://api.openai.com/v1",
 	llm_tasks,
 	(int) (sizeof(llm_tasks) / sizeof(llm_tasks[0])),

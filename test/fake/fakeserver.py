@@ -38,11 +38,23 @@ A response: {"status": 200, "headers": {...}, "body": <JSON value> | "text",
   body_bytes  body = N bytes of "x" (large responses)
   body_hex    body = these bytes, given in hex (binary responses)
   close       close the connection after the response
+  chat        an OpenAI chat.completion whose message content is this value
+              (a string as-is, anything else as JSON text); with
+              "require_schema": true a request without a strict
+              response_format json_schema gets 400 instead, like a strict
+              server
+  chat_from_schema  the content is the smallest answer the request's own
+              json_schema allows (first anyOf variant, first enum value,
+              empty arrays, first non-null type), so the schema sent is
+              what the answer follows
+  refusal     an OpenAI chat.completion refusing with this text
 Unknown paths get "default" (200 {"ok": true} unless the script says).
 
 Capture: every request (not the control endpoints) is one JSON object
 {"seq", "time" (unix float, on arrival), "method", "path", "query",
-"headers" (lower-case names), "body" (text), "client" (peer port)}
+"headers" (lower-case names), "body" (text), "client" (peer port)}, and
+for multipart/form-data bodies "multipart": {name: {"filename",
+"content_type", "size", "sha256", "text" (UTF-8 fields only)}}
 appended to --capture as a line (flushed at once) and kept in memory.
 
 Control endpoints (never captured, never scripted):
@@ -66,6 +78,96 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+
+def parse_multipart(content_type, body):
+    """The parts of a multipart/form-data body by field name."""
+    import hashlib
+    marker = "boundary="
+    if marker not in content_type:
+        return None
+    boundary = content_type.split(marker, 1)[1].split(";", 1)[0].strip().strip('"')
+    parts = {}
+    delim = b"--" + boundary.encode()
+    for chunk in body.split(delim)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        info = {"filename": None, "content_type": None, "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+        name = None
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            low = line.lower()
+            if low.startswith("content-disposition:"):
+                for item in line.split(";")[1:]:
+                    k, _, v = item.strip().partition("=")
+                    v = v.strip('"')
+                    if k == "name":
+                        name = v
+                    elif k == "filename":
+                        info["filename"] = v
+            elif low.startswith("content-type:"):
+                info["content_type"] = line.split(":", 1)[1].strip()
+        try:
+            info["text"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            info["text"] = None
+        if name is not None:
+            parts[name] = info
+    return parts
+
+
+def schema_example(schema, depth=0):
+    """The smallest value a (strict) JSON schema allows."""
+    if depth > 40 or not isinstance(schema, dict):
+        return None
+    if "anyOf" in schema:
+        return schema_example(schema["anyOf"][0], depth + 1)
+    if "enum" in schema:
+        return schema["enum"][0]
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "null")
+    if t == "object":
+        return {k: schema_example(v, depth + 1)
+                for k, v in (schema.get("properties") or {}).items()}
+    if t == "array":
+        return []
+    return {"string": "", "number": 0, "integer": 0, "boolean": False}.get(t)
+
+
+def chat_completion(content=None, refusal=None):
+    """An OpenAI chat.completion body."""
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": "fake-gpt",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content,
+                                     "refusal": refusal}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
+def chat_response(resp, text):
+    """(status, JSON body) for the chat / chat_from_schema / refusal kinds."""
+    try:
+        req = json.loads(text) if text else {}
+    except ValueError:
+        req = {}
+    fmt = (req.get("response_format") or {}) if isinstance(req, dict) else {}
+    js = fmt.get("json_schema") or {}
+    if resp.get("require_schema") and not (fmt.get("type") == "json_schema"
+                                           and js.get("strict") is True
+                                           and isinstance(js.get("schema"), dict)):
+        return 400, {"error": {"message": "response_format json_schema (strict) required",
+                               "type": "invalid_request_error"}}
+    if "refusal" in resp:
+        return 200, chat_completion(None, resp["refusal"])
+    if resp.get("chat_from_schema"):
+        return 200, chat_completion(json.dumps(schema_example(js.get("schema"))))
+    content = resp["chat"]
+    return 200, chat_completion(content if isinstance(content, str) else json.dumps(content))
 
 
 class State:
@@ -267,6 +369,9 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"time": arrived, "method": self.command, "path": path,
                  "query": parts.query, "headers": headers, "body": text,
                  "client": self.client_address[1]}
+        ctype = headers.get("content-type", "")
+        if ctype.lower().startswith("multipart/form-data"):
+            entry["multipart"] = parse_multipart(ctype, body)
         state.enter()
         try:
             state.record(entry)
@@ -293,6 +398,10 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 pass
             payload = json.dumps(echo).encode()
+            ctype = "application/json"
+        elif "chat" in resp or "chat_from_schema" in resp or "refusal" in resp:
+            status, value = chat_response(resp, text)
+            payload = json.dumps(value).encode()
             ctype = "application/json"
         elif "body_bytes" in resp:
             payload = b"x" * int(resp["body_bytes"])

@@ -474,6 +474,84 @@ TEST(test_eval_matches)
 	CHECK_STR(last_err, "cannot compare string with number using \"matches\" (left \"a\", right 1)");
 }
 
+/*
+ * test_eval_matches_bounds: a subject longer than cond_max_subject and a
+ * spent cond_regex_budget are evaluation errors, decided before glibc's
+ * matcher runs; the pathological pattern on a long subject returns fast.
+ */
+TEST(test_eval_matches_bounds)
+{
+	cJSON	   *c;
+	cJSON	   *big = cJSON_CreateObject();
+	cJSON	   *td;
+	char	   *s = malloc(40001);
+	int			r;
+
+	memset(s, 'a', 40000);
+	s[40000] = '\0';
+	td = cJSON_AddObjectToObject(big, "trigger_data");
+	cJSON_AddStringToObject(td, "s", s);
+	c = unit_json_q("{'left':'{{ trigger_data.s }}','op':'matches','right':'(a|aa)*c'}", 1);
+
+	cond_max_subject = 10000;
+	r = cond_eval(c, big, last_err, sizeof(last_err));
+	CHECK_INT(r, -1);
+	CHECK_STR(last_err, "operator \"matches\": the string is 40000 bytes long, the limit is 10000 (flowdb.max_regex_subject)");
+
+	/* the budget: 20 bytes allow "Ada Lovelace" (12) once, not twice */
+	cond_max_subject = 0;
+	cond_regex_budget = 20;
+	CHECK_INT(ev("{'left':'{{ trigger_data.name }}','op':'matches','right':'^Ada'}"), 1);
+	CHECK_INT(cond_regex_budget, 8);
+	CHECK_INT(ev("{'left':'{{ trigger_data.name }}','op':'matches','right':'^Ada'}"), -1);
+	CHECK_STR(last_err, "operator \"matches\": too much text matched against regular expressions in one step");
+	cond_regex_budget = -1;
+	CHECK_INT(ev("{'left':'{{ trigger_data.name }}','op':'matches','right':'^Ada'}"), 1);
+
+	cJSON_Delete(c);
+	cJSON_Delete(big);
+	free(s);
+}
+
+/* a matcher standing in for the backend's: records what it was given */
+static char seen_subject[64];
+static char seen_pattern[64];
+
+static int
+fake_matcher(const char *subject, size_t len, const char *pattern,
+			 char *err, size_t errlen)
+{
+	snprintf(seen_subject, sizeof(seen_subject), "%.*s", (int) len, subject);
+	snprintf(seen_pattern, sizeof(seen_pattern), "%s", pattern);
+	if (strcmp(pattern, "boom") == 0)
+	{
+		snprintf(err, errlen, "matcher said no");
+		return -1;
+	}
+	return strstr(subject, "Ada") != NULL;
+}
+
+/*
+ * test_eval_matches_hook: cond_regex_matcher replaces glibc's regexec
+ * after validation and the bounds; its errors become condition errors.
+ */
+TEST(test_eval_matches_hook)
+{
+	cond_regex_matcher = fake_matcher;
+	seen_subject[0] = '\0';
+	CHECK_INT(ev("{'left':'{{ trigger_data.name }}','op':'matches','right':'^A'}"), 1);
+	CHECK_STR(seen_subject, "Ada Lovelace");
+	CHECK_STR(seen_pattern, "^A");
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'x'}"), 0);
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'boom'}"), -1);
+	CHECK_CONTAINS(last_err, "matcher said no");
+	/* validation still comes first: the matcher never sees a bad pattern */
+	seen_pattern[0] = '\0';
+	CHECK_INT(ev("{'left':'Bob','op':'matches','right':'('}"), -1);
+	CHECK_STR(seen_pattern, "");
+	cond_regex_matcher = NULL;
+}
+
 TEST(test_eval_combinators)
 {
 	const char *T = "{'left':1,'op':'eq','right':1}";
@@ -589,6 +667,8 @@ main(void)
 	RUN(test_eval_in);
 	RUN(test_eval_exists_empty);
 	RUN(test_eval_matches);
+	RUN(test_eval_matches_bounds);
+	RUN(test_eval_matches_hook);
 	RUN(test_eval_combinators);
 	RUN(test_eval_missing_and_security);
 	cJSON_Delete(ctx);

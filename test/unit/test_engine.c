@@ -13,6 +13,7 @@
 
 #include "blueprint.h"
 #include "engine.h"
+#include "template.h"
 
 #define JQ(text) unit_json_q((text), 1)
 
@@ -692,6 +693,65 @@ TEST(test_set_node)
 	CHECK_STR(adv(run, T0 + 1), "");
 	engine_run_free(run);
 	engine_events_clear(&ev);
+}
+
+/*
+ * test_state_cap: chained set nodes that each output ten copies of the
+ * previous output (the poison blueprint of issue 8) fail with a clear
+ * error once the value or the run state would pass its cap.
+ */
+TEST(test_state_cap)
+{
+	char		bp[4096];
+	char		node[256];
+	EngineRun  *run;
+	int			len;
+
+	len = snprintf(bp, sizeof(bp), "{" HEAD "'nodes': [{'id': 's0', 'type': 'set', "
+				   "'values': {'v': '0123456789'}}");
+	for (int i = 1; i < 8; i++)
+	{
+		snprintf(node, sizeof(node), ", {'id': 's%d', 'type': 'set', 'values': {'v': '"
+				 "{{steps.s%d.output.v}}{{steps.s%d.output.v}}{{steps.s%d.output.v}}"
+				 "{{steps.s%d.output.v}}{{steps.s%d.output.v}}'}}",
+				 i, i - 1, i - 1, i - 1, i - 1, i - 1);
+		len += snprintf(bp + len, sizeof(bp) - len, "%s", node);
+	}
+	len += snprintf(bp + len, sizeof(bp) - len, "], 'edges': [");
+	for (int i = 1; i < 8; i++)
+		len += snprintf(bp + len, sizeof(bp) - len, "%s{'from': 's%d', 'to': 's%d'}",
+						i > 1 ? ", " : "", i - 1, i);
+	snprintf(bp + len, sizeof(bp) - len, "]}");
+
+	/* the value cap: s5 would be 10 * 5^5 = 31250 bytes */
+	tmpl_max_bytes = 20000;
+	run = mkrun(bp, NULL, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(evs(), "s0:succeeded:1 s1:succeeded:1 s2:succeeded:1 s3:succeeded:1 "
+			  "s4:succeeded:1 s5:failed:1");
+	CHECK_STR(rstat(run, NULL), "failed");
+	CHECK_CONTAINS(run->error, "node s5 failed: rendered value larger than 20000 bytes");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+	tmpl_max_bytes = 0;
+
+	/* the state cap: s0..s4 hold 10+50+250+1250+6250 bytes of values */
+	engine_config.max_state_bytes = 7000;
+	run = mkrun(bp, NULL, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(evs(), "s0:succeeded:1 s1:succeeded:1 s2:succeeded:1 s3:succeeded:1 "
+			  "s4:failed:1");
+	CHECK_CONTAINS(run->error, "node s4 failed: the run's state would be larger than 7000 bytes");
+	CHECK_STR(rstat(run, NULL), "failed");
+
+	/* dropping outputs of an oversized run keeps statuses */
+	engine_fail_oversized(run, "too big");
+	CHECK(cJSON_GetObjectItemCaseSensitive(nstate(run, "s1"), "output") == NULL);
+	CHECK_STR(st(run, "s1"), "succeeded");
+	CHECK_CONTAINS(fdb_json_str(run->state, "error"), "node s4 failed");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+	engine_config.max_state_bytes = 0;
 }
 
 TEST(test_unknown_type_and_defaults)
@@ -1999,6 +2059,7 @@ main(void)
 	RUN_CLEAN(test_diamond);
 	RUN_CLEAN(test_condition_error);
 	RUN_CLEAN(test_set_node);
+	RUN_CLEAN(test_state_cap);
 	RUN_CLEAN(test_unknown_type_and_defaults);
 	RUN_CLEAN(test_context);
 	RUN_CLEAN(test_retry_backoff);

@@ -616,6 +616,84 @@ TEST(test_render_deep)
 	cJSON_Delete(root);
 }
 
+/*
+ * test_render_cap: tmpl_max_bytes refuses a rendered value larger than the
+ * cap (interpolated, whole-template copies and whole objects) and leaves
+ * values under it alone.
+ */
+TEST(test_render_cap)
+{
+	char		err[FDB_ERRLEN];
+	cJSON	   *big = cJSON_CreateObject();
+	cJSON	   *v;
+	cJSON	   *tpl;
+	char	   *s = malloc(3001);
+	char	   *many;
+
+	memset(s, 'x', 3000);
+	s[3000] = '\0';
+	cJSON_AddStringToObject(big, "v", s);
+	cJSON_AddItemToObject(big, "trigger_data", cJSON_Duplicate(cJSON_GetObjectItem(big, "v"), 1));
+	tmpl_max_bytes = 10000;
+
+	/* 3 copies: 9000 bytes, under the cap */
+	v = tmpl_render_string("{{v}}{{v}}{{v}}", big, err, sizeof(err));
+	CHECK(v != NULL && strlen(v->valuestring) == 9000);
+	cJSON_Delete(v);
+
+	/* 4 copies: refused before the fourth is appended */
+	err[0] = '\0';
+	v = tmpl_render_string("{{v}}{{v}}{{v}}{{v}}", big, err, sizeof(err));
+	CHECK(v == NULL);
+	CHECK_STR(err, "rendered value larger than 10000 bytes");
+
+	/* whole-template copies count too, summed over an object */
+	tpl = unit_json_q("{'a': '{{v}}', 'b': '{{v}}', 'c': ['{{v}}', '{{v}}']}", 1);
+	err[0] = '\0';
+	v = tmpl_render(tpl, big, err, sizeof(err));
+	CHECK(v == NULL);
+	CHECK_STR(err, "rendered value larger than 10000 bytes");
+	cJSON_Delete(tpl);
+
+	/* a literal string over the cap is refused as well */
+	many = malloc(20001);
+	memset(many, 'y', 20000);
+	many[20000] = '\0';
+	err[0] = '\0';
+	v = tmpl_render_string(many, big, err, sizeof(err));
+	CHECK(v == NULL);
+	CHECK_STR(err, "rendered value larger than 10000 bytes");
+
+	/* no cap: the same renders */
+	tmpl_max_bytes = 0;
+	v = tmpl_render_string("{{v}}{{v}}{{v}}{{v}}", big, err, sizeof(err));
+	CHECK(v != NULL && strlen(v->valuestring) == 12000);
+	cJSON_Delete(v);
+
+	free(many);
+	free(s);
+	cJSON_Delete(big);
+}
+
+/*
+ * test_json_size: fdb_json_size is close to the printed size and stops
+ * counting early.
+ */
+TEST(test_json_size)
+{
+	cJSON	   *v = unit_json_q("{'a': 'hello', 'b': [1, true, null, {'c': 'd'}]}", 1);
+	char	   *printed = fdb_json_print(v);
+	size_t		n = fdb_json_size(v, (size_t) -1);
+
+	CHECK(n >= strlen(printed));
+	CHECK(n <= strlen(printed) + 100);
+	CHECK(fdb_json_size(v, 3) > 3);
+	CHECK(fdb_json_size(v, 3) < n);
+	CHECK_INT(fdb_json_size(NULL, 10), 0);
+	free(printed);
+	cJSON_Delete(v);
+}
+
 int
 main(void)
 {
@@ -647,6 +725,8 @@ main(void)
 	RUN(test_no_rerender);
 	RUN(test_render_value);
 	RUN(test_render_deep);
+	RUN(test_render_cap);
+	RUN(test_json_size);
 	cJSON_Delete(ctx);
 	return UNIT_SUMMARY();
 }
