@@ -1,4 +1,4 @@
-# 016_ssrf.pl: the SSRF guard of the worker's HTTP requests (issue 8
+# 018_ssrf.pl: the SSRF guard of the worker's HTTP requests (issue 8
 # section 7).
 #
 #   - the cluster starts with http_proxy/all_proxy pointing at a recording
