@@ -7,7 +7,7 @@ DATA        = src/sql/flowdb--0.1.0.sql
 PG_CONFIG  ?= pg_config
 
 PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pace.c \
-              src/catalog.c src/engine.c src/cron.c src/intent.c src/draft.c \
+              src/catalog.c src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
               $(wildcard src/tools/*.c)
 PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/webhook.c \
               src/intent_api.c src/regex_pg.c src/draft_sql.c

@@ -3,7 +3,7 @@
 -- everything for service_role and superusers) and the Realtime surface
 -- (publication joined before or after the extension, replica identity).
 -- This suite runs without workers (flowdb.workers = 0): the worker rows of
--- flow_stats are tested in test/t/014_observability.pl.
+-- flow_stats are tested in test/t/023_observability.pl.
 --
 \set VERBOSITY default
 \set SHOW_CONTEXT never

@@ -510,10 +510,88 @@ parse_json_exact(const char *s, size_t len)
 }
 
 /*
+ * http_response_body_is_text
+ *		Is the body valid UTF-8 without NUL bytes (so it can be kept as
+ *		JSON text)?  Overlong forms, surrogates and code points above
+ *		U+10FFFF are invalid.  An absent body counts as text.
+ */
+bool
+http_response_body_is_text(const HttpResponse *resp)
+{
+	const unsigned char *s;
+	size_t		n;
+	size_t		i = 0;
+
+	if (resp == NULL || resp->body == NULL)
+		return true;
+	s = (const unsigned char *) resp->body;
+	n = resp->body_len;
+	while (i < n)
+	{
+		unsigned char c = s[i];
+		size_t		len;
+		unsigned long cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80)
+		{
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			len = 2, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			len = 3, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			len = 4, cp = c & 0x07;
+		else
+			return false;
+		if (i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++)
+		{
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+			(cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/*
+ * http_response_body_base64
+ *		{"body_base64": "...", "body_encoding": "base64"}: how a body that
+ *		is not text is kept.
+ */
+cJSON *
+http_response_body_base64(const HttpResponse *resp)
+{
+	cJSON	   *out = cJSON_CreateObject();
+	char	   *b64 = fdb_base64((const unsigned char *) resp->body, resp->body_len);
+
+	if (b64 == NULL)
+	{
+		cJSON_Delete(out);
+		return cJSON_CreateNull();
+	}
+	cJSON_AddStringToObject(out, "body_base64", b64);
+	cJSON_AddStringToObject(out, "body_encoding", "base64");
+	free(b64);
+	return out;
+}
+
+/*
  * http_response_body_json
  *		The body as JSON when the content-type mentions "json" or the body
  *		starts with { or [ (after whitespace) and parses; otherwise the body
- *		as a JSON string; an empty body is null.  Never NULL except on OOM.
+ *		as a JSON string; an empty body is null.  A body that is not valid
+ *		UTF-8 (or holds NUL bytes) is never kept raw: it becomes
+ *		http_response_body_base64's object.  Never NULL except on OOM.
  */
 cJSON *
 http_response_body_json(const HttpResponse *resp)
@@ -526,6 +604,8 @@ http_response_body_json(const HttpResponse *resp)
 
 	if (resp == NULL || resp->body == NULL || resp->body_len == 0)
 		return cJSON_CreateNull();
+	if (!http_response_body_is_text(resp))
+		return http_response_body_base64(resp);
 
 	h = cJSON_GetObjectItemCaseSensitive(resp->headers, "content-type");
 	if (cJSON_IsString(h))
@@ -544,7 +624,7 @@ http_response_body_json(const HttpResponse *resp)
 			return v;
 	}
 
-	/* Not JSON: the body as text (cut at an embedded NUL, if any). */
+	/* Not JSON: the body as text (valid UTF-8 without NUL, see above). */
 	copy = malloc(resp->body_len + 1);
 	if (copy == NULL)
 		return cJSON_CreateNull();

@@ -162,8 +162,13 @@ extern void http_response_free(HttpResponse *resp);
 /* Default classification: 2xx/3xx done, 408/425/429/5xx retry, other fail. */
 extern ToolOutcome tool_classify_status(long status);
 /* Parse body as JSON when content-type is JSON (or it looks like JSON),
- * else a string.  Never NULL. */
+ * else a string; a body that is not UTF-8 text comes back base64 (see
+ * http_response_body_base64).  Never NULL. */
 extern cJSON *http_response_body_json(const HttpResponse *resp);
+/* Valid UTF-8 without NUL bytes? */
+extern bool http_response_body_is_text(const HttpResponse *resp);
+/* {"body_base64", "body_encoding": "base64"} for a body that is not text. */
+extern cJSON *http_response_body_base64(const HttpResponse *resp);
 
 /* ---- helpers for tools (catalog.c) ----
  *

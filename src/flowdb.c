@@ -38,6 +38,7 @@
 #include "condition.h"
 #include "engine.h"
 #include "template.h"
+#include "netguard.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,7 +49,8 @@ int			flowdb_max_inflight = 256;
 int			flowdb_claim_batch = 32;
 int			flowdb_lease_seconds = 60;
 int			flowdb_scan_interval_ms = 1000;
-bool		flowdb_allow_private_hosts = false;
+char	   *flowdb_allow_private_hosts = NULL;
+char	   *flowdb_http_proxy = NULL;
 int			flowdb_http_timeout_ms = 30000;
 int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
@@ -78,6 +80,7 @@ static int	flowdb_intent_session_minutes = 30;
 static char *flowdb_service_limits_text = NULL;
 static int	service_limits[MAX_SERVICES];
 static double service_rates[MAX_SERVICES];
+static const NetGuardPolicy *net_policy = NULL;
 static char *base_urls[MAX_SERVICES];
 static char base_url_names[MAX_SERVICES][NAMEDATALEN];
 
@@ -107,6 +110,8 @@ static void assign_service_limits(const char *newval, void *extra);
 static void assign_max_value_bytes(int newval, void *extra);
 static void assign_max_state_bytes(int newval, void *extra);
 static void assign_max_regex_subject(int newval, void *extra);
+static bool check_allow_private_hosts(char **newval, void **extra, GucSource source);
+static void assign_allow_private_hosts(const char *newval, void *extra);
 
 /*
  * _PG_init
@@ -212,10 +217,17 @@ define_settings(void)
 							"Period of the safety-net scan for due retries, delays and expired leases.",
 							NULL, &flowdb_scan_interval_ms, 1000, 10, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomBoolVariable("flowdb.allow_private_hosts",
-							 "Allow tools to reach private, loopback and link-local addresses.",
-							 NULL, &flowdb_allow_private_hosts, false,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.allow_private_hosts",
+							   "Private, loopback and link-local addresses tools may reach: off, on, or a list such as 'llm:10.0.0.5, http:127.0.0.1'.",
+							   "Entries: service (any private address), service:ADDR[/BITS], *:ADDR[/BITS]; IPv6 in brackets.",
+							   &flowdb_allow_private_hosts, "off",
+							   PGC_SUSET, 0,
+							   check_allow_private_hosts, assign_allow_private_hosts, NULL);
+	DefineCustomStringVariable("flowdb.http_proxy",
+							   "Proxy for the workers' HTTP requests (curl syntax); empty = none, proxy environment variables are ignored.",
+							   NULL, &flowdb_http_proxy, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.http_timeout_ms",
 							"Default timeout of one HTTP request.",
 							NULL, &flowdb_http_timeout_ms, 30000, 1, 300000,
@@ -397,6 +409,67 @@ assign_service_limits(const char *newval, void *extra)
 		memset(service_limits, 0, sizeof(service_limits));
 		memset(service_rates, 0, sizeof(service_rates));
 	}
+}
+
+/*
+ * check_allow_private_hosts
+ *		GUC check hook: parse the private address policy (netguard.c) and
+ *		make sure every service it names exists.  The parsed policy is the
+ *		setting's extra (malloc'd, freed by the GUC machinery).
+ */
+static bool
+check_allow_private_hosts(char **newval, void **extra, GucSource source)
+{
+	NetGuardPolicy *p;
+	char		err[256];
+
+	p = (NetGuardPolicy *) malloc(sizeof(NetGuardPolicy));
+	if (p == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		return false;
+	}
+	if (!netguard_parse_policy(*newval, p, err, sizeof(err)))
+	{
+		GUC_check_errdetail("%s", err);
+		GUC_check_errhint("Use off, on, or entries such as 'llm:10.0.0.5', 'http:127.0.0.1/32', 'slack', '*:[fd00::1]'.");
+		free(p);
+		return false;
+	}
+	for (int i = 0; i < p->nrules; i++)
+	{
+		if (p->rules[i].service[0] != '\0' && catalog_service(p->rules[i].service) == NULL)
+		{
+			GUC_check_errdetail("unknown service \"%s\"", p->rules[i].service);
+			free(p);
+			return false;
+		}
+	}
+	*extra = p;
+	return true;
+}
+
+/*
+ * assign_allow_private_hosts
+ *		GUC assign hook: keep the parsed policy.
+ */
+static void
+assign_allow_private_hosts(const char *newval, void *extra)
+{
+	net_policy = (const NetGuardPolicy *) extra;
+}
+
+/*
+ * flowdb_net_policy
+ *		The parsed flowdb.allow_private_hosts (never NULL).  Valid until the
+ *		setting changes: copy what must outlive a configuration reload.
+ */
+const NetGuardPolicy *
+flowdb_net_policy(void)
+{
+	static const NetGuardPolicy none;
+
+	return net_policy ? net_policy : &none;
 }
 
 /*

@@ -21,7 +21,8 @@ extern int	flowdb_max_inflight;
 extern int	flowdb_claim_batch;
 extern int	flowdb_lease_seconds;
 extern int	flowdb_scan_interval_ms;
-extern bool flowdb_allow_private_hosts;
+extern char *flowdb_allow_private_hosts;
+extern char *flowdb_http_proxy;
 extern int	flowdb_http_timeout_ms;
 extern int	flowdb_max_response_bytes;
 extern int	flowdb_max_redirects;
@@ -52,6 +53,9 @@ extern const char *flowdb_base_url(const struct ToolService *svc);
 extern int	flowdb_service_limit(const struct ToolService *svc);
 /* flowdb.service_limits "service=R/s": requests per second per owner credential (0 = none) */
 extern double flowdb_service_rate(const struct ToolService *svc);
+/* flowdb.allow_private_hosts, parsed (netguard.h) */
+struct NetGuardPolicy;
+extern const struct NetGuardPolicy *flowdb_net_policy(void);
 
 /* One slot per background worker, in shared memory.  Only plain values:
  * no process-local pointers. */

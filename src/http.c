@@ -7,6 +7,15 @@
  * malloc only and reports problems in the transfer's error text, so no
  * ereport can longjmp through libcurl.
  *
+ * SSRF guard: open_socket_cb refuses a private destination before the
+ * socket exists and prereq_cb checks the address of the connection, new or
+ * kept alive, before every request (redirects included).  Connections are
+ * cached per pool: one curl share handle (CURL_LOCK_DATA_CONNECT) per
+ * effective policy, so a connection opened under one allow list is never
+ * reused under another.  When flowdb.allow_private_hosts or the proxy
+ * changes, every pool is retired: idle connections are closed at once,
+ * busy pools when their last transfer ends.
+ *
  *-------------------------------------------------------------------------
  */
 #include <arpa/inet.h>
@@ -21,10 +30,25 @@
 
 #include "http.h"
 
+typedef struct HttpPool HttpPool;
+
+/* connections shared by transfers with the same effective policy */
+struct HttpPool
+{
+	HttpPool   *next;
+	CURLSH	   *share;			/* holds the connection cache */
+	NetGuardPolicy policy;		/* rules of the pool's services, names dropped */
+	char		key[2048];		/* netguard_policy_text of policy */
+	int			refs;			/* live transfers */
+	bool		retired;		/* from an older policy: free when unused */
+};
+
 struct HttpTransfer
 {
 	CURL	   *easy;
 	void	   *owner;
+	HttpPool   *pool;
+	bool		proxied;		/* through flowdb.http_proxy */
 	struct curl_slist *headers;
 	char	   *body;
 	size_t		body_len;
@@ -32,7 +56,6 @@ struct HttpTransfer
 	long		max_bytes;
 	bool		too_large;
 	bool		blocked;
-	bool		allow_private;
 	char		blocked_addr[64];
 	cJSON	   *resp_headers;
 	double		retry_after;
@@ -56,6 +79,9 @@ struct HttpMulti
 	HttpTransfer *live;			/* transfers not yet popped */
 	HttpTransfer *done_head;	/* completed, not yet popped */
 	HttpTransfer *done_tail;
+	HttpPool   *pools;
+	char	   *epoch;			/* policy text, NUL, proxy: what the pools
+								 * belong to */
 };
 
 /*
@@ -82,79 +108,220 @@ ms_between(struct timeval a, struct timeval b)
 }
 
 /*
- * http_addr_is_private
- *		True for loopback, RFC 1918, CGNAT, link-local, unspecified,
- *		multicast and reserved IPv4 ranges, and their IPv6 counterparts
- *		(including IPv4-mapped addresses).
+ * block
+ *		Record that the transfer was refused a private address.
  */
-bool
-http_addr_is_private(const struct sockaddr *sa)
+static void
+block(HttpTransfer *t, const char *addr)
 {
-	if (sa->sa_family == AF_INET)
-	{
-		const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-		uint32_t	a = ntohl(in->sin_addr.s_addr);
-		uint8_t		b0 = a >> 24;
-		uint8_t		b1 = (a >> 16) & 0xff;
-
-		return b0 == 0 || b0 == 10 || b0 == 127 ||
-			(b0 == 100 && (b1 & 0xc0) == 64) ||
-			(b0 == 169 && b1 == 254) ||
-			(b0 == 172 && (b1 & 0xf0) == 16) ||
-			(b0 == 192 && b1 == 168) ||
-			(b0 == 192 && b1 == 0 && ((a >> 8) & 0xff) == 0) ||
-			(b0 == 198 && (b1 & 0xfe) == 18) ||
-			b0 >= 224;
-	}
-	if (sa->sa_family == AF_INET6)
-	{
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
-		const uint8_t *b = in6->sin6_addr.s6_addr;
-		static const uint8_t zero[16] = {0};
-
-		if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
-			return true;		/* :: and ::1 */
-		if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)
-		{
-			struct sockaddr_in v4;
-
-			memset(&v4, 0, sizeof(v4));
-			v4.sin_family = AF_INET;
-			memcpy(&v4.sin_addr, b + 12, 4);
-			return http_addr_is_private((struct sockaddr *) &v4);
-		}
-		return (b[0] & 0xfe) == 0xfc ||	/* unique local */
-			(b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||	/* link-local */
-			b[0] == 0xff;		/* multicast */
-	}
-	return true;
+	t->blocked = true;
+	snprintf(t->blocked_addr, sizeof(t->blocked_addr), "%s", addr ? addr : "?");
 }
 
 /*
  * open_socket_cb
- *		Refuse private destinations (checked on the resolved address, so
- *		DNS tricks and redirects cannot reach them).
+ *		Refuse private destinations before connecting (checked on the
+ *		resolved address, so DNS tricks and redirects cannot reach them).
+ *		Through a proxy the socket goes to the proxy the superuser chose.
  */
 static curl_socket_t
 open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	HttpTransfer *t = clientp;
+	int			family = 0;
+	uint8_t		addr[16] = {0};
 
-	if (!t->allow_private && http_addr_is_private(&address->addr))
+	if (address->family == AF_INET)
+	{
+		family = 4;
+		memcpy(addr, &((struct sockaddr_in *) &address->addr)->sin_addr, 4);
+	}
+	else if (address->family == AF_INET6)
+	{
+		family = 6;
+		memcpy(addr, &((struct sockaddr_in6 *) &address->addr)->sin6_addr, 16);
+	}
+	if (!t->proxied && !netguard_allowed(&t->pool->policy, NULL, family, addr))
 	{
 		char		host[INET6_ADDRSTRLEN] = "?";
 
-		if (address->family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *) &address->addr)->sin_addr,
-					  host, sizeof(host));
-		else if (address->family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &address->addr)->sin6_addr,
-					  host, sizeof(host));
-		t->blocked = true;
-		snprintf(t->blocked_addr, sizeof(t->blocked_addr), "%s", host);
+		if (family != 0)
+			inet_ntop(address->family, addr, host, sizeof(host));
+		block(t, host);
 		return CURL_SOCKET_BAD;
 	}
 	return socket(address->family, address->socktype, address->protocol);
+}
+
+/*
+ * url_host_blocked
+ *		Through a proxy: is the host of the URL being requested a numeric
+ *		address the policy refuses?  (The proxy resolves names; it must
+ *		enforce its own egress rules for them.)
+ */
+static bool
+url_host_blocked(HttpTransfer *t)
+{
+	char	   *url = NULL;
+	char	   *host = NULL;
+	CURLU	   *u;
+	bool		refused = false;
+	int			family;
+	uint8_t		addr[16];
+
+	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || url == NULL)
+		return false;
+	u = curl_url();
+	if (u == NULL)
+		return true;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	{
+		/* cannot tell where it goes: refuse */
+		block(t, "(unparsable URL host)");
+		refused = true;
+	}
+	else if (netguard_host_literal(host, &family, addr) &&
+			 !netguard_allowed(&t->pool->policy, NULL, family, addr))
+	{
+		block(t, host);
+		refused = true;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return refused;
+}
+
+/*
+ * prereq_cb
+ *		Just before each request is sent, new connection or reused one:
+ *		check the address it is connected to (libcurl >= 7.80).
+ */
+static int
+prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+		  int conn_primary_port, int conn_local_port)
+{
+	HttpTransfer *t = clientp;
+
+	if (t->proxied)
+		return url_host_blocked(t) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+	if (!netguard_allowed_text(&t->pool->policy, NULL, conn_primary_ip))
+	{
+		block(t, conn_primary_ip);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
+ * pool_free
+ *		Unlink a pool and close its connections.
+ */
+static void
+pool_free(HttpMulti *m, HttpPool *pool)
+{
+	HttpPool  **pp;
+
+	for (pp = &m->pools; *pp; pp = &(*pp)->next)
+	{
+		if (*pp == pool)
+		{
+			*pp = pool->next;
+			break;
+		}
+	}
+	curl_share_cleanup(pool->share);
+	free(pool);
+}
+
+/*
+ * pools_retire
+ *		A new policy: close idle pools, let busy ones finish and go.
+ */
+static void
+pools_retire(HttpMulti *m)
+{
+	HttpPool   *pool = m->pools;
+
+	while (pool)
+	{
+		HttpPool   *next = pool->next;
+
+		pool->retired = true;
+		if (pool->refs == 0)
+			pool_free(m, pool);
+		pool = next;
+	}
+}
+
+/*
+ * pool_release
+ *		A transfer of the pool ended (after its easy handle is gone).
+ */
+static void
+pool_release(HttpMulti *m, HttpPool *pool)
+{
+	if (--pool->refs == 0 && pool->retired)
+		pool_free(m, pool);
+}
+
+/*
+ * pool_for
+ *		The pool of a request: same policy text and proxy as the current
+ *		pools (else they are retired first) and the same rules for its
+ *		service.  NULL on out of memory.
+ */
+static HttpPool *
+pool_for(HttpMulti *m, const HttpLimits *limits)
+{
+	NetGuardPolicy sub;
+	char		key[sizeof(((HttpPool *) 0)->key)];
+	const char *ptext = limits->policy_text ? limits->policy_text : "";
+	const char *proxy = limits->proxy ? limits->proxy : "";
+	size_t		plen = strlen(ptext);
+	HttpPool   *pool;
+
+	/* epoch = policy text, NUL, proxy (neither setting can hold a NUL) */
+	if (m->epoch == NULL || strcmp(m->epoch, ptext) != 0 ||
+		strcmp(m->epoch + plen + 1, proxy) != 0)
+	{
+		char	   *e = malloc(plen + strlen(proxy) + 2);
+
+		if (e == NULL)
+			return NULL;
+		memcpy(e, ptext, plen + 1);
+		strcpy(e + plen + 1, proxy);
+		pools_retire(m);
+		free(m->epoch);
+		m->epoch = e;
+	}
+
+	if (limits->policy)
+		netguard_for_service(limits->policy, limits->service, &sub);
+	else
+		memset(&sub, 0, sizeof(sub));
+	netguard_policy_text(&sub, key, sizeof(key));
+	for (pool = m->pools; pool; pool = pool->next)
+		if (!pool->retired && strcmp(pool->key, key) == 0)
+			return pool;
+
+	pool = calloc(1, sizeof(HttpPool));
+	if (pool == NULL)
+		return NULL;
+	pool->share = curl_share_init();
+	if (pool->share == NULL ||
+		curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+	{
+		if (pool->share)
+			curl_share_cleanup(pool->share);
+		free(pool);
+		return NULL;
+	}
+	pool->policy = sub;
+	memcpy(pool->key, key, sizeof(key));
+	pool->next = m->pools;
+	m->pools = pool;
+	return pool;
 }
 
 /*
@@ -370,6 +537,8 @@ transfer_free(HttpMulti *m, HttpTransfer *t)
 		curl_multi_remove_handle(m->multi, t->easy);
 		curl_easy_cleanup(t->easy);
 	}
+	if (t->pool)
+		pool_release(m, t->pool);
 	curl_slist_free_all(t->headers);
 	free(t->body);
 	cJSON_Delete(t->resp_headers);
@@ -387,6 +556,9 @@ http_multi_destroy(HttpMulti *m)
 		return;
 	while (m->live)
 		transfer_free(m, m->live);
+	while (m->pools)
+		pool_free(m, m->pools);
+	free(m->epoch);
 	curl_multi_cleanup(m->multi);
 	free(m->socks);
 	free(m);
@@ -418,8 +590,17 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	}
 	t->easy = e;
 	t->owner = owner;
+	t->pool = pool_for(m, limits);
+	if (t->pool == NULL)
+	{
+		curl_easy_cleanup(e);
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->pool->refs++;
+	t->proxied = limits->proxy != NULL && limits->proxy[0] != '\0';
 	t->max_bytes = limits->max_response_bytes;
-	t->allow_private = limits->allow_private;
 	t->retry_after = -1;
 	t->resp_headers = cJSON_CreateObject();
 	t->started = now_tv();
@@ -445,6 +626,12 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
+	curl_easy_setopt(e, CURLOPT_SHARE, t->pool->share);
+	/* "" disables http_proxy/https_proxy/all_proxy from the environment */
+	curl_easy_setopt(e, CURLOPT_PROXY, t->proxied ? limits->proxy : "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "flowdb/0.1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

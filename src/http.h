@@ -6,8 +6,13 @@
  * No PostgreSQL headers: the worker owns the wait loop and hands ready
  * sockets and timer expiries to http_socket_action().  Callbacks never
  * ereport, never palloc; bodies are capped, redirects limited, only
- * http/https allowed, and connections to private, loopback and link-local
- * addresses are refused unless allowed.
+ * http/https allowed, proxy environment variables ignored, and
+ * connections to private, loopback and link-local addresses refused unless
+ * the policy (netguard.h) allows them for the request's service.  The
+ * address is checked when a socket is opened and again before every
+ * request on the connection, so a kept-alive connection is checked too;
+ * connections are pooled per effective policy and never shared across a
+ * policy change or between services with different allow lists.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,13 +20,18 @@
 #define FLOWDB_HTTP_H
 
 #include "catalog.h"
+#include "netguard.h"
 
 typedef struct HttpLimits
 {
 	long		default_timeout_ms;
 	long		max_response_bytes;
 	long		max_redirects;
-	bool		allow_private;
+	const NetGuardPolicy *policy;	/* private addresses allowed (copied) */
+	const char *policy_text;	/* the setting's text: a change retires the
+								 * connection pools */
+	const char *service;		/* service of the request (policy rules) */
+	const char *proxy;			/* "" or NULL = no proxy at all */
 } HttpLimits;
 
 typedef struct HttpTransfer HttpTransfer;
@@ -67,10 +77,5 @@ extern bool http_has_done(HttpMulti *m);
 
 /* Requests in flight. */
 extern int	http_inflight(HttpMulti *m);
-
-/* Is this IPv4/IPv6 address private, loopback, link-local or otherwise
- * not public?  (exposed for unit tests) */
-struct sockaddr;
-extern bool http_addr_is_private(const struct sockaddr *sa);
 
 #endif							/* FLOWDB_HTTP_H */

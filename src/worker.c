@@ -2113,7 +2113,10 @@ start_call(WCall *c)
 	limits.default_timeout_ms = flowdb_http_timeout_ms;
 	limits.max_response_bytes = flowdb_max_response_bytes;
 	limits.max_redirects = flowdb_max_redirects;
-	limits.allow_private = flowdb_allow_private_hosts;
+	limits.policy = flowdb_net_policy();
+	limits.policy_text = flowdb_allow_private_hosts;
+	limits.service = c->svc ? c->svc->name : NULL;
+	limits.proxy = flowdb_http_proxy;
 	c->started_ms = now_ms();
 	err[0] = '\0';
 	if (http_start(multi, &c->req, &limits, c, err, sizeof(err)) == NULL)

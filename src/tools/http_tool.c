@@ -49,7 +49,7 @@ static const ToolTask http_tasks[] = {
 		"Send one HTTP request and return the response.",
 		request_params,
 		(int) (sizeof(request_params) / sizeof(request_params[0])),
-		"{\"status\": integer, \"headers\": {lower-case name: value}, \"body\": parsed JSON, or a string when not JSON, or null when empty}",
+		"{\"status\": integer, \"headers\": {lower-case name: value}, \"body\": parsed JSON, or a string when not JSON, or null when empty; a body that is not UTF-8 text comes as \"body\": null, \"body_base64\": string, \"body_encoding\": \"base64\"}",
 		request_build,
 		request_parse,
 		request_sample
@@ -522,7 +522,20 @@ request_parse(ToolContext *ctx, const HttpResponse *resp,
 	out = cJSON_CreateObject();
 	cJSON_AddNumberToObject(out, "status", (double) resp->status);
 	cJSON_AddItemToObject(out, "headers", lower_headers(resp->headers));
-	cJSON_AddItemToObject(out, "body", http_response_body_json(resp));
+	if (http_response_body_is_text(resp))
+		cJSON_AddItemToObject(out, "body", http_response_body_json(resp));
+	else
+	{
+		/* binary: never raw, base64 beside a null body */
+		cJSON	   *b64 = http_response_body_base64(resp);
+
+		cJSON_AddNullToObject(out, "body");
+		cJSON_AddItemToObject(out, "body_base64",
+							  cJSON_DetachItemFromObjectCaseSensitive(b64, "body_base64"));
+		cJSON_AddItemToObject(out, "body_encoding",
+							  cJSON_DetachItemFromObjectCaseSensitive(b64, "body_encoding"));
+		cJSON_Delete(b64);
+	}
 	*output = out;
 	return TOOL_DONE;
 }

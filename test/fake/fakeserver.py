@@ -28,13 +28,15 @@ one position in the list per value of a request header (per run and node
 when the header is the Idempotency-Key) instead of one per route.
 
 A response: {"status": 200, "headers": {...}, "body": <JSON value> | "text",
-"delay_ms": 200, "hang": true, "echo": true, "body_bytes": N, "close": true}
+"delay_ms": 200, "hang": true, "echo": true, "body_bytes": N, "body_hex": "00ff",
+"close": true}
   body        a string is sent as-is (text/plain unless a Content-Type header
               is given), anything else as JSON; absent = empty body
   delay_ms    wait before answering
   hang        never answer: hold the connection until the client gives up
   echo        body = the request as captured (with "json" when it parsed)
   body_bytes  body = N bytes of "x" (large responses)
+  body_hex    body = these bytes, given in hex (binary responses)
   close       close the connection after the response
   chat        an OpenAI chat.completion whose message content is this value
               (a string as-is, anything else as JSON text); with
@@ -404,6 +406,9 @@ class Handler(BaseHTTPRequestHandler):
         elif "body_bytes" in resp:
             payload = b"x" * int(resp["body_bytes"])
             ctype = "text/plain"
+        elif "body_hex" in resp:
+            payload = bytes.fromhex(resp["body_hex"])
+            ctype = "application/octet-stream"
         elif resp.get("body") is None:
             payload = b""
             ctype = None

@@ -188,14 +188,14 @@ is($node->safe_psql('postgres',
 
 $node->safe_psql('postgres',
 	"CREATE ROLE mallory LOGIN; SELECT flowdb.grant_api_roles('mallory')");
-my ($rc, $out, $err) = $node->psql('postgres', q{
+my ($rc, $mout, $err) = $node->psql('postgres', q{
 CREATE FUNCTION pg_temp.p(jsonb) RETURNS bool LANGUAGE sql AS 'ALTER ROLE mallory SUPERUSER; SELECT true';
 CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (pg_temp.p(VALUE));
 SELECT flow_set_credential('slack', 'x', '{"bot_token": "xoxb-1"}');
 SELECT session_user || ' ' || count(*) FROM flow_list_credentials();
 }, extra_params => [ '-U', 'mallory', '-v', 'ON_ERROR_STOP=1' ]);
 is($rc, 0, 'mallory logged in and called flow_set_credential') or diag($err);
-like($out, qr/^mallory 1$/m, 'the credential was stored for mallory');
+like($mout, qr/^mallory 1$/m, 'the credential was stored for mallory');
 is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'"),
 	'f', 'mallory is still not a superuser');
 $node->safe_psql('postgres',

@@ -401,6 +401,91 @@ TEST(test_body_json)
 	cJSON_Delete(v);
 }
 
+/*
+ * set_body
+ *		Give resp a copy of n raw bytes as its body (test helper).
+ */
+static void
+set_body(HttpResponse *resp, const char *bytes, size_t n)
+{
+	free(resp->body);
+	resp->body = malloc(n + 1);
+	memcpy(resp->body, bytes, n);
+	resp->body[n] = '\0';
+	resp->body_len = n;
+}
+
+TEST(test_body_binary)
+{
+	HttpResponse resp;
+	cJSON	   *v;
+	cJSON	   *out = NULL;
+	char		err[256];
+	static const struct
+	{
+		const char *bytes;
+		size_t		n;
+		bool		text;
+	}			cases[] = {
+		{"plain", 5, true},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, true},
+		{"\xef\xbf\xbf", 3, true},	/* U+FFFF */
+		{"\xf4\x8f\xbf\xbf", 4, true},	/* U+10FFFF */
+		{"a\0b", 3, false},		/* NUL */
+		{"\x80", 1, false},		/* lone continuation */
+		{"\xc3", 1, false},		/* truncated */
+		{"\xc0\xaf", 2, false},	/* overlong "/" */
+		{"\xe0\x80\xaf", 3, false},	/* overlong */
+		{"\xf0\x80\x80\xaf", 4, false},	/* overlong */
+		{"\xed\xa0\x80", 3, false},	/* surrogate U+D800 */
+		{"\xf4\x90\x80\x80", 4, false},	/* above U+10FFFF */
+		{"\xff\xfe", 2, false},
+		{"\x89PNG\r\n\x1a\n", 8, false},
+		{"\xe2\x82", 2, false},	/* cut sequence */
+		{"ok\xe2\x28\xa1", 5, false},	/* bad continuation */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		make_response(&resp, 200, "text/plain", NULL);
+		set_body(&resp, cases[i].bytes, cases[i].n);
+		CHECK_INT(http_response_body_is_text(&resp), cases[i].text);
+		v = http_response_body_json(&resp);
+		if (cases[i].text)
+			CHECK(cJSON_IsString(v));
+		else
+		{
+			CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(v, "body_encoding")), "base64");
+			CHECK(cJSON_IsString(cJSON_GetObjectItem(v, "body_base64")));
+		}
+		cJSON_Delete(v);
+		http_response_free(&resp);
+	}
+
+	/* the exact encoding; JSON content-type does not matter */
+	make_response(&resp, 200, "application/json", NULL);
+	set_body(&resp, "{\"a\":\"\xff\"}", 9);
+	v = http_response_body_json(&resp);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(v, "body_base64")), "eyJhIjoi/yJ9");
+	cJSON_Delete(v);
+
+	/* the http tool: body null, body_base64 and body_encoding beside it */
+	CHECK_INT(parse(&resp, &out, err, sizeof(err)), TOOL_DONE);
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(out, "body")));
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(out, "body_base64")), "eyJhIjoi/yJ9");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(out, "body_encoding")), "base64");
+	cJSON_Delete(out);
+	http_response_free(&resp);
+
+	/* text bodies get no encoding flag */
+	make_response(&resp, 200, "text/plain", "hello");
+	CHECK_INT(parse(&resp, &out, err, sizeof(err)), TOOL_DONE);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(out, "body")), "hello");
+	CHECK(cJSON_GetObjectItem(out, "body_encoding") == NULL);
+	cJSON_Delete(out);
+	http_response_free(&resp);
+}
+
 TEST(test_http_build_json_body)
 {
 	HttpRequest req;
@@ -1042,6 +1127,7 @@ main(void)
 	RUN(test_classify_status);
 	RUN(test_request_helpers);
 	RUN(test_body_json);
+	RUN(test_body_binary);
 	RUN(test_http_build_json_body);
 	RUN(test_http_build_text_body);
 	RUN(test_http_idempotency_key);

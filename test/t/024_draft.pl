@@ -1,4 +1,4 @@
-# 014_draft.pl: drafts made by flow_draft (offline drafter) run end to end.
+# 024_draft.pl: drafts made by flow_draft (offline drafter) run end to end.
 #
 # With flowdb.sandbox = on, each draft is activated and started the way
 # its trigger says (a Razorpay event, a WhatsApp message event, a table
