@@ -34,6 +34,7 @@
 
 #include "flowdb.h"
 #include "catalog.h"
+#include "speech.h"
 
 PG_MODULE_MAGIC;
 
@@ -243,6 +244,7 @@ define_settings(void)
 								   &base_urls[i], svc->default_base_url,
 								   PGC_SUSET, 0, NULL, NULL, NULL);
 	}
+	speech_define_settings();
 	MarkGUCPrefixReserved("flowdb");
 }
 

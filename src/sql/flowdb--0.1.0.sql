@@ -970,6 +970,25 @@ BEGIN
 END
 $$;
 
+-- Offline speech (transcribe_offline, docs/speech.md)
+-- flowdb.transcribe_offline: recognise a spoken command in a WAV file with
+-- pocketsphinx and a grammar of flowdb's commands plus the given phrases
+-- (contact names); spoken numbers come back as digits.
+CREATE FUNCTION flowdb.transcribe_offline(audio bytea, phrases text[] DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'flowdb_transcribe_offline'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- flowdb.speech_grammar: the JSGF grammar transcribe_offline uses.
+CREATE FUNCTION flowdb.speech_grammar(phrases text[] DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'flowdb_speech_grammar'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION flowdb.transcribe_offline(bytea, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.speech_grammar(text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION flowdb.dispatch_event(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.accept_delivery(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.resume_node(uuid, text, jsonb) FROM PUBLIC;

@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ *
+ * sphinx.c
+ *	  pocketsphinx behind a small interface (see sphinx.h).  No postgres.h
+ *	  here: the two sets of headers disagree on int64.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sphinx.h"
+
+#ifdef HAVE_POCKETSPHINX
+
+#include <pocketsphinx.h>
+#include <ckd_alloc.h>
+
+struct SphinxDecoder
+{
+	ps_decoder_t *ps;
+	cmd_ln_t   *config;
+};
+
+/*
+ * sphinx_available
+ *		Built with pocketsphinx.
+ */
+bool
+sphinx_available(void)
+{
+	return true;
+}
+
+/*
+ * sphinx_open
+ *		Acoustic model and dictionary, logging off.  Wide beams: a command
+ *		grammar is small, and the default beams lose the path to its end.
+ *		Dither with a fixed seed keeps digital silence decodable and the
+ *		results repeatable.
+ */
+SphinxDecoder *
+sphinx_open(char *err, size_t errlen)
+{
+	char	   *argv[] = {
+		"flowdb",
+		"-hmm", FLOWDB_PS_MODELDIR "/en-us/en-us",
+		"-dict", FLOWDB_PS_MODELDIR "/en-us/cmudict-en-us.dict",
+		"-logfn", "/dev/null",
+		"-beam", "1e-80",
+		"-wbeam", "1e-60",
+		"-pbeam", "1e-80",
+		"-dither", "yes",
+		"-seed", "1",
+	};
+	SphinxDecoder *d = calloc(1, sizeof(SphinxDecoder));
+
+	if (d == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->config = cmd_ln_parse_r(NULL, ps_args(), sizeof(argv) / sizeof(argv[0]), argv, TRUE);
+	if (d->config == NULL)
+	{
+		snprintf(err, errlen, "pocketsphinx rejected the decoder settings");
+		free(d);
+		return NULL;
+	}
+	d->ps = ps_init(d->config);
+	if (d->ps == NULL)
+	{
+		snprintf(err, errlen, "cannot load the pocketsphinx en-us model from %s/en-us",
+				 FLOWDB_PS_MODELDIR);
+		cmd_ln_free_r(d->config);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/*
+ * sphinx_close
+ *		Free the decoder (NULL is fine).
+ */
+void
+sphinx_close(SphinxDecoder *d)
+{
+	if (d == NULL)
+		return;
+	ps_free(d->ps);
+	cmd_ln_free_r(d->config);
+	free(d);
+}
+
+/*
+ * sphinx_set_grammar
+ *		Pronounce the words cmudict lacks (the Hinglish table, else the
+ *		letter-to-sound rules for names), then replace the "flowdb" search.
+ *		Added words stay in the decoder's dictionary for later calls.
+ */
+bool
+sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t errlen)
+{
+	for (int i = 0; i < g->nwords; i++)
+	{
+		char	   *have = ps_lookup_word(d->ps, g->words[i]);
+		const char *phones;
+		char		guess[256];
+
+		if (have != NULL)
+		{
+			ckd_free(have);
+			continue;
+		}
+		phones = speech_known_phones(g->words[i]);
+		if (phones == NULL && speech_guess_phones(g->words[i], guess, sizeof(guess)))
+			phones = guess;
+		if (phones == NULL || ps_add_word(d->ps, g->words[i], phones, FALSE) < 0)
+		{
+			snprintf(err, errlen, "cannot pronounce the word \"%s\"", g->words[i]);
+			return false;
+		}
+	}
+	if (ps_set_jsgf_string(d->ps, "flowdb", g->jsgf) < 0 ||
+		ps_set_search(d->ps, "flowdb") < 0)
+	{
+		snprintf(err, errlen, "pocketsphinx rejected the generated grammar");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * sphinx_recognise
+ *		The whole utterance in one call (full_utt): cepstral mean
+ *		normalisation over all of it is far more accurate on a short
+ *		command than the running estimate.
+ */
+char *
+sphinx_recognise(SphinxDecoder *d, const int16_t *samples, size_t n, char *err, size_t errlen)
+{
+	const char *hyp;
+	int32		score;
+	char	   *result;
+
+	if (ps_start_utt(d->ps) < 0 ||
+		ps_process_raw(d->ps, samples, n, FALSE, TRUE) < 0 ||
+		ps_end_utt(d->ps) < 0)
+	{
+		snprintf(err, errlen, "pocketsphinx failed to decode the audio");
+		return NULL;
+	}
+	hyp = ps_get_hyp(d->ps, &score);
+	result = strdup(hyp != NULL ? hyp : "");
+	if (result == NULL)
+		snprintf(err, errlen, "out of memory");
+	return result;
+}
+
+#else							/* !HAVE_POCKETSPHINX */
+
+/* Without pocketsphinx: every entry point says so. */
+
+bool
+sphinx_available(void)
+{
+	return false;
+}
+
+SphinxDecoder *
+sphinx_open(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "flowdb was built without pocketsphinx");
+	return NULL;
+}
+
+void
+sphinx_close(SphinxDecoder *d)
+{
+}
+
+bool
+sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "flowdb was built without pocketsphinx");
+	return false;
+}
+
+char *
+sphinx_recognise(SphinxDecoder *d, const int16_t *samples, size_t n, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "flowdb was built without pocketsphinx");
+	return NULL;
+}
+
+#endif							/* HAVE_POCKETSPHINX */
