@@ -205,7 +205,7 @@ wav_resample(const float *in, size_t nin, int in_rate, int out_rate, size_t *nou
 			}
 		}
 		v = wsum > 0.0 ? sum / wsum : 0.0;
-		v = round(v * 32767.0);
+		v = round(v * 32768.0);
 		out[i] = (int16_t) (v > 32767.0 ? 32767 : (v < -32768.0 ? -32768 : v));
 	}
 	*nout = n;
