@@ -35,8 +35,10 @@ static const char *const grammar_numbers =
 "<teen> = ten | eleven | twelve | thirteen | fourteen | fifteen | sixteen | seventeen | eighteen | nineteen;\n"
 "<tens> = twenty | thirty | forty | fifty | sixty | seventy | eighty | ninety;\n"
 "<under100> = <digit> | <teen> | <tens> [<digit>];\n"
-"<under1000> = <under100> [hundred [[and] <under100>]];\n"
-"<number> = <under1000> [lakh [<under1000>]] [(thousand | k) [<under1000>]];\n"
+"<hundreds> = (<digit> | <teen> | <tens> <digit>) hundred [[and] <under100>];\n"
+"<under1000> = <under100> | <hundreds>;\n"
+"<thousands> = <under100> (thousand | k) [<under1000>] | <under1000>;\n"
+"<number> = <under100> lakh [<thousands>] | <thousands>;\n"
 "<amount> = <number> [rupees | rupee | rupaye];\n";
 
 static const char *const grammar_actions =
@@ -51,15 +53,22 @@ static const char *const grammar_actions =
 "<status> = [what is the] status | show [the] status;\n"
 "<help> = help | what can you do;\n"
 "<prep> = to | for | of;\n"
-"<action> = <invoice> | <paylink> | <message> | <instagram> | <slack> | <check> | <runwf> | <newwf> | <status> | <help>;\n"
+"<money> = <invoice> | <paylink>;\n"
+"<plain> = <instagram> | <slack> | <runwf> | <newwf> | <status> | <help>;\n"
 "<thing> = invoice | payment link | message;\n"
-"<hindi> = bhejo | bhej do | banao | karo;\n";
+"<hindi> = bhejo | bhej do | banao | karo;\n"
+"<sum> = [<prep>] <amount>;\n";
 
 static const char *const grammar_without_names =
-"public <command> = <action> [<prep>] [<amount>] | <amount> ka <thing> <hindi>;\n";
+"public <command> = <money> [<sum>] | <message> | <check> | <plain>\n"
+"\t| <amount> ka <thing> <hindi>;\n";
 
 static const char *const grammar_with_names =
-"public <command> = <action> [<prep>] [<name>] [<prep>] [<amount>] [<prep> <name>]\n"
+"<target> = [<prep>] <name>;\n"
+"public <command> = <money> [<target>] [<sum>] [<target>]\n"
+"\t| <message> [<target>]\n"
+"\t| <check> [<target>]\n"
+"\t| <plain>\n"
 "\t| did <name> pay\n"
 "\t| <name> ko <amount> ka <thing> <hindi>\n"
 "\t| <amount> ka <thing> <name> ko <hindi>\n"
@@ -211,16 +220,16 @@ add_word(SpeechGrammar *g, const char *w, size_t len, int *cap)
 
 /*
  * collect_words
- *		Add every plain word of a JSGF text (not rule names, keywords or
- *		the header) to g's word list.
+ *		Add every plain word of a JSGF text (not rule names, keywords or,
+ *		when header, the header) to g's word list.
  */
 static bool
-collect_words(SpeechGrammar *g, const char *text, int *cap)
+collect_words(SpeechGrammar *g, const char *text, bool header, int *cap)
 {
 	const char *p = text;
 
 	/* skip "#JSGF V1.0;" and "grammar x;" */
-	for (int i = 0; i < 2 && (p = strchr(p, ';')) != NULL; i++)
+	for (int i = 0; header && i < 2 && (p = strchr(p, ';')) != NULL; i++)
 		p++;
 	if (p == NULL)
 		return true;
@@ -249,6 +258,41 @@ collect_words(SpeechGrammar *g, const char *text, int *cap)
 }
 
 /*
+ * strip_reserved
+ *		Remove the words JSGF reads as keywords from a cleaned phrase, in
+ *		place; returns how many words are left.
+ */
+static int
+strip_reserved(char *phrase)
+{
+	char	   *src = phrase,
+			   *dst = phrase;
+	int			kept = 0;
+
+	while (*src)
+	{
+		size_t		len = strcspn(src, " ");
+		bool		reserved = false;
+
+		for (size_t r = 0; r < sizeof(jsgf_reserved) / sizeof(jsgf_reserved[0]); r++)
+			if (strlen(jsgf_reserved[r]) == len && memcmp(src, jsgf_reserved[r], len) == 0)
+				reserved = true;
+		if (!reserved)
+		{
+			if (kept++ > 0)
+				*dst++ = ' ';
+			memmove(dst, src, len);
+			dst += len;
+		}
+		src += len;
+		while (*src == ' ')
+			src++;
+	}
+	*dst = '\0';
+	return kept;
+}
+
+/*
  * speech_grammar_build
  *		Header, <name> from the cleaned distinct phrases, the numbers, the
  *		actions and the public rule; then the word list.
@@ -271,7 +315,6 @@ speech_grammar_build(const char *const *phrases, int nphrases, char *err, size_t
 	{
 		int			nw;
 		bool		dup = false;
-		bool		reserved = false;
 
 		if (phrases[i] == NULL)
 			continue;
@@ -284,9 +327,8 @@ speech_grammar_build(const char *const *phrases, int nphrases, char *err, size_t
 		}
 		if (nw == 0)
 			continue;
-		for (size_t r = 0; r < sizeof(jsgf_reserved) / sizeof(jsgf_reserved[0]); r++)
-			if (strcmp(clean, jsgf_reserved[r]) == 0)
-				reserved = true;
+		if (strip_reserved(clean) == 0)
+			continue;
 		/* names is " | "-separated: look for the cleaned phrase whole */
 		if (names.s != NULL)
 		{
@@ -300,7 +342,7 @@ speech_grammar_build(const char *const *phrases, int nphrases, char *err, size_t
 					break;
 				}
 		}
-		if (dup || reserved)
+		if (dup)
 			continue;
 		if (++g->nphrases > SPEECH_MAX_PHRASES)
 		{
@@ -322,7 +364,14 @@ speech_grammar_build(const char *const *phrases, int nphrases, char *err, size_t
 	buf_str(&b, grammar_numbers);
 	buf_str(&b, grammar_actions);
 	buf_str(&b, g->nphrases > 0 ? grammar_with_names : grammar_without_names);
-	if (b.failed || names.failed || !collect_words(g, b.s, &cap))
+	if (b.failed || names.failed ||
+		(names.s != NULL && !collect_words(g, names.s, false, &cap)))
+	{
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	g->nname_words = g->nwords;
+	if (!collect_words(g, b.s, true, &cap))
 	{
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -378,14 +427,35 @@ is_vowel(char c)
 }
 
 /*
+ * open_syllable
+ *		Is the vowel at w[i] followed by exactly one consonant (h digraphs
+ *		count as one) and then a vowel?
+ */
+static bool
+open_syllable(const char *w, size_t n, size_t i)
+{
+	size_t		j = i + 1;
+
+	if (j >= n || is_vowel(w[j]) || w[j] == 'y')
+		return false;
+	j++;
+	if (j < n && w[j] == 'h')
+		j++;
+	return j < n && is_vowel(w[j]);
+}
+
+/*
  * speech_guess_phones
  *		Letter-to-sound rules for romanised Indian names, which are mostly
  *		spelt as said: aspirated digraphs lose their h, "aa"/"ee"/"oo" are
- *		long vowels, a final a/i/u/y is long, doubled consonants are one.
+ *		long vowels, i and u are long at the end or in an open syllable
+ *		(before one consonant and a vowel), doubled consonants are one.
  */
 bool
-speech_guess_phones(const char *word, char *out, size_t outlen)
+speech_guess_phones(const char *word, int variant, char *out, size_t outlen)
 {
+	bool		first_vowel = true;
+
 	char		w[SPEECH_MAX_WORD_LEN + 1];
 	size_t		n = 0,
 				o = 0;
@@ -448,19 +518,24 @@ speech_guess_phones(const char *word, char *out, size_t outlen)
 			switch (c)
 			{
 				case 'a':
-					ph = last ? "AA" : "AH";
+					if (variant == 1 && last)
+						ph = "AH";
+					else if (variant == 1 && first_vowel)
+						ph = "AE";
+					else
+						ph = last ? "AA" : "AH";
 					break;
 				case 'e':
 					ph = last ? "EY" : "EH";
 					break;
 				case 'i':
-					ph = last ? "IY" : "IH";
+					ph = last || next == 'y' || open_syllable(w, n, i) ? "IY" : "IH";
 					break;
 				case 'o':
 					ph = "OW";
 					break;
 				case 'u':
-					ph = last ? "UW" : "UH";
+					ph = last || open_syllable(w, n, i) ? "UW" : "UH";
 					break;
 				case 'y':
 					ph = (i > 0 && (next == '\0' || !is_vowel(next))) ? "IY" : "Y";
@@ -529,6 +604,8 @@ speech_guess_phones(const char *word, char *out, size_t outlen)
 					ph = NULL;
 			}
 		}
+		if (is_vowel(c))
+			first_vowel = false;
 		i += step;
 		if (ph == NULL)
 			continue;

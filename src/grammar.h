@@ -31,6 +31,7 @@ typedef struct SpeechGrammar
 	char	  **words;
 	int			nwords;
 	int			nphrases;		/* phrases kept after cleaning */
+	int			nname_words;	/* words[0 .. nname_words) come from the phrases */
 } SpeechGrammar;
 
 /* Build the grammar with these phrases (contact names; NULL entries and
@@ -49,9 +50,11 @@ extern int	speech_clean_phrase(const char *in, char *out, size_t outlen);
  * the en-us dictionary lacks ("bhejo", "lakh"...); NULL for other words. */
 extern const char *speech_known_phones(const char *word);
 
-/* Guess CMU phones for a romanised (Indian) name, e.g. "priya" ->
- * "P R IY Y AA"; false when the word has no letters or out is too small. */
-extern bool speech_guess_phones(const char *word, char *out, size_t outlen);
+/* Guess CMU phones for a romanised (Indian) name, e.g. "sunita" ->
+ * "S UW N IY T AA".  variant 0 reads it as an Indian speaker would; 1 as
+ * an English one (a stressed first "a" as in "cat", a final "a" as a
+ * schwa).  False when the word has no letters or out is too small. */
+extern bool speech_guess_phones(const char *word, int variant, char *out, size_t outlen);
 
 /* Parse the spoken number at words[0..n): "two thousand five hundred",
  * "five k", "one lakh twenty thousand", "twenty five hundred".  True with

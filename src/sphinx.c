@@ -95,31 +95,74 @@ sphinx_close(SphinxDecoder *d)
 }
 
 /*
+ * add_pronunciation
+ *		Make phones one of word's pronunciations: the word itself when the
+ *		dictionary lacks it, else the first free alternate "word(n)"
+ *		unless one already has these phones (decoders are reused, so the
+ *		same name comes back).  False when pocketsphinx refuses it.
+ */
+static bool
+add_pronunciation(ps_decoder_t *ps, const char *word, const char *phones)
+{
+	char		alt[SPEECH_MAX_WORD_LEN + 8];
+
+	for (int n = 1; n <= 9; n++)
+	{
+		char	   *have;
+
+		if (n == 1)
+			snprintf(alt, sizeof(alt), "%s", word);
+		else
+			snprintf(alt, sizeof(alt), "%s(%d)", word, n);
+		have = ps_lookup_word(ps, alt);
+		if (have == NULL)
+			return ps_add_word(ps, alt, phones, FALSE) >= 0;
+		if (strcmp(have, phones) == 0)
+		{
+			ckd_free(have);
+			return true;
+		}
+		ckd_free(have);
+	}
+	return true;					/* enough pronunciations already */
+}
+
+/*
  * sphinx_set_grammar
- *		Pronounce the words cmudict lacks (the Hinglish table, else the
- *		letter-to-sound rules for names), then replace the "flowdb" search.
- *		Added words stay in the decoder's dictionary for later calls.
+ *		Pronounce the words: the Hinglish table for the command words
+ *		cmudict lacks; for names, cmudict's American reading (if any) plus
+ *		the letter-to-sound rules' Indian and English readings.  Then
+ *		replace the "flowdb" search.  Added words stay in the decoder's
+ *		dictionary for later calls.
  */
 bool
 sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t errlen)
 {
 	for (int i = 0; i < g->nwords; i++)
 	{
-		char	   *have = ps_lookup_word(d->ps, g->words[i]);
-		const char *phones;
+		const char *w = g->words[i];
+		const char *known = speech_known_phones(w);
 		char		guess[256];
+		bool		ok = true;
 
-		if (have != NULL)
+		if (known != NULL)
+			ok = add_pronunciation(d->ps, w, known);
+		else if (i < g->nname_words)
 		{
-			ckd_free(have);
-			continue;
+			for (int v = 0; v < 2 && ok; v++)
+				if (speech_guess_phones(w, v, guess, sizeof(guess)))
+					ok = add_pronunciation(d->ps, w, guess);
 		}
-		phones = speech_known_phones(g->words[i]);
-		if (phones == NULL && speech_guess_phones(g->words[i], guess, sizeof(guess)))
-			phones = guess;
-		if (phones == NULL || ps_add_word(d->ps, g->words[i], phones, FALSE) < 0)
+		else
 		{
-			snprintf(err, errlen, "cannot pronounce the word \"%s\"", g->words[i]);
+			char	   *have = ps_lookup_word(d->ps, w);
+
+			ok = have != NULL;
+			ckd_free(have);
+		}
+		if (!ok)
+		{
+			snprintf(err, errlen, "cannot pronounce the word \"%s\"", w);
 			return false;
 		}
 	}

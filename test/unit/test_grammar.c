@@ -98,9 +98,9 @@ TEST(test_clean_phrase)
 TEST(test_grammar_with_names)
 {
 	const char *names[] = {"Ravi", NULL, " ravi ", "RAVI", "Priya Sharma", "रवि",
-	"Amit; public <x> = pwned", "public"};
+	"Amit; public <x> = pwned", "public", "grammar import"};
 	char		err[256] = "";
-	SpeechGrammar *g = speech_grammar_build(names, 8, err, sizeof(err));
+	SpeechGrammar *g = speech_grammar_build(names, 9, err, sizeof(err));
 	bool		ravi = false,
 				bhejo = false,
 				bad = false;
@@ -109,8 +109,12 @@ TEST(test_grammar_with_names)
 	if (g == NULL)
 		return;
 	CHECK_INT(g->nphrases, 3);
+	/* the names' words come first: ravi priya sharma amit x pwned */
+	CHECK_INT(g->nname_words, 6);
+	CHECK_STR(g->words[0], "ravi");
+	CHECK_STR(g->words[5], "pwned");
 	CHECK_CONTAINS(g->jsgf, "#JSGF V1.0;\ngrammar flowdb;\n");
-	CHECK_CONTAINS(g->jsgf, "<name> = ravi | priya sharma | amit public x pwned;\n");
+	CHECK_CONTAINS(g->jsgf, "<name> = ravi | priya sharma | amit x pwned;\n");
 	CHECK_CONTAINS(g->jsgf, "<name> ko <amount> ka <thing> <hindi>");
 	CHECK_CONTAINS(g->jsgf, "(thousand | k)");
 	/* one public rule, no injected one */
@@ -140,7 +144,7 @@ TEST(test_grammar_without_names)
 	if (g == NULL)
 		return;
 	CHECK(strstr(g->jsgf, "<name>") == NULL);
-	CHECK_CONTAINS(g->jsgf, "public <command> = <action> [<prep>] [<amount>]");
+	CHECK_CONTAINS(g->jsgf, "public <command> = <money> [<sum>] | <message>");
 	CHECK_INT(g->nphrases, 0);
 	speech_grammar_free(g);
 }
@@ -174,22 +178,35 @@ TEST(test_phones)
 {
 	char		out[128];
 
-	CHECK(speech_guess_phones("Priya", out, sizeof(out)));
-	CHECK_STR(out, "P R IH Y AA");
-	CHECK(speech_guess_phones("anjali", out, sizeof(out)));
+	CHECK(speech_guess_phones("Priya", 0, out, sizeof(out)));
+	CHECK_STR(out, "P R IY Y AA");
+	CHECK(speech_guess_phones("anjali", 0, out, sizeof(out)));
 	CHECK_STR(out, "AH N JH AH L IY");
-	CHECK(speech_guess_phones("bhavesh", out, sizeof(out)));
+	CHECK(speech_guess_phones("anjali", 1, out, sizeof(out)));
+	CHECK_STR(out, "AE N JH AH L IY");
+	CHECK(speech_guess_phones("bhavesh", 0, out, sizeof(out)));
 	CHECK_STR(out, "B AH V EH SH");
-	CHECK(speech_guess_phones("Deepa", out, sizeof(out)));
+	CHECK(speech_guess_phones("Deepa", 0, out, sizeof(out)));
 	CHECK_STR(out, "D IY P AA");
-	CHECK(speech_guess_phones("Shiv", out, sizeof(out)));
+	CHECK(speech_guess_phones("Deepa", 1, out, sizeof(out)));
+	CHECK_STR(out, "D IY P AH");
+	CHECK(speech_guess_phones("Shiv", 0, out, sizeof(out)));
 	CHECK_STR(out, "SH IH V");
-	CHECK(speech_guess_phones("kavya", out, sizeof(out)));
+	CHECK(speech_guess_phones("kavya", 0, out, sizeof(out)));
 	CHECK_STR(out, "K AH V Y AA");
-	CHECK(speech_guess_phones("Anna", out, sizeof(out)));
+	/* open syllables make i and u long */
+	CHECK(speech_guess_phones("sunita", 0, out, sizeof(out)));
+	CHECK_STR(out, "S UW N IY T AA");
+	CHECK(speech_guess_phones("amit", 0, out, sizeof(out)));
+	CHECK_STR(out, "AH M IH T");
+	CHECK(speech_guess_phones("amit", 1, out, sizeof(out)));
+	CHECK_STR(out, "AE M IH T");
+	CHECK(speech_guess_phones("Anna", 0, out, sizeof(out)));
 	CHECK_STR(out, "AH N AA");
-	CHECK(!speech_guess_phones("42", out, sizeof(out)));
-	CHECK(!speech_guess_phones("priya", out, 5));
+	CHECK(speech_guess_phones("Rohit", 0, out, sizeof(out)));
+	CHECK_STR(out, "R OW HH IH T");
+	CHECK(!speech_guess_phones("42", 0, out, sizeof(out)));
+	CHECK(!speech_guess_phones("priya", 0, out, 5));
 	CHECK_STR(speech_known_phones("bhejo"), "B EY JH OW");
 	CHECK(speech_known_phones("invoice") == NULL);
 }
