@@ -179,12 +179,6 @@ flowdb_transcribe_offline(PG_FUNCTION_ARGS)
 	char	   *norm;
 	text	   *result;
 
-	if (!sphinx_available())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("offline speech recognition is not available"),
-				 errdetail("flowdb was built without pocketsphinx."),
-				 errhint("Install the Debian packages libpocketsphinx-dev and pocketsphinx-en-us, then rebuild and reinstall flowdb.")));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	/* the cap before detoasting: never decompress a huge value */
@@ -205,6 +199,16 @@ flowdb_transcribe_offline(PG_FUNCTION_ARGS)
 				 errmsg("unsupported audio: %s", err),
 				 errhint("Send a WAV file (PCM or float, any rate, mono or stereo) of at most %d seconds.",
 						 speech_max_seconds)));
+	/* bad audio is 22023 either way; good audio needs the recogniser */
+	if (!sphinx_available())
+	{
+		free(wav.samples);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("offline speech recognition is not available"),
+				 errdetail("flowdb was built without pocketsphinx."),
+				 errhint("Install the Debian packages libpocketsphinx-dev and pocketsphinx-en-us, then rebuild and reinstall flowdb.")));
+	}
 
 	PG_TRY();
 	{
