@@ -16,11 +16,13 @@
 
 #include <pocketsphinx.h>
 #include <ckd_alloc.h>
+#include <jsgf.h>
 
 struct SphinxDecoder
 {
 	ps_decoder_t *ps;
 	cmd_ln_t   *config;
+	char	   *grammar;		/* the JSGF text of the current search */
 };
 
 /*
@@ -91,6 +93,7 @@ sphinx_close(SphinxDecoder *d)
 		return;
 	ps_free(d->ps);
 	cmd_ln_free_r(d->config);
+	free(d->grammar);
 	free(d);
 }
 
@@ -128,6 +131,39 @@ add_pronunciation(ps_decoder_t *ps, const char *word, const char *phones)
 }
 
 /*
+ * set_search
+ *		Compile the JSGF text to a finite-state grammar and make it the
+ *		"flowdb" search.  Done here rather than with ps_set_jsgf_string,
+ *		which in pocketsphinx 0.8 leaks the parsed grammar (about 85 kB a
+ *		call).  Remembers the text on success.
+ */
+static bool
+set_search(SphinxDecoder *d, const char *text)
+{
+	jsgf_t	   *jsgf = jsgf_parse_string(text, NULL);
+	jsgf_rule_t *rule;
+	fsg_model_t *fsg;
+	int			rv;
+
+	if (jsgf == NULL)
+		return false;
+	rule = jsgf_get_public_rule(jsgf);
+	fsg = rule == NULL ? NULL :
+		jsgf_build_fsg(jsgf, rule, ps_get_logmath(d->ps),
+					   (float32) cmd_ln_float_r(d->config, "-lw"));
+	jsgf_grammar_free(jsgf);
+	if (fsg == NULL)
+		return false;
+	/* the search keeps its own reference */
+	rv = ps_set_fsg(d->ps, "flowdb", fsg);
+	fsg_model_free(fsg);
+	if (rv < 0 || ps_set_search(d->ps, "flowdb") < 0)
+		return false;
+	d->grammar = strdup(text);
+	return true;
+}
+
+/*
  * sphinx_set_grammar
  *		Pronounce the words: the Hinglish table for the command words
  *		cmudict lacks; for names, cmudict's American reading (if any) plus
@@ -138,6 +174,11 @@ add_pronunciation(ps_decoder_t *ps, const char *word, const char *phones)
 bool
 sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t errlen)
 {
+	/* the same owner's calls usually bring the same grammar */
+	if (d->grammar != NULL && strcmp(d->grammar, g->jsgf) == 0)
+		return true;
+	free(d->grammar);
+	d->grammar = NULL;
 	for (int i = 0; i < g->nwords; i++)
 	{
 		const char *w = g->words[i];
@@ -166,8 +207,7 @@ sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t e
 			return false;
 		}
 	}
-	if (ps_set_jsgf_string(d->ps, "flowdb", g->jsgf) < 0 ||
-		ps_set_search(d->ps, "flowdb") < 0)
+	if (!set_search(d, g->jsgf))
 	{
 		snprintf(err, errlen, "pocketsphinx rejected the generated grammar");
 		return false;
