@@ -50,6 +50,7 @@ SELECT pg_temp.error($$SELECT flowdb.speech_grammar(ARRAY['ok', repeat('a', 25)]
 SELECT pg_temp.error(format('SELECT flowdb.speech_grammar(%L)',
 	(SELECT array_agg('n' || chr(97 + i / 26) || chr(97 + i % 26)) FROM generate_series(0, 200) i)));
 SELECT pg_temp.error($$SELECT flowdb.speech_grammar('{{a,b},{c,d}}')$$);
+SELECT pg_temp.error($$SELECT flowdb.speech_grammar(ARRAY['ravi', repeat(' ', 2000) || 'x'])$$);
 
 -- audio that is not a usable WAV: 22023
 SELECT flowdb.transcribe_offline(NULL) IS NULL AS null_in_null_out;

@@ -31,6 +31,9 @@
  * the first word otherwise lose it */
 #define SPEECH_PAD_SAMPLES (WAV_TARGET_RATE * 3 / 10)
 
+/* longest phrase text looked at (punctuation and spaces included) */
+#define SPEECH_MAX_PHRASE_BYTES 1024
+
 static int	speech_max_seconds = 30;
 static int	speech_max_bytes = 8 * 1024 * 1024;
 
@@ -89,7 +92,17 @@ build_grammar(ArrayType *arr)
 	}
 	phrases = palloc0(sizeof(char *) * (n + 1));
 	for (int i = 0; i < n; i++)
-		phrases[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	{
+		if (nulls[i])
+			continue;
+		/* a phrase is a name: refuse megabytes before copying them */
+		if (toast_raw_datum_size(elems[i]) - VARHDRSZ > SPEECH_MAX_PHRASE_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("phrase %d is too long", i + 1),
+					 errdetail("A phrase is at most %d bytes.", SPEECH_MAX_PHRASE_BYTES)));
+		phrases[i] = TextDatumGetCString(elems[i]);
+	}
 	g = speech_grammar_build(phrases, n, err, sizeof(err));
 	if (g == NULL)
 		ereport(ERROR,
