@@ -85,6 +85,7 @@ static const struct
 	{"banao", "B AH N AW"},
 	{"karo", "K AH R OW"},
 	{"lakh", "L AA K"},
+	{"lakh", "L AE K"},
 	{"rupaye", "R UW P AY EY"},
 };
 
@@ -405,13 +406,13 @@ speech_grammar_free(SpeechGrammar *g)
 
 /*
  * speech_known_phones
- *		Look the word up in known_phones.
+ *		The nth (from 0) entry of known_phones for word.
  */
 const char *
-speech_known_phones(const char *word)
+speech_known_phones(const char *word, int nth)
 {
 	for (size_t i = 0; i < sizeof(known_phones) / sizeof(known_phones[0]); i++)
-		if (strcmp(known_phones[i].word, word) == 0)
+		if (strcmp(known_phones[i].word, word) == 0 && nth-- == 0)
 			return known_phones[i].phones;
 	return NULL;
 }

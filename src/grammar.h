@@ -46,9 +46,10 @@ extern void speech_grammar_free(SpeechGrammar *g);
  * the number of words, or -1 when a limit is exceeded. */
 extern int	speech_clean_phrase(const char *in, char *out, size_t outlen);
 
-/* Pronunciation (CMU phones) of the Hinglish words the grammar uses that
- * the en-us dictionary lacks ("bhejo", "lakh"...); NULL for other words. */
-extern const char *speech_known_phones(const char *word);
+/* The nth (from 0) pronunciation (CMU phones) of a Hinglish word the
+ * grammar uses that the en-us dictionary lacks ("bhejo", "lakh"...); NULL
+ * past the last one and for other words. */
+extern const char *speech_known_phones(const char *word, int nth);
 
 /* Guess CMU phones for a romanised (Indian) name, e.g. "sunita" ->
  * "S UW N IY T AA".  variant 0 reads it as an Indian speaker would; 1 as

@@ -182,12 +182,15 @@ sphinx_set_grammar(SphinxDecoder *d, const SpeechGrammar *g, char *err, size_t e
 	for (int i = 0; i < g->nwords; i++)
 	{
 		const char *w = g->words[i];
-		const char *known = speech_known_phones(w);
+		const char *known = speech_known_phones(w, 0);
 		char		guess[256];
 		bool		ok = true;
 
 		if (known != NULL)
-			ok = add_pronunciation(d->ps, w, known);
+		{
+			for (int k = 1; known != NULL && ok; known = speech_known_phones(w, k++))
+				ok = add_pronunciation(d->ps, w, known);
+		}
 		else if (i < g->nname_words)
 		{
 			for (int v = 0; v < 2 && ok; v++)

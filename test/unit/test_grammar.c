@@ -207,8 +207,10 @@ TEST(test_phones)
 	CHECK_STR(out, "R OW HH IH T");
 	CHECK(!speech_guess_phones("42", 0, out, sizeof(out)));
 	CHECK(!speech_guess_phones("priya", 0, out, 5));
-	CHECK_STR(speech_known_phones("bhejo"), "B EY JH OW");
-	CHECK(speech_known_phones("invoice") == NULL);
+	CHECK_STR(speech_known_phones("bhejo", 0), "B EY JH OW");
+	CHECK(speech_known_phones("bhejo", 1) == NULL);
+	CHECK_STR(speech_known_phones("lakh", 1), "L AE K");
+	CHECK(speech_known_phones("invoice", 0) == NULL);
 }
 
 int
