@@ -3,7 +3,8 @@
 #
 # - commands in several WAV formats (espeak-ng's own 22050 Hz, sox's 16 kHz
 #   mono, 44.1 kHz stereo, 8 kHz 8-bit, 48 kHz float): the transcript has
-#   the command words, the contact name and the amount as digits;
+#   the command words, the contact name and the amount as digits (also
+#   lakhs and "twenty five hundred");
 # - the names come from the phrases argument: a name not passed is never
 #   heard, a name the dictionary lacks (Sunita) still is;
 # - one backend reuses its decoder across calls and phrase lists, and keeps
@@ -94,6 +95,11 @@ my @cases = (
 		[ '-r', '8000', '-b', '8', '-e', 'unsigned-integer' ], 'invoice', 'anjali', '300' ],
 	[ 'make an invoice for Kavya of twelve thousand rupees', 'float48k',
 		[ '-r', '48000', '-e', 'floating-point', '-b', '32' ], 'invoice', 'kavya', '12000' ],
+	# lakhs, and the name after the amount
+	[ 'send a payment link of one lakh twenty thousand rupees to Priya', 'lakh',
+		[], 'payment link', 'priya', '120000' ],
+	[ 'invoice Rohit twenty five hundred rupees', 'hundreds',
+		[], 'invoice', 'rohit', '2500' ],
 );
 for my $c (@cases)
 {
