@@ -8,14 +8,29 @@ PG_CONFIG  ?= pg_config
 
 PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pace.c \
               src/catalog.c src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
+              src/wav.c src/grammar.c \
               $(wildcard src/tools/*.c)
 PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/webhook.c \
-              src/intent_api.c src/regex_pg.c src/draft_sql.c
+              src/intent_api.c src/regex_pg.c src/draft_sql.c \
+              src/speech.c src/sphinx.c
 OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lcurl -lcjson
+
+# Offline speech (docs/speech.md): with pocketsphinx when pkg-config finds it
+# (Debian: libpocketsphinx-dev, pocketsphinx-en-us); WITHOUT_POCKETSPHINX=1
+# builds without it, and flowdb.transcribe_offline then raises 0A000.
+ifeq ($(WITHOUT_POCKETSPHINX),)
+HAVE_POCKETSPHINX := $(shell pkg-config --exists pocketsphinx 2>/dev/null && echo yes)
+endif
+ifeq ($(HAVE_POCKETSPHINX),yes)
+PG_CPPFLAGS += -DHAVE_POCKETSPHINX \
+               $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pocketsphinx)) \
+               -DFLOWDB_PS_MODELDIR='"$(shell pkg-config --variable=modeldir pocketsphinx)"'
+SHLIB_LINK  += $(shell pkg-config --libs pocketsphinx)
+endif
 
 # pg_regress (sql/ + expected/) against a running server with flowdb preloaded
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

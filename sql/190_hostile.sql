@@ -150,6 +150,7 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('intent_parse', 'oversized session', $$SELECT intent_parse('help', NULL, repeat('s', 100000))$$, '22023'),
 ('intent_parse', 'injection-shaped', $$SELECT intent_parse('''; DROP TABLE public.canary; --')$$, 'ok'),
 ('intent_parse', 'template-shaped', $$SELECT intent_parse('message {{steps.x.output}} to 9876543210')$$, 'ok'),
+('intent_parse', 'not audio', $$SELECT intent_parse(audio => '\x52494646'::bytea)$$, '22023'),
 ('intent_parse', 'NUL', $$SELECT intent_parse(E'invoice Ravi \\x00 500')$$, 'ok');
 
 -- counts of every flowdb table (as the superuser running the suite)

@@ -39,6 +39,7 @@
 #include "engine.h"
 #include "template.h"
 #include "netguard.h"
+#include "speech.h"
 
 PG_MODULE_MAGIC;
 
@@ -348,6 +349,7 @@ define_settings(void)
 								   &base_urls[i], svc->default_base_url,
 								   PGC_SUSET, 0, NULL, NULL, NULL);
 	}
+	speech_define_settings();
 	MarkGUCPrefixReserved("flowdb");
 }
 

@@ -1129,6 +1129,26 @@ END
 $$;
 
 ------------------------------------------------------------------------
+-- Offline speech (transcribe_offline, docs/speech.md)
+-- flowdb.transcribe_offline: recognise a spoken command in a WAV file with
+-- pocketsphinx and a grammar of flowdb's commands plus the given phrases
+-- (contact names); spoken numbers come back as digits.
+CREATE FUNCTION flowdb.transcribe_offline(audio bytea, phrases text[] DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'flowdb_transcribe_offline'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- flowdb.speech_grammar: the JSGF grammar transcribe_offline uses.
+CREATE FUNCTION flowdb.speech_grammar(phrases text[] DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'flowdb_speech_grammar'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION flowdb.transcribe_offline(bytea, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.speech_grammar(text[]) FROM PUBLIC;
+
+------------------------------------------------------------------------
 -- Drafting (flow_draft): workflows drafted from plain language
 ------------------------------------------------------------------------
 
@@ -2089,12 +2109,9 @@ BEGIN
 			'analysis', jsonb_build_object('run_id', rid));
 	END IF;
 	IF audio IS NOT NULL THEN
-		IF to_regprocedure('flowdb.transcribe_offline(bytea,text[])') IS NULL THEN
-			RAISE EXCEPTION 'speech recognition is not available' USING ERRCODE = '0A000',
-				HINT = 'Build flowdb with pocketsphinx, or store an llm credential for Whisper.';
-		END IF;
-		EXECUTE 'SELECT flowdb.transcribe_offline($1, $2)' INTO transcript
-			USING audio, flowdb.contact_names(owner);
+		-- offline recognition in-process (0A000 when built without
+		-- pocketsphinx: then only a model key makes audio work)
+		transcript := flowdb.transcribe_offline(audio, flowdb.contact_names(owner));
 		text := coalesce(text || ' ', '') || coalesce(transcript, '');
 	END IF;
 	analysis := flowdb.intent_analyze(text) || jsonb_build_object('text', text);
