@@ -37,6 +37,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -151,6 +152,10 @@ static bool needs_commit(WRun *w, double now);
 static void fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
 static void wait_for_database(void);
 static int	claim_runs(int limit);
+static void flush_claims(void);
+
+/* end of the last claim's commit record, until flush_claims flushed it */
+static XLogRecPtr claim_flush_lsn = InvalidXLogRecPtr;
 static void claim_tx(void *arg);
 static void commit_changes(void);
 static void advance_run(WRun *w, double now);
@@ -473,6 +478,7 @@ worker_loop(void)
 					changed = true;
 			}
 			pump_queue();
+			flush_claims();
 			if (changed)
 				continue;		/* commit before waiting */
 		}
@@ -1136,7 +1142,28 @@ claim_runs(int limit)
 	a.claimed = 0;
 	if (!locked_tx(claim_tx, &a, "claim"))
 		return 0;
+	if (a.claimed > 0)
+		claim_flush_lsn = XactLastCommitEnd;
 	return a.claimed;
+}
+
+/*
+ * flush_claims
+ *		Make the last claim durable once its first requests are out.  The
+ *		claim commits without waiting for its WAL flush, so that a claimed
+ *		run's request leaves at once; flushing here, before any response is
+ *		handled, means a crash while a response is processed always finds
+ *		the lease and counts it (flowdb.max_run_crashes).  A crash before
+ *		this flush loses the claim: the run is claimed again as queued and
+ *		its request sent again with the same Idempotency-Key.
+ */
+static void
+flush_claims(void)
+{
+	if (XLogRecPtrIsInvalid(claim_flush_lsn))
+		return;
+	XLogFlush(claim_flush_lsn);
+	claim_flush_lsn = InvalidXLogRecPtr;
 }
 
 /*
@@ -1156,7 +1183,7 @@ claim_tx(void *arg)
 	SPITupleTable *claimed;
 
 	spi_begin("flowdb: claim");
-	/* losing a claim in a crash is harmless: skip the WAL flush */
+	/* no WAL flush wait here: flush_claims flushes once requests are out */
 	(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	if (claim_plan == NULL)

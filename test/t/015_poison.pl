@@ -147,6 +147,12 @@ for my $round (1 .. 3)
 	my $deadline = time + 30;
 	usleep(20_000) while scalar($fake->requests_for('/hang')) < $round && time < $deadline;
 	is(scalar($fake->requests_for('/hang')), $round, "crash $round: the request is in flight");
+	# the worker flushes its claim's WAL right after sending (flush_claims):
+	# wait until everything written so far is durable, so the kill below
+	# always finds the lease
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	ok(poll($node, "SELECT pg_current_wal_flush_lsn() >= '$lsn'", 't', 30),
+		"crash $round: the claim is durable");
 	my $wpid = worker_pid($node);
 	ok($wpid > 0, "crash $round: worker pid $wpid");
 	kill 'KILL', $wpid;
