@@ -160,6 +160,7 @@ static void claim_tx(void *arg);
 static void commit_changes(void);
 static void advance_run(WRun *w, double now);
 static void start_call(WCall *c);
+static void enqueue_call(WCall *c);
 static void pump_queue(void);
 static void apply_response(WCall *c, HttpResponse *resp);
 static void free_call(WCall *c);
@@ -2058,12 +2059,42 @@ advance_run(WRun *w, double now)
 		if (c)
 		{
 			w->inflight++;
-			dlist_push_tail(&queue, &c->node);
+			enqueue_call(c);
 		}
 	}
 	engine_free_dispatch(ids, n);
 	if (w->events.n > 0)
 		w->dirty = true;
+}
+
+/*
+ * enqueue_call
+ *		Queue a request.  The claim takes owners in turn, but the queue
+ *		would undo that when full: a backlogged owner's claimed calls sit
+ *		ahead of everyone else's.  So a call whose owner has nothing queued
+ *		yet goes to the head (it starts as soon as a slot frees), and the
+ *		rest go to the tail.  The scan happens only while calls are waiting
+ *		(a backlog), and looks at owners, not at every call's text.
+ */
+static void
+enqueue_call(WCall *c)
+{
+	dlist_iter	it;
+
+	if (!dlist_is_empty(&queue))
+	{
+		dlist_foreach(it, &queue)
+		{
+			WCall	   *q = dlist_container(WCall, node, it.cur);
+
+			if (q->run == c->run || strcmp(q->run->owner, c->run->owner) == 0)
+			{
+				dlist_push_tail(&queue, &c->node);
+				return;
+			}
+		}
+	}
+	dlist_push_head(&queue, &c->node);
 }
 
 /*

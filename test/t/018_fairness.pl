@@ -3,8 +3,9 @@
 # Owner A queues 300 one-step runs against a server that answers in 100 ms,
 # with flowdb.max_inflight = 4 and flowdb.claim_batch = 8 (the worker holds
 # at most 16 runs, so A's backlog drains over several seconds).  Owner B then
-# queues one run.  The claim takes owners in turn: B's request reaches the
-# server before A's 50th request (in arrival order), long before A's backlog
+# queues one run.  The claim takes owners in turn and the worker's queue
+# puts a call whose owner has nothing waiting first: B's request reaches the
+# server before A's 13th request (in arrival order), long before A's backlog
 # is done; with a claim in next_at order it would come after all 300.
 # Both owners' runs all succeed.
 use strict;
@@ -66,7 +67,11 @@ for my $r (@reqs)
 }
 ok($seen_b, "B's request reached the server");
 note "A's requests before B's: $before";
-cmp_ok($before, '<', 50, "B's request arrived before A's 50th");
+# the claim takes B's run within one claim, and in the worker's queue a
+# call whose owner has nothing waiting goes first: B's request leaves when
+# the next of the 4 slots frees, so at most the 4 in flight, the batch
+# being sent and a claim's worth of A's come before it
+cmp_ok($before, '<=', 12, "B's request arrived before A's 13th");
 
 $fake->stop;
 $node->stop;
