@@ -110,10 +110,19 @@ SELECT count(*) - :runs_before AS new_runs FROM flowdb.runs;
 -- Instagram posts are public: always confirmed
 SELECT pg_temp.say('post https://example.com/a.jpg on instagram "Diwali sale"', 'c3');
 SELECT pg_temp.say('yes', 'c3');
--- the threshold is a setting
+-- the server default is a setting
 SET flowdb.intent_confirm_rupees = 20000;
 SELECT pg_temp.say('invoice Ravi 12000', 'c4');
 RESET flowdb.intent_confirm_rupees;
+-- and each owner may choose their own (NULL: back to the default); other
+-- owners keep the default
+SELECT flow_set_assistant(1000) AS threshold;
+SELECT pg_temp.say('invoice Ravi 1500', 'c5');
+SELECT pg_temp.say('nahi', 'c5');
+SELECT flow_set_assistant(-1);
+SELECT flow_set_assistant(NULL) AS threshold;
+SELECT pg_temp.say('invoice Ravi 1500', 'c6');
+SELECT owner, confirm_above_rupees FROM flowdb.assistant_settings;
 
 ------------------------------------------------------------------------
 -- Saved workflows by name, run status

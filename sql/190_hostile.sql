@@ -142,6 +142,10 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('flow_draft', 'server owner', $$SELECT flow_draft('every monday post to #sales', '*')$$, '22023'),
 ('flow_draft', 'template-shaped', $$SELECT flow_draft('when a payment is captured send {{steps.x.output}} "{{run.id}}" to #sales')$$, 'ok'),
 ('flow_draft', 'injection-shaped', $$SELECT flow_draft('''); DROP TABLE public.canary; --')$$, 'ok'),
+-- the assistant's threshold: bounded
+('flow_set_assistant', 'negative', $$SELECT flow_set_assistant(-5)$$, '22023'),
+('flow_set_assistant', 'huge', $$SELECT flow_set_assistant(1e30)$$, '22023'),
+('flow_set_assistant', 'NaN', $$SELECT flow_set_assistant('NaN')$$, '22023'),
 -- server-wide credentials: never for a signed-in owner
 ('flow_set_server_credential', 'not admin', $$SELECT flow_set_server_credential('llm', 'default', '{"api_key": "sk-x"}')$$, '42501'),
 -- intent_parse: text, sizes, injection-shaped commands

@@ -1714,17 +1714,63 @@ AS $$
 	END
 $$;
 
+-- The assistant's per-owner settings: above confirm_above_rupees an
+-- invoice or payment link needs a yes first (NULL: the server default,
+-- flowdb.intent_confirm_rupees).  Set with flow_set_assistant().
+CREATE TABLE flowdb.assistant_settings (
+	owner		text PRIMARY KEY DEFAULT flowdb.current_owner(),
+	confirm_above_rupees numeric CHECK (confirm_above_rupees >= 0
+										AND confirm_above_rupees <= 100000000),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE flowdb.assistant_settings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY assistant_settings_owner ON flowdb.assistant_settings
+	USING (owner = flowdb.current_owner());
+GRANT SELECT ON flowdb.assistant_settings TO PUBLIC;
+
+-- flow_set_assistant: the caller's confirmation threshold in rupees (NULL
+-- goes back to the server default); returns the threshold now in force
+CREATE FUNCTION public.flow_set_assistant(confirm_above_rupees numeric)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF confirm_above_rupees < 0 OR confirm_above_rupees > 100000000 THEN
+		RAISE EXCEPTION 'confirm_above_rupees must be between 0 and 100000000'
+			USING ERRCODE = '22023', HINT = 'NULL uses the server default (flowdb.intent_confirm_rupees).';
+	END IF;
+	INSERT INTO flowdb.assistant_settings AS a (owner, confirm_above_rupees)
+	VALUES (flowdb.current_owner(), confirm_above_rupees)
+	ON CONFLICT (owner) DO UPDATE
+		SET confirm_above_rupees = excluded.confirm_above_rupees, updated_at = now();
+	RETURN flowdb.confirm_threshold(flowdb.current_owner());
+END
+$$;
+
+-- flowdb.confirm_threshold: the owner's threshold, else the server's
+CREATE FUNCTION flowdb.confirm_threshold(owner text) RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((SELECT a.confirm_above_rupees FROM flowdb.assistant_settings a
+					 WHERE a.owner = confirm_threshold.owner),
+					current_setting('flowdb.intent_confirm_rupees')::numeric)
+$$;
+
 -- flowdb.intent_needs_confirmation: must the owner say yes first?  Money
--- above flowdb.intent_confirm_rupees, public posts (every follower sees
--- them), and any action the parser was unsure about.
-CREATE FUNCTION flowdb.intent_needs_confirmation(intent text, e jsonb, confidence numeric)
+-- above the owner's threshold (flowdb.confirm_threshold), public posts
+-- (every follower sees them), and any action the parser was unsure about.
+CREATE FUNCTION flowdb.intent_needs_confirmation(owner text, intent text, e jsonb,
+												 confidence numeric)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
 		WHEN intent IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK')
-			 AND (e ->> 'amount')::numeric > current_setting('flowdb.intent_confirm_rupees')::numeric
+			 AND (e ->> 'amount')::numeric > flowdb.confirm_threshold(owner)
 			THEN true
 		WHEN intent = 'POST_TO_INSTAGRAM' THEN true
 		WHEN intent IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'SEND_MESSAGE', 'NOTIFY_SLACK')
@@ -2043,7 +2089,7 @@ BEGIN
 		RETURN flowdb.intent_result('needs_input', flowdb.intent_question(intent, missing, e),
 			analysis, intent, e, jsonb_build_object('awaiting', missing));
 	END IF;
-	IF NOT confirmed AND flowdb.intent_needs_confirmation(intent, e, conf) THEN
+	IF NOT confirmed AND flowdb.intent_needs_confirmation(owner, intent, e, conf) THEN
 		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
 		VALUES (owner, session_id, intent, e, 'confirmation', conf, channel, expires);
 		RETURN flowdb.intent_result('needs_input',
@@ -2338,7 +2384,8 @@ REVOKE ALL ON FUNCTION flowdb.intent_question(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_clean_entities(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_slot(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_summary(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.intent_needs_confirmation(text, jsonb, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.intent_needs_confirmation(text, text, jsonb, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.confirm_threshold(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_result(text, text, jsonb, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_action_blueprint(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_execute(text, text, jsonb, jsonb, text, text) FROM PUBLIC;
