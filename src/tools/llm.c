@@ -322,6 +322,20 @@ llm_message(const HttpResponse *resp, const cJSON *body, const char **content,
 }
 
 /*
+ * llm_answer
+ *		The message of a chat completion: the error class of a failed
+ *		status, else what llm_message finds in the body.
+ */
+ToolOutcome
+llm_answer(const HttpResponse *resp, const cJSON *body, const char **content,
+		   const char **finish, char *err, size_t errlen)
+{
+	if (tool_classify_status(resp->status) != TOOL_DONE)
+		return llm_error(resp, body, err, errlen);
+	return llm_message(resp, body, content, finish, err, errlen);
+}
+
+/*
  * llm_complete_parse
  *		Output {text, model, usage, finish_reason}.
  */
@@ -334,10 +348,7 @@ llm_complete_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 	const char *finish;
 	ToolOutcome outcome;
 
-	if (tool_classify_status(resp->status) != TOOL_DONE)
-		outcome = llm_error(resp, body, err, errlen);
-	else if ((outcome = llm_message(resp, body, &content, &finish,
-									err, errlen)) == TOOL_DONE)
+	if ((outcome = llm_answer(resp, body, &content, &finish, err, errlen)) == TOOL_DONE)
 	{
 		const char *model = fdb_json_str(body, "model");
 		const cJSON *usage = cJSON_GetObjectItemCaseSensitive(body, "usage");
@@ -424,10 +435,7 @@ llm_classify_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 	ToolOutcome outcome;
 	cJSON	   *answer = NULL;
 
-	if (tool_classify_status(resp->status) != TOOL_DONE)
-		outcome = llm_error(resp, body, err, errlen);
-	else if ((outcome = llm_message(resp, body, &content, &finish,
-									err, errlen)) == TOOL_DONE)
+	if ((outcome = llm_answer(resp, body, &content, &finish, err, errlen)) == TOOL_DONE)
 	{
 		const char *label;
 		const char *match = NULL;

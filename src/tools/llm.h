@@ -26,6 +26,9 @@ extern ToolOutcome llm_error(const HttpResponse *resp, const cJSON *body,
 extern ToolOutcome llm_message(const HttpResponse *resp, const cJSON *body,
 							   const char **content, const char **finish_reason,
 							   char *err, size_t errlen);
+extern ToolOutcome llm_answer(const HttpResponse *resp, const cJSON *body,
+							  const char **content, const char **finish,
+							  char *err, size_t errlen);
 extern cJSON *llm_parse_json_answer(const char *content);
 
 /* ---- llm_draft.c: blueprints drafted by the model ---- */

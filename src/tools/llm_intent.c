@@ -230,10 +230,7 @@ llm_intent_parse(ToolContext *ctx, const HttpResponse *resp, cJSON **output,
 	const char *finish;
 	ToolOutcome outcome;
 
-	if (tool_classify_status(resp->status) != TOOL_DONE)
-		outcome = llm_error(resp, body, err, errlen);
-	else if ((outcome = llm_message(resp, body, &content, &finish,
-									err, errlen)) == TOOL_DONE)
+	if ((outcome = llm_answer(resp, body, &content, &finish, err, errlen)) == TOOL_DONE)
 	{
 		cJSON	   *answer = llm_parse_json_answer(content);
 		cJSON	   *out = intent_clean(answer);
