@@ -6,7 +6,12 @@
 #   2. the flagship: a signed Razorpay webhook that thanks the customer on
 #      WhatsApp and tells #sales on Slack when the amount is over 5000,
 #      all in sandbox mode (requests land in flowdb.outbox);
-#   3. a schedule trigger firing without any manual setup.
+#   3. a schedule trigger firing without any manual setup;
+#   4. a workflow drafted from one sentence (flow_draft), activated and fired;
+#   5. typed and spoken commands (intent_parse; the WAV is made by espeak-ng
+#      and sox at demo time) and the runs they start;
+#   6. a two-message WhatsApp conversation through the signed Twilio
+#      webhooks (whatsapp_webhook, whatsapp_twiml_webhook).
 # Everything is removed at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -171,6 +176,156 @@ psql_demo -c "SELECT w.name, r.status, l.output FROM flowdb.runs r
               JOIN flowdb.workflows w ON w.id = r.workflow_id
               JOIN flowdb.workflow_logs l ON l.run_id = r.id
               WHERE w.name = 'Every minute'"
+
+# the AI half: everything below runs offline (no model, no network) and in
+# sandbox mode, so even requests made with the stored credentials land in
+# flowdb.outbox
+psql_demo -q -c "ALTER SYSTEM SET flowdb.sandbox = 'on'" -c "SELECT pg_reload_conf()" >/dev/null
+# outbox ROWS_AFTER_ID: the sandboxed requests queued since then
+show_outbox() {
+	psql_demo -c "SELECT o.id, o.service || '.' || o.task AS request, o.method, o.url,
+	                     left(o.body, 110) AS body
+	              FROM flowdb.outbox o WHERE o.id > $1 ORDER BY o.id"
+}
+outbox_mark() { psql_demo -Atc "SELECT coalesce(max(id), 0) FROM flowdb.outbox"; }
+# wait_runs_after TS: wait for every run created after TS to finish
+wait_runs_after() {
+	for r in $(psql_demo -Atc "SELECT id FROM flowdb.runs WHERE created_at > '$1' ORDER BY created_at"); do
+		wait_run "$r" >/dev/null
+	done
+}
+
+echo
+echo "== 4. a workflow drafted from a sentence (flow_draft, offline drafter)"
+PROMPT='When a payment is captured on Razorpay, thank the customer on WhatsApp and if the amount is over 5000 tell #sales on Slack'
+echo "prompt: $PROMPT"
+WF=$(psql_demo -Atc "SELECT flow_draft(\$p\$$PROMPT\$p\$)")
+echo "drafted workflow $WF (saved inactive, for review):"
+psql_demo -c "SELECT name, active, drafted_by, blueprint -> 'trigger' AS trigger
+              FROM flowdb.workflows WHERE id = '$WF'"
+psql_demo -c "SELECT n ->> 'id' AS node, n ->> 'type' AS type,
+                     coalesce(n ->> 'service' || '.' || (n ->> 'task'), '') AS action,
+                     left(coalesce(n -> 'params', n -> 'values', '{}')::text, 100) AS params
+              FROM flowdb.workflows w, jsonb_array_elements(w.blueprint -> 'nodes') n
+              WHERE w.id = '$WF'"
+psql_demo -c "SELECT e ->> 'from' AS from_node, e ->> 'to' AS to_node,
+                     coalesce(e -> 'condition' ->> 'left' || ' ' || (e -> 'condition' ->> 'op') || ' '
+                              || (e -> 'condition' ->> 'right'),
+                              CASE WHEN (e ->> 'else')::boolean THEN 'else' END, 'always') AS condition
+              FROM flowdb.workflows w, jsonb_array_elements(w.blueprint -> 'edges') e
+              WHERE w.id = '$WF'"
+psql_demo -c "SELECT jsonb_array_elements_text(warnings) AS warnings FROM flowdb.workflows WHERE id = '$WF'"
+echo "activate it (and pause the hand-written workflow of part 2, same trigger), then a signed Razorpay webhook fires it:"
+psql_demo -c "SELECT flow_deactivate(id) AS paused_part_2 FROM flowdb.workflows WHERE name = 'Thank customers after payment'" \
+	-c "SELECT flow_activate('$WF') AS activated"
+MARK=$(outbox_mark)
+deliver pay_draft 820000 Meera
+RUN=$(psql_demo -Atc "SELECT id FROM flowdb.runs WHERE workflow_id = '$WF' ORDER BY created_at DESC LIMIT 1")
+wait_run "$RUN"
+show_log "$RUN"
+echo "sandbox outbox of that run:"
+show_outbox "$MARK"
+
+echo
+echo "== 5. commands: typed and spoken (intent_parse, offline parser and speech recogniser)"
+# intent_parse prints one command's answer: status, reply, analysis
+say() {
+	psql_demo -c "SELECT r ->> 'status' AS status, r ->> 'reply' AS reply,
+	                     jsonb_build_object('intent', r #> '{analysis,intent}',
+	                                        'entities', r #> '{analysis,entities}',
+	                                        'confidence', r #> '{analysis,confidence}')
+	                     || CASE WHEN r #> '{analysis,transcript}' IS NULL THEN '{}'
+	                             ELSE jsonb_build_object('transcript', r #> '{analysis,transcript}') END AS analysis
+	              FROM (SELECT $1 AS r) x"
+}
+T0=$(psql_demo -Atc "SELECT now()")
+MARK=$(outbox_mark)
+echo "typed: send a payment link of 1500 to 9876543210"
+say "intent_parse('send a payment link of 1500 to 9876543210', session_id => 'demo-typed')"
+echo "typed, in two steps: 'Ravi ko invoice bhejo', then '800'"
+say "intent_parse('Ravi ko invoice bhejo', session_id => 'demo-two-step')"
+say "intent_parse('800', session_id => 'demo-two-step')"
+if command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
+	SPOKEN='send a payment link of two thousand rupees'
+	espeak-ng -v en-us -s 140 -w "$DEMO/raw.wav" "$SPOKEN"
+	sox "$DEMO/raw.wav" -r 16000 -c 1 -b 16 "$DEMO/command.wav"
+	[ "$(id -u)" -eq 0 ] && chown postgres "$DEMO/command.wav"
+	echo "spoken (espeak-ng says \"$SPOKEN\", sox makes a 16 kHz WAV):"
+	if psql_demo -Atc "SELECT flowdb.transcribe_offline(pg_read_binary_file('$DEMO/command.wav'))" >/dev/null 2>&1; then
+		say "intent_parse(audio => pg_read_binary_file('$DEMO/command.wav'), session_id => 'demo-voice')"
+	else
+		echo "(flowdb was built without pocketsphinx: docs/speech.md; spoken commands skipped)"
+	fi
+fi
+wait_runs_after "$T0"
+echo "the runs the commands started, and what they asked the providers for (sandbox):"
+psql_demo -c "SELECT r.blueprint #>> '{nodes,0,service}' || '.' || (r.blueprint #>> '{nodes,0,task}') AS action,
+                     r.status, r.payload::text AS payload
+              FROM flowdb.runs r WHERE r.created_at > '$T0' ORDER BY r.created_at"
+show_outbox "$MARK"
+
+echo
+echo "== 6. a WhatsApp conversation with the shop owner (Twilio webhook, signed)"
+psql_demo -c "SELECT flow_set_credential('whatsapp', 'default', '{\"account_sid\": \"ACdemo\",
+	\"auth_token\": \"demo_twilio_token\", \"from\": \"+14155238886\", \"owner_numbers\": [\"+91 98765 43210\"]}')" >/dev/null
+psql_demo -q -c "ALTER SYSTEM SET flowdb.public_url = 'https://api.myshop.example'" -c "SELECT pg_reload_conf()" >/dev/null
+# twilio SID BODY PATH: post a message from the owner's number to
+# flowdb.public_url + PATH as Twilio does, with X-Twilio-Signature computed
+# here (base64 HMAC-SHA1 of the URL followed by the fields sorted by name)
+twilio() {
+	local sid=$1 body=$2 path=$3
+	FIELDS=$(python3 - "$sid" "$body" <<'PY'
+import json, sys
+print(json.dumps({"AccountSid": "ACdemo", "MessageSid": sys.argv[1], "From": "whatsapp:+919876543210",
+                  "To": "whatsapp:+14155238886", "Body": sys.argv[2], "NumMedia": "0",
+                  "ProfileName": "Owner"}))
+PY
+)
+	SIG=$(python3 - "https://api.myshop.example$path" "$FIELDS" <<'PY'
+import base64, hashlib, hmac, json, sys
+fields = json.loads(sys.argv[2])
+data = sys.argv[1] + "".join(k + fields[k] for k in sorted(fields))
+print(base64.b64encode(hmac.new(b"demo_twilio_token", data.encode(), hashlib.sha1).digest()).decode())
+PY
+)
+	echo "owner -> shop: \"$body\"   (POST $path, X-Twilio-Signature: $SIG)"
+	if [ "$path" = /rpc/whatsapp_webhook ]; then
+		psql_demo -At <<EOF
+BEGIN;
+SELECT set_config('request.headers', json_build_object('x-twilio-signature', '$SIG')::text, true) IS NOT NULL AS headers_set \gset
+SELECT 'answer: ' || jsonb_pretty(whatsapp_webhook('$FIELDS'::json) - 'runs' - 'reply_run_id');
+COMMIT;
+EOF
+	else
+		# the TwiML endpoint: the form's fields as named arguments, as
+		# PostgREST passes a form body
+		local args
+		args=$(python3 - "$FIELDS" <<'PY'
+import json, sys
+f = json.loads(sys.argv[1])
+print(", ".join('"%s" := %s' % (k, "'" + v.replace("'", "''") + "'") for k, v in f.items()))
+PY
+)
+		psql_demo -At <<EOF
+BEGIN;
+SELECT set_config('request.headers', json_build_object('x-twilio-signature', '$SIG', 'accept', '*/*')::text, true) IS NOT NULL AS headers_set \gset
+SELECT 'answer: ' || convert_from(whatsapp_twiml_webhook($args), 'UTF8') || '   Content-Type from response.headers: ' || current_setting('response.headers');
+COMMIT;
+EOF
+	fi
+}
+MARK=$(outbox_mark)
+T0=$(psql_demo -Atc "SELECT now()")
+twilio SMdemo1 "Ravi ko payment link bhejo" /rpc/whatsapp_webhook
+twilio SMdemo2 "1500" /rpc/whatsapp_twiml_webhook
+wait_runs_after "$T0"
+echo "flowdb.messages (the conversation; replies go out as whatsapp.send_message runs):"
+psql_demo -c "SELECT direction, contact, coalesce(body, '(the link, once the run has it)') AS body, status,
+                     left(run_id::text, 8) AS run
+              FROM flowdb.messages ORDER BY id"
+echo "sandbox outbox: the payment link request and the WhatsApp replies"
+show_outbox "$MARK"
+psql_demo -q -c "ALTER SYSTEM RESET flowdb.sandbox" -c "ALTER SYSTEM RESET flowdb.public_url" -c "SELECT pg_reload_conf()" >/dev/null
 
 echo
 echo "== worker counters"

@@ -135,6 +135,10 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('whatsapp_webhook', 'unsigned', $$SELECT whatsapp_webhook('{"AccountSid": "AC1", "MessageSid": "SM1", "From": "whatsapp:+15550001", "Body": "hi"}')$$, '28000'),
 ('whatsapp_webhook', 'nested', $$SELECT whatsapp_webhook(pg_temp.nested(5000)::json)$$, '22023'),
 ('whatsapp_webhook', 'form injection', $$SELECT whatsapp_webhook(to_json('AccountSid=AC1&Body=%27%3B%20DROP%20TABLE%20public.canary%3B--'::text))$$, '28000'),
+('whatsapp_twiml_webhook', 'unsigned', $$SELECT whatsapp_twiml_webhook("AccountSid" := 'AC1', "MessageSid" := 'SM1', "From" := 'whatsapp:+15550001', "Body" := 'hi')$$, '28000'),
+('whatsapp_twiml_webhook', 'oversized unsigned', $$SELECT whatsapp_twiml_webhook("AccountSid" := 'AC1', "Body" := repeat('y', 2 * 1024 * 1024))$$, '28000'),
+('whatsapp_twiml_webhook', 'injection-shaped', $$SELECT whatsapp_twiml_webhook("AccountSid" := 'AC1''; DROP TABLE public.canary; --', "Body" := '{{x}}')$$, '28000'),
+('whatsapp_twiml_webhook', 'no fields', $$SELECT whatsapp_twiml_webhook()$$, '28000'),
 -- flow_draft: sizes, other owners, injection-shaped prompts
 ('flow_draft', 'oversized prompt', $$SELECT flow_draft(repeat('send a whatsapp ', 10000))$$, '22023'),
 ('flow_draft', 'null prompt', $$SELECT flow_draft(NULL)$$, '22004'),

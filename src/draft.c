@@ -1071,6 +1071,13 @@ tokenize(Draft *d)
 	{
 		if (d->toks[i].kind == TK_SEP && i > 0 && d->toks[i - 1].kind != TK_SEP)
 			clause++;
+		/*
+		 * "thank them on WhatsApp and if it is over 5000 tell #sales": the
+		 * step before "and if" does not depend on the condition
+		 */
+		else if (i > 0 && d->toks[i - 1].kind != TK_SEP &&
+				 phrase_at(d, i, "and if"))
+			clause++;
 		d->toks[i].clause = clause;
 	}
 	d->nclause = clause + 1;

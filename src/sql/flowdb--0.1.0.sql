@@ -2251,17 +2251,18 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') $$;
 
--- whatsapp_webhook: a Twilio WhatsApp delivery.  The owner is the one whose
--- whatsapp credential has the form's AccountSid and whose auth token
--- signed the request.  Records the message, fires
+-- flowdb.whatsapp_receive: a Twilio WhatsApp delivery whose form fields
+-- are f, signed by Twilio for flowdb.public_url + signed_path (the path
+-- Twilio posts to: /rpc/whatsapp_webhook or /rpc/whatsapp_twiml_webhook).  The
+-- owner is the one whose whatsapp credential has the form's AccountSid and
+-- whose auth token signed the request.  Records the message, fires
 -- whatsapp.message.received for that owner, and when the sender is one of
 -- the credential's owner_numbers lets the assistant act and reply.
-CREATE FUNCTION public.whatsapp_webhook(json) RETURNS jsonb
+CREATE FUNCTION flowdb.whatsapp_receive(f jsonb, signed_path text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	f jsonb := flowdb.form_fields($1);
 	base text := current_setting('flowdb.public_url');
 	sig text := flowdb.request_header('x-twilio-signature');
 	account text := f ->> 'AccountSid';
@@ -2294,7 +2295,7 @@ BEGIN
 	LOOP
 		secret := flowdb.credential_secret(c.owner, 'whatsapp', c.name);
 		IF secret ->> 'account_sid' = account AND secret ->> 'auth_token' IS NOT NULL
-		   AND flowdb.safe_equal(flowdb.twilio_signature(rtrim(base, '/') || '/rpc/whatsapp_webhook',
+		   AND flowdb.safe_equal(flowdb.twilio_signature(rtrim(base, '/') || signed_path,
 														 f, secret ->> 'auth_token'), sig) THEN
 			owner := c.owner;
 			cred_name := c.name;
@@ -2377,6 +2378,14 @@ BEGIN
 END
 $$;
 
+-- whatsapp_webhook: POST /rpc/whatsapp_webhook, a Twilio delivery as one
+-- JSON argument (an object of the form's fields, or the raw form string);
+-- answers JSON (see whatsapp_twiml_webhook for a TwiML answer)
+CREATE FUNCTION public.whatsapp_webhook(json) RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT flowdb.whatsapp_receive(flowdb.form_fields($1), '/rpc/whatsapp_webhook') $$;
+
 
 REVOKE ALL ON FUNCTION flowdb.intent_analyze(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.intent_required(text) FROM PUBLIC;
@@ -2396,6 +2405,7 @@ REVOKE ALL ON FUNCTION flowdb.url_decode(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.form_fields(json) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.twilio_signature(text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.phone_digits(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.whatsapp_receive(jsonb, text) FROM PUBLIC;
 -- intent_parse acts in the caller's name: signed-in users and the service
 -- only, never anon (Supabase roles, when they exist at install time)
 
@@ -2930,6 +2940,171 @@ REVOKE ALL ON FUNCTION flowdb.worker_health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.realtime_tables() FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.realtime_enable(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.realtime_on_create() FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- WhatsApp TwiML answer (whatsapp_twiml_webhook): POST /rpc/whatsapp_twiml_webhook
+------------------------------------------------------------------------
+-- Twilio posts application/x-www-form-urlencoded and wants a TwiML
+-- (text/xml) answer.  PostgREST 12 passes a form body to a function only
+-- as named arguments (a single unnamed json argument is matched for
+-- application/json bodies alone), so whatsapp_twiml_webhook names every field
+-- Twilio documents for inbound WhatsApp messages, each optional; a field
+-- it does not name makes PostgREST answer 404 (PGRST202) with nothing
+-- written.  It answers through PostgREST's "any" media type handler: the
+-- domain "*/*" (matched by name, whatever its schema) makes PostgREST
+-- send the bytes as they are with the Content-Type set in
+-- response.headers, whatever the request's Accept header (Twilio sends
+-- Accept: */*).  docs/assistant.md describes the setup.
+CREATE DOMAIN flowdb."*/*" AS bytea;
+
+-- whatsapp_twiml_webhook: a Twilio WhatsApp delivery (the form's fields as named
+-- arguments), signed for flowdb.public_url + /rpc/whatsapp_twiml_webhook; does
+-- what whatsapp_webhook does and answers an empty TwiML <Response/> as
+-- text/xml (replies go out through whatsapp.send_message runs).
+CREATE FUNCTION public.whatsapp_twiml_webhook(
+	"AccountSid" text DEFAULT NULL,
+	"ApiVersion" text DEFAULT NULL,
+	"Body" text DEFAULT NULL,
+	"From" text DEFAULT NULL,
+	"To" text DEFAULT NULL,
+	"MessageSid" text DEFAULT NULL,
+	"SmsMessageSid" text DEFAULT NULL,
+	"SmsSid" text DEFAULT NULL,
+	"SmsStatus" text DEFAULT NULL,
+	"MessagingServiceSid" text DEFAULT NULL,
+	"NumMedia" text DEFAULT NULL,
+	"NumSegments" text DEFAULT NULL,
+	"ProfileName" text DEFAULT NULL,
+	"WaId" text DEFAULT NULL,
+	"MessageType" text DEFAULT NULL,
+	"ChannelMetadata" text DEFAULT NULL,
+	"Forwarded" text DEFAULT NULL,
+	"FrequentlyForwarded" text DEFAULT NULL,
+	"ButtonText" text DEFAULT NULL,
+	"ButtonPayload" text DEFAULT NULL,
+	"Latitude" text DEFAULT NULL,
+	"Longitude" text DEFAULT NULL,
+	"Address" text DEFAULT NULL,
+	"Label" text DEFAULT NULL,
+	"OriginalRepliedMessageSender" text DEFAULT NULL,
+	"OriginalRepliedMessageSid" text DEFAULT NULL,
+	"ReferralBody" text DEFAULT NULL,
+	"ReferralHeadline" text DEFAULT NULL,
+	"ReferralSourceId" text DEFAULT NULL,
+	"ReferralSourceType" text DEFAULT NULL,
+	"ReferralSourceUrl" text DEFAULT NULL,
+	"ReferralMediaId" text DEFAULT NULL,
+	"ReferralMediaContentType" text DEFAULT NULL,
+	"ReferralMediaUrl" text DEFAULT NULL,
+	"ReferralNumMedia" text DEFAULT NULL,
+	"ReferralCtwaClid" text DEFAULT NULL,
+	"FromCity" text DEFAULT NULL,
+	"FromState" text DEFAULT NULL,
+	"FromZip" text DEFAULT NULL,
+	"FromCountry" text DEFAULT NULL,
+	"ToCity" text DEFAULT NULL,
+	"ToState" text DEFAULT NULL,
+	"ToZip" text DEFAULT NULL,
+	"ToCountry" text DEFAULT NULL,
+	"MediaContentType0" text DEFAULT NULL,
+	"MediaContentType1" text DEFAULT NULL,
+	"MediaContentType2" text DEFAULT NULL,
+	"MediaContentType3" text DEFAULT NULL,
+	"MediaContentType4" text DEFAULT NULL,
+	"MediaContentType5" text DEFAULT NULL,
+	"MediaContentType6" text DEFAULT NULL,
+	"MediaContentType7" text DEFAULT NULL,
+	"MediaContentType8" text DEFAULT NULL,
+	"MediaContentType9" text DEFAULT NULL,
+	"MediaUrl0" text DEFAULT NULL,
+	"MediaUrl1" text DEFAULT NULL,
+	"MediaUrl2" text DEFAULT NULL,
+	"MediaUrl3" text DEFAULT NULL,
+	"MediaUrl4" text DEFAULT NULL,
+	"MediaUrl5" text DEFAULT NULL,
+	"MediaUrl6" text DEFAULT NULL,
+	"MediaUrl7" text DEFAULT NULL,
+	"MediaUrl8" text DEFAULT NULL,
+	"MediaUrl9" text DEFAULT NULL)
+RETURNS flowdb."*/*"
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM flowdb.whatsapp_receive(jsonb_strip_nulls(
+		jsonb_build_object(
+			'AccountSid', "AccountSid",
+			'ApiVersion', "ApiVersion",
+			'Body', "Body",
+			'From', "From",
+			'To', "To",
+			'MessageSid', "MessageSid",
+			'SmsMessageSid', "SmsMessageSid",
+			'SmsSid', "SmsSid",
+			'SmsStatus', "SmsStatus",
+			'MessagingServiceSid', "MessagingServiceSid",
+			'NumMedia', "NumMedia",
+			'NumSegments', "NumSegments",
+			'ProfileName', "ProfileName",
+			'WaId', "WaId",
+			'MessageType', "MessageType",
+			'ChannelMetadata', "ChannelMetadata",
+			'Forwarded', "Forwarded",
+			'FrequentlyForwarded', "FrequentlyForwarded",
+			'ButtonText', "ButtonText",
+			'ButtonPayload', "ButtonPayload",
+			'Latitude', "Latitude",
+			'Longitude', "Longitude",
+			'Address', "Address",
+			'Label', "Label",
+			'OriginalRepliedMessageSender', "OriginalRepliedMessageSender")
+		|| jsonb_build_object(
+			'OriginalRepliedMessageSid', "OriginalRepliedMessageSid",
+			'ReferralBody', "ReferralBody",
+			'ReferralHeadline', "ReferralHeadline",
+			'ReferralSourceId', "ReferralSourceId",
+			'ReferralSourceType', "ReferralSourceType",
+			'ReferralSourceUrl', "ReferralSourceUrl",
+			'ReferralMediaId', "ReferralMediaId",
+			'ReferralMediaContentType', "ReferralMediaContentType",
+			'ReferralMediaUrl', "ReferralMediaUrl",
+			'ReferralNumMedia', "ReferralNumMedia",
+			'ReferralCtwaClid', "ReferralCtwaClid",
+			'FromCity', "FromCity",
+			'FromState', "FromState",
+			'FromZip', "FromZip",
+			'FromCountry', "FromCountry",
+			'ToCity', "ToCity",
+			'ToState', "ToState",
+			'ToZip', "ToZip",
+			'ToCountry', "ToCountry",
+			'MediaContentType0', "MediaContentType0",
+			'MediaContentType1', "MediaContentType1",
+			'MediaContentType2', "MediaContentType2",
+			'MediaContentType3', "MediaContentType3",
+			'MediaContentType4', "MediaContentType4",
+			'MediaContentType5', "MediaContentType5")
+		|| jsonb_build_object(
+			'MediaContentType6', "MediaContentType6",
+			'MediaContentType7', "MediaContentType7",
+			'MediaContentType8', "MediaContentType8",
+			'MediaContentType9', "MediaContentType9",
+			'MediaUrl0', "MediaUrl0",
+			'MediaUrl1', "MediaUrl1",
+			'MediaUrl2', "MediaUrl2",
+			'MediaUrl3', "MediaUrl3",
+			'MediaUrl4', "MediaUrl4",
+			'MediaUrl5', "MediaUrl5",
+			'MediaUrl6', "MediaUrl6",
+			'MediaUrl7', "MediaUrl7",
+			'MediaUrl8', "MediaUrl8",
+			'MediaUrl9', "MediaUrl9")),
+		'/rpc/whatsapp_twiml_webhook');
+	PERFORM set_config('response.headers',
+		'[{"Content-Type": "text/xml; charset=utf-8"}]', true);
+	RETURN convert_to('<?xml version="1.0" encoding="UTF-8"?><Response/>', 'UTF8')::flowdb."*/*";
+END
+$$;
 
 -- Realtime: join supabase_realtime when it already exists (the event
 -- trigger above covers a publication created later)

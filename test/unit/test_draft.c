@@ -381,6 +381,22 @@ TEST(conditions_and_else)
 	CHECK(cJSON_GetObjectItem(c, "right")->valuedouble == 10000);
 	cJSON_Delete(out);
 
+	/* "X and if ... Y": X does not depend on the condition, Y does */
+	out = draft("When a payment is captured on Razorpay, thank the customer on WhatsApp and "
+				"if the amount is over 5000 tell #sales on Slack");
+	e = edge_to(out, "check");
+	CHECK_STR(fdb_json_str(e, "from"), "whatsapp_send_message");
+	CHECK(cJSON_GetObjectItem(e, "condition") == NULL);
+	c = cJSON_GetObjectItem(edge_to(out, "slack_post_message"), "condition");
+	CHECK_STR(fdb_json_str(edge_to(out, "slack_post_message"), "from"), "check");
+	CHECK_STR(fdb_json_str(c, "op"), "gt");
+	CHECK(cJSON_GetObjectItem(c, "right")->valuedouble == 5000);
+	cJSON_Delete(out);
+	/* "send X if ...": X depends on the condition */
+	out = draft("When a payment is captured, send a WhatsApp thank you if the amount is over 5000");
+	CHECK(cJSON_GetObjectItem(edge_to(out, "whatsapp_send_message"), "condition") != NULL);
+	cJSON_Delete(out);
+
 	out = draft("When a customer messages 'menu' on WhatsApp, reply 'Today: thali'");
 	c = cJSON_GetObjectItem(edge_to(out, "whatsapp_send_message"), "condition");
 	CHECK_STR(fdb_json_str(c, "op"), "contains");
