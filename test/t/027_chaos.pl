@@ -26,6 +26,10 @@
 #     and sent again, with the same body, by the worker started after it;
 #     steps were in fact resent (the crashes hit requests in flight);
 #   - each run's final step reached the server.
+#
+# Then one more crash with a backlog: a run interrupted in flight resumes
+# ahead of the 60 runs its owner queued after it (the worker used to make
+# it due from the crash on, behind the owner's whole backlog).
 use strict;
 use warnings;
 
@@ -54,6 +58,8 @@ my $fake = start_fake({
 	'/*/s2'      => [ { delay_ms => 300, body => { v => 2 } } ],
 	'/*/s3'      => [ { delay_ms => 150, body => { v => 3 } } ],
 	'/poison/p0' => [ { delay_ms => 300, body => { v => 0 } } ],
+	'/e/slow'    => [ { delay_ms => 4000, body => { v => 1 } } ],
+	'/e/bk/*'    => [ { delay_ms => 150, body => { v => 1 } } ],
 });
 
 # good_bp(OWNER): s1 -> s2 [-> s3], each step using the previous output
@@ -336,6 +342,47 @@ my @wrong = grep {
 } @later;
 cmp_ok(scalar @later, '>', 0, 'later steps reached the server');
 is(scalar @wrong, 0, "each later step used its predecessor's output");
+
+########################################################################
+# An interrupted run resumes ahead of its owner's backlog
+########################################################################
+
+# owner e: one run R whose step is slow; while it is in flight, 60 more
+# runs of the same owner are queued (the worker leases 15 of them), then
+# the worker is killed.  R is taken back due from its creation time, so
+# the new worker resends its step among its first requests, not after the
+# 45 runs still queued (as it would if R were due from the crash on).
+my $e_bp = blueprint(name => 'chaos-e-slow',
+	nodes => [ http_node('s1', $fake->url('/e/slow'), timeout_ms => 10000) ]);
+my $r = $node->safe_psql('postgres',
+	"SET request.jwt.claims = '{\"sub\": \"chaos-e\"}';\n"
+	  . 'SELECT flow_execute(' . sql_json($e_bp) . ", '{\"e\": 0}')");
+my $deadline = time + 30;
+usleep(10_000) while !$fake->requests_for('/e/slow') && time < $deadline;
+is(scalar($fake->requests_for('/e/slow')), 1, 'backlog: the slow step is in flight');
+my $bk_bp = blueprint(name => 'chaos-e-backlog',
+	nodes => [ http_node('b', $fake->url('/e/bk/{{trigger_data.n}}'), timeout_ms => 10000) ]);
+is( $node->safe_psql('postgres',
+		"SET request.jwt.claims = '{\"sub\": \"chaos-e\"}';\n"
+		  . 'SELECT count(flow_execute(' . sql_json($bk_bp)
+		  . ", jsonb_build_object('n', g))) FROM generate_series(1, 60) g"),
+	'60', 'backlog: 60 runs of the same owner queued behind it');
+$deadline = time + 30;
+usleep(10_000) while !grep({ $_->{path} =~ m{^/e/bk/} } $fake->requests) && time < $deadline;
+my ($slow_req) = $fake->requests_for('/e/slow');
+cmp_ok(time - $slow_req->{time}, '<', 3.5, 'backlog: the slow step (4 s) is still in flight');
+my ($old) = worker_start();
+ok($old && kill('KILL', $old), "backlog: kill -9 worker $old");
+($pid, $restart) = wait_new_worker($old);
+ok($pid, "backlog: new worker $pid");
+is(wait_run($node, $r, 60), 'succeeded', 'backlog: the interrupted run succeeded');
+ok(wait_runs($node, "owner = 'chaos-e'", 60), 'backlog: every run of the owner finished');
+my @after = grep { $_->{time} > $restart && $_->{path} =~ m{^/e/} } $fake->requests;
+my ($pos) = grep { $after[$_]{path} eq '/e/slow' } 0 .. $#after;
+ok(defined $pos, 'backlog: the slow step was resent after the crash');
+note 'backlog: the slow step was request ' . (($pos // -1) + 1) . ' of ' . scalar(@after)
+  . ' after the restart';
+cmp_ok($pos // 999, '<', 8, 'backlog: it was resent among the first requests, ahead of the backlog');
 
 note sprintf('chaos test took %.1f s', time - $t_start);
 $fake->stop;
