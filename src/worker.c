@@ -1159,9 +1159,12 @@ claim_tx(void *arg)
 	SPITupleTable *claimed;
 
 	spi_begin("flowdb: claim");
-	/* losing a claim in a crash is harmless: skip the WAL flush */
-	(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
-							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	/*
+	 * The claim is committed durably (no synchronous_commit = off): a
+	 * claim lost in a crash would not count that crash on its runs, so a
+	 * run that kills the worker soon after its claim would be claimed
+	 * again forever instead of reaching flowdb.max_run_crashes.
+	 */
 	if (claim_plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare(
@@ -2021,7 +2024,8 @@ advance_run(WRun *w, double now)
 	/*
 	 * Dispatching alone does not make the run dirty: "running" need not be
 	 * durable (after a crash it is pending again), so the first request
-	 * of a claimed run goes out without waiting for a WAL flush.
+	 * of a claimed run goes out without waiting for another WAL flush
+	 * than the claim's.
 	 */
 	/* bound the regular-expression work of this run's conditions */
 	cond_regex_budget = (long) flowdb_max_regex_subject * REGEX_BUDGET_SUBJECTS;
