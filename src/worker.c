@@ -806,8 +806,11 @@ static bool own_recovery_pending = true;
  *		at_start: take back our slot's leases (and those of slots beyond
  *		flowdb.workers) except the runs we hold now.  Otherwise: expired
  *		leases of other workers.  Each run taken back counts a crash; at
- *		flowdb.max_run_crashes it is failed instead.  Rows locked by
- *		clients are skipped (at start: tried again later).
+ *		flowdb.max_run_crashes it is failed instead.  A run taken back
+ *		is due from its creation time, so the claim resumes it ahead of
+ *		the runs its owner queued after it (now() would put it behind
+ *		the owner's whole backlog).  Rows locked by clients are skipped
+ *		(at start: tried again later).
  */
 static void
 recover_leases_tx(void *arg)
@@ -830,7 +833,7 @@ recover_leases_tx(void *arg)
 				   "  FOR UPDATE SKIP LOCKED) "
 				   "UPDATE flowdb.runs r SET lease_owner = NULL, lease_until = NULL, "
 				   "  lease_token = NULL, crashes = r.crashes + 1, updated_at = now(), "
-				   "  next_at = CASE WHEN r.crashes + 1 >= $3 THEN 'infinity' ELSE now() END, "
+				   "  next_at = CASE WHEN r.crashes + 1 >= $3 THEN 'infinity' ELSE r.created_at END, "
 				   "  status = CASE WHEN r.crashes + 1 >= $3 THEN 'failed' ELSE r.status END, "
 				   "  finished_at = CASE WHEN r.crashes + 1 >= $3 THEN now() ELSE r.finished_at END, "
 				   "  error = CASE WHEN r.crashes + 1 >= $3 "
@@ -2046,7 +2049,8 @@ advance_run(WRun *w, double now)
 	/*
 	 * Dispatching alone does not make the run dirty: "running" need not be
 	 * durable (after a crash it is pending again), so the first request
-	 * of a claimed run goes out without waiting for a WAL flush.
+	 * of a claimed run goes out without waiting for another WAL flush
+	 * than the claim's.
 	 */
 	/* bound the regular-expression work of this run's conditions */
 	cond_regex_budget = (long) flowdb_max_regex_subject * REGEX_BUDGET_SUBJECTS;
