@@ -707,7 +707,7 @@ TEST(test_deep_nesting)
 	CHECK(!bp_validate(bp, &e));
 	CHECK_INT(e.count, 1);
 	CHECK_CONTAINS(e.items[0], "$.nodes[0].values.deep[0][0][0]");
-	CHECK_CONTAINS(e.items[0], ": nested too deeply (max 1000 levels)");
+	CHECK_CONTAINS(e.items[0], ": nested too deeply (max 990 levels)");
 	fdb_errors_free(&e);
 	cJSON_Delete(bp);
 }
