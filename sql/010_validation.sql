@@ -288,7 +288,7 @@ SELECT flow_validate(jsonb_build_object('version', 1, 'name', 'wide', 'trigger',
          'nodes', (SELECT jsonb_agg(jsonb_build_object('id', 'n' || i, 'type', 'router'))
                    FROM generate_series(1, 200) i))) -> 'valid' AS two_hundred_ok;
 
--- JSON nested deeper than the engine's parser accepts (1000 levels) is a
+-- JSON nested deeper than flowdb accepts (990 levels) is a
 -- limit (54000) for blueprints and payloads alike, refused before anything
 -- is written; only the SQLSTATE is shown
 CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -110,7 +110,7 @@ SELECT flowdb.render('{"order_id": 9007199254740993, "big": 12345678901234567890
 SELECT flowdb.render('"{{ trigger_data.order_id }}"', '{"trigger_data": {"order_id": 9007199254740993}}') AS whole,
        flowdb.render('"order {{ trigger_data.order_id }}"', '{"trigger_data": {"order_id": 9007199254740993}}') AS embedded;
 
--- values nested deeper than the parser accepts (1000 levels) are a limit
+-- values nested deeper than flowdb accepts (990 levels) are a limit
 -- (54000), not "invalid JSON"; only the SQLSTATE is shown
 CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -123,3 +123,6 @@ $$;
 SELECT pg_temp.sqlstate_of($q$SELECT flowdb.render((repeat('[', 1200) || '1' || repeat(']', 1200))::jsonb, '{}')$q$) AS deep_value,
        pg_temp.sqlstate_of($q$SELECT flowdb.render('"{{ trigger_data.a }}"', ('{"trigger_data": {"a": ' || repeat('[', 1200) || '1' || repeat(']', 1200) || '}}')::jsonb)$q$) AS deep_context,
        pg_temp.sqlstate_of($q$SELECT flowdb.eval_condition(('{"left": ' || repeat('[', 1200) || '1' || repeat(']', 1200) || ', "op": "empty"}')::jsonb, '{}')$q$) AS deep_condition;
+-- the limit is exact: 990 levels render, 991 are refused
+SELECT pg_temp.sqlstate_of($q$SELECT flowdb.render((repeat('[', 990) || '1' || repeat(']', 990))::jsonb, '{}')$q$) AS depth_990,
+       pg_temp.sqlstate_of($q$SELECT flowdb.render((repeat('[', 991) || '1' || repeat(']', 991))::jsonb, '{}')$q$) AS depth_991;

@@ -44,13 +44,18 @@ flowdb_parse_json_text(const char *text)
 
 /*
  * flowdb_jsonb_to_cjson
- *		Convert a jsonb value to a malloc'd cJSON tree (caller deletes).
+ *		Convert a jsonb value to a malloc'd cJSON tree (caller deletes);
+ *		54000 when nested deeper than FLOWDB_MAX_JSON_DEPTH.
  */
 cJSON *
 flowdb_jsonb_to_cjson(Jsonb *jb)
 {
-	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	cJSON	   *v = flowdb_parse_json_text(text);
+	char	   *text;
+	cJSON	   *v;
+
+	flowdb_check_json_depth(jb, "JSON value");
+	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	v = flowdb_parse_json_text(text);
 
 	pfree(text);
 	return v;

@@ -34,7 +34,7 @@
 #define BP_MAX_ERRORS		500		/* problems reported per call */
 #define BP_PATH_LEN			512		/* JSON path buffers */
 #define BP_MSG_LEN			1024	/* one formatted message */
-#define BP_MAX_DEPTH		1000	/* JSON nesting walked for templates */
+#define BP_MAX_DEPTH		FDB_MAX_JSON_DEPTH	/* JSON nesting walked for templates */
 #define BP_MAX_NAME_CHARS	200
 #define BP_MAX_EVENT_LEN	200
 #define BP_MAX_DELAY_SECONDS	2592000.0	/* 30 days */

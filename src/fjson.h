@@ -21,6 +21,13 @@
 
 #define FDB_ERRLEN 512			/* size of single-error buffers */
 
+/*
+ * The deepest JSON nesting flowdb accepts anywhere (blueprints, payloads,
+ * render and condition values): one number, below cJSON's parser limit
+ * (CJSON_NESTING_LIMIT, 1000) so a value flowdb accepted always parses.
+ */
+#define FDB_MAX_JSON_DEPTH 990
+
 /* A growable list of validation problems, each "path: message". */
 typedef struct FdbErrors
 {

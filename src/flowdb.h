@@ -104,7 +104,8 @@ extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
 /* api.c: conversions between jsonb and cJSON */
 #include <cjson/cJSON.h>
 #include "utils/jsonb.h"
-#define FLOWDB_MAX_JSON_DEPTH 990	/* below cJSON's nesting limit (1000) */
+#include "fjson.h"
+#define FLOWDB_MAX_JSON_DEPTH FDB_MAX_JSON_DEPTH
 extern cJSON *flowdb_jsonb_to_cjson(Jsonb *jb);
 extern void flowdb_check_json_depth(Jsonb *jb, const char *what);
 extern cJSON *flowdb_parse_json_text(const char *text);

@@ -3112,6 +3112,33 @@ SELECT flowdb.realtime_enable()
 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'supabase_realtime');
 
 ------------------------------------------------------------------------
+-- Backups (pg_dump): rows of extension tables are left out of a dump
+-- unless registered here.  Every table and identity sequence of the
+-- extension is registered, so pg_dump keeps workflows, runs, logs,
+-- credentials and the rest; a restore runs CREATE EXTENSION and then
+-- loads these rows (docs/install.md, "Backups").
+------------------------------------------------------------------------
+
+-- one statement each: the function updates pg_extension's row
+SELECT pg_catalog.pg_extension_config_dump('flowdb.workflows', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.workflow_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.credentials', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.webhook_deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.messages', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.event_buffer', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('flowdb.workflow_logs', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('flowdb.outbox', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('flowdb.messages', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('flowdb.event_buffer', 'id')::regclass, '');
+
+------------------------------------------------------------------------
 -- Privilege model (keep this section last: it covers every function
 -- created above).  docs/security.md explains it.
 --   * PUBLIC may execute only flow_catalog, flow_validate, the provider

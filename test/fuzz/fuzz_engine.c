@@ -31,11 +31,9 @@
  * prints identically; events are well-formed.  No crash, leak or
  * sanitizer report.
  *
- * A run that is failing while requests are in flight is not reloaded:
- * engine_run_new does not rebuild run->failing from the state, so such a
- * reload loses the failure (see test_recover_failing in
- * test/unit/test_engine.c).  Set FUZZ_ENGINE_RELOAD_FAILING=1 to include
- * it (make it the default once that is fixed).
+ * A run that is failing while requests are in flight is reloaded too:
+ * the reloaded run must still be failing (test_recover_failing in
+ * test/unit/test_engine.c covers the same by hand).
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I src \
  *		test/fuzz/fuzz_engine.c src/fjson.c src/template.c src/condition.c \
@@ -65,7 +63,6 @@ typedef struct Reader
 } Reader;
 
 static uint32_t rng_state;
-static bool reload_failing;		/* FUZZ_ENGINE_RELOAD_FAILING */
 
 /*
  * next_byte
@@ -624,8 +621,14 @@ drive(cJSON *bp, cJSON *payload, Reader *r)
 					if (k & 1)
 						run = reload(run, true, true);
 				}
-				else if (!run->failing || reload_failing)
+				else
+				{
+					bool		was_failing = run->failing;
+
 					run = reload(run, (k & 1) != 0, false);
+					check(!was_failing || run->failing,
+						  "a reload lost the run's failure", run);
+				}
 				break;
 		}
 		check_events(run, &ev);
@@ -660,7 +663,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	engine_config.retry_base_ms = 1000.0;
 	engine_config.retry_max_ms = 3600000.0;
 	rng_state = (uint32_t) size;
-	reload_failing = getenv("FUZZ_ENGINE_RELOAD_FAILING") != NULL;
 
 	if (size > 0 && data[0] == '{')
 	{

@@ -32,7 +32,8 @@ my %script = (
 	'/m2'    => [ { status => 200, body => {} } ],
 	'/f404'  => [ { status => 404, body => { error => 'no such thing' } } ],
 	'/saved' => [ { echo => $true } ],
-	'/busy'  => [ { status => 503, headers => { 'Retry-After' => '300' }, body => 'busy' } ],
+	'/busy'  => [ { status => 503, headers => { 'Retry-After' => '3' }, body => 'busy' } ],
+	'/busy2' => [ { status => 503, headers => { 'Retry-After' => '3' }, body => 'busy' }, { status => 200, body => {} } ],
 	'/r1'    => [ { status => 200, body => { v => 41 } } ],
 	'/r2'    => [ { status => 400, body => { error => 'bad input' } } ],
 	'/r3'    => [ { status => 200, body => { done => $true } } ],
@@ -300,7 +301,9 @@ is(flow_status_of($node, $runs)->{workflow_id}, $wid, 'flow_status workflow_id')
 is($state, 'P0002', 'flow_run of an unknown workflow raises P0002');
 
 ########################################################################
-# 6. flow_cancel of a run parked in a long retry (Retry-After: 300)
+# 6. flow_cancel of a run parked in a retry (Retry-After: 3).  A control
+# run parked the same way just after it must get its retry through; by then
+# the canceled run's retry was due too, and must not have been sent.
 ########################################################################
 
 my $runc = flow_execute($node,
@@ -311,7 +314,10 @@ ok( $node->poll_query_until('postgres',
 	'busy run logged a retrying attempt');
 is($node->safe_psql('postgres', "SELECT flow_cancel('$runc')"), 't', 'flow_cancel returns true');
 is(wait_run($node, $runc, 5), 'canceled', 'run is canceled');
-sleep 1;
+my $runk = flow_execute($node,
+	blueprint(nodes => [ http_node('busy', $fake->url('/busy2'), max_attempts => 3) ]), {});
+is(wait_run($node, $runk, 60), 'succeeded', 'control run got its retry through after Retry-After');
+is(scalar $fake->requests_for('/busy2'), 2, 'control run: the first attempt and the retry');
 my $rowc = run_row($node, $runc);
 is($rowc->{status}, 'canceled', 'run stays canceled (the worker did not overwrite it)');
 like($rowc->{error} // '', qr/canceled/, 'run error says canceled');

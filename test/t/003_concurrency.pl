@@ -16,6 +16,7 @@ use Time::HiRes qw(time usleep);
 use FindBin;
 use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
+use FlowdbTools qw(workers_reloaded);
 
 my $true = JSON::PP::true;
 
@@ -134,7 +135,7 @@ $node->safe_psql('postgres', 'ALTER SYSTEM SET flowdb.max_inflight = 8');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok($node->poll_query_until('postgres', 'SHOW flowdb.max_inflight', '8'),
 	'max_inflight reloaded');
-sleep 1;    # the worker re-reads its configuration at its next wake-up
+ok(workers_reloaded($node), 'the worker re-read its configuration');
 $fake->reset;
 is($fake->stats->{max_inflight}, 0, 'server statistics reset');
 

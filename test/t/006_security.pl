@@ -22,6 +22,7 @@ use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
+use FlowdbTools qw(workers_reloaded);
 
 my $true = JSON::PP::true;
 
@@ -39,8 +40,8 @@ my $fake = start_fake({
 	'/decode'  => [ { body => { ok => $true } } ],
 });
 
-# set(NAME => VALUE, ...): ALTER SYSTEM + reload, and give the worker a
-# moment to re-read its configuration
+# set(NAME => VALUE, ...): ALTER SYSTEM + reload, and wait until the worker
+# re-read its configuration
 sub set_system
 {
 	my (%s) = @_;
@@ -52,7 +53,16 @@ sub set_system
 		$node->safe_psql('postgres', $sql);
 	}
 	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
-	sleep 1;
+	# a new session sees the set value, or (RESET) no longer the one from
+	# postgresql.auto.conf
+	my @want = map {
+		defined $s{$_}
+		  ? "(SELECT setting FROM pg_settings WHERE name = '$_') = '$s{$_}'"
+		  : "(SELECT coalesce(sourcefile, '') NOT LIKE '%postgresql.auto.conf' FROM pg_settings WHERE name = '$_')"
+	} sort keys %s;
+	$node->poll_query_until('postgres', 'SELECT ' . join(' AND ', @want))
+	  or die 'settings not reloaded: ' . join(', ', sort keys %s);
+	workers_reloaded($node) or die 'the worker did not re-read its configuration';
 	return;
 }
 

@@ -154,11 +154,8 @@ my @want = (
 	"draft llm.complete POST $base{llm}/chat/completions",
 	"label llm.classify POST $base{llm}/chat/completions",
 );
-# instagram may also record its second (publish) request
-if (grep { $_ =~ m{/IG_USER_ID/media_publish$} } @shape)
-{
-	splice @want, 6, 0, "ig instagram.publish_photo POST $base{instagram}/IG_USER_ID/media_publish";
-}
+# instagram's publish_photo records its first request only: the sandboxed
+# node succeeds on the sample output there, the publish phase never runs
 is_deeply(\@shape, \@want, 'outbox: every sandboxed request, URL with the placeholders, nothing for http');
 
 my %ob = map { ($_->{node_id} . ($_->{url} =~ /media_publish$/ ? '2' : '')) => $_ } @ob;

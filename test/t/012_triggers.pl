@@ -318,9 +318,14 @@ my $p = run_row($node, $first)->{payload};
 is($p->{cron}, '* * * * *', 'schedule trigger_data has the cron');
 like($p->{scheduled_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:00(\+00:00|Z)?/, 'scheduled_at is a whole minute');
 
-# let the worker scan (every 200 ms) a few more times, then let any run
-# of a minute that began meanwhile finish
-usleep(2_000_000);
+# let the worker scan (every 200 ms) a few more times: its heartbeat (every
+# loop turn) a second past now; then let any run of a minute that began
+# meanwhile finish
+my $t0 = $node->safe_psql('postgres', 'SELECT now()');
+ok(wait_until($node,
+		"SELECT count(*) > 0 FROM flowdb.worker_info() WHERE heartbeat_at > '$t0'::timestamptz + interval '1 second'",
+		't', 60),
+	'the worker kept scanning');
 ok(wait_runs($node, "workflow_id = '$tick_wf'", 60), 'scheduled runs finished');
 my $per_minute = $node->safe_psql('postgres',
 	"SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM flowdb.runs "
@@ -340,11 +345,27 @@ is(scalar @ticks, $total, 'one request per scheduled run');
 is(json_dec($ticks[0]{body})->{cron}, '* * * * *', 'scheduled run rendered trigger_data.cron');
 is(count_runs($never_wf), 0, "a cron that does not match now ($never) did not fire");
 
-# deactivated schedules stop firing
+# deactivated schedules stop firing.  In a rolled-back transaction that
+# forgets the minute already fired (the row lock keeps the worker's own
+# fire_schedules off it), fire_schedules: fires the active schedule, then,
+# once deactivated, does not.  Returns "fired runs_created".
+sub fire_fresh
+{
+	my $out = $node->safe_psql('postgres', qq{
+		BEGIN;
+		UPDATE flowdb.workflows SET last_fired_at = NULL WHERE id = '$tick_wf';
+		CREATE TEMP TABLE before_fire AS
+			SELECT count(*) AS n FROM flowdb.runs WHERE workflow_id = '$tick_wf';
+		SELECT flowdb.fire_schedules();
+		SELECT (SELECT count(*) FROM flowdb.runs WHERE workflow_id = '$tick_wf')
+			- (SELECT n FROM before_fire);
+		ROLLBACK;});
+	return join(' ', split /\n/, $out);
+}
+is(fire_fresh(), '1 1', 'an active every-minute schedule fires when its minute is not taken');
 $node->safe_psql('postgres', "SELECT flow_deactivate('$tick_wf')");
 my $before = count_runs($tick_wf);
-is($node->safe_psql('postgres', "SELECT flowdb.fire_schedules()"), '0',
-	'fire_schedules fires nothing more this minute (already fired, or inactive)');
+is(fire_fresh(), '0 0', 'deactivated schedule: fire_schedules does not fire it');
 is(count_runs($tick_wf), $before, 'deactivated schedule: no new run');
 
 # A worker crash in the sections below would make safe_psql die: report

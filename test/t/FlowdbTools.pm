@@ -36,7 +36,7 @@ our @EXPORT = qw(
   set_credential action_node action_bp wait_until wait_status run_status
   table_text leaks basic_auth form_decode idem_key
   kill_worker wait_worker runs_of_workflow save_workflow sql_quote
-  requests_where crash_lines
+  requests_where crash_lines workers_reloaded
 );
 
 use constant PROVIDERS => qw(whatsapp razorpay instagram slack llm);
@@ -78,8 +78,8 @@ sub start_providers
 
 # reload_settings(NODE, NAME => VALUE, ...): ALTER SYSTEM SET each (RESET
 # when VALUE is undef), reload, wait until a new session sees the values,
-# then give the workers (signalled by the postmaster during the reload) a
-# moment to process their SIGHUP.
+# then until the workers (signalled by the postmaster during the reload)
+# processed their SIGHUP (workers_reloaded).
 sub reload_settings
 {
 	my ($node, %set) = @_;
@@ -105,8 +105,28 @@ sub reload_settings
 		$node->poll_query_until('postgres', 'SELECT ' . join(' AND ', @checks))
 		  or die "settings not reloaded: " . join(', ', sort keys %set);
 	}
-	usleep(500_000);
+	workers_reloaded($node);
 	return;
+}
+
+# workers_reloaded(NODE, TIMEOUT_S): call once new sessions see reloaded
+# settings (the postmaster signalled the workers before it forked them).
+# Each turn of a worker's loop records its heartbeat, then handles a
+# pending SIGHUP: wait until every worker began a turn after now, then
+# until each began another one (so the first, with the reload, is over).
+# True when that happened in time; no workers: true at once.
+sub workers_reloaded
+{
+	my ($node, $timeout) = @_;
+	for (1 .. 2)
+	{
+		my $t = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
+		wait_until($node,
+			"SELECT bool_and(heartbeat_at > '$t') IS NOT FALSE FROM flowdb.worker_info() WHERE pid <> 0",
+			't', $timeout // 60)
+		  or return 0;
+	}
+	return 1;
 }
 
 # point_providers(NODE, FAKES, EXTRA_SETTINGS...): aim every provider's

@@ -4,6 +4,12 @@
 #include "unit.h"
 #include "cron.h"
 
+/*
+ * m
+ *		Does the valid expression expr match the time?  An expression that
+ *		does not parse is a failure of its own (so CHECK(!m(...)) cannot pass
+ *		because of a parse error) and matches nothing.
+ */
 static bool
 m(const char *expr, int mi, int h, int d, int mo, int wd)
 {
@@ -11,7 +17,12 @@ m(const char *expr, int mi, int h, int d, int mo, int wd)
 	char		err[256];
 
 	if (!cron_parse(expr, &s, err, sizeof(err)))
+	{
+		unit_failed++;
+		fprintf(stderr, "FAIL %s:%d [%s]: \"%s\" does not parse: %s\n",
+				__FILE__, __LINE__, unit_current, expr, err);
 		return false;
+	}
 	return cron_matches(&s, mi, h, d, mo, wd);
 }
 
