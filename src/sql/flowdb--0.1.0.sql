@@ -3129,6 +3129,7 @@ SELECT pg_catalog.pg_extension_config_dump('flowdb.webhook_deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('flowdb.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('flowdb.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('flowdb.event_buffer', '');
+SELECT pg_catalog.pg_extension_config_dump('flowdb.assistant_settings', '');
 SELECT pg_catalog.pg_extension_config_dump(
 	pg_catalog.pg_get_serial_sequence('flowdb.workflow_logs', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump(
