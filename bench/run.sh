@@ -165,6 +165,7 @@ start_cluster "$PGDIR" "$PORT" \
 	"max_connections = 50" \
 	"flowdb.workers = 1" \
 	"flowdb.allow_private_hosts = on" \
+	"flowdb.max_queued_per_owner = 0" \
 	"log_min_messages = warning" \
 	"${EXTRA_CONF[@]}" || fail "cluster did not start"
 [ ${#EXTRA_CONF[@]} -eq 0 ] || metric extra_conf "$(IFS=';'; echo "${EXTRA_CONF[*]}")"
@@ -179,7 +180,7 @@ q "CREATE TABLE bench.commit_probe (id uuid PRIMARY KEY DEFAULT gen_random_uuid(
 metric pg_version "$(q 'SHOW server_version')"
 metric pg_settings "$(q "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
 	FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method',
-	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'max_wal_size')")"
+	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'flowdb.max_queued_per_owner', 'max_wal_size')")"
 
 WPID=""
 for _ in $(seq 100); do
