@@ -1092,6 +1092,11 @@ typedef struct ClaimArgs
  *	owners: every owner with an unfinished run (a loose index scan of
  *		runs_owner_due: one index descent per owner, not per run);
  *	due: the $3 owners whose oldest due run has waited longest;
+ *		(the tiebreak on id matches runs_owner_due (owner, next_at, id), which
+ *		only that index can serve: with next_at alone a generic plan walks
+ *		runs_due past every other owner's runs, 20 ms and more per claim
+ *		under a backlog; the owners' terminal NULL row is skipped, it would
+ *		scan everything);
  *	picked: up to $3 oldest due runs of each (index reads only), numbered
  *		per owner;
  *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
@@ -1115,7 +1120,8 @@ typedef struct ClaimArgs
 	"  LATERAL (SELECT x.next_at AS first FROM flowdb.runs x " \
 	"           WHERE x.owner = p.owner AND x.status IN ('queued', 'running', 'waiting') " \
 	"             AND x.next_at <= clock_timestamp() " \
-	"           ORDER BY x.next_at LIMIT 1) f " \
+	"           ORDER BY x.next_at, x.id LIMIT 1) f " \
+	"  WHERE p.owner IS NOT NULL " \
 	"  ORDER BY f.first LIMIT $3), " \
 	"picked AS (" \
 	"  SELECT c.id, c.next_at, " \
@@ -1124,7 +1130,7 @@ typedef struct ClaimArgs
 	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
 	"           WHERE x.owner = d.owner AND x.status IN ('queued', 'running', 'waiting') " \
 	"             AND x.next_at <= clock_timestamp() " \
-	"           ORDER BY x.next_at LIMIT (SELECT $3)) c) " \
+	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3)) c) " \
 	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
 	"LATERAL (SELECT r.id FROM flowdb.runs r " \
 	"         WHERE r.id = k.id AND r.status IN ('queued', 'running', 'waiting') " \

@@ -2416,7 +2416,7 @@ REVOKE ALL ON FUNCTION flowdb.whatsapp_receive(jsonb, text) FROM PUBLIC;
 -- the worker's claim walks the owners with unfinished runs through this
 -- index (one descent per owner) and takes each owner's oldest due runs in
 -- turn; flowdb.check_backlog counts an owner's unfinished runs with it
-CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at)
+CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at, id)
 	WHERE status IN ('queued', 'running', 'waiting');
 
 -- flowdb.check_backlog: refuse (53400) adding new runs for an owner when
