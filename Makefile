@@ -3,7 +3,11 @@
 
 EXTENSION   = flowdb
 MODULE_big  = flowdb
-DATA        = src/sql/flowdb--0.1.0.sql
+EXTVERSION  = 0.2.0
+# Install scripts and upgrade scripts (sql/flowdb--*.sql): the current
+# version's full script, the previous one (kept so that ALTER EXTENSION
+# UPDATE can be tested from it) and the update path between them.
+DATA        = $(sort $(wildcard sql/flowdb--*.sql))
 PG_CONFIG  ?= pg_config
 
 PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pace.c \
@@ -33,7 +37,7 @@ SHLIB_LINK  += $(shell pkg-config --libs pocketsphinx)
 endif
 
 # pg_regress (sql/ + expected/) against a running server with flowdb preloaded
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/flowdb--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=flowdb
 # TAP tests start their own clusters (PostgreSQL::Test::Cluster)
 TAP_TESTS    = 1

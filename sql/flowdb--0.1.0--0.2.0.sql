@@ -1,0 +1,7 @@
+-- flowdb 0.1.0 -> 0.2.0: run by ALTER EXTENSION flowdb UPDATE.
+--
+-- Every schema change of 0.2.0 made in sql/flowdb--0.2.0.sql (the fresh
+-- install script) has its counterpart here, so that an updated database and
+-- a fresh install end up with the same schema (test/t/0NN_upgrade.pl
+-- compares them).
+\echo Use "ALTER EXTENSION flowdb UPDATE TO '0.2.0'" to load this file. \quit
