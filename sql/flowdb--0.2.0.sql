@@ -128,7 +128,8 @@ CREATE TABLE flowdb.workflow_logs (
 	error		text,
 	started_at	timestamptz NOT NULL DEFAULT now(),
 	finished_at timestamptz,
-	duration_ms double precision
+	duration_ms double precision,
+	item		integer				-- a map node's item (index from 0), else NULL
 );
 -- unique with owner: also the replica identity (see the Realtime section)
 CREATE UNIQUE INDEX workflow_logs_run ON flowdb.workflow_logs (run_id, id, owner);
@@ -377,7 +378,8 @@ BEGIN
 			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
 			'input', l.input, 'output', l.output, 'error', l.error,
 			'started_at', l.started_at, 'finished_at', l.finished_at,
-			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
+			'duration_ms', l.duration_ms) || CASE WHEN l.item IS NULL THEN '{}'::jsonb
+			ELSE jsonb_build_object('item', l.item) END ORDER BY l.id), '[]')
 	INTO steps
 	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
 	RETURN jsonb_build_object(

@@ -41,6 +41,7 @@
 #define BP_MAX_WAIT_SECONDS 31536000.0	/* 365 days */
 #define BP_MAX_TIMEOUT_MS	300000
 #define BP_SHOW				64		/* bytes of user text quoted in messages */
+#define BP_MAX_MAP_CONCURRENCY	100
 
 /* Validation state shared by all checks of one bp_validate call. */
 typedef struct BpState
@@ -57,6 +58,7 @@ typedef struct BpState
 	bool		edup[BP_MAX_EDGES];	/* same from/to as an earlier edge */
 	bool		eelse[BP_MAX_EDGES];	/* a valid else edge */
 	bool		graph_ok;		/* edges usable for ancestry and cycles */
+	bool		in_map_do;		/* checking a map's "do": item, index known */
 	/* incoming edges of node n: in_from[in_start[n] .. in_start[n + 1]) */
 	int			in_start[BP_MAX_NODES + 1];
 	int			in_from[BP_MAX_EDGES];
@@ -92,6 +94,9 @@ static const char *const wait_event_keys[] = {
 	"event", "match", "timeout_seconds", NULL
 };
 static const char *const set_keys[] = {"values", NULL};
+static const char *const map_keys[] = {
+	"items", "concurrency", "on_item_error", "do", NULL
+};
 static const char *const retry_keys[] = {"max_attempts", "backoff_ms", NULL};
 static const char *const edge_keys[] = {"from", "to", "condition", "else", NULL};
 
@@ -575,6 +580,16 @@ check_expr(const char *expr, size_t len, void *arg)
 			bp_err(st, tc->path, "%s", err);
 		return true;
 	}
+	if (!in_cond && (strcmp(path.root, "item") == 0 || strcmp(path.root, "index") == 0))
+	{
+		if (!st->in_map_do)
+			bp_err(st, tc->path,
+				   "{{%s}} is only available inside the \"do\" of a map node",
+				   path.root);
+		else if (path.root[1] == 'n' && path.nsegments > 0)
+			bp_err(st, tc->path, "index is a number: it has no fields");
+		return true;
+	}
 	if (!tmpl_root_known(path.root))
 	{
 		if (!in_cond)
@@ -945,6 +960,56 @@ check_set(BpState *st, int idx, const cJSON *node, const char *path)
 }
 
 /*
+ * check_map
+ *		items (an array, or a string with templates that renders to one),
+ *		concurrency 1..BP_MAX_MAP_CONCURRENCY, on_item_error fail|continue
+ *		and do: an action (service, task, params, credential, retry,
+ *		timeout_ms) in which {{item}} and {{index}} are known.
+ */
+static void
+check_map(BpState *st, int idx, const cJSON *node, const char *path)
+{
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(node, "items");
+	const cJSON *act = cJSON_GetObjectItemCaseSensitive(node, "do");
+	const char *policy;
+	char		p[BP_PATH_LEN];
+
+	sub_path(p, sizeof(p), path, "items");
+	if (items == NULL)
+		bp_err(st, p, "required");
+	else if (cJSON_IsString(items) && items->valuestring != NULL &&
+			 tmpl_has_template(items->valuestring))
+		check_templates_in(st, items, p, idx, -1, 0);
+	else if (cJSON_IsArray(items))
+		check_templates_in(st, items, p, idx, -1, 0);
+	else
+		bp_err(st, p,
+			   "expected an array or a template such as \"{{steps.fetch.output.body.items}}\", got %s",
+			   json_type_name(items));
+
+	check_int_field(st, node, path, "concurrency", false, 1, BP_MAX_MAP_CONCURRENCY);
+	policy = check_string_field(st, node, path, "on_item_error", false);
+	if (policy != NULL && strcmp(policy, "fail") != 0 && strcmp(policy, "continue") != 0)
+	{
+		sub_path(p, sizeof(p), path, "on_item_error");
+		bp_err(st, p, "expected \"fail\" or \"continue\", got \"%.*s\"", BP_SHOW, policy);
+	}
+
+	sub_path(p, sizeof(p), path, "do");
+	if (act == NULL)
+		bp_err(st, p, "required");
+	else if (!cJSON_IsObject(act))
+		bp_err(st, p, "expected object, got %s", json_type_name(act));
+	else
+	{
+		st->in_map_do = true;
+		check_action(st, idx, act, p);
+		st->in_map_do = false;
+		check_unknown_keys(st, act, p, action_keys, NULL, NULL);
+	}
+}
+
+/*
  * check_node
  *		One node: id, type, common fields, then the per-type checks.
  */
@@ -952,7 +1017,7 @@ static void
 check_node(BpState *st, int idx, const cJSON *node)
 {
 	static const char *const types[] = {
-		"action", "router", "delay", "wait_event", "set", NULL
+		"action", "router", "delay", "wait_event", "set", "map", NULL
 	};
 	char		path[BP_PATH_LEN];
 	char		p[BP_PATH_LEN];
@@ -984,7 +1049,7 @@ check_node(BpState *st, int idx, const cJSON *node)
 	{
 		sub_path(p, sizeof(p), path, "type");
 		bp_err(st, p,
-			   "unknown node type \"%.*s\" (expected action, router, delay, wait_event or set)",
+			   "unknown node type \"%.*s\" (expected action, router, delay, wait_event, set or map)",
 			   BP_SHOW, type);
 		type = NULL;
 	}
@@ -1010,6 +1075,11 @@ check_node(BpState *st, int idx, const cJSON *node)
 	{
 		check_wait_event(st, idx, node, path);
 		check_unknown_keys(st, node, path, node_keys, wait_event_keys, NULL);
+	}
+	else if (strcmp(type, "map") == 0)
+	{
+		check_map(st, idx, node, path);
+		check_unknown_keys(st, node, path, node_keys, map_keys, NULL);
 	}
 	else
 	{

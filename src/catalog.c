@@ -79,6 +79,16 @@ static const ToolParam set_fields[] = {
 	"Object to compute; values may contain {{ templates }}.  Becomes the step output."},
 };
 
+static const ToolParam map_fields[] = {
+	{"items", PT_ANY, true,
+	"The list to go over: an array, or a template that renders to one, e.g. \"{{steps.fetch.output.body.customers}}\"."},
+	{"do", PT_OBJECT, true,
+	"The action to run once per item: service, task, params, credential?, retry?, timeout_ms?.  Inside it {{item}} is the current item and {{index}} its position (from 0)."},
+	{"concurrency", PT_INTEGER, false, "Items in flight at once, 1..100 (default 10)."},
+	{"on_item_error", PT_STRING, false,
+	"\"fail\" (default): the first item that fails after its retries fails the node; \"continue\": its result is {\"error\": ...} and the others go on."},
+};
+
 static const NodeTypeDoc node_types[] = {
 	{"action", "Run one task of a tool service.", action_fields,
 	(int) (sizeof(action_fields) / sizeof(action_fields[0]))},
@@ -89,6 +99,8 @@ static const NodeTypeDoc node_types[] = {
 	(int) (sizeof(wait_event_fields) / sizeof(wait_event_fields[0]))},
 	{"set", "Compute values from templates (a step without side effects).", set_fields,
 	(int) (sizeof(set_fields) / sizeof(set_fields[0]))},
+	{"map", "Run an action once per item of a list (at most \"concurrency\" at a time).  Output: {\"results\": [one per item, in order], \"succeeded\": n, \"failed\": n}.",
+		map_fields, (int) (sizeof(map_fields) / sizeof(map_fields[0]))},
 };
 
 static const char *const trigger_types[] = {

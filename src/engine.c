@@ -26,6 +26,9 @@
 #include "condition.h"
 #include "template.h"
 
+/* a node id (at most 64 bytes when valid) plus room to notice longer ones */
+#define ENGINE_ID_BUF 80
+
 static double default_random01(void);
 static const cJSON *find_node(const cJSON *bp, const char *id);
 static int	edge_value(EngineRun *run, int i);
@@ -35,7 +38,20 @@ static void fail_node(EngineRun *run, const char *node_id, cJSON *input,
 					  const char *error, double started_ms, double now_ms,
 					  EngineEvents *ev);
 
-EngineConfig engine_config = {1000.0, 3600000.0, default_random01};
+static bool is_map_node(const cJSON *node);
+static cJSON *item_state(EngineRun *run, const char *step_id, char *node_id,
+						 size_t len, int *index);
+static void map_start(EngineRun *run, const cJSON *node, const char *id,
+					  double now_ms, EngineEvents *ev);
+static bool map_advance(EngineRun *run, const cJSON *node, const char *id,
+						double now_ms, char ***out, int *n, int *cap,
+						EngineEvents *ev);
+static void map_item_done(EngineRun *run, const char *node_id, int index,
+						  cJSON *input, cJSON *output, const char *error,
+						  double started_ms, double now_ms, EngineEvents *ev);
+
+EngineConfig engine_config = {1000.0, 3600000.0, default_random01, 0,
+ENGINE_DEFAULT_MAX_MAP_ITEMS};
 
 /*
  * default_random01
@@ -123,6 +139,7 @@ add_event(EngineEvents *ev, const char *node_id, const char *status,
 	}
 	e = &ev->items[ev->n++];
 	e->node_id = fdb_strdup(node_id);
+	e->item = -1;
 	e->status = status;
 	e->attempt = attempt;
 	e->input = input;
@@ -130,6 +147,21 @@ add_event(EngineEvents *ev, const char *node_id, const char *status,
 	e->error = error ? fdb_strdup(error) : NULL;
 	e->started_ms = started_ms;
 	e->finished_ms = finished_ms;
+}
+
+/*
+ * add_item_event
+ *		Append a log event of one map item (see add_event).
+ */
+static void
+add_item_event(EngineEvents *ev, const char *node_id, int index,
+			   const char *status, int attempt, cJSON *input, cJSON *output,
+			   const char *error, double started_ms, double finished_ms)
+{
+	add_event(ev, node_id, status, attempt, input, output, error,
+			  started_ms, finished_ms);
+	if (ev != NULL)
+		ev->items[ev->n - 1].item = index;
 }
 
 /* ---------------------------------------------------------------------
@@ -311,8 +343,26 @@ engine_recover(EngineRun *run)
 	cJSON_ArrayForEach(ns, run->nodes)
 	{
 		const char *st = fdb_json_str(ns, "status");
+		cJSON	   *m = cJSON_GetObjectItemCaseSensitive(ns, "map");
 
-		if (st && strcmp(st, "running") == 0)
+		if (st && strcmp(st, "running") == 0 && cJSON_IsObject(m))
+		{
+			/* a map stays running; its items in flight are sent again */
+			cJSON	   *a;
+
+			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "active"))
+			{
+				const char *ist = fdb_json_str(a, "status");
+
+				if (ist && strcmp(ist, "running") == 0)
+				{
+					set_status(a, "pending");
+					set_field(a, "attempt",
+							  cJSON_CreateNumber(get_int(a, "attempt", 1) - 1));
+				}
+			}
+		}
+		else if (st && strcmp(st, "running") == 0)
 		{
 			set_status(ns, "pending");
 			set_field(ns, "attempt",
@@ -357,12 +407,17 @@ engine_recover(EngineRun *run)
 /*
  * engine_context
  *		{"trigger_data", "steps": {id: {"output", "status"}}, "run",
- *		"workflow"}; large values are references into the run.
+ *		"workflow"}; large values are references into the run.  For a map
+ *		item's step id ("<id>[<index>]") also "item" and "index", and
+ *		run.attempt is the item's.
  */
 cJSON *
 engine_context(EngineRun *run, const char *node_id)
 {
 	cJSON	   *ctx = cJSON_CreateObject();
+	char		nid[ENGINE_ID_BUF];
+	int			index = -1;
+	cJSON	   *is = node_id ? item_state(run, node_id, nid, sizeof(nid), &index) : NULL;
 	cJSON	   *steps = cJSON_AddObjectToObject(ctx, "steps");
 	cJSON	   *r = cJSON_AddObjectToObject(ctx, "run");
 	cJSON	   *w = cJSON_AddObjectToObject(ctx, "workflow");
@@ -381,9 +436,23 @@ engine_context(EngineRun *run, const char *node_id)
 		cJSON_AddStringToObject(s, "status", st ? st : "pending");
 	}
 	cJSON_AddStringToObject(r, "id", run->run_id);
-	cJSON_AddNumberToObject(r, "attempt",
-							node_id ? get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id),
-											  "attempt", 1) : 1);
+	if (index >= 0)
+	{
+		cJSON	   *m = cJSON_GetObjectItemCaseSensitive(node_state(run, nid), "map");
+		cJSON	   *item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "items"),
+											  index);
+
+		if (item)
+			cJSON_AddItemReferenceToObject(ctx, "item", item);
+		else
+			cJSON_AddNullToObject(ctx, "item");
+		cJSON_AddNumberToObject(ctx, "index", index);
+		cJSON_AddNumberToObject(r, "attempt", get_int(is, "attempt", 1));
+	}
+	else
+		cJSON_AddNumberToObject(r, "attempt",
+								node_id ? get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id),
+												  "attempt", 1) : 1);
 	cJSON_AddNumberToObject(r, "retries", get_int(run->state, "retries", 0));
 	if (run->workflow_id[0])
 		cJSON_AddStringToObject(w, "id", run->workflow_id);
@@ -410,7 +479,7 @@ engine_context_free(cJSON *ctx)
 cJSON *
 engine_render_params(EngineRun *run, const char *node_id, char *err, size_t errlen)
 {
-	const cJSON *node = find_node(run->bp, node_id);
+	const cJSON *node = engine_action_node(run, node_id);
 	const cJSON *params = node ? cJSON_GetObjectItemCaseSensitive(node, "params") : NULL;
 	cJSON	   *ctx;
 	cJSON	   *out;
@@ -798,6 +867,8 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 			due = now_ms;
 		start_wait(ns, due, now_ms);
 	}
+	else if (strcmp(type, "map") == 0)
+		map_start(run, node, id, now_ms, ev);
 	else if (strcmp(type, "wait_event") == 0)
 	{
 		double		timeout_s;
@@ -934,10 +1005,17 @@ engine_advance(EngineRun *run, double now_ms, char ***dispatch, EngineEvents *ev
 					continue;
 				}
 				send = start_node(run, node, id, now_ms, ev);
+				if (is_map_node(node) && strcmp(node_status(run, id), "running") == 0)
+					(void) map_advance(run, node, id, now_ms, &out, &n, &cap, ev);
 			}
 			else if (strcmp(st, "retrying") == 0 || strcmp(st, "resumed") == 0 ||
 					 strcmp(st, "waiting") == 0)
 				send = wake_node(run, node, id, st, now_ms, &changed, ev) == 1;
+			else if (strcmp(st, "running") == 0 && is_map_node(node))
+			{
+				if (map_advance(run, node, id, now_ms, &out, &n, &cap, ev))
+					changed = true;
+			}
 
 			if (send)
 			{
@@ -975,6 +1053,12 @@ engine_free_dispatch(char **dispatch, int n)
 int
 engine_node_attempt(EngineRun *run, const char *node_id)
 {
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+
+	if (index >= 0)
+		return get_int(is, "attempt", 1);
 	return get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id), "attempt", 1);
 }
 
@@ -985,6 +1069,12 @@ engine_node_attempt(EngineRun *run, const char *node_id)
 int
 engine_node_phase(EngineRun *run, const char *node_id)
 {
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+
+	if (index >= 0)
+		return get_int(is, "phase", 0);
 	return get_int(cJSON_GetObjectItemCaseSensitive(run->nodes, node_id), "phase", 0);
 }
 
@@ -995,7 +1085,10 @@ engine_node_phase(EngineRun *run, const char *node_id)
 cJSON *
 engine_node_phase_state(EngineRun *run, const char *node_id)
 {
-	cJSON	   *ns = node_state(run, node_id);
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+	cJSON	   *ns = index >= 0 ? is : node_state(run, node_id);
 	cJSON	   *ps = cJSON_GetObjectItemCaseSensitive(ns, "phase_state");
 
 	if (!cJSON_IsObject(ps))
@@ -1016,7 +1109,10 @@ engine_node_phase_state(EngineRun *run, const char *node_id)
 void
 engine_node_set_phase(EngineRun *run, const char *node_id, int phase)
 {
-	cJSON	   *ns = node_state(run, node_id);
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+	cJSON	   *ns = index >= 0 ? is : node_state(run, node_id);
 
 	set_field(ns, "phase", cJSON_CreateNumber(phase));
 	set_status(ns, "retrying");
@@ -1034,7 +1130,40 @@ engine_action_succeeded(EngineRun *run, const char *node_id, cJSON *input,
 						cJSON *output, double started_ms, double now_ms,
 						EngineEvents *ev)
 {
-	succeed_node(run, node_id, input, output, started_ms, now_ms, false, ev);
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+
+	(void) item_state(run, node_id, nid, sizeof(nid), &index);
+	if (index >= 0)
+		map_item_done(run, nid, index, input, output, NULL, started_ms, now_ms, ev);
+	else
+		succeed_node(run, node_id, input, output, started_ms, now_ms, false, ev);
+}
+
+/*
+ * retry_delay
+ *		Milliseconds before the next attempt of an action: Retry-After when
+ *		given, else the action's retry.backoff_ms (or flowdb.retry_base_ms)
+ *		doubled per attempt, with 75%..125% jitter; capped.
+ */
+static double
+retry_delay(const cJSON *action, int attempt, double retry_after_s)
+{
+	const cJSON *retry = action ? cJSON_GetObjectItemCaseSensitive(action, "retry") : NULL;
+	double		base = get_double(retry, "backoff_ms", engine_config.retry_base_ms);
+	double		delay;
+
+	if (retry_after_s >= 0)
+		delay = retry_after_s * 1000.0;
+	else
+	{
+		delay = base * pow(2.0, attempt - 1);
+		/* jitter: 75%..125% */
+		delay *= 0.75 + 0.5 * engine_config.random01();
+	}
+	if (delay > engine_config.retry_max_ms)
+		delay = engine_config.retry_max_ms;
+	return delay;
 }
 
 /*
@@ -1048,32 +1177,35 @@ engine_action_failed(EngineRun *run, const char *node_id, cJSON *input,
 					 const char *error, bool retryable, double retry_after_s,
 					 double started_ms, double now_ms, EngineEvents *ev)
 {
-	const cJSON *node = find_node(run->bp, node_id);
-	cJSON	   *ns = node_state(run, node_id);
+	const cJSON *node = engine_action_node(run, node_id);
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+	cJSON	   *ns = index >= 0 ? is : node_state(run, node_id);
 	int			attempt = get_int(ns, "attempt", 1);
 	int			max_attempts = node ? node_max_attempts(node) : ENGINE_DEFAULT_ATTEMPTS;
 
+	if (index >= 0 && (ns == NULL ||
+					   strcmp(node_status(run, nid), "running") != 0 ||
+					   !retryable || attempt >= max_attempts))
+	{
+		/* an item that failed for good (or whose map is over) */
+		map_item_done(run, nid, index, input, NULL, error, started_ms, now_ms, ev);
+		return;
+	}
 	if (retryable && attempt < max_attempts)
 	{
-		const cJSON *retry = node ? cJSON_GetObjectItemCaseSensitive(node, "retry") : NULL;
-		double		base = get_double(retry, "backoff_ms", engine_config.retry_base_ms);
-		double		delay;
+		double		delay = retry_delay(node, attempt, retry_after_s);
 
-		if (retry_after_s >= 0)
-			delay = retry_after_s * 1000.0;
-		else
-		{
-			delay = base * pow(2.0, attempt - 1);
-			/* jitter: 75%..125% */
-			delay *= 0.75 + 0.5 * engine_config.random01();
-		}
-		if (delay > engine_config.retry_max_ms)
-			delay = engine_config.retry_max_ms;
 		set_status(ns, "retrying");
 		set_field(ns, "due", cJSON_CreateNumber(now_ms + delay));
 		set_field(ns, "error", cJSON_CreateString(error));
-		add_event(ev, node_id, "retrying", attempt, input, NULL, error,
-				  started_ms, now_ms);
+		if (index >= 0)
+			add_item_event(ev, nid, index, "retrying", attempt, input, NULL, error,
+						   started_ms, now_ms);
+		else
+			add_event(ev, node_id, "retrying", attempt, input, NULL, error,
+					  started_ms, now_ms);
 		return;
 	}
 	fail_node(run, node_id, input, error, started_ms, now_ms, ev);
@@ -1092,9 +1224,23 @@ engine_inflight(EngineRun *run)
 	cJSON_ArrayForEach(ns, run->nodes)
 	{
 		const char *st = fdb_json_str(ns, "status");
+		cJSON	   *m = cJSON_GetObjectItemCaseSensitive(ns, "map");
+		cJSON	   *a;
 
-		if (st && strcmp(st, "running") == 0)
+		if (st == NULL || strcmp(st, "running") != 0)
+			continue;
+		if (!cJSON_IsObject(m))
+		{
 			n++;
+			continue;
+		}
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "active"))
+		{
+			const char *ist = fdb_json_str(a, "status");
+
+			if (ist && strcmp(ist, "running") == 0)
+				n++;
+		}
 	}
 	return n;
 }
@@ -1123,7 +1269,41 @@ engine_run_status(EngineRun *run, double *next_due_ms)
 		if (id == NULL)
 			continue;
 		st = node_status(run, id);
-		if (strcmp(st, "running") == 0)
+		if (strcmp(st, "running") == 0 && is_map_node(node))
+		{
+			/* a map: what its items are doing */
+			cJSON	   *ns = node_state(run, id);
+			cJSON	   *m = cJSON_GetObjectItemCaseSensitive(ns, "map");
+			cJSON	   *active = cJSON_GetObjectItemCaseSensitive(m, "active");
+			cJSON	   *a;
+			int			nactive = 0;
+
+			cJSON_ArrayForEach(a, active)
+			{
+				const char *ist = fdb_json_str(a, "status");
+
+				nactive++;
+				if (ist && strcmp(ist, "running") == 0)
+					running = true;
+				else if (ist && strcmp(ist, "retrying") == 0)
+				{
+					retrying = true;
+					d = get_double(a, "due", 0);
+					if (d > 0 && (due == 0 || d < due))
+						due = d;
+					else if (d == 0)
+						due = 1;
+				}
+				else
+					open = true;
+			}
+			/* items left to start, or the map to finish */
+			if (get_int(m, "next", 0) < cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "items"))
+				? nactive < get_int(node, "concurrency", ENGINE_DEFAULT_MAP_CONCURRENCY)
+				: nactive == 0)
+				open = true;
+		}
+		else if (strcmp(st, "running") == 0)
 			running = true;
 		else if (strcmp(st, "retrying") == 0 || strcmp(st, "waiting") == 0)
 		{
@@ -1152,6 +1332,381 @@ engine_run_status(EngineRun *run, double *next_due_ms)
 	if (open)
 		return "running";
 	return "succeeded";
+}
+
+/* ---------------------------------------------------------------------
+ * map nodes
+ *
+ * A map renders "items" once when it starts and keeps them in its state
+ * with one result slot per item.  Items start in order, at most
+ * "concurrency" of them active (running or waiting for a retry) at once;
+ * each is dispatched as the step "<id>[<index>]" with its own attempts,
+ * phases and idempotency key.  A finished item's result is in the state
+ * committed with its log row, so after a crash only the items that were
+ * active are sent again.
+ * --------------------------------------------------------------------- */
+
+/*
+ * is_map_node
+ *		Is this blueprint node a map?
+ */
+static bool
+is_map_node(const cJSON *node)
+{
+	const char *type = node ? fdb_json_str(node, "type") : NULL;
+
+	return type != NULL && strcmp(type, "map") == 0;
+}
+
+/*
+ * engine_step_split
+ *		"<id>[<index>]" -> id and index; a plain id -> id and -1.  Node ids
+ *		never contain "[" (see bp_validate), so the forms cannot clash.
+ */
+int
+engine_step_split(const char *step_id, char *node, size_t len)
+{
+	const char *br = step_id ? strchr(step_id, '[') : NULL;
+	const char *p;
+	long		index = 0;
+
+	snprintf(node, len, "%s", step_id ? step_id : "");
+	if (br == NULL || br == step_id)
+		return -1;
+	for (p = br + 1; *p >= '0' && *p <= '9' && index <= 100000000; p++)
+		index = index * 10 + (*p - '0');
+	if (p == br + 1 || p[0] != ']' || p[1] != '\0' || index > 100000000)
+		return -1;
+	if ((size_t) (br - step_id) < len)
+		node[br - step_id] = '\0';
+	return (int) index;
+}
+
+/*
+ * item_state
+ *		For a map item's step id: the item's entry in the map's "active"
+ *		object (NULL when it is not active), with *index set; for a plain
+ *		node id *index is -1 and NULL is returned.  node_id receives the
+ *		node id either way.
+ */
+static cJSON *
+item_state(EngineRun *run, const char *step_id, char *node_id, size_t len,
+		   int *index)
+{
+	cJSON	   *ns;
+	cJSON	   *m;
+	char		key[16];
+
+	*index = engine_step_split(step_id, node_id, len);
+	if (*index < 0)
+		return NULL;
+	ns = cJSON_GetObjectItemCaseSensitive(run->nodes, node_id);
+	m = ns ? cJSON_GetObjectItemCaseSensitive(ns, "map") : NULL;
+	snprintf(key, sizeof(key), "%d", *index);
+	return m ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "active"),
+												key) : NULL;
+}
+
+/*
+ * engine_action_node
+ *		The action definition of a step: the node, or a map's "do".
+ */
+const cJSON *
+engine_action_node(EngineRun *run, const char *step_id)
+{
+	char		nid[ENGINE_ID_BUF];
+	int			index = engine_step_split(step_id, nid, sizeof(nid));
+	const cJSON *node = find_node(run->bp, nid);
+
+	if (index < 0 || node == NULL)
+		return node;
+	if (!is_map_node(node))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(node, "do");
+}
+
+/*
+ * push_dispatch
+ *		Append a step id (taken over) to a dispatch list.
+ */
+static void
+push_dispatch(char ***out, int *n, int *cap, char *step_id)
+{
+	if (*n == *cap)
+	{
+		char	  **grown;
+
+		*cap = *cap ? *cap * 2 : 8;
+		grown = realloc(*out, sizeof(char *) * *cap);
+		if (grown == NULL)
+			abort();
+		*out = grown;
+	}
+	(*out)[(*n)++] = step_id;
+}
+
+/*
+ * map_start
+ *		A map became ready: render its items (an array, at most
+ *		engine_config.max_map_items of them, fitting the state cap) and
+ *		set up its state; map_advance starts the items.
+ */
+static void
+map_start(EngineRun *run, const cJSON *node, const char *id, double now_ms,
+		  EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, id);
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(node, "items");
+	cJSON	   *ctx;
+	cJSON	   *items;
+	cJSON	   *m;
+	cJSON	   *results;
+	char		err[FDB_ERRLEN];
+	int			n;
+
+	set_field(ns, "attempt", cJSON_CreateNumber(1));
+	err[0] = '\0';
+	ctx = engine_context(run, id);
+	items = tmpl ? tmpl_render(tmpl, ctx, err, sizeof(err)) : NULL;
+	engine_context_free(ctx);
+	if (items == NULL)
+	{
+		char	   *msg = fdb_asprintf("items: %s", err[0] ? err : "missing");
+
+		fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+		free(msg);
+		return;
+	}
+	if (!cJSON_IsArray(items))
+	{
+		char	   *t = cJSON_PrintUnformatted(items);
+		char	   *msg = fdb_asprintf("items must be an array, got %s%.64s%s",
+									   cJSON_IsString(items) ? "the string " :
+									   cJSON_IsObject(items) ? "the object " : "",
+									   t ? t : "?", t && strlen(t) > 64 ? "..." : "");
+
+		free(t);
+		cJSON_Delete(items);
+		fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+		free(msg);
+		return;
+	}
+	n = cJSON_GetArraySize(items);
+	if (engine_config.max_map_items > 0 && n > engine_config.max_map_items)
+	{
+		char	   *msg = fdb_asprintf("items has %d elements, more than %d (flowdb.max_map_items)",
+									   n, engine_config.max_map_items);
+
+		cJSON_Delete(items);
+		fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+		free(msg);
+		return;
+	}
+	if (engine_config.max_state_bytes > 0)
+	{
+		size_t		max = engine_config.max_state_bytes;
+		size_t		size = fdb_json_size(items, max);
+
+		/* the items and one "null," per result slot */
+		if (size > max || run->state_bytes > max - size ||
+			(size_t) n * 5 > max - size - run->state_bytes)
+		{
+			char	   *msg = fdb_asprintf("the run's state would be larger than %zu bytes "
+										   "(flowdb.max_state_bytes)", max);
+
+			cJSON_Delete(items);
+			fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+			free(msg);
+			return;
+		}
+		run->state_bytes += size + (size_t) n * 5;
+	}
+	m = cJSON_CreateObject();
+	cJSON_AddItemToObject(m, "items", items);
+	cJSON_AddNumberToObject(m, "next", 0);
+	results = cJSON_AddArrayToObject(m, "results");
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(results, cJSON_CreateNull());
+	cJSON_AddNumberToObject(m, "succeeded", 0);
+	cJSON_AddNumberToObject(m, "failed", 0);
+	cJSON_AddObjectToObject(m, "active");
+	set_field(ns, "map", m);
+	set_status(ns, "running");
+	set_field(ns, "started", cJSON_CreateNumber(now_ms));
+}
+
+/*
+ * map_finish
+ *		Every item finished: the map succeeds with {"results", "succeeded",
+ *		"failed"} (the working state is dropped).
+ */
+static void
+map_finish(EngineRun *run, const char *id, double now_ms, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, id);
+	cJSON	   *m = cJSON_DetachItemFromObjectCaseSensitive(ns, "map");
+	cJSON	   *out = cJSON_CreateObject();
+	cJSON	   *results = cJSON_DetachItemFromObjectCaseSensitive(m, "results");
+
+	cJSON_AddItemToObject(out, "results", results ? results : cJSON_CreateArray());
+	cJSON_AddNumberToObject(out, "succeeded", get_int(m, "succeeded", 0));
+	cJSON_AddNumberToObject(out, "failed", get_int(m, "failed", 0));
+	cJSON_Delete(m);
+	/* the results move to the output: count them once */
+	if (engine_config.max_state_bytes > 0)
+		run->state_bytes = fdb_json_size(run->state, engine_config.max_state_bytes);
+	succeed_node(run, id, NULL, out, get_double(ns, "started", now_ms), now_ms,
+				 false, ev);
+}
+
+/*
+ * map_advance
+ *		Dispatch what a running map can send now: active items whose retry
+ *		is due or that were in flight at a crash, then new items while
+ *		fewer than "concurrency" are active; finish the map when every
+ *		item is done.  Returns true when the state changed.
+ */
+static bool
+map_advance(EngineRun *run, const cJSON *node, const char *id, double now_ms,
+			char ***out, int *n, int *cap, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, id);
+	cJSON	   *m = cJSON_GetObjectItemCaseSensitive(ns, "map");
+	cJSON	   *active = cJSON_GetObjectItemCaseSensitive(m, "active");
+	cJSON	   *a;
+	int			nitems;
+	int			next;
+	int			nactive = 0;
+	int			conc = get_int(node, "concurrency", ENGINE_DEFAULT_MAP_CONCURRENCY);
+	bool		changed = false;
+
+	if (!cJSON_IsObject(m) || !cJSON_IsObject(active) ||
+		!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "items")))
+	{
+		fail_node(run, id, NULL, "the map's state is missing", now_ms, now_ms, ev);
+		return true;
+	}
+	if (conc < 1)
+		conc = 1;
+	nitems = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "items"));
+	next = get_int(m, "next", 0);
+
+	cJSON_ArrayForEach(a, active)
+	{
+		const char *st = fdb_json_str(a, "status");
+
+		nactive++;
+		if (st != NULL && (strcmp(st, "pending") == 0 ||
+						   (strcmp(st, "retrying") == 0 &&
+							get_double(a, "due", 0) <= now_ms)))
+		{
+			set_status(a, "running");
+			set_field(a, "attempt", cJSON_CreateNumber(get_int(a, "attempt", 0) + 1));
+			set_field(a, "started", cJSON_CreateNumber(now_ms));
+			cJSON_DeleteItemFromObjectCaseSensitive(a, "due");
+			push_dispatch(out, n, cap, fdb_asprintf("%s[%s]", id, a->string));
+			changed = true;
+		}
+	}
+	while (nactive < conc && next < nitems)
+	{
+		char		key[16];
+		cJSON	   *item = cJSON_CreateObject();
+
+		snprintf(key, sizeof(key), "%d", next);
+		cJSON_AddStringToObject(item, "status", "running");
+		cJSON_AddNumberToObject(item, "attempt", 1);
+		cJSON_AddNumberToObject(item, "started", now_ms);
+		cJSON_AddItemToObject(active, key, item);
+		push_dispatch(out, n, cap, fdb_asprintf("%s[%d]", id, next));
+		next++;
+		nactive++;
+		changed = true;
+	}
+	if (changed)
+		set_field(m, "next", cJSON_CreateNumber(next));
+	if (nactive == 0 && next >= nitems)
+	{
+		map_finish(run, id, now_ms, ev);
+		changed = true;
+	}
+	return changed;
+}
+
+/*
+ * map_item_done
+ *		An item finished for good: output (taken over) on success, else
+ *		error.  Logs it, stores its result ({"error": ...} for a failure)
+ *		and counts it.  With on_item_error "fail" (the default) a failed
+ *		item fails the map.  A result arriving after the map ended (it
+ *		failed meanwhile) is only logged.
+ */
+static void
+map_item_done(EngineRun *run, const char *node_id, int index, cJSON *input,
+			  cJSON *output, const char *error, double started_ms,
+			  double now_ms, EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, node_id);
+	cJSON	   *m = cJSON_GetObjectItemCaseSensitive(ns, "map");
+	cJSON	   *active = cJSON_GetObjectItemCaseSensitive(m, "active");
+	const cJSON *node = find_node(run->bp, node_id);
+	char		key[16];
+	int			attempt;
+	cJSON	   *result;
+	const char *policy;
+
+	snprintf(key, sizeof(key), "%d", index);
+	attempt = get_int(cJSON_GetObjectItemCaseSensitive(active, key), "attempt", 1);
+	if (attempt < 1)
+		attempt = 1;
+	if (output == NULL && error == NULL)
+		output = cJSON_CreateObject();
+	add_item_event(ev, node_id, index, output ? "succeeded" : "failed", attempt,
+				   input, output ? cJSON_Duplicate(output, true) : NULL, error,
+				   started_ms, now_ms);
+	if (active)
+		cJSON_DeleteItemFromObjectCaseSensitive(active, key);
+	if (strcmp(node_status(run, node_id), "running") != 0 || !cJSON_IsObject(m) ||
+		index >= cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "results")))
+	{
+		cJSON_Delete(output);
+		return;
+	}
+	if (output)
+		result = output;
+	else
+	{
+		result = cJSON_CreateObject();
+		cJSON_AddStringToObject(result, "error", error);
+	}
+	if (engine_config.max_state_bytes > 0)
+	{
+		size_t		max = engine_config.max_state_bytes;
+		size_t		size = fdb_json_size(result, max);
+
+		if (size > max || run->state_bytes > max - size)
+		{
+			char	   *msg = fdb_asprintf("item %d: the run's state would be larger than %zu bytes "
+										   "(flowdb.max_state_bytes)", index, max);
+
+			cJSON_Delete(result);
+			fail_node(run, node_id, NULL, msg, now_ms, now_ms, ev);
+			free(msg);
+			return;
+		}
+		run->state_bytes += size;
+	}
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(m, "results"), index, result);
+	set_field(m, output ? "succeeded" : "failed",
+			  cJSON_CreateNumber(get_int(m, output ? "succeeded" : "failed", 0) + 1));
+	policy = node ? fdb_json_str(node, "on_item_error") : NULL;
+	if (output == NULL && (policy == NULL || strcmp(policy, "continue") != 0))
+	{
+		char	   *msg = fdb_asprintf("item %d: %s", index, error);
+
+		fail_node(run, node_id, NULL, msg, started_ms, now_ms, ev);
+		free(msg);
+	}
 }
 
 /*
@@ -1276,6 +1831,13 @@ engine_parse_time(const char *s, double *out_ms)
 char *
 engine_idempotency_key(EngineRun *run, const char *node_id, int phase)
 {
+	char		nid[ENGINE_ID_BUF];
+	int			index = engine_step_split(node_id, nid, sizeof(nid));
+
+	if (index >= 0 && phase > 0)
+		return fdb_asprintf("flowdb-%s-%s.%d-p%d", run->run_id, nid, index, phase);
+	if (index >= 0)
+		return fdb_asprintf("flowdb-%s-%s.%d", run->run_id, nid, index);
 	if (phase > 0)
 		return fdb_asprintf("flowdb-%s-%s-p%d", run->run_id, node_id, phase);
 	return fdb_asprintf("flowdb-%s-%s", run->run_id, node_id);

@@ -18,6 +18,17 @@
  * succeeded, failed, skipped.  The worker owns I/O and transactions; the
  * engine only transforms this JSON and reports log events.
  *
+ * A map node runs its "do" action once per item.  While it runs, its
+ * state holds (see engine.c, "map nodes"):
+ *
+ *	 "map": {"items": [...], "next": k, "results": [...], "succeeded": n,
+ *			 "failed": n, "active": {"<index>": {"status", "attempt", "due",
+ *			 "phase", "phase_state", ...}}}
+ *
+ * and each item is dispatched as the step id "<node id>[<index>]": every
+ * function below that takes a node_id of a dispatched step accepts such a
+ * step id too.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef FLOWDB_ENGINE_H
@@ -26,11 +37,14 @@
 #include "fjson.h"
 
 #define ENGINE_DEFAULT_ATTEMPTS 3
+#define ENGINE_DEFAULT_MAP_CONCURRENCY 10
+#define ENGINE_DEFAULT_MAX_MAP_ITEMS 10000
 
 /* One log row (flowdb.workflow_logs) produced by the engine. */
 typedef struct EngineEvent
 {
 	char	   *node_id;		/* malloc */
+	int			item;			/* map item index, -1 for the node itself */
 	const char *status;			/* succeeded, failed, retrying, skipped */
 	int			attempt;
 	cJSON	   *input;			/* owned, may be NULL */
@@ -70,6 +84,7 @@ typedef struct EngineConfig
 	size_t		max_state_bytes;	/* largest run state, 0 = no limit: an
 									 * output that would pass it fails its
 									 * node */
+	int			max_map_items;	/* items per map node, 0 = no limit */
 } EngineConfig;
 
 extern EngineConfig engine_config;
@@ -155,6 +170,16 @@ extern int	engine_inflight(EngineRun *run);
 /* Parse an ISO 8601 timestamp (YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|+hh:mm]) to
  * epoch ms; false if malformed. */
 extern bool engine_parse_time(const char *s, double *out_ms);
+
+/*
+ * The action definition of a dispatched step: the node itself, or for a
+ * map item ("<id>[<index>]") the map's "do" object.  NULL when unknown.
+ */
+extern const cJSON *engine_action_node(EngineRun *run, const char *step_id);
+
+/* Split a step id into node id (copied into node, size len) and item index
+ * (-1 when it is a plain node id). */
+extern int	engine_step_split(const char *step_id, char *node, size_t len);
 
 /* Idempotency key of a node: stable across attempts, crashes, retries. */
 extern char *engine_idempotency_key(EngineRun *run, const char *node_id, int phase);

@@ -62,6 +62,7 @@ int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
 int			flowdb_max_value_bytes = 1024 * 1024;
 int			flowdb_max_state_bytes = 8 * 1024 * 1024;
+int			flowdb_max_map_items = ENGINE_DEFAULT_MAX_MAP_ITEMS;
 int			flowdb_max_regex_subject = 10000;
 int			flowdb_max_run_crashes = 3;
 int			flowdb_max_queued_per_owner = 10000;
@@ -110,6 +111,7 @@ static bool check_service_limits(char **newval, void **extra, GucSource source);
 static void assign_service_limits(const char *newval, void *extra);
 static void assign_max_value_bytes(int newval, void *extra);
 static void assign_max_state_bytes(int newval, void *extra);
+static void assign_max_map_items(int newval, void *extra);
 static void assign_max_regex_subject(int newval, void *extra);
 static bool check_allow_private_hosts(char **newval, void **extra, GucSource source);
 static void assign_allow_private_hosts(const char *newval, void *extra);
@@ -174,6 +176,16 @@ static void
 assign_max_state_bytes(int newval, void *extra)
 {
 	engine_config.max_state_bytes = (size_t) newval;
+}
+
+/*
+ * assign_max_map_items
+ *		flowdb.max_map_items: the engine's cap on the items of one map node.
+ */
+static void
+assign_max_map_items(int newval, void *extra)
+{
+	engine_config.max_map_items = newval;
 }
 
 /*
@@ -276,6 +288,12 @@ define_settings(void)
 							&flowdb_max_state_bytes, 8 * 1024 * 1024, 64 * 1024,
 							512 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, assign_max_state_bytes, NULL);
+	DefineCustomIntVariable("flowdb.max_map_items",
+							"Most items one map node may go over.",
+							"A map whose items render to a longer array fails its node.",
+							&flowdb_max_map_items, ENGINE_DEFAULT_MAX_MAP_ITEMS, 1,
+							1000000, PGC_SIGHUP, 0,
+							NULL, assign_max_map_items, NULL);
 	DefineCustomIntVariable("flowdb.max_regex_subject",
 							"Longest string the condition operator \"matches\" accepts, in bytes.",
 							NULL, &flowdb_max_regex_subject, 10000, 100, 10000000,

@@ -33,6 +33,7 @@ extern int	flowdb_max_blueprint_bytes;
 extern int	flowdb_max_payload_bytes;
 extern int	flowdb_max_value_bytes;
 extern int	flowdb_max_state_bytes;
+extern int	flowdb_max_map_items;
 extern int	flowdb_max_regex_subject;
 extern int	flowdb_max_run_crashes;
 extern int	flowdb_max_queued_per_owner;

@@ -1315,7 +1315,8 @@ enum
 };
 enum
 {
-	L_RUN, L_NODE, L_STATUS, L_INPUT, L_OUTPUT, L_ERROR, L_ATTEMPT, L_NCOLS	/* $8..$14 */
+	L_RUN, L_NODE, L_STATUS, L_INPUT, L_OUTPUT, L_ERROR, L_ATTEMPT, L_NCOLS,	/* $8..$14 */
+	L_ITEM = L_NCOLS			/* $27: map item index */
 };
 enum
 {
@@ -1396,8 +1397,8 @@ static void
 commit_tx(void *arg)
 {
 	CommitBatch *b = arg;
-	Datum		args[26];
-	Oid			types[26];
+	Datum		args[27];
+	Oid			types[27];
 	int			ret;
 
 	spi_begin("flowdb: commit results");
@@ -1405,7 +1406,7 @@ commit_tx(void *arg)
 	{
 		SPIPlanPtr	p;
 
-		for (int i = 0; i < 26; i++)
+		for (int i = 0; i < 27; i++)
 			types[i] = TEXTARRAYOID;
 		types[5] = FLOAT8ARRAYOID;
 		types[6] = INT4OID;
@@ -1435,12 +1436,12 @@ commit_tx(void *arg)
 						"  RETURNING r.id, r.owner, r.status), "
 						"l AS ("
 						"  INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, "
-						"    input, output, error, started_at, finished_at, duration_ms) "
+						"    input, output, error, started_at, finished_at, duration_ms, item) "
 						"  SELECT y.run_id, u.owner, y.node_id, y.status, y.attempt::int, y.input::jsonb, "
 						"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), to_timestamp(y.e / 1000.0), "
-						"    y.e - y.s "
-						"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16) "
-						"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, ord) "
+						"    y.e - y.s, y.item::int "
+						"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16, $27) "
+						"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, item, ord) "
 						"  JOIN u ON u.id = y.run_id ORDER BY y.ord), "
 						"o AS ("
 						"  INSERT INTO flowdb.outbox (run_id, owner, node_id, service, task, method, url, "
@@ -1456,7 +1457,7 @@ commit_tx(void *arg)
 						"  CASE WHEN u.status IN ('succeeded', 'failed') AND $17 "
 						"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END "
 						"FROM x LEFT JOIN k ON k.id = x.id LEFT JOIN u ON u.id = x.id",
-						26, types);
+						27, types);
 		commit_plan = keep_plan(p, "commit");
 	}
 	for (int i = 0; i < R_NCOLS; i++)
@@ -1471,6 +1472,7 @@ commit_tx(void *arg)
 	for (int i = 0; i < O_NCOLS; i++)
 		args[17 + i] = text_array(b->o[i], b->no);
 	args[25] = text_array(b->r[R_TOKEN], b->nr);
+	args[26] = text_array(b->l[L_ITEM], b->nl);
 	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
@@ -1510,7 +1512,7 @@ commit_runs(WRun **list, int nr, char **failure)
 	for (int i = 0; i < nr; i++)
 		nl += list[i]->events.n;
 	b.r = alloc_columns(R_NCOLS + 1, nr);
-	b.l = alloc_columns(L_NCOLS, nl);
+	b.l = alloc_columns(L_NCOLS + 1, nl);
 	b.o = alloc_columns(O_NCOLS, noutbox);
 	b.runs = list;
 	b.outcome = palloc0(Max(nr, 1));
@@ -1543,6 +1545,7 @@ commit_runs(WRun **list, int nr, char **failure)
 			b.l[L_OUTPUT][nl] = json_text(e->output);
 			b.l[L_ERROR][nl] = e->error ? pstrdup(e->error) : NULL;
 			b.l[L_ATTEMPT][nl] = psprintf("%d", e->attempt);
+			b.l[L_ITEM][nl] = e->item >= 0 ? psprintf("%d", e->item) : NULL;
 			b.l_start[nl] = e->started_ms;
 			b.l_end[nl] = e->finished_ms;
 			nl++;
@@ -1925,8 +1928,7 @@ static WCall *
 prepare_call(WRun *w, const char *node_id)
 {
 	EngineRun  *er = w->er;
-	const cJSON *node = NULL;
-	const cJSON *n;
+	const cJSON *node = engine_action_node(er, node_id);	/* or a map's "do" */
 	WCall	   *c = calloc(1, sizeof(WCall));
 	char		err[FDB_ERRLEN];
 	ToolContext ctx;
@@ -1943,13 +1945,6 @@ prepare_call(WRun *w, const char *node_id)
 	c->run = w;
 	c->node_id = fdb_strdup(node_id);
 	c->started_ms = now_ms();
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(er->bp, "nodes"))
-	{
-		const char *id = fdb_json_str(n, "id");
-
-		if (id && strcmp(id, node_id) == 0)
-			node = n;
-	}
 	svcname = node ? fdb_json_str(node, "service") : NULL;
 	c->svc = svcname ? catalog_service(svcname) : NULL;
 	c->task = c->svc ? catalog_task(c->svc, fdb_json_str(node, "task")) : NULL;

@@ -365,7 +365,7 @@ TEST(test_nodes_errors)
 				  "$.nodes[2].id: duplicate id \"a\" (also $.nodes[0])");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a'}]}", "$.nodes[0].type: required");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'email', 'to': 'x'}]}",
-				  "$.nodes[0].type: unknown node type \"email\" (expected action, router, delay, wait_event or set)");
+				  "$.nodes[0].type: unknown node type \"email\" (expected action, router, delay, wait_event, set or map)");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'router', 'name': 1}]}",
 				  "$.nodes[0].name: expected string, got number");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'router', 'seconds': 5, 'next': 'b'}]}",
@@ -617,7 +617,7 @@ TEST(test_many_errors)
 				  "$.nodes[1].retry.max_attempts: must be between 1 and 10",
 				  "$.nodes[2].seconds: must be > 0 and <= 2592000",
 				  "$.nodes[3].id: duplicate id \"a\" (also $.nodes[0])",
-				  "$.nodes[3].type: unknown node type \"teleport\" (expected action, router, delay, wait_event or set)",
+				  "$.nodes[3].type: unknown node type \"teleport\" (expected action, router, delay, wait_event, set or map)",
 				  "$.edges[3].to: no node \"ghost\"",
 				  "$.edges[4]: self loop on node \"b\"",
 				  "$.edges: cycle a -> b -> c -> a");
@@ -761,6 +761,61 @@ TEST(test_cron_agrees_with_scheduler)
 	}
 }
 
+TEST(test_map_nodes)
+{
+#define MB(node) "{" HEAD "'nodes': [" HTTP_NODE("fetch") ", " node "], 'edges': [{'from': 'fetch', 'to': 'm'}]}"
+#define DO "'do': {'service': 'whatsapp', 'task': 'send_message', " \
+	"'params': {'to': '{{item.phone}}', 'body': 'Hi {{item.name}}, {{index}} of {{steps.fetch.output.body.n}}'}}"
+	expect_valid(MB("{'id': 'm', 'type': 'map', 'items': '{{steps.fetch.output.body.customers}}', "
+					"'concurrency': 5, 'on_item_error': 'continue', " DO "}"));
+	expect_valid(MB("{'id': 'm', 'type': 'map', 'items': [1, '{{trigger_data.x}}', {'a': 2}], " DO "}"));
+	expect_valid(MB("{'id': 'm', 'type': 'map', 'items': '{{trigger_data.list}}', 'concurrency': 100, "
+					"'on_item_error': 'fail', 'do': {'service': 'http', 'task': 'request', "
+					"'params': {'url': 'https://x.test/{{item}}'}, 'credential': 'main', "
+					"'retry': {'max_attempts': 5, 'backoff_ms': 100}, 'timeout_ms': 5000}}"));
+	expect_errors(MB("{'id': 'm', 'type': 'map'}"),
+				  "$.nodes[1].items: required",
+				  "$.nodes[1].do: required");
+	expect_errors(MB("{'id': 'm', 'type': 'map', 'items': 'customers', 'concurrency': 0, "
+					 "'on_item_error': 'skip', 'do': []}"),
+				  "$.nodes[1].items: expected an array or a template such as \"{{steps.fetch.output.body.items}}\", got string",
+				  "$.nodes[1].concurrency: must be between 1 and 100",
+				  "$.nodes[1].on_item_error: expected \"fail\" or \"continue\", got \"skip\"",
+				  "$.nodes[1].do: expected object, got array");
+	expect_errors(MB("{'id': 'm', 'type': 'map', 'items': {'a': 1}, 'concurrency': 2.5, 'do': {}}"),
+				  "$.nodes[1].items: expected an array or a template such as \"{{steps.fetch.output.body.items}}\", got object",
+				  "$.nodes[1].concurrency: expected integer, got number",
+				  "$.nodes[1].do.service: required",
+				  "$.nodes[1].do.task: required");
+	/* do is an action: catalog, params, retry, unknown keys */
+	expect_errors(MB("{'id': 'm', 'type': 'map', 'items': '{{trigger_data.l}}', "
+					 "'do': {'service': 'slack', 'task': 'post_message', 'params': {'channel': 5}, "
+					 "'retry': {'max_attempts': 11}, 'timeout_ms': 0, 'colour': 'red'}, 'loop': true}"),
+				  "$.nodes[1].do.params.channel: expected string, got number",
+				  "$.nodes[1].do.retry.max_attempts: must be between 1 and 10",
+				  "$.nodes[1].do.timeout_ms: must be between 1 and 300000",
+				  "$.nodes[1].do.colour: unknown field \"colour\"",
+				  "$.nodes[1].loop: unknown field \"loop\"");
+	/* item and index exist only inside do; items cannot use them */
+	expect_errors(MB("{'id': 'm', 'type': 'map', 'items': '{{item.list}}', " DO "}"),
+				  "$.nodes[1].items: {{item}} is only available inside the \"do\" of a map node");
+	expect_errors("{" HEAD "'nodes': [" HTTP_NODE("fetch") ", {'id': 's', 'type': 'set', "
+				  "'values': {'v': '{{index}}', 'w': '{{item}}'}}]}",
+				  "$.nodes[1].values.v: {{index}} is only available inside the \"do\" of a map node",
+				  "$.nodes[1].values.w: {{item}} is only available inside the \"do\" of a map node");
+	expect_errors(MB("{'id': 'm', 'type': 'map', 'items': '{{trigger_data.l}}', "
+					 "'do': {'service': 'http', 'task': 'request', "
+					 "'params': {'url': 'https://x.test/{{index.x}}', 'body': '{{steps.m.output}}'}}}"),
+				  "$.nodes[1].do.params.url: index is a number: it has no fields",
+				  "$.nodes[1].do.params.body: node \"m\" cannot have run before \"m\"");
+	/* a condition on an edge cannot use item */
+	expect_errors("{" HEAD "'nodes': [" HTTP_NODE("fetch") ", " ROUTER("r") "], 'edges': "
+				  "[{'from': 'fetch', 'to': 'r', 'condition': {'left': '{{item}}', 'op': 'exists'}}]}",
+				  "$.edges[0].condition.left: unknown template root \"item\" (expected trigger_data, steps, run or workflow)");
+#undef MB
+#undef DO
+}
+
 int
 main(void)
 {
@@ -780,5 +835,6 @@ main(void)
 	RUN(test_long_chain);
 	RUN(test_deep_nesting);
 	RUN(test_cron_agrees_with_scheduler);
+	RUN(test_map_nodes);
 	return UNIT_SUMMARY();
 }

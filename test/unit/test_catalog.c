@@ -274,7 +274,7 @@ TEST(test_catalog_json)
 	CHECK(array_has(tt, "manual") && array_has(tt, "event") && array_has(tt, "table") &&
 		  array_has(tt, "webhook") && array_has(tt, "schedule"));
 
-	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cat, "node_types")), 5);
+	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cat, "node_types")), 6);
 	nt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cat, "node_types"), 0);
 	CHECK_STR(fdb_json_str(nt, "type"), "action");
 	CHECK(fdb_json_str(nt, "description") != NULL);
@@ -285,6 +285,10 @@ TEST(test_catalog_json)
 						   "type"), "router");
 	CHECK_STR(fdb_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cat, "node_types"), 4),
 						   "type"), "set");
+	nt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cat, "node_types"), 5);
+	CHECK_STR(fdb_json_str(nt, "type"), "map");
+	CHECK_STR(fdb_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(nt, "fields"), 0),
+						   "name"), "items");
 
 	CHECK_INT(cJSON_GetArraySize(ops), 13);
 	CHECK(array_has(ops, "eq") && array_has(ops, "matches") && array_has(ops, "starts_with"));

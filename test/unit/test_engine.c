@@ -151,7 +151,10 @@ adv(EngineRun *run, double now)
 		if (i)
 			strncat(buf, ",", sizeof(buf) - strlen(buf) - 1);
 		strncat(buf, ids[i], sizeof(buf) - strlen(buf) - 1);
-		CHECK_STR(st(run, ids[i]), "running");
+		if (strchr(ids[i], '[') == NULL)
+			CHECK_STR(st(run, ids[i]), "running");
+		else
+			CHECK_INT(engine_node_attempt(run, ids[i]) >= 1, 1);
 	}
 	engine_free_dispatch(ids, n);
 	return buf;
@@ -172,8 +175,12 @@ evs(void)
 	{
 		char		one[256];
 
-		snprintf(one, sizeof(one), "%s%s:%s:%d", i ? " " : "", ev.items[i].node_id,
-				 ev.items[i].status, ev.items[i].attempt);
+		if (ev.items[i].item >= 0)
+			snprintf(one, sizeof(one), "%s%s[%d]:%s:%d", i ? " " : "", ev.items[i].node_id,
+					 ev.items[i].item, ev.items[i].status, ev.items[i].attempt);
+		else
+			snprintf(one, sizeof(one), "%s%s:%s:%d", i ? " " : "", ev.items[i].node_id,
+					 ev.items[i].status, ev.items[i].attempt);
 		strncat(buf, one, sizeof(buf) - strlen(buf) - 1);
 	}
 	engine_events_clear(&ev);
@@ -2056,6 +2063,300 @@ TEST(test_events_growth)
 	engine_events_clear(&ev);
 }
 
+/* ---------------------------------------------------------------------
+ * map nodes
+ * --------------------------------------------------------------------- */
+
+#define MAP(extra) "{'id': 'm', 'type': 'map', 'items': '{{trigger_data.items}}', " extra \
+	"'do': {'service': 'http', 'task': 'request', " \
+	"'params': {'url': 'https://x.test/{{index}}', 'body': {'who': '{{item.name}}', 'n': '{{index}}'}}, " \
+	"'retry': {'max_attempts': 2, 'backoff_ms': 100}}}"
+#define ITEMS5 "{'items': [{'name': 'a'}, {'name': 'b'}, {'name': 'c'}, {'name': 'd'}, {'name': 'e'}]}"
+
+/*
+ * mout
+ *		The map node's output as compact JSON text (static buffer).
+ */
+static const char *
+mout(EngineRun *run, const char *id)
+{
+	static char buf[4096];
+	char	   *t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(nstate(run, id), "output"));
+
+	snprintf(buf, sizeof(buf), "%s", t ? t : "(none)");
+	free(t);
+	return buf;
+}
+
+TEST(test_map_basic)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" MAP("'concurrency': 2, ") ", "
+							"{'id': 'after', 'type': 'set', 'values': {'second': '{{steps.m.output.results[1].who}}', "
+							"'n': '{{steps.m.output.succeeded}}'}}], "
+							"'edges': [{'from': 'm', 'to': 'after'}]}", ITEMS5, NULL);
+	cJSON	   *params;
+	char		err[256];
+	char	   *key;
+	double		due;
+
+	/* two at a time, in order */
+	CHECK_STR(adv(run, T0), "m[0],m[1]");
+	CHECK_STR(st(run, "m"), "running");
+	CHECK_STR(rstat(run, &due), "running");
+	CHECK_INT(engine_inflight(run), 2);
+	CHECK_STR(adv(run, T0), "");
+
+	/* an item's action, params, key and context */
+	CHECK_STR(fdb_json_str(engine_action_node(run, "m[1]"), "service"), "http");
+	CHECK(engine_action_node(run, "m") == bp_node(run->bp, "m"));
+	CHECK(engine_action_node(run, "after[1]") == NULL);
+	params = engine_render_params(run, "m[1]", err, sizeof(err));
+	CHECK(same_json(params, "{'url': 'https://x.test/1', 'body': {'who': 'b', 'n': 1}}"));
+	cJSON_Delete(params);
+	key = engine_idempotency_key(run, "m[1]", 0);
+	CHECK_STR(key, "flowdb-r1-m.1");
+	free(key);
+	key = engine_idempotency_key(run, "m[12]", 2);
+	CHECK_STR(key, "flowdb-r1-m.12-p2");
+	free(key);
+
+	/* results land in item order whatever order they finish in */
+	ok(run, "m[1]", "{'who': 'b'}", T0 + 10);
+	CHECK_STR(evs(), "m[1]:succeeded:1");
+	CHECK_STR(adv(run, T0 + 10), "m[2]");
+	ok(run, "m[2]", "{'who': 'c'}", T0 + 20);
+	ok(run, "m[0]", "{'who': 'a'}", T0 + 20);
+	CHECK_STR(adv(run, T0 + 20), "m[3],m[4]");
+	ok(run, "m[4]", "{'who': 'e'}", T0 + 30);
+	ok(run, "m[3]", "{'who': 'd'}", T0 + 30);
+	CHECK_STR(evs(), "m[2]:succeeded:1 m[0]:succeeded:1 m[4]:succeeded:1 m[3]:succeeded:1");
+	CHECK_STR(adv(run, T0 + 30), "");
+	CHECK_STR(evs(), "m:succeeded:1 after:succeeded:1");
+	CHECK_STR(st(run, "m"), "succeeded");
+	CHECK_STR(mout(run, "m"), "{\"results\":[{\"who\":\"a\"},{\"who\":\"b\"},{\"who\":\"c\"},"
+			  "{\"who\":\"d\"},{\"who\":\"e\"}],\"succeeded\":5,\"failed\":0}");
+	CHECK(cJSON_GetObjectItemCaseSensitive(nstate(run, "m"), "map") == NULL);
+	CHECK(same_json(cJSON_GetObjectItemCaseSensitive(nstate(run, "after"), "output"),
+					"{'second': 'b', 'n': 5}"));
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+}
+
+TEST(test_map_default_concurrency_and_empty)
+{
+	char		items[2048];
+	int			len = snprintf(items, sizeof(items), "{'items': [");
+	EngineRun  *run;
+	const char *d;
+
+	for (int i = 0; i < 25; i++)
+		len += snprintf(items + len, sizeof(items) - len, "%s{'name': 'n%d'}", i ? ", " : "", i);
+	snprintf(items + len, sizeof(items) - len, "]}");
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", items, NULL);
+	d = adv(run, T0);
+	CHECK_STR(d, "m[0],m[1],m[2],m[3],m[4],m[5],m[6],m[7],m[8],m[9]");
+	CHECK_INT(engine_inflight(run), ENGINE_DEFAULT_MAP_CONCURRENCY);
+	engine_run_free(run);
+
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", "{'items': []}", NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(evs(), "m:succeeded:1");
+	CHECK_STR(mout(run, "m"), "{\"results\":[],\"succeeded\":0,\"failed\":0}");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+
+	/* a literal array with templates inside */
+	run = mkrun("{" HEAD "'nodes': [{'id': 'm', 'type': 'map', 'items': ['{{trigger_data.x}}', 2], "
+				"'do': {'service': 'http', 'task': 'request', 'params': {'url': 'https://x.test/{{item}}'}}}]}",
+				"{'x': 1}", NULL);
+	CHECK_STR(adv(run, T0), "m[0],m[1]");
+	{
+		char		err[256];
+		cJSON	   *p = engine_render_params(run, "m[1]", err, sizeof(err));
+
+		CHECK(same_json(p, "{'url': 'https://x.test/2'}"));
+		cJSON_Delete(p);
+	}
+	engine_run_free(run);
+}
+
+TEST(test_map_item_errors)
+{
+	EngineRun  *run;
+	double		due;
+
+	/* fail (default): the first item failing for good fails the node */
+	run = mkrun("{" HEAD "'nodes': [" MAP("'concurrency': 2, ") "]}", ITEMS5, NULL);
+	CHECK_STR(adv(run, T0), "m[0],m[1]");
+	fail(run, "m[1]", "HTTP 400", false, -1, T0 + 10);
+	CHECK_STR(evs(), "m[1]:failed:1 m:failed:1");
+	CHECK_STR(st(run, "m"), "failed");
+	CHECK_STR(run->error, "node m failed: item 1: HTTP 400");
+	CHECK_STR(adv(run, T0 + 10), "");
+	/* item 0 still in flight: its result is logged, nothing else moves */
+	ok(run, "m[0]", "{'who': 'a'}", T0 + 20);
+	CHECK_STR(evs(), "m[0]:succeeded:1");
+	CHECK_STR(st(run, "m"), "failed");
+	CHECK_STR(rstat(run, &due), "failed");
+	engine_run_free(run);
+
+	/* continue: the error is the item's result */
+	run = mkrun("{" HEAD "'nodes': [" MAP("'concurrency': 5, 'on_item_error': 'continue', ") "]}",
+				ITEMS5, NULL);
+	CHECK_STR(adv(run, T0), "m[0],m[1],m[2],m[3],m[4]");
+	fail(run, "m[2]", "HTTP 404", false, -1, T0 + 10);
+	fail(run, "m[4]", "timeout", true, -1, T0 + 10);	/* retried once */
+	ok(run, "m[0]", "{'x': 0}", T0 + 10);
+	ok(run, "m[1]", "{'x': 1}", T0 + 10);
+	ok(run, "m[3]", "{'x': 3}", T0 + 10);
+	CHECK_STR(evs(), "m[2]:failed:1 m[4]:retrying:1 m[0]:succeeded:1 m[1]:succeeded:1 "
+			  "m[3]:succeeded:1");
+	CHECK_STR(rstat(run, &due), "retrying");
+	CHECK(due == T0 + 10 + 100);
+	CHECK_STR(adv(run, T0 + 50), "");
+	CHECK_STR(adv(run, T0 + 110), "m[4]");
+	CHECK_INT(engine_node_attempt(run, "m[4]"), 2);
+	{
+		cJSON	   *ctx = engine_context(run, "m[4]");
+
+		CHECK(same_json(cJSON_GetObjectItemCaseSensitive(ctx, "run"),
+						"{'id': 'r1', 'attempt': 2, 'retries': 0}"));
+		CHECK(same_json(cJSON_GetObjectItemCaseSensitive(ctx, "item"), "{'name': 'e'}"));
+		CHECK(same_json(cJSON_GetObjectItemCaseSensitive(ctx, "index"), "4"));
+		engine_context_free(ctx);
+	}
+	fail(run, "m[4]", "timeout again", true, -1, T0 + 200);
+	CHECK_STR(evs(), "m[4]:failed:2");
+	CHECK_STR(adv(run, T0 + 200), "");
+	CHECK_STR(evs(), "m:succeeded:1");
+	CHECK_STR(mout(run, "m"), "{\"results\":[{\"x\":0},{\"x\":1},{\"error\":\"HTTP 404\"},"
+			  "{\"x\":3},{\"error\":\"timeout again\"}],\"succeeded\":3,\"failed\":2}");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+}
+
+TEST(test_map_bad_items)
+{
+	EngineRun  *run;
+
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", "{'items': 'abc'}", NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(evs(), "m:failed:1");
+	CHECK_STR(run->error, "node m failed: items must be an array, got the string \"abc\"");
+	engine_run_free(run);
+
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", "{'other': 1}", NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_CONTAINS(run->error, "node m failed: items: path trigger_data.items not found");
+	engine_run_free(run);
+
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", "{'items': 7}", NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(run->error, "node m failed: items must be an array, got 7");
+	engine_run_free(run);
+
+	/* flowdb.max_map_items */
+	engine_config.max_map_items = 4;
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", ITEMS5, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(run->error, "node m failed: items has 5 elements, more than 4 (flowdb.max_map_items)");
+	engine_run_free(run);
+	engine_config.max_map_items = 5;
+	run = mkrun("{" HEAD "'nodes': [" MAP("") "]}", ITEMS5, NULL);
+	CHECK_STR(adv(run, T0), "m[0],m[1],m[2],m[3],m[4]");
+	engine_run_free(run);
+	engine_config.max_map_items = ENGINE_DEFAULT_MAX_MAP_ITEMS;
+
+	/* the state cap counts the items and every result */
+	engine_config.max_state_bytes = 300;
+	evs();
+	run = mkrun("{" HEAD "'nodes': [" MAP("'on_item_error': 'continue', ") "]}", ITEMS5, NULL);
+	CHECK_STR(adv(run, T0), "m[0],m[1],m[2],m[3],m[4]");
+	ok(run, "m[0]", "{'x': 'short'}", T0 + 10);
+	ok(run, "m[1]", "{'x': '0123456789012345678901234567890123456789012345678901234567890123456789"
+	   "0123456789012345678901234567890123456789012345678901234567890123456789"
+	   "0123456789012345678901234567890123456789012345678901234567890123456789'}", T0 + 10);
+	CHECK_STR(evs(), "m[0]:succeeded:1 m[1]:succeeded:1 m:failed:1");
+	CHECK_STR(run->error, "node m failed: item 1: the run's state would be larger than 300 bytes "
+			  "(flowdb.max_state_bytes)");
+	engine_run_free(run);
+	engine_config.max_state_bytes = 0;
+}
+
+TEST(test_map_recover)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" MAP("'concurrency': 3, ") "]}", ITEMS5, NULL);
+	char	   *key;
+
+	CHECK_STR(adv(run, T0), "m[0],m[1],m[2]");
+	ok(run, "m[1]", "{'x': 1}", T0 + 10);
+	CHECK_STR(adv(run, T0 + 10), "m[3]");
+	engine_node_set_phase(run, "m[2]", 1);	/* m[2] is multi-request */
+	CHECK_INT(engine_node_phase(run, "m[2]"), 1);
+	key = engine_idempotency_key(run, "m[2]", engine_node_phase(run, "m[2]"));
+	CHECK_STR(key, "flowdb-r1-m.2-p1");
+	free(key);
+	evs();
+
+	/* the committed state, a crash, a new worker: the finished item stays
+	 * finished; the active ones go again with their attempt and phase */
+	run = reincarnate(run, true);
+	CHECK_STR(st(run, "m"), "running");
+	CHECK_STR(adv(run, T0 + 20), "m[0],m[2],m[3]");
+	CHECK_INT(engine_node_attempt(run, "m[0]"), 1);
+	CHECK_INT(engine_node_attempt(run, "m[2]"), 1);
+	CHECK_INT(engine_node_phase(run, "m[2]"), 1);
+	ok(run, "m[0]", "{'x': 0}", T0 + 30);
+	ok(run, "m[2]", "{'x': 2}", T0 + 30);
+	ok(run, "m[3]", "{'x': 3}", T0 + 30);
+	CHECK_STR(adv(run, T0 + 30), "m[4]");
+	run = reincarnate(run, true);
+	CHECK_STR(adv(run, T0 + 40), "m[4]");
+	ok(run, "m[4]", "{'x': 4}", T0 + 50);
+	evs();
+	CHECK_STR(adv(run, T0 + 50), "");
+	CHECK_STR(evs(), "m:succeeded:1");
+	CHECK_STR(mout(run, "m"), "{\"results\":[{\"x\":0},{\"x\":1},{\"x\":2},{\"x\":3},{\"x\":4}],"
+			  "\"succeeded\":5,\"failed\":0}");
+	engine_run_free(run);
+}
+
+TEST(test_map_failing_run)
+{
+	/* another branch fails: items in flight finish, nothing new starts */
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" MAP("'concurrency': 2, ") ", " ACT("x") "]}",
+							ITEMS5, NULL);
+	double		due;
+
+	CHECK_STR(adv(run, T0), "m[0],m[1],x");
+	fail(run, "x", "boom", false, -1, T0 + 10);
+	CHECK_STR(rstat(run, &due), "running");
+	ok(run, "m[0]", "{}", T0 + 20);
+	CHECK_STR(adv(run, T0 + 20), "");
+	CHECK_STR(rstat(run, &due), "running");
+	ok(run, "m[1]", "{}", T0 + 30);
+	CHECK_STR(adv(run, T0 + 30), "");
+	CHECK_STR(rstat(run, &due), "failed");
+	engine_run_free(run);
+}
+
+TEST(test_step_split)
+{
+	char		id[80];
+
+	CHECK_INT(engine_step_split("abc[12]", id, sizeof(id)), 12);
+	CHECK_STR(id, "abc");
+	CHECK_INT(engine_step_split("abc", id, sizeof(id)), -1);
+	CHECK_STR(id, "abc");
+	CHECK_INT(engine_step_split("abc[]", id, sizeof(id)), -1);
+	CHECK_INT(engine_step_split("abc[1]x", id, sizeof(id)), -1);
+	CHECK_INT(engine_step_split("abc[x]", id, sizeof(id)), -1);
+	CHECK_INT(engine_step_split("[3]", id, sizeof(id)), -1);
+	CHECK_INT(engine_step_split("a[99999999999]", id, sizeof(id)), -1);
+	CHECK_INT(engine_step_split(NULL, id, sizeof(id)), -1);
+	CHECK_STR(id, "");
+}
+
 int
 main(void)
 {
@@ -2091,6 +2392,13 @@ main(void)
 	RUN_CLEAN(test_recover_failing);
 	RUN_CLEAN(test_state_shapes);
 	RUN_CLEAN(test_events_growth);
+	RUN_CLEAN(test_map_basic);
+	RUN_CLEAN(test_map_default_concurrency_and_empty);
+	RUN_CLEAN(test_map_item_errors);
+	RUN_CLEAN(test_map_bad_items);
+	RUN_CLEAN(test_map_recover);
+	RUN_CLEAN(test_map_failing_run);
+	RUN_CLEAN(test_step_split);
 
 	engine_events_free(&ev);
 	return UNIT_SUMMARY();

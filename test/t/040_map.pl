@@ -1,0 +1,206 @@
+# 040_map.pl: map nodes (one action per item of a list).
+#
+#   (a) 50 items, concurrency 5, against a server that answers in 300 ms:
+#       the server never sees more than 5 at once (and does see 5), exactly
+#       50 requests with 50 distinct keys flowdb-<run>-<node>.<index>, each
+#       with its own item; the output lists the results in item order; one
+#       log row per item (workflow_logs.item) plus the node's own.
+#   (b) the same with a kill -9 of the worker in the middle: the run
+#       finishes, every item that was logged as finished before the kill
+#       was sent exactly once, and a resent item keeps its key.
+#   (c) per-item retries; on_item_error continue (error in the results) and
+#       fail (the run fails at the first failed item, later items are never
+#       sent); items that do not render to an array fail the node clearly.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use FindBin;
+use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
+use FlowdbTest;
+use FlowdbTools qw(wait_until kill_worker wait_worker crash_lines);
+
+my $true = JSON::PP::true;
+
+my $node = new_node('map', 'flowdb.lease_seconds' => '60');
+my $fake = start_fake({
+	'/slow/*' => [ { delay_ms => 300, echo => $true } ],
+	'/quick/*' => [ { echo => $true } ],
+	'/cf/3' => [ { status => 400, body => { error => 'no such customer' } } ],
+	'/cf/*' => [ { echo => $true } ],
+	# one position per Idempotency-Key: every item gets 503 then 200
+	'/rt/*' => {
+		per_header => 'Idempotency-Key',
+		responses => [ { status => 503 }, { echo => $true } ] },
+});
+
+# map_bp(NAME, PATH, %OPT): a map over trigger_data.items posting each item
+sub map_bp
+{
+	my ($name, $path, %o) = @_;
+	my %map = (
+		id    => 'remind',
+		type  => 'map',
+		items => $o{items} // '{{trigger_data.items}}',
+		do    => {
+			service => 'http',
+			task    => 'request',
+			params  => {
+				url    => $fake->url("/$path/") . '{{index}}',
+				method => 'POST',
+				body   => { i => '{{item.i}}', index => '{{index}}', name => 'Hi {{item.name}}' } },
+			retry => { max_attempts => $o{max_attempts} // 1, backoff_ms => 50 },
+		});
+	$map{concurrency}   = $o{concurrency}   if defined $o{concurrency};
+	$map{on_item_error} = $o{on_item_error} if defined $o{on_item_error};
+	return blueprint(name => $name, nodes => [ \%map ]);
+}
+
+sub items
+{
+	my ($n) = @_;
+	return { items => [ map { { i => $_, name => "c$_" } } 0 .. $n - 1 ] };
+}
+
+# output(RUN): the map node's output
+sub output
+{
+	my ($run) = @_;
+	return json_dec($node->safe_psql('postgres',
+			"SELECT state #> '{nodes,remind,output}' FROM flowdb.runs WHERE id = '$run'"));
+}
+
+# results_in_order(OUT, N): every result i echoes item i
+sub results_in_order
+{
+	my ($out, $n) = @_;
+	my $r = $out->{results} // [];
+	return 0 unless @$r == $n;
+	for my $i (0 .. $n - 1)
+	{
+		my $j = $r->[$i]{body}{json} // {};
+		return 0 unless ($j->{i} // -1) == $i && ($j->{index} // -1) == $i
+		  && ($j->{name} // '') eq "Hi c$i";
+	}
+	return 1;
+}
+
+########################################################################
+# (a) 50 items, concurrency 5
+########################################################################
+
+$fake->reset;
+my $run = flow_execute($node, map_bp('fifty', 'slow', concurrency => 5), items(50));
+is(wait_run($node, $run, 120), 'succeeded', '(a) the map run succeeded');
+my $stats = $fake->stats;
+is($stats->{max_inflight}, 5, '(a) the server saw at most 5 requests at once, and 5 did overlap');
+my @reqs = $fake->requests;
+is(scalar @reqs, 50, '(a) exactly 50 requests');
+my %keys;
+$keys{ $_->{headers}{'idempotency-key'} // '' }++ for @reqs;
+is_deeply([ sort keys %keys ], [ sort map { "flowdb-$run-remind.$_" } 0 .. 49 ],
+	'(a) one Idempotency-Key per item: flowdb-<run>-remind.<index>');
+is_deeply([ sort { $a <=> $b } map { $_->{path} =~ m{/(\d+)$} ? $1 : -1 } @reqs ],
+	[ 0 .. 49 ], '(a) each item posted to its own URL once');
+my $out = output($run);
+ok(results_in_order($out, 50), '(a) results are in item order, each from its own item');
+is("$out->{succeeded}/$out->{failed}", '50/0', '(a) succeeded 50, failed 0');
+is($node->safe_psql('postgres', qq{
+	SELECT count(DISTINCT item) FILTER (WHERE status = 'succeeded' AND item IS NOT NULL)
+	       || '/' || count(*) FILTER (WHERE item IS NOT NULL)
+	       || '/' || count(*) FILTER (WHERE item IS NULL AND status = 'succeeded')
+	       || '/' || min(item) || '-' || max(item)
+	FROM flowdb.workflow_logs WHERE run_id = '$run' AND node_id = 'remind'}),
+	'50/50/1/0-49', '(a) one succeeded log row per item (item 0..49) and one for the node');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM jsonb_array_elements(flow_status('$run') -> 'steps') s
+	WHERE s ? 'item'}), '50', '(a) flow_status shows the item of each item step');
+
+########################################################################
+# (b) kill -9 in the middle
+########################################################################
+
+$fake->reset;
+$run = flow_execute($node, map_bp('crash', 'slow', concurrency => 5), items(50));
+ok(wait_until($node, qq{
+	SELECT count(*) >= 15 FROM flowdb.workflow_logs
+	WHERE run_id = '$run' AND item IS NOT NULL AND status = 'succeeded'}, 't', 60),
+	'(b) 15 items finished');
+my $done_before = $node->safe_psql('postgres', qq{
+	SELECT string_agg(item::text, ',' ORDER BY item) FROM flowdb.workflow_logs
+	WHERE run_id = '$run' AND item IS NOT NULL AND status = 'succeeded'});
+is($node->safe_psql('postgres', "SELECT status FROM flowdb.runs WHERE id = '$run'"), 'running',
+	'(b) the map is still going when the worker is killed');
+my $old = kill_worker($node);
+ok(wait_worker($node, $old, 60), '(b) a new worker runs');
+is(wait_run($node, $run, 120), 'succeeded', '(b) the run finished after the crash');
+my $by_key = $fake->count_by_key;
+my @finished = split /,/, $done_before;
+cmp_ok(scalar @finished, '>=', 15, '(b) at least 15 items were logged before the kill');
+is(scalar(grep { ($by_key->{"flowdb-$run-remind.$_"} // 0) == 1 } @finished),
+	scalar @finished, '(b) no item finished before the kill was sent again');
+is(scalar keys %$by_key, 50, '(b) 50 distinct keys in all');
+my $total = 0;
+$total += $_ for values %$by_key;
+note "(b) $total requests, " . scalar(@finished) . ' items logged before the kill';
+cmp_ok($total, '<=', 55, '(b) at most the 5 items in flight at the kill were sent twice');
+ok(!grep({ $_ > 2 } values %$by_key), '(b) no item sent more than twice');
+ok(results_in_order(output($run), 50), '(b) results complete and in order');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FILTER (WHERE n = 1) FROM (
+	  SELECT item, count(*) AS n FROM flowdb.workflow_logs
+	  WHERE run_id = '$run' AND item IS NOT NULL AND status = 'succeeded' GROUP BY 1) x}),
+	'50', '(b) exactly one succeeded log row per item');
+is(scalar(crash_lines($node)), 0, '(b) no process crashed by itself');
+
+########################################################################
+# (c) retries, on_item_error, bad items
+########################################################################
+
+$fake->reset;
+$run = flow_execute($node, map_bp('retry', 'rt', concurrency => 2, max_attempts => 2), items(4));
+is(wait_run($node, $run, 60), 'succeeded', '(c) every item succeeded on its second attempt');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(status || ':' || attempt, ',' ORDER BY status, attempt)
+	FROM flowdb.workflow_logs WHERE run_id = '$run' AND item = 2}),
+	'retrying:1,succeeded:2', '(c) item 2 logged its retry and its success (attempt 2)');
+$by_key = $fake->count_by_key;
+is(scalar(grep { $by_key->{"flowdb-$run-remind.$_"} == 2 } 0 .. 3), 4,
+	'(c) each item sent twice with its own stable key');
+ok(results_in_order(output($run), 4), '(c) results in order after retries');
+
+$fake->reset;
+$run = flow_execute($node, map_bp('continue', 'cf', on_item_error => 'continue', concurrency => 2),
+	items(6));
+is(wait_run($node, $run, 60), 'succeeded', '(c) continue: the run succeeded despite item 3');
+$out = output($run);
+is("$out->{succeeded}/$out->{failed}", '5/1', '(c) continue: 5 succeeded, 1 failed');
+like($out->{results}[3]{error} // '', qr/400/, '(c) continue: item 3 result holds its error');
+is($out->{results}[4]{body}{json}{i}, 4, '(c) continue: item 4 went on');
+
+$fake->reset;
+$run = flow_execute($node, map_bp('fail', 'cf', concurrency => 1), items(6));
+is(wait_run($node, $run, 60), 'failed', '(c) fail: the run failed');
+like($node->safe_psql('postgres', "SELECT error FROM flowdb.runs WHERE id = '$run'"),
+	qr/^node remind failed: item 3: .*400/, '(c) fail: the error names the node and the item');
+is(join(',', sort map { $_->{path} =~ m{/(\d+)$} ? $1 : '?' } $fake->requests), '0,1,2,3',
+	'(c) fail: items after the failed one were never sent');
+
+$run = flow_execute($node, map_bp('notarray', 'cf', items => '{{trigger_data.items}}'),
+	{ items => { a => 1 } });
+is(wait_run($node, $run, 60), 'failed', '(c) items not an array: the run failed');
+is($node->safe_psql('postgres', "SELECT error FROM flowdb.runs WHERE id = '$run'"),
+	'node remind failed: items must be an array, got the object {"a":1}',
+	'(c) items not an array: a clear error');
+
+$run = flow_execute($node, map_bp('empty', 'cf'), { items => [] });
+is(wait_run($node, $run, 60), 'succeeded', '(c) no items: the map succeeds at once');
+is_deeply(output($run), { results => [], succeeded => 0, failed => 0 },
+	'(c) no items: empty results');
+
+$fake->stop;
+$node->stop;
+done_testing();
