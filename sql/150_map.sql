@@ -56,3 +56,19 @@ WHERE nt ->> 'type' = 'map' ORDER BY o;
 SELECT name, setting, min_val, max_val, context FROM pg_settings WHERE name = 'flowdb.max_map_items';
 SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull
 FROM pg_attribute WHERE attrelid = 'flowdb.workflow_logs'::regclass AND attname = 'item';
+
+-- call nodes: validation (paths), the catalog entry, the self call
+SELECT * FROM pg_temp.problems('{"version": 1, "name": "Caller", "trigger": {"type": "manual"},
+  "nodes": [
+    {"id": "a", "type": "call"},
+    {"id": "b", "type": "call", "workflow": "", "payload": []},
+    {"id": "c", "type": "call", "workflow": "{{trigger_data.w}}", "payload": {"x": "{{index}}"}, "retry": 1},
+    {"id": "d", "type": "call", "workflow": "Caller"}]}');
+SELECT f ->> 'name' AS field, f ->> 'type' AS type, f ->> 'required' AS required
+FROM jsonb_array_elements(flow_catalog() -> 'node_types') nt,
+     jsonb_array_elements(nt -> 'fields') WITH ORDINALITY AS x(f, o)
+WHERE nt ->> 'type' = 'call' ORDER BY o;
+-- the links between runs
+SELECT attname, format_type(atttypid, atttypmod) AS type
+FROM pg_attribute WHERE attrelid = 'flowdb.runs'::regclass AND attname IN ('parent_run_id', 'parent_node')
+ORDER BY attnum;

@@ -59,6 +59,7 @@ typedef struct BpState
 	bool		eelse[BP_MAX_EDGES];	/* a valid else edge */
 	bool		graph_ok;		/* edges usable for ancestry and cycles */
 	bool		in_map_do;		/* checking a map's "do": item, index known */
+	const char *self_name;		/* the blueprint's name (calls to itself) */
 	/* incoming edges of node n: in_from[in_start[n] .. in_start[n + 1]) */
 	int			in_start[BP_MAX_NODES + 1];
 	int			in_from[BP_MAX_EDGES];
@@ -94,6 +95,7 @@ static const char *const wait_event_keys[] = {
 	"event", "match", "timeout_seconds", NULL
 };
 static const char *const set_keys[] = {"values", NULL};
+static const char *const call_keys[] = {"workflow", "payload", NULL};
 static const char *const map_keys[] = {
 	"items", "concurrency", "on_item_error", "do", NULL
 };
@@ -960,6 +962,35 @@ check_set(BpState *st, int idx, const cJSON *node, const char *path)
 }
 
 /*
+ * check_call
+ *		workflow: the id or name of a saved workflow of the same owner
+ *		(resolved when the node runs), not this blueprint's own name;
+ *		payload: an optional object whose strings may hold templates.
+ */
+static void
+check_call(BpState *st, int idx, const cJSON *node, const char *path,
+		   const char *self)
+{
+	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(node, "payload");
+	const char *wf = check_string_field(st, node, path, "workflow", true);
+	char		p[BP_PATH_LEN];
+
+	sub_path(p, sizeof(p), path, "workflow");
+	if (wf != NULL && (wf[0] == '\0' || utf8_chars(wf) > BP_MAX_NAME_CHARS))
+		bp_err(st, p, "must be 1 to %d characters (a workflow id or name)",
+			   BP_MAX_NAME_CHARS);
+	else if (wf != NULL && tmpl_has_template(wf))
+		bp_err(st, p, "must be a workflow id or name, not a template");
+	else if (wf != NULL && self != NULL && strcmp(wf, self) == 0)
+		bp_err(st, p, "a workflow cannot call itself (\"%.*s\")", BP_SHOW, wf);
+	sub_path(p, sizeof(p), path, "payload");
+	if (payload != NULL && !cJSON_IsObject(payload))
+		bp_err(st, p, "expected object, got %s", json_type_name(payload));
+	else if (payload != NULL)
+		check_templates_in(st, payload, p, idx, -1, 0);
+}
+
+/*
  * check_map
  *		items (an array, or a string with templates that renders to one),
  *		concurrency 1..BP_MAX_MAP_CONCURRENCY, on_item_error fail|continue
@@ -1017,7 +1048,7 @@ static void
 check_node(BpState *st, int idx, const cJSON *node)
 {
 	static const char *const types[] = {
-		"action", "router", "delay", "wait_event", "set", "map", NULL
+		"action", "router", "delay", "wait_event", "set", "map", "call", NULL
 	};
 	char		path[BP_PATH_LEN];
 	char		p[BP_PATH_LEN];
@@ -1049,7 +1080,7 @@ check_node(BpState *st, int idx, const cJSON *node)
 	{
 		sub_path(p, sizeof(p), path, "type");
 		bp_err(st, p,
-			   "unknown node type \"%.*s\" (expected action, router, delay, wait_event, set or map)",
+			   "unknown node type \"%.*s\" (expected action, router, delay, wait_event, set, map or call)",
 			   BP_SHOW, type);
 		type = NULL;
 	}
@@ -1075,6 +1106,11 @@ check_node(BpState *st, int idx, const cJSON *node)
 	{
 		check_wait_event(st, idx, node, path);
 		check_unknown_keys(st, node, path, node_keys, wait_event_keys, NULL);
+	}
+	else if (strcmp(type, "call") == 0)
+	{
+		check_call(st, idx, node, path, st->self_name);
+		check_unknown_keys(st, node, path, node_keys, call_keys, NULL);
 	}
 	else if (strcmp(type, "map") == 0)
 	{
@@ -1409,6 +1445,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 			bp_err(st, "$.name", "must be 1 to %d characters", BP_MAX_NAME_CHARS);
 	}
 	check_string_field(st, bp, "$", "description", false);
+	st->self_name = name;
 
 	check_trigger(st, cJSON_GetObjectItemCaseSensitive(bp, "trigger"));
 

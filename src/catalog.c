@@ -89,6 +89,13 @@ static const ToolParam map_fields[] = {
 	"\"fail\" (default): the first item that fails after its retries fails the node; \"continue\": its result is {\"error\": ...} and the others go on."},
 };
 
+static const ToolParam call_fields[] = {
+	{"workflow", PT_STRING, true,
+	"Id or name of another saved workflow of the same owner, run as a child run."},
+	{"payload", PT_OBJECT, false,
+	"The child run's trigger_data; values may contain {{ templates }} (default {})."},
+};
+
 static const NodeTypeDoc node_types[] = {
 	{"action", "Run one task of a tool service.", action_fields,
 	(int) (sizeof(action_fields) / sizeof(action_fields[0]))},
@@ -101,6 +108,8 @@ static const NodeTypeDoc node_types[] = {
 	(int) (sizeof(set_fields) / sizeof(set_fields[0]))},
 	{"map", "Run an action once per item of a list (at most \"concurrency\" at a time).  Output: {\"results\": [one per item, in order], \"succeeded\": n, \"failed\": n}.",
 		map_fields, (int) (sizeof(map_fields) / sizeof(map_fields[0]))},
+	{"call", "Run another saved workflow and wait for it (without holding a worker).  Output: {\"status\", \"run_id\", \"steps\": {<node>: output}} of the child run; a failed child fails this node.",
+		call_fields, (int) (sizeof(call_fields) / sizeof(call_fields[0]))},
 };
 
 static const char *const trigger_types[] = {

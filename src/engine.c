@@ -869,6 +869,35 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 	}
 	else if (strcmp(type, "map") == 0)
 		map_start(run, node, id, now_ms, ev);
+	else if (strcmp(type, "call") == 0)
+	{
+		/*
+		 * Park on the child run: the database creates it when this state is
+		 * committed (flowdb.start_calls) and resumes the node when it ends.
+		 */
+		const cJSON *payload = cJSON_GetObjectItemCaseSensitive(node, "payload");
+		const char *wf = fdb_json_str(node, "workflow");
+		cJSON	   *ctx = engine_context(run, id);
+		cJSON	   *val = payload ? tmpl_render(payload, ctx, err, sizeof(err))
+			: cJSON_CreateObject();
+		cJSON	   *call;
+
+		engine_context_free(ctx);
+		set_field(ns, "attempt", cJSON_CreateNumber(1));
+		if (val == NULL)
+		{
+			char	   *msg = fdb_asprintf("payload: %s", err);
+
+			fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
+			free(msg);
+			return false;
+		}
+		call = cJSON_CreateObject();
+		cJSON_AddStringToObject(call, "workflow", wf ? wf : "");
+		cJSON_AddItemToObject(call, "payload", val);
+		set_field(ns, "call", call);
+		start_wait(ns, 0, now_ms);
+	}
 	else if (strcmp(type, "wait_event") == 0)
 	{
 		double		timeout_s;
@@ -932,9 +961,22 @@ wake_node(EngineRun *run, const cJSON *node, const char *id, const char *st,
 		}
 		return 0;
 	}
+	if (strcmp(st, "resumed") == 0 && fdb_json_str(ns, "call_error") != NULL)
+	{
+		/* a call whose child run could not start, failed or was canceled */
+		char	   *msg = fdb_strdup(fdb_json_str(ns, "call_error"));
+
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "call");
+		fail_node(run, id, NULL, msg, get_double(ns, "since", now_ms), now_ms, ev);
+		free(msg);
+		*changed = true;
+		return 0;
+	}
 	if (strcmp(st, "resumed") == 0)
 	{
 		cJSON	   *out = cJSON_DetachItemFromObjectCaseSensitive(ns, "output");
+
+		cJSON_DeleteItemFromObjectCaseSensitive(ns, "call");
 
 		succeed_node(run, id, NULL, out, get_double(ns, "since", now_ms), now_ms,
 					 false, ev);

@@ -365,7 +365,7 @@ TEST(test_nodes_errors)
 				  "$.nodes[2].id: duplicate id \"a\" (also $.nodes[0])");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a'}]}", "$.nodes[0].type: required");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'email', 'to': 'x'}]}",
-				  "$.nodes[0].type: unknown node type \"email\" (expected action, router, delay, wait_event, set or map)");
+				  "$.nodes[0].type: unknown node type \"email\" (expected action, router, delay, wait_event, set, map or call)");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'router', 'name': 1}]}",
 				  "$.nodes[0].name: expected string, got number");
 	expect_errors("{" HEAD "'nodes': [{'id': 'a', 'type': 'router', 'seconds': 5, 'next': 'b'}]}",
@@ -617,7 +617,7 @@ TEST(test_many_errors)
 				  "$.nodes[1].retry.max_attempts: must be between 1 and 10",
 				  "$.nodes[2].seconds: must be > 0 and <= 2592000",
 				  "$.nodes[3].id: duplicate id \"a\" (also $.nodes[0])",
-				  "$.nodes[3].type: unknown node type \"teleport\" (expected action, router, delay, wait_event, set or map)",
+				  "$.nodes[3].type: unknown node type \"teleport\" (expected action, router, delay, wait_event, set, map or call)",
 				  "$.edges[3].to: no node \"ghost\"",
 				  "$.edges[4]: self loop on node \"b\"",
 				  "$.edges: cycle a -> b -> c -> a");
@@ -816,6 +816,29 @@ TEST(test_map_nodes)
 #undef DO
 }
 
+TEST(test_call_nodes)
+{
+	expect_valid("{" HEAD "'nodes': [" HTTP_NODE("fetch") ", {'id': 'c', 'type': 'call', "
+				 "'workflow': 'notify-owner', 'payload': {'text': '{{steps.fetch.output.status}}'}}], "
+				 "'edges': [{'from': 'fetch', 'to': 'c'}]}");
+	expect_valid("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', "
+				 "'workflow': '6f1c2a9e-0000-4000-8000-000000000001'}]}");
+	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call'}]}",
+				  "$.nodes[0].workflow: required");
+	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': '', 'payload': 3, 'x': 1}]}",
+				  "$.nodes[0].workflow: must be 1 to 200 characters (a workflow id or name)",
+				  "$.nodes[0].payload: expected object, got number",
+				  "$.nodes[0].x: unknown field \"x\"");
+	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': '{{trigger_data.w}}', "
+				  "'payload': {'a': '{{item}}', 'b': '{{steps.zz.output}}'}}]}",
+				  "$.nodes[0].workflow: must be a workflow id or name, not a template",
+				  "$.nodes[0].payload.a: {{item}} is only available inside the \"do\" of a map node",
+				  "$.nodes[0].payload.b: no node \"zz\" for steps.zz");
+	/* a workflow calling itself by name */
+	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'w'}]}",
+				  "$.nodes[0].workflow: a workflow cannot call itself (\"w\")");
+}
+
 int
 main(void)
 {
@@ -836,5 +859,6 @@ main(void)
 	RUN(test_deep_nesting);
 	RUN(test_cron_agrees_with_scheduler);
 	RUN(test_map_nodes);
+	RUN(test_call_nodes);
 	return UNIT_SUMMARY();
 }

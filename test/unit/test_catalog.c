@@ -274,7 +274,7 @@ TEST(test_catalog_json)
 	CHECK(array_has(tt, "manual") && array_has(tt, "event") && array_has(tt, "table") &&
 		  array_has(tt, "webhook") && array_has(tt, "schedule"));
 
-	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cat, "node_types")), 6);
+	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cat, "node_types")), 7);
 	nt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cat, "node_types"), 0);
 	CHECK_STR(fdb_json_str(nt, "type"), "action");
 	CHECK(fdb_json_str(nt, "description") != NULL);

@@ -2357,6 +2357,59 @@ TEST(test_step_split)
 	CHECK_STR(id, "");
 }
 
+TEST(test_call_node)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'notify', "
+							"'payload': {'text': 'order {{trigger_data.id}}'}}, "
+							"{'id': 'after', 'type': 'set', 'values': {'s': '{{steps.c.output.status}}'}}], "
+							"'edges': [{'from': 'c', 'to': 'after'}]}", "{'id': 7}", NULL);
+	cJSON	   *ns;
+	double		due;
+
+	/* parks with what the database needs to start the child */
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(st(run, "c"), "waiting");
+	CHECK(same_json(cJSON_GetObjectItemCaseSensitive(nstate(run, "c"), "call"),
+					"{'workflow': 'notify', 'payload': {'text': 'order 7'}}"));
+	CHECK_STR(rstat(run, &due), "waiting");
+	CHECK(due == 0);
+	CHECK(!engine_waiting_for_event(run));
+	run = reincarnate(run, true);
+	CHECK_STR(adv(run, T0 + 10), "");
+	CHECK_STR(st(run, "c"), "waiting");
+
+	/* flowdb.resume_call: the child succeeded */
+	resume(run, "c", "{'status': 'succeeded', 'run_id': 'x', 'steps': {}}");
+	CHECK_STR(adv(run, T0 + 20), "");
+	CHECK_STR(evs(), "c:succeeded:1 after:succeeded:1");
+	CHECK(cJSON_GetObjectItemCaseSensitive(nstate(run, "c"), "call") == NULL);
+	CHECK(same_json(cJSON_GetObjectItemCaseSensitive(nstate(run, "after"), "output"),
+					"{'s': 'succeeded'}"));
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+
+	/* the child failed (or could not start): the node fails */
+	run = mkrun("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'w'}]}", NULL, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK(same_json(cJSON_GetObjectItemCaseSensitive(nstate(run, "c"), "call"),
+					"{'workflow': 'w', 'payload': {}}"));
+	ns = nstate(run, "c");
+	cJSON_DeleteItemFromObjectCaseSensitive(ns, "status");
+	cJSON_AddStringToObject(ns, "status", "resumed");
+	cJSON_AddStringToObject(ns, "call_error", "workflow \"w\" not found");
+	CHECK_STR(adv(run, T0 + 5), "");
+	CHECK_STR(evs(), "c:failed:1");
+	CHECK_STR(run->error, "node c failed: workflow \"w\" not found");
+	engine_run_free(run);
+
+	/* a payload template that does not resolve fails the node at once */
+	run = mkrun("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'w', "
+				"'payload': {'x': '{{trigger_data.nope}}'}}]}", NULL, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_CONTAINS(run->error, "node c failed: payload: path trigger_data.nope not found");
+	engine_run_free(run);
+}
+
 int
 main(void)
 {
@@ -2399,6 +2452,7 @@ main(void)
 	RUN_CLEAN(test_map_recover);
 	RUN_CLEAN(test_map_failing_run);
 	RUN_CLEAN(test_step_split);
+	RUN_CLEAN(test_call_node);
 
 	engine_events_free(&ev);
 	return UNIT_SUMMARY();

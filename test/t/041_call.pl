@@ -1,0 +1,155 @@
+# 041_call.pl: call nodes (a saved workflow run as a child run).
+#
+#   (a) a call by name: the child gets the rendered payload, the parent waits
+#       parked (status waiting, no lease: no worker slot held) while the
+#       child runs, then goes on with {"status", "run_id", "steps"} of the
+#       child; the runs name each other (parent_run_id, flow_status
+#       parent_run_id / children), exactly one child and one request.
+#   (b) a call by id; a call of a workflow that does not exist fails the
+#       node clearly; a child that fails fails the call node.
+#   (c) mutual recursion stops at the depth cap (5 nested runs); a workflow
+#       calling itself by name is refused by flow_save.
+#   (d) cancelling the parent cancels its waiting child.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use FindBin;
+use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
+use FlowdbTest;
+use FlowdbTools qw(wait_until save_workflow);
+
+my $true = JSON::PP::true;
+
+my $node = new_node('call');
+my $fake = start_fake({
+	'/notify' => [ { delay_ms => 1500, echo => $true } ],
+	'/broken' => [ { status => 400, body => { error => 'bad request' } } ],
+});
+
+sub q1 { return $node->safe_psql('postgres', $_[0]); }
+
+# a saved workflow "notify-owner": posts trigger_data.text
+my $notify = save_workflow($node, {
+		version => 1, name => 'notify-owner', trigger => { type => 'manual' },
+		nodes => [ http_node('post', $fake->url('/notify'), body => { text => '{{trigger_data.text}}' }) ] });
+like($notify, qr/^[0-9a-f-]{36}$/, 'notify-owner saved');
+
+sub caller_bp
+{
+	my ($ref, %o) = @_;
+	return blueprint(
+		name  => $o{name} // 'caller',
+		nodes => [
+			{ id => 'tell', type => 'call', workflow => $ref,
+			  payload => { text => 'order {{trigger_data.id}} paid' } },
+			{ id => 'after', type => 'set', values => {
+				status => '{{steps.tell.output.status}}',
+				sent   => '{{steps.tell.output.steps.post.body.json.text}}' } },
+		],
+		edges => [ chain('tell', 'after') ]);
+}
+
+########################################################################
+# (a) call by name
+########################################################################
+
+my $run = flow_execute($node, caller_bp('notify-owner'), { id => 42 });
+ok(wait_until($node, "SELECT count(*) = 1 FROM flowdb.runs WHERE parent_run_id = '$run'"),
+	'(a) the child run exists');
+my $child = q1("SELECT id FROM flowdb.runs WHERE parent_run_id = '$run'");
+ok(wait_until($node, "SELECT count(*) = 1 FROM flowdb.runs WHERE id = '$child' AND status = 'running'"),
+	'(a) the child is running');
+is(q1("SELECT status || ' ' || (lease_owner IS NULL) || ' ' || (state #>> '{nodes,tell,child}') FROM flowdb.runs WHERE id = '$run'"),
+	"waiting true $child", '(a) meanwhile the parent is parked (no lease) and names its child');
+is(wait_run($node, $run, 60), 'succeeded', '(a) the parent succeeded');
+is(q1("SELECT workflow_id || ' ' || parent_node || ' ' || status || ' ' || (payload ->> 'text') FROM flowdb.runs WHERE id = '$child'"),
+	"$notify tell succeeded order 42 paid", '(a) the child: the saved workflow, keyed by node, with the rendered payload');
+is_deeply(json_dec(q1("SELECT state #> '{nodes,after,output}' FROM flowdb.runs WHERE id = '$run'")),
+	{ status => 'succeeded', sent => 'order 42 paid' },
+	'(a) the parent used the child\'s status and step outputs');
+is(q1("SELECT state #>> '{nodes,tell,output,run_id}' FROM flowdb.runs WHERE id = '$run'"), $child,
+	'(a) the call output names the child run');
+my $st = json_dec(q1("SELECT flow_status('$run')"));
+is_deeply([ map { "$_->{id} $_->{node} $_->{status}" } @{ $st->{children} } ],
+	[ "$child tell succeeded" ], '(a) flow_status of the parent lists its child');
+is(json_dec(q1("SELECT flow_status('$child')"))->{parent_run_id}, $run,
+	'(a) flow_status of the child names its parent');
+is(scalar $fake->requests, 1, '(a) one request: one child run');
+is(q1("SELECT count(*) FROM flowdb.runs WHERE parent_run_id IS NOT NULL"), '1', '(a) exactly one child run');
+
+########################################################################
+# (b) by id, not found, failing child
+########################################################################
+
+$run = flow_execute($node, caller_bp($notify), { id => 7 });
+is(wait_run($node, $run, 60), 'succeeded', '(b) a call by id succeeded');
+is(q1("SELECT state #>> '{nodes,after,output,sent}' FROM flowdb.runs WHERE id = '$run'"), 'order 7 paid',
+	'(b) by id: the child ran with the payload');
+
+$run = flow_execute($node, caller_bp('no-such-flow'), { id => 1 });
+is(wait_run($node, $run, 60), 'failed', '(b) calling a missing workflow fails');
+like(q1("SELECT error FROM flowdb.runs WHERE id = '$run'"),
+	qr/^node tell failed: workflow "no-such-flow" not found/, '(b) with a clear error');
+is(q1("SELECT count(*) FROM flowdb.runs WHERE parent_run_id = '$run'"), '0', '(b) and no child run');
+
+save_workflow($node, {
+		version => 1, name => 'broken', trigger => { type => 'manual' },
+		nodes => [ http_node('post', $fake->url('/broken'), max_attempts => 1) ] });
+$run = flow_execute($node, caller_bp('broken'), { id => 2 });
+is(wait_run($node, $run, 60), 'failed', '(b) a failed child fails the call');
+$child = q1("SELECT id FROM flowdb.runs WHERE parent_run_id = '$run'");
+like(q1("SELECT error FROM flowdb.runs WHERE id = '$run'"),
+	qr/^node tell failed: called run \Q$child\E failed: node post failed: .*400/,
+	'(b) the error names the child run and its error');
+
+########################################################################
+# (c) depth cap, self call
+########################################################################
+
+for my $pair ([ 'ping', 'pong' ], [ 'pong', 'ping' ])
+{
+	save_workflow($node, {
+			version => 1, name => $pair->[0], trigger => { type => 'manual' },
+			nodes => [ { id => 'next', type => 'call', workflow => $pair->[1] } ] });
+}
+$run = flow_execute($node, blueprint(name => 'top', nodes => [ { id => 'go', type => 'call', workflow => 'ping' } ]), {});
+is(wait_run($node, $run, 90), 'failed', '(c) endless mutual calls end: the top run failed');
+is(q1(qq{
+	WITH RECURSIVE d(id, n) AS (SELECT '$run'::uuid, 0
+	  UNION ALL SELECT r.id, d.n + 1 FROM d JOIN flowdb.runs r ON r.parent_run_id = d.id)
+	SELECT max(n) || ' ' || count(*) FROM d}), '5 6', '(c) 5 nested child runs below the top one, no more');
+like(q1(qq{SELECT error FROM flowdb.runs r WHERE r.parent_run_id IS NOT NULL
+	AND NOT EXISTS (SELECT FROM flowdb.runs c WHERE c.parent_run_id = r.id)
+	AND r.blueprint ->> 'name' IN ('ping', 'pong') ORDER BY created_at DESC LIMIT 1}),
+	qr/call depth limit reached/, '(c) the deepest run failed on the depth cap');
+
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT flow_save(' . sql_json({
+		version => 1, name => 'selfish', trigger => { type => 'manual' },
+		nodes => [ { id => 'me', type => 'call', workflow => 'selfish' } ] }) . ')');
+like($err, qr/\$\.nodes\[0\]\.workflow: a workflow cannot call itself \("selfish"\)/,
+	'(c) flow_save refuses a workflow calling itself by name');
+
+########################################################################
+# (d) cancel cascades
+########################################################################
+
+save_workflow($node, {
+		version => 1, name => 'wait-forever', trigger => { type => 'manual' },
+		nodes => [ { id => 'w', type => 'wait_event', event => 'never.happens' } ] });
+$run = flow_execute($node, caller_bp('wait-forever'), { id => 3 });
+ok(wait_until($node, "SELECT count(*) = 1 FROM flowdb.runs WHERE parent_run_id = '$run' AND status = 'waiting'"),
+	'(d) the child is waiting');
+$child = q1("SELECT id FROM flowdb.runs WHERE parent_run_id = '$run'");
+is(q1("SELECT flow_cancel('$run')"), 't', '(d) the parent is canceled');
+is(q1("SELECT status || ': ' || error FROM flowdb.runs WHERE id = '$child'"),
+	"canceled: canceled with its parent run $run", '(d) its child is canceled with it');
+usleep(500_000);
+is(q1("SELECT status FROM flowdb.runs WHERE id = '$run'"), 'canceled', '(d) the parent stays canceled');
+
+$fake->stop;
+$node->stop;
+done_testing();
