@@ -72,3 +72,10 @@ WHERE nt ->> 'type' = 'call' ORDER BY o;
 SELECT attname, format_type(atttypid, atttypmod) AS type
 FROM pg_attribute WHERE attrelid = 'flowdb.runs'::regclass AND attname IN ('parent_run_id', 'parent_node')
 ORDER BY attnum;
+
+-- a map over a sub-workflow: "do" holds only "workflow"
+SELECT * FROM pg_temp.problems('{"version": 1, "name": "Fan out", "trigger": {"type": "manual"},
+  "nodes": [
+    {"id": "ok", "type": "map", "items": "{{trigger_data.l}}", "do": {"workflow": "remind-one"}},
+    {"id": "bad", "type": "map", "items": "{{trigger_data.l}}",
+     "do": {"workflow": "Fan out", "params": {"x": 1}}}]}');

@@ -3120,7 +3120,10 @@ $$;
 ------------------------------------------------------------------------
 
 ALTER TABLE flowdb.runs
-	ADD COLUMN parent_run_id uuid REFERENCES flowdb.runs (id) ON DELETE SET NULL,
+	-- the run whose call node started this one; no foreign key (a
+	-- self-reference would make pg_dump's data-only dump of the table
+	-- circular), so a pruned parent leaves the id behind
+	ADD COLUMN parent_run_id uuid,
 	-- the calling node: "<node id>", "<node id>#<flow_retry count>" after
 	-- flow_retry (each retry calls afresh)
 	ADD COLUMN parent_node text;
@@ -3207,9 +3210,10 @@ END
 $$;
 
 -- flowdb.start_calls: BEFORE UPDATE trigger on runs.  Every waiting call
--- node of the new state gets its child run (the same one at every commit:
--- it is keyed by run and node) in this transaction; a call that cannot
--- start is resumed with its problem, which fails the node.
+-- node of the new state, and every waiting item of a map over a workflow,
+-- gets its child run (the same one at every commit: it is keyed by run and
+-- node, "<node>[<index>]" for an item) in this transaction; a call that
+-- cannot start is resumed with its problem, which fails the node (item).
 CREATE FUNCTION flowdb.start_calls() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -3217,18 +3221,27 @@ AS $$
 DECLARE
 	k text;
 	v jsonb;
+	i text;
+	path text[];
 	key text;
 	res record;
 	retries integer := coalesce((NEW.state ->> 'retries')::integer, 0);
 BEGIN
-	FOR k, v IN SELECT * FROM jsonb_each(NEW.state -> 'nodes') LOOP
+	FOR k, i, v IN
+		SELECT n.key, NULL, n.value FROM jsonb_each(NEW.state -> 'nodes') n
+		UNION ALL
+		SELECT n.key, a.key, a.value FROM jsonb_each(NEW.state -> 'nodes') n,
+			jsonb_each(CASE WHEN jsonb_typeof(n.value #> '{map,active}') = 'object'
+							THEN n.value #> '{map,active}' ELSE '{}' END) a
+	LOOP
 		CONTINUE WHEN v ->> 'status' IS DISTINCT FROM 'waiting' OR NOT v ? 'call' OR v ? 'child';
-		key := k || CASE WHEN retries > 0 THEN '#' || retries ELSE '' END;
+		path := CASE WHEN i IS NULL THEN ARRAY['nodes', k] ELSE ARRAY['nodes', k, 'map', 'active', i] END;
+		key := k || coalesce('[' || i || ']', '') || CASE WHEN retries > 0 THEN '#' || retries ELSE '' END;
 		res := flowdb.start_call(NEW, key, v -> 'call');
 		IF res.child IS NOT NULL THEN
-			NEW.state := jsonb_set(NEW.state, ARRAY['nodes', k], v || jsonb_build_object('child', res.child));
+			NEW.state := jsonb_set(NEW.state, path, v || jsonb_build_object('child', res.child));
 		ELSE
-			NEW.state := jsonb_set(NEW.state, ARRAY['nodes', k],
+			NEW.state := jsonb_set(NEW.state, path,
 								   v || jsonb_build_object('status', 'resumed', 'call_error', res.problem));
 			IF NEW.lease_owner IS NULL THEN
 				NEW.next_at := now();
@@ -3241,7 +3254,8 @@ $$;
 
 CREATE TRIGGER runs_start_calls BEFORE UPDATE ON flowdb.runs
 	FOR EACH ROW
-	WHEN (NEW.state @? '$.nodes.* ? (@.status == "waiting" && exists (@.call) && !(exists (@.child)))')
+	WHEN (NEW.state @? '$.nodes.* ? (@.status == "waiting" && exists (@.call) && !(exists (@.child)))'
+		  OR NEW.state @? '$.nodes.*.map.active.* ? (@.status == "waiting" && exists (@.call) && !(exists (@.child)))')
 	EXECUTE FUNCTION flowdb.start_calls();
 
 -- flowdb.resume_call: resume the call node of run parent_id whose child
@@ -3254,6 +3268,7 @@ AS $$
 DECLARE
 	p flowdb.runs;
 	k text;
+	i text;
 	v jsonb;
 BEGIN
 	SELECT * INTO p FROM flowdb.runs WHERE id = parent_id FOR UPDATE;
@@ -3261,10 +3276,17 @@ BEGIN
 	   OR p.status IN ('succeeded', 'failed', 'canceled') THEN
 		RETURN;
 	END IF;
-	FOR k, v IN SELECT * FROM jsonb_each(p.state -> 'nodes') LOOP
+	FOR k, i, v IN
+		SELECT n.key, NULL, n.value FROM jsonb_each(p.state -> 'nodes') n
+		UNION ALL
+		SELECT n.key, a.key, a.value FROM jsonb_each(p.state -> 'nodes') n,
+			jsonb_each(CASE WHEN jsonb_typeof(n.value #> '{map,active}') = 'object'
+							THEN n.value #> '{map,active}' ELSE '{}' END) a
+	LOOP
 		CONTINUE WHEN v ->> 'status' IS DISTINCT FROM 'waiting' OR v ->> 'child' IS DISTINCT FROM child.id::text;
 		UPDATE flowdb.runs r
-		SET state = jsonb_set(r.state, ARRAY['nodes', k],
+		SET state = jsonb_set(r.state,
+				CASE WHEN i IS NULL THEN ARRAY['nodes', k] ELSE ARRAY['nodes', k, 'map', 'active', i] END,
 				v || jsonb_build_object('status', 'resumed', 'output', flowdb.call_result(child))
 				  || CASE WHEN child.status = 'succeeded' THEN '{}'::jsonb
 						  ELSE jsonb_build_object('call_error',
@@ -3306,8 +3328,10 @@ BEGIN
 	FOR c IN
 		SELECT ch.* FROM flowdb.runs ch
 		WHERE ch.parent_run_id = NEW.id AND ch.status IN ('succeeded', 'failed', 'canceled')
-		  AND jsonb_path_exists(NEW.state, '$.nodes.* ? (@.status == "waiting" && @.child == $c)',
-								jsonb_build_object('c', ch.id::text))
+		  AND (jsonb_path_exists(NEW.state, '$.nodes.* ? (@.status == "waiting" && @.child == $c)',
+								 jsonb_build_object('c', ch.id::text))
+			   OR jsonb_path_exists(NEW.state, '$.nodes.*.map.active.* ? (@.status == "waiting" && @.child == $c)',
+									jsonb_build_object('c', ch.id::text)))
 	LOOP
 		PERFORM flowdb.resume_call(NEW.id, c);
 	END LOOP;
@@ -3319,7 +3343,8 @@ CREATE TRIGGER runs_resume_parked_calls AFTER UPDATE OF lease_owner ON flowdb.ru
 	FOR EACH ROW
 	WHEN (NEW.lease_owner IS NULL AND OLD.lease_owner IS NOT NULL
 		  AND NEW.status NOT IN ('succeeded', 'failed', 'canceled')
-		  AND NEW.state @? '$.nodes.* ? (@.status == "waiting" && exists (@.child))')
+		  AND (NEW.state @? '$.nodes.* ? (@.status == "waiting" && exists (@.child))'
+			   OR NEW.state @? '$.nodes.*.map.active.* ? (@.status == "waiting" && exists (@.child))'))
 	EXECUTE FUNCTION flowdb.resume_parked_calls();
 
 -- flowdb.cancel_children: AFTER UPDATE trigger on runs; a canceled run

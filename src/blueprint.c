@@ -1031,6 +1031,15 @@ check_map(BpState *st, int idx, const cJSON *node, const char *path)
 		bp_err(st, p, "required");
 	else if (!cJSON_IsObject(act))
 		bp_err(st, p, "expected object, got %s", json_type_name(act));
+	else if (cJSON_HasObjectItem(act, "workflow"))
+	{
+		/* a child run of a saved workflow per item, the item as trigger_data */
+		static const char *const wf_keys[] = {"workflow", NULL};
+
+		check_call(st, idx, act, p, st->self_name);
+		check_unknown_keys(st, act, p, wf_keys, NULL,
+						   " (a sub-workflow \"do\" takes only \"workflow\": the item is its trigger_data)");
+	}
 	else
 	{
 		st->in_map_do = true;

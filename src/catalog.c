@@ -83,7 +83,7 @@ static const ToolParam map_fields[] = {
 	{"items", PT_ANY, true,
 	"The list to go over: an array, or a template that renders to one, e.g. \"{{steps.fetch.output.body.customers}}\"."},
 	{"do", PT_OBJECT, true,
-	"The action to run once per item: service, task, params, credential?, retry?, timeout_ms?.  Inside it {{item}} is the current item and {{index}} its position (from 0)."},
+	"The action to run once per item: service, task, params, credential?, retry?, timeout_ms?.  Inside it {{item}} is the current item and {{index}} its position (from 0).  Or {\"workflow\": \"<id or name>\"}: a child run of that saved workflow per item, the item as its trigger_data."},
 	{"concurrency", PT_INTEGER, false, "Items in flight at once, 1..100 (default 10)."},
 	{"on_item_error", PT_STRING, false,
 	"\"fail\" (default): the first item that fails after its retries fails the node; \"continue\": its result is {\"error\": ...} and the others go on."},

@@ -1336,6 +1336,8 @@ engine_run_status(EngineRun *run, double *next_due_ms)
 					else if (d == 0)
 						due = 1;
 				}
+				else if (ist && strcmp(ist, "waiting") == 0)
+					waiting = true;	/* on its child run */
 				else
 					open = true;
 			}
@@ -1621,6 +1623,10 @@ map_advance(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 	int			nactive = 0;
 	int			conc = get_int(node, "concurrency", ENGINE_DEFAULT_MAP_CONCURRENCY);
 	bool		changed = false;
+	const cJSON *act = cJSON_GetObjectItemCaseSensitive(node, "do");
+	const char *workflow = act ? fdb_json_str(act, "workflow") : NULL;
+	int			ndone = 0;
+	int		   *done = NULL;
 
 	if (!cJSON_IsObject(m) || !cJSON_IsObject(active) ||
 		!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "items")))
@@ -1632,6 +1638,51 @@ map_advance(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 		conc = 1;
 	nitems = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "items"));
 	next = get_int(m, "next", 0);
+
+	/* sub-workflow items whose child run ended (flowdb.resume_call) */
+	cJSON_ArrayForEach(a, active)
+	{
+		const char *st = fdb_json_str(a, "status");
+
+		if (st != NULL && strcmp(st, "resumed") == 0)
+		{
+			int		   *grown = realloc(done, sizeof(int) * (ndone + 1));
+
+			if (grown == NULL)
+				abort();
+			done = grown;
+			done[ndone++] = atoi(a->string);
+		}
+	}
+	for (int i = 0; i < ndone && strcmp(node_status(run, id), "running") == 0; i++)
+	{
+		char		key[16];
+		cJSON	   *ia;
+		cJSON	   *out;
+		char	   *cerr;
+
+		snprintf(key, sizeof(key), "%d", done[i]);
+		ia = cJSON_GetObjectItemCaseSensitive(active, key);
+		out = cJSON_DetachItemFromObjectCaseSensitive(ia, "output");
+		cerr = fdb_json_str(ia, "call_error") ? fdb_strdup(fdb_json_str(ia, "call_error")) : NULL;
+		if (cerr)
+		{
+			cJSON_Delete(out);
+			out = NULL;
+		}
+		else if (out == NULL)
+			out = cJSON_CreateObject();
+		map_item_done(run, id, done[i],
+					  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ia, "call"),
+																	 "payload"), true),
+					  out, cerr,
+					  get_double(ia, "started", now_ms), now_ms, ev);
+		free(cerr);
+		changed = true;
+	}
+	free(done);
+	if (strcmp(node_status(run, id), "running") != 0)
+		return changed;			/* an item failed the map */
 
 	cJSON_ArrayForEach(a, active)
 	{
@@ -1656,11 +1707,26 @@ map_advance(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 		cJSON	   *item = cJSON_CreateObject();
 
 		snprintf(key, sizeof(key), "%d", next);
-		cJSON_AddStringToObject(item, "status", "running");
 		cJSON_AddNumberToObject(item, "attempt", 1);
 		cJSON_AddNumberToObject(item, "started", now_ms);
-		cJSON_AddItemToObject(active, key, item);
-		push_dispatch(out, n, cap, fdb_asprintf("%s[%d]", id, next));
+		if (workflow != NULL)
+		{
+			/* a child run per item, started by the commit (flowdb.start_calls) */
+			cJSON	   *call = cJSON_AddObjectToObject(item, "call");
+
+			cJSON_AddStringToObject(item, "status", "waiting");
+			cJSON_AddStringToObject(call, "workflow", workflow);
+			cJSON_AddItemToObject(call, "payload",
+								  cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "items"),
+																	 next), true));
+			cJSON_AddItemToObject(active, key, item);
+		}
+		else
+		{
+			cJSON_AddStringToObject(item, "status", "running");
+			cJSON_AddItemToObject(active, key, item);
+			push_dispatch(out, n, cap, fdb_asprintf("%s[%d]", id, next));
+		}
 		next++;
 		nactive++;
 		changed = true;

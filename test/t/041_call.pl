@@ -10,6 +10,10 @@
 #   (c) mutual recursion stops at the depth cap (5 nested runs); a workflow
 #       calling itself by name is refused by flow_save.
 #   (d) cancelling the parent cancels its waiting child.
+#   (e) a map over a sub-workflow: one child run per item (the item as its
+#       trigger_data, keyed <node>[<index>]), at most "concurrency" at once,
+#       results in item order; failed children with on_item_error continue;
+#       cancelling the parent cancels every child of the map.
 use strict;
 use warnings;
 
@@ -28,6 +32,7 @@ my $node = new_node('call');
 my $fake = start_fake({
 	'/notify' => [ { delay_ms => 1500, echo => $true } ],
 	'/broken' => [ { status => 400, body => { error => 'bad request' } } ],
+	'/one' => [ { delay_ms => 400, echo => $true } ],
 });
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
@@ -149,6 +154,52 @@ is(q1("SELECT status || ': ' || error FROM flowdb.runs WHERE id = '$child'"),
 	"canceled: canceled with its parent run $run", '(d) its child is canceled with it');
 usleep(500_000);
 is(q1("SELECT status FROM flowdb.runs WHERE id = '$run'"), 'canceled', '(d) the parent stays canceled');
+
+########################################################################
+# (e) map over a sub-workflow
+########################################################################
+
+save_workflow($node, {
+		version => 1, name => 'remind-one', trigger => { type => 'manual' },
+		nodes => [ http_node('post', $fake->url('/one'), body => { name => '{{trigger_data.name}}' }) ] });
+sub map_wf_bp
+{
+	my ($wf, %o) = @_;
+	return blueprint(name => 'fan-out', nodes => [ {
+		id => 'remind', type => 'map', items => '{{trigger_data.customers}}',
+		concurrency => 2, do => { workflow => $wf }, %o } ]);
+}
+my $customers = { customers => [ map { { name => "c$_" } } 0 .. 5 ] };
+$fake->reset;
+$run = flow_execute($node, map_wf_bp('remind-one'), $customers);
+is(wait_run($node, $run, 90), 'succeeded', '(e) the map over a sub-workflow succeeded');
+is(q1("SELECT string_agg(parent_node || '=' || (payload ->> 'name') || ':' || status, ',' ORDER BY created_at)
+	FROM flowdb.runs WHERE parent_run_id = '$run'"),
+	join(',', map { "remind[$_]=c$_:succeeded" } 0 .. 5),
+	'(e) one child run per item, keyed by node and index, the item as trigger_data');
+my $res = json_dec(q1("SELECT state #> '{nodes,remind,output}' FROM flowdb.runs WHERE id = '$run'"));
+is_deeply([ map { $_->{steps}{post}{body}{json}{name} } @{ $res->{results} } ], [ map { "c$_" } 0 .. 5 ],
+	'(e) results in item order, each the child\'s step outputs');
+is("$res->{succeeded}/$res->{failed}", '6/0', '(e) 6 succeeded');
+is($fake->stats->{max_inflight}, 2, '(e) at most 2 children at once (concurrency 2), and 2 did overlap');
+is(q1("SELECT count(*) FROM flowdb.workflow_logs WHERE run_id = '$run' AND node_id = 'remind' AND item IS NOT NULL AND status = 'succeeded'"),
+	'6', '(e) one log row per item');
+
+$run = flow_execute($node, map_wf_bp('broken', on_item_error => 'continue'), { customers => [ 1, 2 ] });
+is(wait_run($node, $run, 60), 'succeeded', '(e) continue: failed children do not fail the map');
+$res = json_dec(q1("SELECT state #> '{nodes,remind,output}' FROM flowdb.runs WHERE id = '$run'"));
+is("$res->{succeeded}/$res->{failed}", '0/2', '(e) continue: 2 failed');
+like($res->{results}[1]{error} // '', qr/^called run [0-9a-f-]{36} failed: node post failed/,
+	'(e) continue: the result names the failed child');
+
+$run = flow_execute($node, map_wf_bp('wait-forever'), { customers => [ 1, 2, 3 ] });
+ok(wait_until($node, "SELECT count(*) = 2 FROM flowdb.runs WHERE parent_run_id = '$run' AND status = 'waiting'"),
+	'(e) two children (concurrency 2) are waiting');
+is(q1("SELECT status || ' ' || (lease_owner IS NULL) FROM flowdb.runs WHERE id = '$run'"), 'waiting true',
+	'(e) the parent is parked meanwhile');
+is(q1("SELECT flow_cancel('$run')"), 't', '(e) the parent is canceled');
+is(q1("SELECT string_agg(status, ',') FROM flowdb.runs WHERE parent_run_id = '$run'"), 'canceled,canceled',
+	'(e) every child of the map is canceled with it');
 
 $fake->stop;
 $node->stop;

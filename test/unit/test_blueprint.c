@@ -834,6 +834,16 @@ TEST(test_call_nodes)
 				  "$.nodes[0].workflow: must be a workflow id or name, not a template",
 				  "$.nodes[0].payload.a: {{item}} is only available inside the \"do\" of a map node",
 				  "$.nodes[0].payload.b: no node \"zz\" for steps.zz");
+	/* a map over a sub-workflow */
+	expect_valid("{" HEAD "'nodes': [{'id': 'm', 'type': 'map', 'items': '{{trigger_data.l}}', "
+				 "'do': {'workflow': 'remind-one'}}]}");
+	expect_errors("{" HEAD "'nodes': [{'id': 'm', 'type': 'map', 'items': '{{trigger_data.l}}', "
+				  "'do': {'workflow': 'w', 'service': 'http'}}]}",
+				  "$.nodes[0].do.workflow: a workflow cannot call itself (\"w\")",
+				  "$.nodes[0].do.service: unknown field \"service\" (a sub-workflow \"do\" takes only \"workflow\": the item is its trigger_data)");
+	expect_errors("{" HEAD "'nodes': [{'id': 'm', 'type': 'map', 'items': '{{trigger_data.l}}', "
+				  "'do': {'workflow': 5}}]}",
+				  "$.nodes[0].do.workflow: expected string, got number");
 	/* a workflow calling itself by name */
 	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'w'}]}",
 				  "$.nodes[0].workflow: a workflow cannot call itself (\"w\")");

@@ -2410,6 +2410,58 @@ TEST(test_call_node)
 	engine_run_free(run);
 }
 
+TEST(test_map_workflow)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [{'id': 'm', 'type': 'map', 'items': '{{trigger_data.items}}', "
+							"'concurrency': 2, 'on_item_error': 'continue', 'do': {'workflow': 'remind-one'}}]}",
+							ITEMS5, NULL);
+	cJSON	   *active;
+	cJSON	   *a;
+	double		due;
+
+	/* no request: two items park on their child runs */
+	CHECK_STR(adv(run, T0), "");
+	active = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nstate(run, "m"), "map"),
+											  "active");
+	CHECK(same_json(active, "{'0': {'attempt': 1, 'started': 1767225600000, 'status': 'waiting', "
+					"'call': {'workflow': 'remind-one', 'payload': {'name': 'a'}}}, "
+					"'1': {'attempt': 1, 'started': 1767225600000, 'status': 'waiting', "
+					"'call': {'workflow': 'remind-one', 'payload': {'name': 'b'}}}}"));
+	CHECK_STR(rstat(run, &due), "waiting");
+	CHECK(due == 0);
+	run = reincarnate(run, true);
+	CHECK_STR(adv(run, T0 + 1), "");
+
+	/* flowdb.resume_call: child 1 succeeded, child 0 failed */
+	active = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nstate(run, "m"), "map"),
+											  "active");
+	a = cJSON_GetObjectItemCaseSensitive(active, "1");
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "status", cJSON_CreateString("resumed"));
+	cJSON_AddItemToObject(a, "output", JQ("{'status': 'succeeded', 'steps': {'post': 1}}"));
+	a = cJSON_GetObjectItemCaseSensitive(active, "0");
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "status", cJSON_CreateString("resumed"));
+	cJSON_AddStringToObject(a, "call_error", "called run x failed: boom");
+	CHECK_STR(adv(run, T0 + 10), "");
+	CHECK_STR(evs(), "m[0]:failed:1 m[1]:succeeded:1");
+	CHECK_INT(cJSON_GetArraySize(active), 2);	/* items 2 and 3 started */
+	CHECK(cJSON_GetObjectItemCaseSensitive(active, "2") != NULL);
+	CHECK_STR(rstat(run, NULL), "waiting");
+	for (int i = 2; i < 5; i++)
+	{
+		char		key[8];
+
+		snprintf(key, sizeof(key), "%d", i);
+		a = cJSON_GetObjectItemCaseSensitive(active, key);
+		cJSON_ReplaceItemInObjectCaseSensitive(a, "status", cJSON_CreateString("resumed"));
+		cJSON_AddItemToObject(a, "output", cJSON_CreateNumber(i));
+		CHECK_STR(adv(run, T0 + 20 + i), "");
+	}
+	CHECK_STR(st(run, "m"), "succeeded");
+	CHECK_STR(mout(run, "m"), "{\"results\":[{\"error\":\"called run x failed: boom\"},"
+			  "{\"status\":\"succeeded\",\"steps\":{\"post\":1}},2,3,4],\"succeeded\":4,\"failed\":1}");
+	engine_run_free(run);
+}
+
 int
 main(void)
 {
@@ -2453,6 +2505,7 @@ main(void)
 	RUN_CLEAN(test_map_failing_run);
 	RUN_CLEAN(test_step_split);
 	RUN_CLEAN(test_call_node);
+	RUN_CLEAN(test_map_workflow);
 
 	engine_events_free(&ev);
 	return UNIT_SUMMARY();
