@@ -7,10 +7,13 @@
 #      WhatsApp and tells #sales on Slack when the amount is over 5000,
 #      all in sandbox mode (requests land in flowdb.outbox);
 #   3. a schedule trigger firing without any manual setup;
-#   4. a workflow drafted from one sentence (flow_draft), activated and fired;
-#   5. typed and spoken commands (intent_parse; the WAV is made by espeak-ng
+#   4. "remind every customer with an overdue invoice": a map node over a
+#      list fetched from the local server, one WhatsApp message per
+#      customer, two at a time (sandbox: no WhatsApp credential yet);
+#   5. a workflow drafted from one sentence (flow_draft), activated and fired;
+#   6. typed and spoken commands (intent_parse; the WAV is made by espeak-ng
 #      and sox at demo time) and the runs they start;
-#   6. a two-message WhatsApp conversation through the signed Twilio
+#   7. a two-message WhatsApp conversation through the signed Twilio
 #      webhooks (whatsapp_webhook, whatsapp_twiml_webhook).
 # Everything is removed at the end.
 set -euo pipefail
@@ -54,6 +57,11 @@ cat >"$DEMO/script.json" <<'EOF'
                      "phone": "+919876543210", "amount": 7500,
                      "items": [{"sku": "TEA-1", "qty": 3}]}}],
   "POST /crm/notes": [{"status": 201, "body": {"note_id": "n_1001"}}],
+  "GET /invoices/overdue": [{"status": 200, "body": {"customers": [
+      {"name": "Ravi", "phone": "+919876543210", "invoice": "INV-101", "amount": 7500},
+      {"name": "Meena", "phone": "+919812345678", "invoice": "INV-107", "amount": 1200},
+      {"name": "Arjun", "phone": "+919900011122", "invoice": "INV-112", "amount": 560},
+      {"name": "Fatima", "phone": "+919833344455", "invoice": "INV-115", "amount": 3100}]}}],
   "POST /notify": [{"status": 503, "body": "busy"},
                    {"status": 200, "body": {"delivered": true}}]
 }
@@ -177,10 +185,6 @@ psql_demo -c "SELECT w.name, r.status, l.output FROM flowdb.runs r
               JOIN flowdb.workflow_logs l ON l.run_id = r.id
               WHERE w.name = 'Every minute'"
 
-# the AI half: everything below runs offline (no model, no network) and in
-# sandbox mode, so even requests made with the stored credentials land in
-# flowdb.outbox
-psql_demo -q -c "ALTER SYSTEM SET flowdb.sandbox = 'on'" -c "SELECT pg_reload_conf()" >/dev/null
 # outbox ROWS_AFTER_ID: the sandboxed requests queued since then
 show_outbox() {
 	psql_demo -c "SELECT o.id, o.service || '.' || o.task AS request, o.method, o.url,
@@ -188,6 +192,36 @@ show_outbox() {
 	              FROM flowdb.outbox o WHERE o.id > $1 ORDER BY o.id"
 }
 outbox_mark() { psql_demo -Atc "SELECT coalesce(max(id), 0) FROM flowdb.outbox"; }
+echo
+echo "== 4. remind every customer with an overdue invoice: a map over a fetched list (WhatsApp, sandbox)"
+MARK=$(outbox_mark)
+RUN=$(psql_demo -Atc "SELECT flow_execute(\$\$
+{\"version\": 1, \"name\": \"Remind overdue invoices\", \"trigger\": {\"type\": \"manual\"},
+ \"nodes\": [
+  {\"id\": \"fetch\", \"type\": \"action\", \"service\": \"http\", \"task\": \"request\",
+   \"params\": {\"url\": \"http://127.0.0.1:$SRV/invoices/overdue\"}},
+  {\"id\": \"remind\", \"type\": \"map\", \"items\": \"{{steps.fetch.output.body.customers}}\",
+   \"concurrency\": 2, \"on_item_error\": \"continue\",
+   \"do\": {\"service\": \"whatsapp\", \"task\": \"send_message\",
+     \"params\": {\"to\": \"{{item.phone}}\",
+       \"body\": \"Hi {{item.name}}, invoice {{item.invoice}} for Rs {{item.amount}} is overdue. Pay here: https://shop.example/pay/{{item.invoice}}\"}}},
+  {\"id\": \"report\", \"type\": \"set\",
+   \"values\": {\"reminded\": \"{{steps.remind.output.succeeded}}\", \"failed\": \"{{steps.remind.output.failed}}\"}}],
+ \"edges\": [{\"from\": \"fetch\", \"to\": \"remind\"}, {\"from\": \"remind\", \"to\": \"report\"}]}
+\$\$::jsonb, '{}')")
+wait_run "$RUN"
+echo "one log row per customer (workflow_logs.item), then the map node's own:"
+psql_demo -c "SELECT node_id, item, status, attempt, left(coalesce(error, output::text, ''), 70) AS output_or_error
+              FROM flowdb.workflow_logs WHERE run_id = '$RUN' ORDER BY id"
+psql_demo -c "SELECT state #> '{nodes,report,output}' AS report FROM flowdb.runs WHERE id = '$RUN'"
+echo "sandbox outbox (no WhatsApp credential yet): one message per customer, step <node>[<index>]"
+psql_demo -c "SELECT o.id, o.node_id, o.service || '.' || o.task AS request, left(o.body, 100) AS body
+              FROM flowdb.outbox o WHERE o.id > $MARK ORDER BY o.id"
+
+# the AI half: everything below runs offline (no model, no network) and in
+# sandbox mode, so even requests made with the stored credentials land in
+# flowdb.outbox
+psql_demo -q -c "ALTER SYSTEM SET flowdb.sandbox = 'on'" -c "SELECT pg_reload_conf()" >/dev/null
 # wait_runs_after TS: wait for every run created after TS to finish
 wait_runs_after() {
 	for r in $(psql_demo -Atc "SELECT id FROM flowdb.runs WHERE created_at > '$1' ORDER BY created_at"); do
@@ -196,7 +230,7 @@ wait_runs_after() {
 }
 
 echo
-echo "== 4. a workflow drafted from a sentence (flow_draft, offline drafter)"
+echo "== 5. a workflow drafted from a sentence (flow_draft, offline drafter)"
 PROMPT='When a payment is captured on Razorpay, thank the customer on WhatsApp and if the amount is over 5000 tell #sales on Slack'
 echo "prompt: $PROMPT"
 WF=$(psql_demo -Atc "SELECT flow_draft(\$p\$$PROMPT\$p\$)")
@@ -227,7 +261,7 @@ echo "sandbox outbox of that run:"
 show_outbox "$MARK"
 
 echo
-echo "== 5. commands: typed and spoken (intent_parse, offline parser and speech recogniser)"
+echo "== 6. commands: typed and spoken (intent_parse, offline parser and speech recogniser)"
 # intent_parse prints one command's answer: status, reply, analysis
 say() {
 	psql_demo -c "SELECT r ->> 'status' AS status, r ->> 'reply' AS reply,
@@ -265,7 +299,7 @@ psql_demo -c "SELECT r.blueprint #>> '{nodes,0,service}' || '.' || (r.blueprint 
 show_outbox "$MARK"
 
 echo
-echo "== 6. a WhatsApp conversation with the shop owner (Twilio webhook, signed)"
+echo "== 7. a WhatsApp conversation with the shop owner (Twilio webhook, signed)"
 psql_demo -c "SELECT flow_set_credential('whatsapp', 'default', '{\"account_sid\": \"ACdemo\",
 	\"auth_token\": \"demo_twilio_token\", \"from\": \"+14155238886\", \"owner_numbers\": [\"+91 98765 43210\"]}')" >/dev/null
 psql_demo -q -c "ALTER SYSTEM SET flowdb.public_url = 'https://api.myshop.example'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -325,6 +359,7 @@ psql_demo -c "SELECT direction, contact, coalesce(body, '(the link, once the run
               FROM flowdb.messages ORDER BY id"
 echo "sandbox outbox: the payment link request and the WhatsApp replies"
 show_outbox "$MARK"
+
 psql_demo -q -c "ALTER SYSTEM RESET flowdb.sandbox" -c "ALTER SYSTEM RESET flowdb.public_url" -c "SELECT pg_reload_conf()" >/dev/null
 
 echo
