@@ -5,8 +5,11 @@
 #       child runs, then goes on with {"status", "run_id", "steps"} of the
 #       child; the runs name each other (parent_run_id, flow_status
 #       parent_run_id / children), exactly one child and one request.
+#       Next to a busy branch (the parent committed several times while a
+#       worker holds it) there is still exactly one child.
 #   (b) a call by id; a call of a workflow that does not exist fails the
-#       node clearly; a child that fails fails the call node.
+#       node clearly, as does another owner's workflow (by id or name); a
+#       child that fails fails the call node.
 #   (c) mutual recursion stops at the depth cap (5 nested runs); a workflow
 #       calling itself by name is refused by flow_save.
 #   (d) cancelling the parent cancels its waiting child.
@@ -86,6 +89,20 @@ is(json_dec(q1("SELECT flow_status('$child')"))->{parent_run_id}, $run,
 is(scalar $fake->requests, 1, '(a) one request: one child run');
 is(q1("SELECT count(*) FROM flowdb.runs WHERE parent_run_id IS NOT NULL"), '1', '(a) exactly one child run');
 
+# the parent keeps going on another branch while the child runs: it is
+# committed several times while a worker holds it (its in-memory state
+# never learns the child's id), yet there is exactly one child
+$fake->reset;
+$run = flow_execute($node, blueprint(name => 'two-branches', nodes => [
+		{ id => 'tell', type => 'call', workflow => 'notify-owner', payload => { text => 'x' } },
+		http_node('b1', $fake->url('/one')), http_node('b2', $fake->url('/one')),
+		http_node('b3', $fake->url('/one')) ],
+	edges => [ chain('b1', 'b2', 'b3') ]), {});
+is(wait_run($node, $run, 60), 'succeeded', '(a) call next to a busy branch: succeeded');
+is(q1("SELECT count(*) || ' ' || min(parent_node) FROM flowdb.runs WHERE parent_run_id = '$run'"), '1 tell',
+	'(a) call next to a busy branch: exactly one child');
+is(scalar(grep { $_->{path} eq '/notify' } $fake->requests), 1, '(a) call next to a busy branch: one request');
+
 ########################################################################
 # (b) by id, not found, failing child
 ########################################################################
@@ -100,6 +117,20 @@ is(wait_run($node, $run, 60), 'failed', '(b) calling a missing workflow fails');
 like(q1("SELECT error FROM flowdb.runs WHERE id = '$run'"),
 	qr/^node tell failed: workflow "no-such-flow" not found/, '(b) with a clear error');
 is(q1("SELECT count(*) FROM flowdb.runs WHERE parent_run_id = '$run'"), '0', '(b) and no child run');
+
+# another owner cannot call this owner's workflow, by id or by name
+my $mallory = q1("SELECT set_config('request.jwt.claims', '{\"sub\": \"mallory\"}', false) IS NOT NULL;
+	SELECT flow_execute(" . sql_json(caller_bp($notify)) . ", '{\"id\": 9}')");
+$mallory =~ s/^t\n//;
+is(wait_run($node, $mallory, 60), 'failed', '(b) another owner\'s call by id fails');
+like(q1("SELECT owner || ': ' || error FROM flowdb.runs WHERE id = '$mallory'"),
+	qr/^mallory: node tell failed: workflow "\Q$notify\E" not found/, '(b) the workflow of another owner is not found');
+$mallory = q1("SELECT set_config('request.jwt.claims', '{\"sub\": \"mallory\"}', false) IS NOT NULL;
+	SELECT flow_execute(" . sql_json(caller_bp('notify-owner')) . ", '{\"id\": 9}')");
+$mallory =~ s/^t\n//;
+is(wait_run($node, $mallory, 60), 'failed', '(b) another owner\'s call by name fails too');
+is(q1("SELECT count(*) FROM flowdb.runs WHERE owner = 'mallory' AND parent_run_id IS NOT NULL"), '0',
+	'(b) no child run for the other owner');
 
 save_workflow($node, {
 		version => 1, name => 'broken', trigger => { type => 'manual' },
