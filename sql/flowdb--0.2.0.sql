@@ -3227,6 +3227,9 @@ DECLARE
 	res record;
 	retries integer := coalesce((NEW.state ->> 'retries')::integer, 0);
 BEGIN
+	IF NEW.status IN ('succeeded', 'failed', 'canceled') THEN
+		RETURN NEW;				-- nothing would wait for the child
+	END IF;
 	FOR k, i, v IN
 		SELECT n.key, NULL, n.value FROM jsonb_each(NEW.state -> 'nodes') n
 		UNION ALL
@@ -3347,8 +3350,9 @@ CREATE TRIGGER runs_resume_parked_calls AFTER UPDATE OF lease_owner ON flowdb.ru
 			   OR NEW.state @? '$.nodes.*.map.active.* ? (@.status == "waiting" && exists (@.child))'))
 	EXECUTE FUNCTION flowdb.resume_parked_calls();
 
--- flowdb.cancel_children: AFTER UPDATE trigger on runs; a canceled run
--- cancels its unfinished child runs (and they theirs)
+-- flowdb.cancel_children: AFTER UPDATE trigger on runs; a canceled or
+-- failed run cancels its unfinished child runs (and they theirs): nothing
+-- would use their result
 CREATE FUNCTION flowdb.cancel_children() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -3357,7 +3361,8 @@ BEGIN
 	UPDATE flowdb.runs c
 	SET status = 'canceled', finished_at = now(), updated_at = now(),
 		next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,
-		error = 'canceled with its parent run ' || NEW.id
+		error = CASE WHEN NEW.status = 'canceled' THEN 'canceled with its parent run ' || NEW.id
+					 ELSE 'canceled: its parent run ' || NEW.id || ' failed' END
 	WHERE c.parent_run_id = NEW.id AND c.status NOT IN ('succeeded', 'failed', 'canceled');
 	RETURN NULL;
 END
@@ -3365,7 +3370,7 @@ $$;
 
 CREATE TRIGGER runs_cancel_children AFTER UPDATE OF status ON flowdb.runs
 	FOR EACH ROW
-	WHEN (NEW.status = 'canceled' AND OLD.status IS DISTINCT FROM 'canceled')
+	WHEN (NEW.status IN ('canceled', 'failed') AND OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION flowdb.cancel_children();
 
 REVOKE ALL ON FUNCTION flowdb.call_depth(uuid) FROM PUBLIC;

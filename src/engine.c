@@ -897,6 +897,7 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 		cJSON_AddItemToObject(call, "payload", val);
 		set_field(ns, "call", call);
 		start_wait(ns, 0, now_ms);
+		run->calls_started = true;
 	}
 	else if (strcmp(type, "wait_event") == 0)
 	{
@@ -1720,6 +1721,7 @@ map_advance(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 								  cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "items"),
 																	 next), true));
 			cJSON_AddItemToObject(active, key, item);
+			run->calls_started = true;
 		}
 		else
 		{

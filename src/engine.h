@@ -73,6 +73,10 @@ typedef struct EngineRun
 	char	   *error;			/* run error (malloc) once failing */
 	bool		failing;		/* a node failed for good */
 	size_t		state_bytes;	/* approximate size of state (when capped) */
+	bool		calls_started;	/* a call (or sub-workflow map item) parked:
+								 * the state must be committed for the
+								 * database to start its child run; the
+								 * worker clears it */
 } EngineRun;
 
 /* Settings the engine reads (the worker copies GUCs here). */

@@ -2070,6 +2070,12 @@ advance_run(WRun *w, double now)
 	engine_free_dispatch(ids, n);
 	if (w->events.n > 0)
 		w->dirty = true;
+	/* a parked call: commit now, so that its child run starts now */
+	if (w->er->calls_started)
+	{
+		w->er->calls_started = false;
+		w->dirty = true;
+	}
 }
 
 /*

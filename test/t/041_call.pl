@@ -36,6 +36,7 @@ my $fake = start_fake({
 	'/notify' => [ { delay_ms => 1500, echo => $true } ],
 	'/broken' => [ { status => 400, body => { error => 'bad request' } } ],
 	'/one' => [ { delay_ms => 400, echo => $true } ],
+	'/slow-broken' => [ { delay_ms => 1500, status => 400 } ],
 });
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
@@ -231,6 +232,16 @@ is(q1("SELECT status || ' ' || (lease_owner IS NULL) FROM flowdb.runs WHERE id =
 is(q1("SELECT flow_cancel('$run')"), 't', '(e) the parent is canceled');
 is(q1("SELECT string_agg(status, ',') FROM flowdb.runs WHERE parent_run_id = '$run'"), 'canceled,canceled',
 	'(e) every child of the map is canceled with it');
+
+# a parent that fails (another branch) cancels its waiting child
+$run = flow_execute($node, blueprint(name => 'fails-aside', nodes => [
+		{ id => 'tell', type => 'call', workflow => 'wait-forever' },
+		http_node('bad', $fake->url('/slow-broken'), max_attempts => 1) ]), {});
+ok(wait_until($node, "SELECT count(*) = 1 FROM flowdb.runs WHERE parent_run_id = '$run' AND status = 'waiting'"),
+	'(d) the child waits while the other branch is in flight');
+is(wait_run($node, $run, 60), 'failed', '(d) a parent whose other branch fails');
+ok(wait_until($node, "SELECT status || ': ' || error FROM flowdb.runs WHERE parent_run_id = '$run'",
+		"canceled: canceled: its parent run $run failed"), '(d) cancels its waiting child');
 
 $fake->stop;
 $node->stop;

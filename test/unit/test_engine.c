@@ -2366,8 +2366,11 @@ TEST(test_call_node)
 	cJSON	   *ns;
 	double		due;
 
-	/* parks with what the database needs to start the child */
+	/* parks with what the database needs to start the child, and asks
+	 * for a commit */
+	CHECK(!run->calls_started);
 	CHECK_STR(adv(run, T0), "");
+	CHECK(run->calls_started);
 	CHECK_STR(st(run, "c"), "waiting");
 	CHECK(same_json(cJSON_GetObjectItemCaseSensitive(nstate(run, "c"), "call"),
 					"{'workflow': 'notify', 'payload': {'text': 'order 7'}}"));
@@ -2421,6 +2424,7 @@ TEST(test_map_workflow)
 
 	/* no request: two items park on their child runs */
 	CHECK_STR(adv(run, T0), "");
+	CHECK(run->calls_started);
 	active = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nstate(run, "m"), "map"),
 											  "active");
 	CHECK(same_json(active, "{'0': {'attempt': 1, 'started': 1767225600000, 'status': 'waiting', "
