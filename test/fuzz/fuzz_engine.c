@@ -301,38 +301,64 @@ bp_node_by_id(EngineRun *run, const char *id)
 
 /*
  * pick_node
- *		The k-th (mod count) node of the blueprint whose status is st, or
- *		NULL.  For "waiting", only wait_event nodes.
+ *		The k-th (mod count) step whose status is st, or NULL: nodes of the
+ *		blueprint and, for "running", the running items of a map
+ *		("<id>[<index>]", in a static buffer; the map node itself is
+ *		never picked).  For "waiting", only wait_event nodes.
  */
 static const char *
 pick_node(EngineRun *run, const char *st, unsigned k)
 {
-	const cJSON *n;
+	static char step[128];
 	int			count = 0;
-	int			want;
+	int			want = -1;
 
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(run->bp, "nodes"))
+	for (int pass = 0; pass < 2; pass++)
 	{
-		const char *id = fdb_json_str(n, "id");
+		const cJSON *n;
 
-		if (id && strcmp(node_status(run, id), st) == 0 &&
-			(strcmp(st, "waiting") != 0 || cJSON_HasObjectItem(
-				cJSON_GetObjectItemCaseSensitive(run->nodes, id), "event")))
-			count++;
-	}
-	if (count == 0)
-		return NULL;
-	want = (int) (k % (unsigned) count);
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(run->bp, "nodes"))
-	{
-		const char *id = fdb_json_str(n, "id");
-
-		if (id && strcmp(node_status(run, id), st) == 0 &&
-			(strcmp(st, "waiting") != 0 || cJSON_HasObjectItem(
-				cJSON_GetObjectItemCaseSensitive(run->nodes, id), "event")))
+		cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(run->bp, "nodes"))
 		{
-			if (want-- == 0)
-				return id;
+			const char *id = fdb_json_str(n, "id");
+			cJSON	   *ns = id ? cJSON_GetObjectItemCaseSensitive(run->nodes, id) : NULL;
+			cJSON	   *m = ns ? cJSON_GetObjectItemCaseSensitive(ns, "map") : NULL;
+
+			if (id == NULL)
+				continue;
+			if (cJSON_IsObject(m) && strcmp(node_status(run, id), "running") == 0)
+			{
+				const cJSON *a;
+
+				if (strcmp(st, "running") != 0)
+					continue;
+				cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "active"))
+				{
+					const char *ist = fdb_json_str(a, "status");
+
+					if (ist == NULL || strcmp(ist, "running") != 0)
+						continue;
+					if (pass == 1 && want-- == 0)
+					{
+						snprintf(step, sizeof(step), "%s[%s]", id, a->string);
+						return step;
+					}
+					count += pass == 0;
+				}
+				continue;
+			}
+			if (strcmp(node_status(run, id), st) == 0 &&
+				(strcmp(st, "waiting") != 0 || cJSON_HasObjectItem(ns, "event")))
+			{
+				if (pass == 1 && want-- == 0)
+					return id;
+				count += pass == 0;
+			}
+		}
+		if (pass == 0)
+		{
+			if (count == 0)
+				return NULL;
+			want = (int) (k % (unsigned) count);
 		}
 	}
 	return NULL;
@@ -424,8 +450,30 @@ do_advance(EngineRun *run, double now, EngineEvents *ev)
 		check(n == 0, "a failing run dispatched", run);
 	for (int i = 0; i < n; i++)
 	{
-		const cJSON *node = bp_node_by_id(run, ids[i]);
-		const char *type = node ? fdb_json_str(node, "type") : NULL;
+		char		nid[80];
+		int			index = engine_step_split(ids[i], nid, sizeof(nid));
+		const cJSON *node;
+		const char *type;
+
+		if (index >= 0)
+		{
+			/* a map item: its map is running, its action is the map's "do" */
+			const cJSON *map = bp_node_by_id(run, nid);
+			const cJSON *act = engine_action_node(run, ids[i]);
+			double		maxi = ENGINE_DEFAULT_ATTEMPTS;
+			int			attempt = engine_node_attempt(run, ids[i]);
+
+			check(map != NULL && act != NULL && fdb_json_str(act, "service") != NULL,
+				  "dispatched an item of no map action", run);
+			check(strcmp(node_status(run, nid), "running") == 0, "dispatched an item of a map not running", run);
+			fdb_json_num(cJSON_GetObjectItemCaseSensitive(act, "retry"), "max_attempts", &maxi);
+			check(attempt >= 1 && attempt <= (int) maxi, "dispatched item attempt out of range", run);
+			for (int j = 0; j < i; j++)
+				check(strcmp(ids[i], ids[j]) != 0, "item dispatched twice", run);
+			continue;
+		}
+		node = bp_node_by_id(run, ids[i]);
+		type = node ? fdb_json_str(node, "type") : NULL;
 		const char *prev = fdb_json_str(cJSON_GetObjectItemCaseSensitive(before, ids[i]), "status");
 		int			attempt = engine_node_attempt(run, ids[i]);
 		double		maxa = ENGINE_DEFAULT_ATTEMPTS;
