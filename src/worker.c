@@ -68,6 +68,7 @@
 #include "engine.h"
 #include "http.h"
 #include "pace.h"
+#include "version.h"
 
 /* lock_timeout of every worker transaction (ms, as text for SET LOCAL) */
 #define FLOWDB_LOCK_TIMEOUT "1000"
@@ -636,20 +637,24 @@ wait_for_work(long timeout_ms)
 /*
  * extension_ready
  *		The worker idles while the extension is absent or being created,
+ *		while its installed version is not the library's (version.c),
  *		during recovery and binary upgrade.
  */
 static bool
 extension_ready(void)
 {
 	bool		ok;
+	Oid			extoid;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (RecoveryInProgress() || IsBinaryUpgrade)
 		return false;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	ok = OidIsValid(get_extension_oid("flowdb", true)) &&
-		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
+	extoid = get_extension_oid("flowdb", true);
+	ok = OidIsValid(extoid) &&
+		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true))) &&
+		flowdb_extension_version_matches(extoid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
