@@ -15,11 +15,12 @@ PG_CONFIG  ?= pg_config
 # same, and it needs its install script.  Both are checked before anything
 # is built.  The library is compiled with it (-DFLOWDB_VERSION): the worker
 # idles while the installed extension is another version (src/version.c).
-CONTROL_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" flowdb.control)
+TOP := $(dir $(firstword $(MAKEFILE_LIST)))
+CONTROL_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(TOP)flowdb.control)
 ifneq ($(EXTVERSION),$(CONTROL_VERSION))
 $(error EXTVERSION ($(EXTVERSION)) in the Makefile and default_version ($(CONTROL_VERSION)) in flowdb.control differ: make them the same)
 endif
-ifeq ($(wildcard sql/flowdb--$(EXTVERSION).sql),)
+ifeq ($(wildcard $(TOP)sql/flowdb--$(EXTVERSION).sql),)
 $(error sql/flowdb--$(EXTVERSION).sql (the install script of EXTVERSION) is missing)
 endif
 
