@@ -4,7 +4,9 @@
 # - A: CREATE EXTENSION flowdb VERSION '0.1.0' (sql/flowdb--0.1.0.sql, the
 #   frozen previous release), with the Supabase roles and the
 #   supabase_realtime publication present, so that grants and publication
-#   membership are part of what is compared;
+#   membership are part of what is compared (this also proves that this
+#   library still has every C symbol the 0.1.0 script names, and the 0.1.0
+#   functions used below run on it);
 # - A gets data as 0.1.0 wrote it: a saved workflow, runs that succeeded,
 #   failed, wait for an event and are queued (the finished and waiting
 #   runs' rows and logs are written as the 0.1.0 worker wrote them: the
