@@ -971,6 +971,16 @@ tool_sample_id(const ToolContext *ctx, const char *salt, const char *prefix,
 /* ---- end helpers for tools ---- */
 
 /*
+ * catalog_service_has_credentials
+ *		Does the service declare credential fields?
+ */
+bool
+catalog_service_has_credentials(const ToolService *svc)
+{
+	return svc->credential_fields != NULL && svc->credential_fields[0] != NULL;
+}
+
+/*
  * catalog_service_index
  *		Position of svc in the registry, or -1.
  */
