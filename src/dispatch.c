@@ -203,8 +203,7 @@ static WCall *
 prepare_call(WRun *w, const char *node_id)
 {
 	EngineRun  *er = w->er;
-	const cJSON *node = NULL;
-	const cJSON *n;
+	const cJSON *node;
 	WCall	   *c = calloc(1, sizeof(WCall));
 	char		err[FDB_ERRLEN];
 	ToolContext ctx;
@@ -221,13 +220,7 @@ prepare_call(WRun *w, const char *node_id)
 	c->run = w;
 	c->node_id = fdb_strdup(node_id);
 	c->started_ms = worker_now_ms();
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(er->bp, "nodes"))
-	{
-		const char *id = fdb_json_str(n, "id");
-
-		if (id && strcmp(id, node_id) == 0)
-			node = n;
-	}
+	node = engine_find_node(er->bp, node_id);
 	svcname = node ? fdb_json_str(node, "service") : NULL;
 	c->svc = svcname ? catalog_service(svcname) : NULL;
 	c->task = c->svc ? catalog_task(c->svc, fdb_json_str(node, "task")) : NULL;

@@ -794,21 +794,21 @@ bool
 store_run_disposition(WRun *w, double now, const char **dbstatus, double *next)
 {
 	double		due;
-	const char *st = engine_run_status(w->er, &due);
+	FlowStatus	st = engine_run_state(w->er, &due);
 
 	*next = NAN;
-	if (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0)
+	if (st == FLOW_SUCCEEDED || st == FLOW_FAILED)
 	{
-		*dbstatus = st;
+		*dbstatus = flow_status_names[st];
 		return w->inflight == 0;
 	}
-	*dbstatus = "running";
-	if (w->inflight > 0 || strcmp(st, "running") == 0)
+	*dbstatus = flow_status_names[FLOW_RUNNING];
+	if (w->inflight > 0 || st == FLOW_RUNNING)
 		return false;
 	if (due > 0 && due - now < 2000 && !engine_waiting_for_event(w->er))
 		return false;			/* soon: keep it */
-	if (strcmp(st, "waiting") == 0)
-		*dbstatus = "waiting";
+	if (st == FLOW_WAITING)
+		*dbstatus = flow_status_names[FLOW_WAITING];
 	*next = due > 0 ? due : NAN;
 	return true;
 }
@@ -1181,7 +1181,7 @@ apply_outcomes(CommitBatch *b, TxResult result)
 			if (w->releasing)
 				w->released = true;
 			for (int j = 0; j < w->events.n; j++)
-				if (strcmp(w->events.items[j].status, "skipped") != 0)
+				if (flow_status_parse(w->events.items[j].status) != FLOW_SKIPPED)
 					steps++;
 		}
 		else

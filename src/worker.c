@@ -528,7 +528,7 @@ earliest_due(void)
 		WRun	   *w = dlist_container(WRun, node, it.cur);
 		double		due;
 
-		(void) engine_run_status(w->er, &due);
+		(void) engine_run_state(w->er, &due);
 		/* a commit put off by a client's row lock is due too */
 		if (w->dirty && w->busy_until > 0 && (due <= 0 || w->busy_until < due))
 			due = w->busy_until;
@@ -552,7 +552,7 @@ mark_due_runs(double now)
 		WRun	   *w = dlist_container(WRun, node, it.cur);
 		double		due;
 
-		(void) engine_run_status(w->er, &due);
+		(void) engine_run_state(w->er, &due);
 		if (due > 0 && due <= now)
 			w->advance = true;
 	}
