@@ -163,7 +163,7 @@ collect_errors(Jsonb *jb, FdbErrors *errs)
 	cJSON_Delete(bp);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_blueprint_errors);
+FLOWDB_FUNCTION_INFO_V1(flowdb_blueprint_errors);
 
 /*
  * flowdb_blueprint_errors
@@ -187,7 +187,7 @@ flowdb_blueprint_errors(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_check_blueprint);
+FLOWDB_FUNCTION_INFO_V1(flowdb_check_blueprint);
 
 /*
  * flowdb_check_blueprint
@@ -222,7 +222,7 @@ flowdb_check_blueprint(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(flowdb_check_payload);
+FLOWDB_FUNCTION_INFO_V1(flowdb_check_payload);
 
 /*
  * flowdb_check_payload
@@ -236,7 +236,7 @@ flowdb_check_payload(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(flowdb_render);
+FLOWDB_FUNCTION_INFO_V1(flowdb_render);
 
 /*
  * flowdb_render
@@ -264,7 +264,7 @@ flowdb_render(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_eval_condition);
+FLOWDB_FUNCTION_INFO_V1(flowdb_eval_condition);
 
 /*
  * flowdb_eval_condition
@@ -308,7 +308,7 @@ flowdb_eval_condition(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(r == 1);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_catalog);
+FLOWDB_FUNCTION_INFO_V1(flowdb_catalog);
 
 /*
  * flowdb_catalog
@@ -325,7 +325,7 @@ flowdb_catalog(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_credential_missing);
+FLOWDB_FUNCTION_INFO_V1(flowdb_credential_missing);
 
 /*
  * flowdb_credential_missing
