@@ -216,7 +216,8 @@ flowdb_check_blueprint(PG_FUNCTION_ARGS)
 	fdb_errors_free(&errs);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid blueprint: %d problem%s", n, n == 1 ? "" : "s"),
+			 errmsg_plural("invalid blueprint: %d problem",
+						   "invalid blueprint: %d problems", n, n),
 			 errdetail_internal("%s", detail),
 			 errhint("See docs/blueprint.md for the format, or call flow_validate().")));
 	PG_RETURN_VOID();

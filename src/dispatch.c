@@ -148,7 +148,7 @@ record_outbox(WCall *c)
 	{
 		o->body = malloc(c->req.body_len + 1);
 		if (o->body == NULL)
-			elog(ERROR, "out of memory");
+			worker_out_of_memory();
 		memcpy(o->body, c->req.body, c->req.body_len);
 		o->body[c->req.body_len] = '\0';
 	}
@@ -216,7 +216,7 @@ prepare_call(WRun *w, const char *node_id)
 	bool		ok;
 
 	if (c == NULL)
-		elog(ERROR, "out of memory");
+		worker_out_of_memory();
 	c->run = w;
 	c->node_id = fdb_strdup(node_id);
 	c->started_ms = worker_now_ms();

@@ -311,12 +311,16 @@ recover_leases_tx(void *arg)
 	}
 	if (SPI_processed > failed)
 		ereport(LOG,
-				(errmsg("flowdb worker %d took back %llu interrupted run(s)",
-						flowdb_my_slot, (unsigned long long) (SPI_processed - failed))));
+				(errmsg_plural("flowdb worker %d took back %llu interrupted run",
+							   "flowdb worker %d took back %llu interrupted runs",
+							   (unsigned long) (SPI_processed - failed),
+							   flowdb_my_slot, (unsigned long long) (SPI_processed - failed))));
 	if (failed > 0)
 		ereport(LOG,
-				(errmsg("flowdb worker %d failed %llu run(s) in flight during %d worker crashes",
-						flowdb_my_slot, (unsigned long long) failed, flowdb_max_run_crashes)));
+				(errmsg_plural("flowdb worker %d failed %llu run in flight during %d worker crashes",
+							   "flowdb worker %d failed %llu runs in flight during %d worker crashes",
+							   (unsigned long) failed,
+							   flowdb_my_slot, (unsigned long long) failed, flowdb_max_run_crashes)));
 	if (at_start)
 	{
 		/* rows a client held locked are still ours to take back */
@@ -710,7 +714,7 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 	WRun	   *w = calloc(1, sizeof(WRun));
 
 	if (w == NULL)
-		elog(ERROR, "out of memory");
+		worker_out_of_memory();
 	drop_old_copy(id);
 	snprintf(w->token, sizeof(w->token), "%s", SPI_getvalue(tup, desc, CLAIM_COL_TOKEN));
 	w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
@@ -778,7 +782,7 @@ json_text(const cJSON *v)
 		return NULL;
 	s = fdb_json_print(v);
 	if (s == NULL)
-		elog(ERROR, "out of memory");
+		worker_out_of_memory();
 	p = pstrdup(s);
 	free(s);
 	return p;
@@ -1271,7 +1275,7 @@ store_outbox_add(void)
 		WOutbox    *n = realloc(outbox, sizeof(WOutbox) * ncap);
 
 		if (n == NULL)
-			elog(ERROR, "out of memory");
+			worker_out_of_memory();
 		outbox = n;
 		capoutbox = ncap;
 	}
@@ -1362,8 +1366,9 @@ static void
 commit_one_by_one(WRun **list, int nr, const char *failure)
 {
 	ereport(LOG,
-			(errmsg("flowdb worker %d: a commit of %d run(s) failed, committing them one by one",
-					flowdb_my_slot, nr),
+			(errmsg_plural("flowdb worker %d: a commit of %d run failed, committing it alone",
+						   "flowdb worker %d: a commit of %d runs failed, committing them one by one",
+						   nr, flowdb_my_slot, nr),
 			 errdetail_internal("%s", failure)));
 	for (int i = 0; i < nr; i++)
 		if (list[i]->dirty && !list[i]->lost)

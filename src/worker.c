@@ -102,6 +102,19 @@ worker_now_ms(void)
 }
 
 /*
+ * worker_out_of_memory
+ *		A malloc of the worker failed: raise ERROR with SQLSTATE 53200
+ *		(while processing a run, worker_fail_run_on_error fails that run).
+ */
+void
+worker_out_of_memory(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory")));
+}
+
+/*
  * worker_detach
  *		on_shmem_exit: clear our slot so nobody sets a stale latch.
  */

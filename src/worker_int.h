@@ -81,6 +81,7 @@ extern FlowdbWorkerSlot *worker_slot;	/* NULL without shared memory */
 extern double worker_now_ms(void);
 extern bool worker_needs_commit(WRun *w, double now);
 extern void worker_fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
+extern pg_attribute_noreturn() void worker_out_of_memory(void);
 
 /* store.c: the worker's SQL */
 extern void store_recover_leases(bool at_start);
