@@ -962,7 +962,7 @@ check_call(BpState *st, int idx, const cJSON *node, const char *path,
 		bp_err(st, p, "a workflow cannot call itself (\"%.*s\")", BP_SHOW, wf);
 	sub_path(p, sizeof(p), path, "payload");
 	if (payload != NULL && !cJSON_IsObject(payload))
-		bp_err(st, p, "expected object, got %s", json_type_name(payload));
+		bp_err(st, p, "expected object, got %s", fdb_json_type_name(payload));
 	else if (payload != NULL)
 		check_templates_in(st, payload, p, idx, -1, 0);
 }
@@ -993,7 +993,7 @@ check_map(BpState *st, int idx, const cJSON *node, const char *path)
 	else
 		bp_err(st, p,
 			   "expected an array or a template such as \"{{steps.fetch.output.body.items}}\", got %s",
-			   json_type_name(items));
+			   fdb_json_type_name(items));
 
 	check_int_field(st, node, path, "concurrency", false, 1, BP_MAX_MAP_CONCURRENCY);
 	policy = check_string_field(st, node, path, "on_item_error", false);
@@ -1007,7 +1007,7 @@ check_map(BpState *st, int idx, const cJSON *node, const char *path)
 	if (act == NULL)
 		bp_err(st, p, "required");
 	else if (!cJSON_IsObject(act))
-		bp_err(st, p, "expected object, got %s", json_type_name(act));
+		bp_err(st, p, "expected object, got %s", fdb_json_type_name(act));
 	else if (cJSON_HasObjectItem(act, "workflow"))
 	{
 		/* a child run of a saved workflow per item, the item as trigger_data */

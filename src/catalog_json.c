@@ -60,6 +60,23 @@ static const ToolParam set_fields[] = {
 	"Object to compute; values may contain {{ templates }}.  Becomes the step output."},
 };
 
+static const ToolParam map_fields[] = {
+	{"items", PT_ANY, true,
+	"The list to go over: an array, or a template that renders to one, e.g. \"{{steps.fetch.output.body.customers}}\"."},
+	{"do", PT_OBJECT, true,
+	"The action to run once per item: service, task, params, credential?, retry?, timeout_ms?.  Inside it {{item}} is the current item and {{index}} its position (from 0).  Or {\"workflow\": \"<id or name>\"}: a child run of that saved workflow per item, the item as its trigger_data."},
+	{"concurrency", PT_INTEGER, false, "Items in flight at once, 1..100 (default 10)."},
+	{"on_item_error", PT_STRING, false,
+	"\"fail\" (default): the first item that fails after its retries fails the node; \"continue\": its result is {\"error\": ...} and the others go on."},
+};
+
+static const ToolParam call_fields[] = {
+	{"workflow", PT_STRING, true,
+	"Id or name of another saved workflow of the same owner, run as a child run."},
+	{"payload", PT_OBJECT, false,
+	"The child run's trigger_data; values may contain {{ templates }} (default {})."},
+};
+
 static const NodeTypeDoc node_types[] = {
 	{"action", "Run one task of a tool service.", action_fields,
 	(int) (sizeof(action_fields) / sizeof(action_fields[0]))},
@@ -70,6 +87,10 @@ static const NodeTypeDoc node_types[] = {
 	(int) (sizeof(wait_event_fields) / sizeof(wait_event_fields[0]))},
 	{"set", "Compute values from templates (a step without side effects).", set_fields,
 	(int) (sizeof(set_fields) / sizeof(set_fields[0]))},
+	{"map", "Run an action once per item of a list (at most \"concurrency\" at a time).  Output: {\"results\": [one per item, in order], \"succeeded\": n, \"failed\": n}.",
+		map_fields, (int) (sizeof(map_fields) / sizeof(map_fields[0]))},
+	{"call", "Run another saved workflow and wait for it (without holding a worker).  Output: {\"status\", \"run_id\", \"steps\": {<node>: output}} of the child run; a failed child fails this node.",
+		call_fields, (int) (sizeof(call_fields) / sizeof(call_fields[0]))},
 };
 
 static const char *const trigger_types[] = {

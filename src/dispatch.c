@@ -220,7 +220,7 @@ prepare_call(WRun *w, const char *node_id)
 	c->run = w;
 	c->node_id = fdb_strdup(node_id);
 	c->started_ms = worker_now_ms();
-	node = engine_find_node(er->bp, node_id);
+	node = engine_action_node(er, node_id);	/* the node, or a map's "do" */
 	svcname = node ? fdb_json_str(node, "service") : NULL;
 	c->svc = svcname ? catalog_service(svcname) : NULL;
 	c->task = c->svc ? catalog_task(c->svc, fdb_json_str(node, "task")) : NULL;
@@ -346,6 +346,12 @@ dispatch_advance_run(WRun *w, double now)
 	engine_free_dispatch(ids, n);
 	if (w->events.n > 0)
 		w->dirty = true;
+	/* a parked call: commit now, so that its child run starts now */
+	if (w->er->calls_started)
+	{
+		w->er->calls_started = false;
+		w->dirty = true;
+	}
 }
 
 /*

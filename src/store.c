@@ -484,9 +484,12 @@ load_credentials(const char *owner, const cJSON *bp)
 		return creds;
 	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(bp, "nodes"))
 	{
-		const char *svc = fdb_json_str(node, "service");
+		/* a map's items run its "do" action */
+		const cJSON *act = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(node, "do")) ?
+			cJSON_GetObjectItemCaseSensitive(node, "do") : node;
+		const char *svc = fdb_json_str(act, "service");
 		const ToolService *tool = svc ? catalog_service(svc) : NULL;
-		const char *name = fdb_json_str(node, "credential");
+		const char *name = fdb_json_str(act, "credential");
 		char		key[256];
 		Datum		args[CRED_NPARAMS];
 		int			ret;
@@ -851,11 +854,12 @@ typedef enum CommitParam
 	COMMIT_NOTIFY,				/* $17 bool: flowdb.notify */
 	COMMIT_OUT_FIRST,			/* $18..$25: the O_* columns */
 	COMMIT_RUN_TOKEN = COMMIT_OUT_FIRST + O_NCOLS,	/* $26 uuid[] */
+	COMMIT_LOG_ITEM,			/* $27 text[]: a map item's index, or NULL */
 	COMMIT_NPARAMS
 } CommitParam;
 
 StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
-				 COMMIT_RUN_TOKEN == 25 && COMMIT_NPARAMS == 26,
+				 COMMIT_RUN_TOKEN == 25 && COMMIT_LOG_ITEM == 26 && COMMIT_NPARAMS == 27,
 				 "COMMIT_SQL numbers its parameters as CommitParam does");
 
 /*
@@ -887,12 +891,12 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"  RETURNING r.id, r.owner, r.status), " \
 	"l AS (" \
 	"  INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, " \
-	"    input, output, error, started_at, finished_at, duration_ms) " \
+	"    input, output, error, started_at, finished_at, duration_ms, item) " \
 	"  SELECT y.run_id, u.owner, y.node_id, y.status, y.attempt::int, y.input::jsonb, " \
 	"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), to_timestamp(y.e / 1000.0), " \
-	"    y.e - y.s " \
-	"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16) " \
-	"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, ord) " \
+	"    y.e - y.s, y.item::int " \
+	"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16, $27) " \
+	"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, item, ord) " \
 	"  JOIN u ON u.id = y.run_id ORDER BY y.ord), " \
 	"o AS (" \
 	"  INSERT INTO flowdb.outbox (run_id, owner, node_id, service, task, method, url, " \
@@ -1025,6 +1029,7 @@ commit_tx(void *arg)
 	for (int i = 0; i < O_NCOLS; i++)
 		args[COMMIT_OUT_FIRST + i] = text_array(b->o[i], b->no);
 	args[COMMIT_RUN_TOKEN] = text_array(b->r[R_TOKEN], b->nr);
+	args[COMMIT_LOG_ITEM] = text_array(b->l[L_NCOLS], b->nl);
 	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
@@ -1049,7 +1054,7 @@ static void
 batch_alloc(CommitBatch *b, WRun **list, int nr, int nl, int no)
 {
 	b->r = alloc_columns(R_NCOLS, nr);
-	b->l = alloc_columns(L_NCOLS, nl);
+	b->l = alloc_columns(L_NCOLS + 1, nl);	/* + the item column */
 	b->o = alloc_columns(O_NCOLS, no);
 	b->runs = list;
 	b->outcome = palloc0(Max(nr, 1));
@@ -1101,6 +1106,7 @@ batch_add_logs(CommitBatch *b, WRun *w)
 		b->l[L_OUTPUT][nl] = json_text(e->output);
 		b->l[L_ERROR][nl] = e->error ? pstrdup(e->error) : NULL;
 		b->l[L_ATTEMPT][nl] = psprintf("%d", e->attempt);
+		b->l[L_NCOLS][nl] = e->item >= 0 ? psprintf("%d", e->item) : NULL;
 		b->l_start[nl] = e->started_ms;
 		b->l_end[nl] = e->finished_ms;
 	}

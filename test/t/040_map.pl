@@ -11,6 +11,9 @@
 #   (c) per-item retries; on_item_error continue (error in the results) and
 #       fail (the run fails at the first failed item, later items are never
 #       sent); items that do not render to an array fail the node clearly.
+#   (d) the items of a map use a stored named credential (loaded with the
+#       run like an action's): real requests, not the sandbox, and the
+#       secret appears nowhere in the logs, state or outbox.
 use strict;
 use warnings;
 
@@ -21,7 +24,8 @@ use Time::HiRes qw(time usleep);
 use FindBin;
 use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
-use FlowdbTools qw(wait_until kill_worker wait_worker crash_lines);
+use FlowdbTools qw(wait_until kill_worker wait_worker crash_lines point_providers
+  set_credential leaks);
 
 my $true = JSON::PP::true;
 
@@ -200,6 +204,29 @@ $run = flow_execute($node, map_bp('empty', 'cf'), { items => [] });
 is(wait_run($node, $run, 60), 'succeeded', '(c) no items: the map succeeds at once');
 is_deeply(output($run), { results => [], succeeded => 0, failed => 0 },
 	'(c) no items: empty results');
+
+########################################################################
+# (d) a named credential in "do"
+########################################################################
+
+my $slack = start_fake({
+	'POST /slack/chat.postMessage' => [ { status => 200,
+		body => { ok => $true, channel => 'C0MAP', ts => '1700000000.000200' } } ] });
+point_providers($node, { slack => $slack });
+set_credential($node, 'slack', 'ops', { bot_token => 'xoxb-mapSECRETtoken77' });
+$run = flow_execute($node, blueprint(name => 'slack-map', nodes => [ {
+		id => 'remind', type => 'map', items => '{{trigger_data.items}}', concurrency => 2,
+		do => { service => 'slack', task => 'post_message', credential => 'ops',
+			params => { channel => '#c{{index}}', text => 'hi {{item.name}}' } } } ]), items(3));
+is(wait_run($node, $run, 60), 'succeeded', '(d) the slack map succeeded');
+my @sl = $slack->requests;
+is(scalar @sl, 3, '(d) three real requests (not the sandbox)');
+is(scalar(grep { ($_->{headers}{authorization} // '') eq 'Bearer xoxb-mapSECRETtoken77' } @sl), 3,
+	'(d) each with the named credential');
+is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.outbox WHERE run_id = '$run'"), '0',
+	'(d) nothing in the outbox');
+is_deeply([ leaks($node, 'xoxb-mapSECRETtoken77') ], [], '(d) the token is nowhere in logs, state or outbox');
+$slack->stop;
 
 $fake->stop;
 $node->stop;
