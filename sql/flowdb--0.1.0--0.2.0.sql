@@ -1720,6 +1720,106 @@ BEGIN
 END
 $$;
 
+-- flow_stats: failures of a map's items count for the service of its "do"
+CREATE OR REPLACE FUNCTION public.flow_stats() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	me text := flowdb.current_owner();
+	everyone boolean := flowdb.caller_is_admin();
+	runs jsonb;
+	spm numeric;
+	failures jsonb;
+	latency jsonb;
+	backlog jsonb;
+	workers jsonb;
+	w record;
+BEGIN
+	SELECT jsonb_build_object(
+			'queued', count(*) FILTER (WHERE r.status = 'queued'),
+			'running', count(*) FILTER (WHERE r.status = 'running'),
+			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
+	INTO runs
+	FROM flowdb.runs r
+	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+
+	SELECT round(count(*) / 5.0, 1) INTO spm
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '5 minutes'
+	  AND l.status IN ('succeeded', 'failed', 'retrying')
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_object_agg(f.service, f.n), '{}') INTO failures
+	-- (a map's items: the service of its "do")
+	FROM (SELECT coalesce(jsonb_path_query_first(r.blueprint,
+								'$.nodes[*] ? (@.id == $id).service',
+								jsonb_build_object('id', l.node_id)) #>> '{}',
+						  jsonb_path_query_first(r.blueprint,
+								'$.nodes[*] ? (@.id == $id).do.service',
+								jsonb_build_object('id', l.node_id)) #>> '{}', 'unknown') AS service,
+				 count(*) AS n
+		  FROM flowdb.workflow_logs l
+		  JOIN flowdb.runs r ON r.id = l.run_id
+		  WHERE l.finished_at >= now() - interval '1 hour'
+			AND l.status IN ('failed', 'retrying')
+			AND (everyone OR l.owner = me)
+		  GROUP BY 1) f;
+
+	SELECT jsonb_build_object(
+			'steps', count(*),
+			'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
+			'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1))
+	INTO latency
+	FROM flowdb.workflow_logs l
+	WHERE l.finished_at >= now() - interval '1 hour'
+	  AND l.duration_ms IS NOT NULL
+	  AND (everyone OR l.owner = me);
+
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'owner', b.owner, 'queued', b.queued, 'running', b.running,
+			'waiting', b.waiting, 'oldest_queued_at', b.oldest) ORDER BY b.queued DESC, b.owner), '[]')
+	INTO backlog
+	FROM (SELECT r.owner,
+				 count(*) FILTER (WHERE r.status = 'queued') AS queued,
+				 count(*) FILTER (WHERE r.status = 'running') AS running,
+				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
+				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
+		  FROM flowdb.runs r
+		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  GROUP BY r.owner) b;
+
+	workers := '[]';
+	FOR w IN SELECT * FROM flowdb.worker_health() LOOP
+		workers := workers || jsonb_build_array(jsonb_build_object(
+			'slot', w.slot, 'alive', w.alive, 'heartbeat_at', w.heartbeat_at,
+			'restarts', w.restarts)
+			|| CASE WHEN everyone THEN jsonb_build_object(
+				'pid', w.pid, 'claimed', w.claimed, 'steps', w.steps)
+			   ELSE '{}' END);
+		IF NOT w.alive THEN
+			RAISE WARNING 'flowdb worker % is not running', w.slot
+				USING DETAIL = CASE WHEN w.pid IS NULL
+						THEN 'Its slot has no process (restarts so far: ' || w.restarts || ').'
+						ELSE 'Its process has not gone round its loop since '
+							 || coalesce(w.heartbeat_at::text, 'it started') || '.' END,
+					  HINT = 'Check the server log for flowdb worker errors and that flowdb.database_name names a database with the extension.';
+		END IF;
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'scope', CASE WHEN everyone THEN 'all' ELSE 'owner' END,
+		'at', now(),
+		'runs', runs,
+		'steps_per_minute', spm,
+		'failures_by_service', failures,
+		'latency_ms', latency,
+		'backlog', backlog,
+		'workers', workers);
+END
+$$;
+
 ------------------------------------------------------------------------
 -- Sub-workflow calls (call nodes): a child run per call, keyed by its
 -- parent run and node, created in the transaction that commits the

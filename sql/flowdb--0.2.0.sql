@@ -2783,8 +2783,12 @@ BEGIN
 	  AND (everyone OR l.owner = me);
 
 	SELECT coalesce(jsonb_object_agg(f.service, f.n), '{}') INTO failures
+	-- (a map's items: the service of its "do")
 	FROM (SELECT coalesce(jsonb_path_query_first(r.blueprint,
 								'$.nodes[*] ? (@.id == $id).service',
+								jsonb_build_object('id', l.node_id)) #>> '{}',
+						  jsonb_path_query_first(r.blueprint,
+								'$.nodes[*] ? (@.id == $id).do.service',
 								jsonb_build_object('id', l.node_id)) #>> '{}', 'unknown') AS service,
 				 count(*) AS n
 		  FROM flowdb.workflow_logs l

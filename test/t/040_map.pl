@@ -193,6 +193,10 @@ like($node->safe_psql('postgres', "SELECT error FROM flowdb.runs WHERE id = '$ru
 is(join(',', sort map { $_->{path} =~ m{/(\d+)$} ? $1 : '?' } $fake->requests), '0,1,2,3',
 	'(c) fail: items after the failed one were never sent');
 
+my $fbs = json_dec($node->safe_psql('postgres', "SELECT flow_stats() -> 'failures_by_service'"));
+ok(($fbs->{http} // 0) >= 2 && !exists $fbs->{unknown},
+	'(c) flow_stats counts failed items under the service of the map\'s do (' . json_enc($fbs) . ')');
+
 $run = flow_execute($node, map_bp('notarray', 'cf', items => '{{trigger_data.items}}'),
 	{ items => { a => 1 } });
 is(wait_run($node, $run, 60), 'failed', '(c) items not an array: the run failed');
