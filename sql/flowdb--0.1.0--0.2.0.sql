@@ -5,3 +5,10 @@
 -- a fresh install end up with the same schema (test/t/0NN_upgrade.pl
 -- compares them).
 \echo Use "ALTER EXTENSION flowdb UPDATE TO '0.2.0'" to load this file. \quit
+
+-- newcomer: flowdb.require_preload (CREATE EXTENSION without
+-- shared_preload_libraries is an ERROR with the fix, not a FATAL)
+CREATE FUNCTION flowdb.require_preload() RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_require_preload'
+LANGUAGE C STRICT VOLATILE;
+SELECT flowdb.require_preload();

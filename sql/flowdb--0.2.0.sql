@@ -12,6 +12,15 @@
 CREATE SCHEMA flowdb;
 GRANT USAGE ON SCHEMA flowdb TO PUBLIC;
 
+-- flowdb.require_preload: raise 55000 unless the library was loaded by
+-- shared_preload_libraries (the background workers start with the
+-- server).  Called first, so that CREATE EXTENSION without it fails with
+-- the fix and creates nothing.
+CREATE FUNCTION flowdb.require_preload() RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_require_preload'
+LANGUAGE C STRICT VOLATILE;
+SELECT flowdb.require_preload();
+
 -- flowdb.current_owner: who is calling, as PostgREST sees it.
 -- Inside SECURITY DEFINER functions current_user is the definer, so the
 -- role is taken from the "role" setting (what SET ROLE chose) and then
