@@ -40,6 +40,7 @@
 #include "template.h"
 #include "netguard.h"
 #include "speech.h"
+#include "worker_settings.h"
 
 PG_MODULE_MAGIC;
 
@@ -115,6 +116,7 @@ static void assign_max_value_bytes(int newval, void *extra);
 static void assign_max_state_bytes(int newval, void *extra);
 static void assign_max_regex_subject(int newval, void *extra);
 static bool check_allow_private_hosts(char **newval, void **extra, GucSource source);
+static bool check_sandbox(int *newval, void **extra, GucSource source);
 static void assign_allow_private_hosts(const char *newval, void *extra);
 
 /*
@@ -305,7 +307,7 @@ define_settings(void)
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
-							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
+							 sandbox_options, PGC_SUSET, 0, check_sandbox, NULL, NULL);
 	DefineCustomStringVariable("flowdb.service_limits",
 							   "Per-service limits per worker: requests in flight ('whatsapp=4') and requests per second per owner credential ('slack=1/s').",
 							   "Providers rate-limit; requests over a service's limit wait in the worker's queue.",
@@ -315,7 +317,8 @@ define_settings(void)
 	DefineCustomStringVariable("flowdb.llm_model",
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, worker_setting_string_hook("flowdb.llm_model"),
+							   NULL, NULL);
 	DefineCustomStringVariable("flowdb.transcription_model",
 							   "Model name sent to the Whisper-compatible /audio/transcriptions API.",
 							   NULL, &flowdb_transcription_model, "whisper-1",
@@ -360,7 +363,8 @@ define_settings(void)
 				 svc->name);
 		DefineCustomStringVariable(base_url_names[i], pstrdup(desc), NULL,
 								   &base_urls[i], svc->default_base_url,
-								   PGC_SUSET, 0, NULL, NULL, NULL);
+								   PGC_SUSET, 0, worker_setting_string_hook(base_url_names[i]),
+								   NULL, NULL);
 	}
 	speech_define_settings();
 	MarkGUCPrefixReserved("flowdb");
@@ -461,6 +465,31 @@ check_allow_private_hosts(char **newval, void **extra, GucSource source)
 		}
 	}
 	*extra = p;
+	worker_setting_warn("flowdb.allow_private_hosts", *newval, source, NULL);
+	return true;
+}
+
+/*
+ * check_sandbox
+ *		GUC check hook of flowdb.sandbox: every value is valid; a session
+ *		SET is warned about (the workers do not see it).
+ */
+static bool
+check_sandbox(int *newval, void **extra, GucSource source)
+{
+	const char *name = "?";
+
+	for (const struct config_enum_entry *e = sandbox_options; e->name; e++)
+	{
+		if (e->val == *newval && !e->hidden)
+		{
+			name = e->name;
+			break;
+		}
+	}
+	worker_setting_warn("flowdb.sandbox", name, source,
+						"To make one run a dry run instead, start it with sandbox => true "
+						"(flow_execute, flow_run).");
 	return true;
 }
 
