@@ -282,8 +282,11 @@ AS $$
 	END
 $$;
 
--- flowdb.enqueue: validate and queue a run (the one insert path)
-CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text)
+-- flowdb.enqueue: validate and queue a run (the one insert path).  The
+-- run is a dry run (runs.sandbox, see "Dry runs") when the caller asks for
+-- one or the workflow is flagged; a caller can never turn the flag off.
+CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text,
+							   sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -297,15 +300,21 @@ BEGIN
 	PERFORM flowdb.check_blueprint(blueprint);
 	PERFORM flowdb.check_payload(payload);
 	PERFORM flowdb.check_backlog(owner);
-	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
-	VALUES (workflow_id, owner, blueprint, payload)
+	sandbox := coalesce(sandbox, false)
+		OR (workflow_id IS NOT NULL
+			AND coalesce((SELECT w.sandbox FROM flowdb.workflows w
+						  WHERE w.id = enqueue.workflow_id), false));
+	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload, sandbox)
+	VALUES (workflow_id, owner, blueprint, payload, sandbox)
 	RETURNING id INTO rid;
 	RETURN rid;
 END
 $$;
 
--- flow_execute: validate a blueprint and queue a run of it
-CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
+-- flow_execute: validate a blueprint and queue a run of it; sandbox =>
+-- true makes it a dry run (requests recorded in flowdb.outbox, not sent)
+CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}',
+									sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -315,7 +324,7 @@ BEGIN
 	IF blueprint IS NULL THEN
 		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
 	END IF;
-	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner(), sandbox);
 END
 $$;
 
@@ -340,8 +349,10 @@ BEGIN
 END
 $$;
 
--- flow_run: queue a run of a saved workflow
-CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
+-- flow_run: queue a run of a saved workflow (active or not); sandbox =>
+-- true makes it a dry run, as does the workflow's own flag (flow_set_sandbox)
+CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}',
+								sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -364,7 +375,7 @@ BEGIN
 			USING ERRCODE = '55000',
 				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
-	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner, sandbox);
 END
 $$;
 
@@ -392,6 +403,7 @@ BEGIN
 	RETURN jsonb_build_object(
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
 		'status', r.status, 'error', r.error, 'output', r.output,
+		'sandbox', r.sandbox,
 		'nodes', coalesce(r.state -> 'nodes', '{}'),
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -674,7 +686,7 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION flowdb.credential_secret(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.prune(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
 
@@ -3114,6 +3126,63 @@ BEGIN
 	RETURN convert_to('<?xml version="1.0" encoding="UTF-8"?><Response/>', 'UTF8')::flowdb."*/*";
 END
 $$;
+
+------------------------------------------------------------------------
+-- Dry runs: a run in sandbox whatever flowdb.sandbox says
+------------------------------------------------------------------------
+-- runs.sandbox: the run was started as a dry run.  Every action step of it
+-- records its request in flowdb.outbox and succeeds with the task's sample
+-- output instead of sending anything, as with flowdb.sandbox = on.  Set at
+-- enqueue from the caller's sandbox => true (flow_execute, flow_run) or
+-- the workflow's flag, and never cleared: resumes (events, approvals,
+-- delays) and flow_retry keep it.  A caller can only make a run safer than
+-- the server: with flowdb.sandbox = on every run is sandboxed anyway.
+--
+-- workflows.sandbox: every run of the workflow is a dry run, however it
+-- starts (flow_run, events, webhooks, table triggers, schedules), until
+-- flow_set_sandbox(id, false).  For a workflow under review; an active
+-- workflow with the flag runs in "shadow mode" (triggers fire, nothing is
+-- sent).
+ALTER TABLE flowdb.runs ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+ALTER TABLE flowdb.workflows ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+
+-- flow_set_sandbox: flag (or unflag) a workflow of the caller so that
+-- every run of it is a dry run; true when the flag changed.  Runs already
+-- queued keep the flag they started with.
+CREATE FUNCTION public.flow_set_sandbox(workflow_id uuid, sandbox boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was boolean;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF sandbox IS NULL THEN
+		RAISE EXCEPTION 'sandbox must not be null' USING ERRCODE = '22004',
+			HINT = 'true: every run of the workflow is a dry run; false: runs send their requests.';
+	END IF;
+	SELECT w.sandbox INTO was FROM flowdb.workflows w
+	WHERE w.id = flow_set_sandbox.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'P0002';
+	END IF;
+	UPDATE flowdb.workflows w SET sandbox = flow_set_sandbox.sandbox, updated_at = now()
+	WHERE w.id = flow_set_sandbox.workflow_id;
+	RETURN was IS DISTINCT FROM sandbox;
+END
+$$;
+
+COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb, boolean) IS
+'Validate a blueprint and queue a run of it; returns the run id. sandbox => true: a dry run (requests recorded in flowdb.outbox, nothing sent).';
+COMMENT ON FUNCTION public.flow_run(uuid, jsonb, boolean) IS
+'Queue a run of a saved workflow (active or draft); returns the run id. sandbox => true: a dry run (requests recorded in flowdb.outbox, nothing sent).';
+COMMENT ON FUNCTION public.flow_set_sandbox(uuid, boolean) IS
+'Flag a workflow so that every run of it, however started, is a dry run (sandbox => false to go live); true when the flag changed.';
 
 -- Realtime: join supabase_realtime when it already exists (the event
 -- trigger above covers a publication created later)

@@ -93,6 +93,7 @@ typedef struct WRun
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
 	bool		lost;			/* canceled or taken away: drop */
+	bool		sandbox;		/* a dry run (runs.sandbox): send nothing */
 	bool		releasing;		/* the pending commit releases the lease */
 	bool		released;		/* lease released: forget the run */
 } WRun;
@@ -1177,6 +1178,20 @@ flush_claims(void)
 }
 
 /*
+ * run_is_sandboxed
+ *		The claimed row's runs.sandbox (column col of the claim's result):
+ *		true unless it is a plain false.
+ */
+static bool
+run_is_sandboxed(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull || DatumGetBool(d);
+}
+
+/*
  * claim_tx
  *		The claim transaction: lease runs with a new token each and load
  *		them with their credentials.
@@ -1208,7 +1223,7 @@ claim_tx(void *arg)
 									"WHERE r.id = c.id "
 									"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, "
 									"  r.blueprint::text, r.payload::text, r.state::text, "
-									"  r.lease_token::text",
+									"  r.lease_token::text, r.sandbox",
 									3, types);
 
 		claim_plan = keep_plan(p, "claim");
@@ -1240,6 +1255,7 @@ claim_tx(void *arg)
 		snprintf(w->token, sizeof(w->token), "%s", SPI_getvalue(tup, desc, 7));
 		w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
 		snprintf(w->owner, sizeof(w->owner), "%s", owner);
+		w->sandbox = run_is_sandboxed(tup, desc, 8);
 		engine_events_init(&w->events);
 		engine_recover(w->er);
 		w->credentials = load_credentials(owner, w->er->bp);
@@ -1981,7 +1997,7 @@ prepare_call(WRun *w, const char *node_id)
 										  credname ? credname : "default"));
 	}
 	if (credname && cred == NULL && service_has_credentials(c->svc) &&
-		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
+		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON && !w->sandbox)
 	{
 		char	   *msg = psprintf("credential \"%s\" for service %s not found",
 								   credname, c->svc->name);
@@ -1990,7 +2006,8 @@ prepare_call(WRun *w, const char *node_id)
 		free_call(c);
 		return NULL;
 	}
-	sandbox = flowdb_sandbox_mode == FLOWDB_SANDBOX_ON ||
+	/* a dry run is sandboxed whatever the server says; never the reverse */
+	sandbox = w->sandbox || flowdb_sandbox_mode == FLOWDB_SANDBOX_ON ||
 		(flowdb_sandbox_mode == FLOWDB_SANDBOX_AUTO &&
 		 service_has_credentials(c->svc) && cred == NULL);
 
