@@ -82,6 +82,11 @@ check_hooked_string(int n, char **newval, GucSource source)
 	return true;
 }
 
+/*
+ * check_string_<n>
+ *		Hook number n (one function per slot, since a check hook cannot
+ *		tell which setting it checks): check_hooked_string(n, ...).
+ */
 #define STRING_HOOK(n) \
 static bool \
 check_string_##n(char **newval, void **extra, GucSource source) \
