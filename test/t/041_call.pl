@@ -6,7 +6,8 @@
 #       child; the runs name each other (parent_run_id, flow_status
 #       parent_run_id / children), exactly one child and one request.
 #       Next to a busy branch (the parent committed several times while a
-#       worker holds it) there is still exactly one child.
+#       worker holds it) there is still exactly one child.  The child of a
+#       dry run is a dry run.
 #   (b) a call by id; a call of a workflow that does not exist fails the
 #       node clearly, as does another owner's workflow (by id or name); a
 #       child that fails fails the call node.
@@ -103,6 +104,15 @@ is(wait_run($node, $run, 60), 'succeeded', '(a) call next to a busy branch: succ
 is(q1("SELECT count(*) || ' ' || min(parent_node) FROM flowdb.runs WHERE parent_run_id = '$run'"), '1 tell',
 	'(a) call next to a busy branch: exactly one child');
 is(scalar(grep { $_->{path} eq '/notify' } $fake->requests), 1, '(a) call next to a busy branch: one request');
+
+# a dry run's child is a dry run: nothing is sent
+$fake->reset;
+$run = q1('SELECT flow_execute(' . sql_json(blueprint(name => 'dry', nodes => [
+		{ id => 'tell', type => 'call', workflow => 'notify-owner', payload => { text => 'dry' } } ]))
+	. ", '{}', sandbox => true)");
+is(wait_run($node, $run, 60), 'succeeded', '(a) a dry run calling a workflow succeeded');
+is(q1("SELECT sandbox FROM flowdb.runs WHERE parent_run_id = '$run'"), 't', '(a) its child is a dry run too');
+is(scalar(grep { $_->{path} eq '/notify' } $fake->requests), 0, '(a) and sent nothing');
 
 ########################################################################
 # (b) by id, not found, failing child
