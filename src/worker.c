@@ -18,8 +18,10 @@
  * Crash safety: leases carry the worker's slot number and a token that is
  * new at every claim.  Commits and renewals match the token, so a copy of
  * a run from an older claim (canceled and retried meanwhile, or taken
- * back) can never write: it is dropped.  At start a worker takes back
- * every lease of its slot (its previous incarnation is dead), so
+ * back) can never write: it is dropped.  Slot numbers are per database
+ * (worker N of a database; the launcher runs at most one process as
+ * worker N, see launcher.c).  At start a worker takes back every lease of
+ * its slot (its previous incarnation is dead), so
  * interrupted runs resume at once, counting the crash on each run; a run
  * that was in flight during flowdb.max_run_crashes crashes is failed.
  * Expired leases of other slots are taken back by the periodic scan.
@@ -76,8 +78,6 @@
 /* bytes of subject a run's "matches" conditions may scan in one step, as
  * a multiple of flowdb.max_regex_subject */
 #define REGEX_BUDGET_SUBJECTS 4
-/* the longest back-off while flowdb.database_name does not exist (s) */
-#define MISSING_DB_MAX_BACKOFF_S 60
 
 /* a run held by this worker */
 typedef struct WRun
@@ -150,7 +150,6 @@ static void recover_leases(bool at_start);
 static bool locked_tx(void (*fn) (void *), void *arg, const char *what);
 static bool needs_commit(WRun *w, double now);
 static void fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
-static void wait_for_database(void);
 static int	claim_runs(int limit);
 static void flush_claims(void);
 
@@ -187,49 +186,20 @@ now_ms(void)
 }
 
 /*
- * worker_detach
- *		on_shmem_exit: clear our slot so nobody sets a stale latch.
- */
-static void
-worker_detach(int code, Datum arg)
-{
-	if (myslot)
-		pg_atomic_write_u32(&myslot->pid, 0);
-}
-
-/*
  * flowdb_worker_main
- *		Entry point of each flowdb background worker.
+ *		Entry point of each flowdb background worker: the launcher starts
+ *		worker number N of one database (launcher.c).
  */
 void
 flowdb_worker_main(Datum arg)
 {
-	int			slot = DatumGetInt32(arg);
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	flowdb_my_slot = slot;
-	if (flowdb_shared && slot < FLOWDB_MAX_WORKERS)
-		myslot = &flowdb_shared->slots[slot];
-
-	/* the last start died connecting: wait for the database instead */
-	if (myslot && pg_atomic_read_u32(&myslot->db_state) == FLOWDB_DB_CONNECTING)
-		wait_for_database();
-	if (myslot)
-		pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_CONNECTING);
-	BackgroundWorkerInitializeConnection(flowdb_database_name, NULL, 0);
-	if (myslot)
-		pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_OK);
+	/* the slot, flowdb_my_slot = N, and the database connection */
+	myslot = flowdb_worker_attach(arg);
 	pgstat_report_appname("flowdb worker");
-
-	if (myslot)
-	{
-		pg_atomic_write_u32(&myslot->procno, MyProc->pgprocno);
-		pg_atomic_write_u32(&myslot->pid, (uint32) MyProcPid);
-		on_shmem_exit(worker_detach, (Datum) 0);
-	}
 
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	multi = http_multi_create();
@@ -239,60 +209,6 @@ flowdb_worker_main(Datum arg)
 				 errmsg("flowdb worker could not initialize libcurl")));
 
 	worker_loop();
-	proc_exit(1);
-}
-
-/*
- * wait_for_database
- *		The previous start of this worker died connecting to
- *		flowdb.database_name (PostgreSQL reports that as FATAL).  Connect
- *		to no database, say so once, and check again with an exponential
- *		back-off (1 s doubling up to MISSING_DB_MAX_BACKOFF_S) until the
- *		database exists; then exit so that the restarted worker connects.
- */
-static void
-wait_for_database(void)
-{
-	long		backoff_s = 1;
-	bool		told = false;
-
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-	pgstat_report_appname("flowdb worker");
-	for (;;)
-	{
-		bool		exists;
-
-		CHECK_FOR_INTERRUPTS();
-		StartTransactionCommand();
-		exists = OidIsValid(get_database_oid(flowdb_database_name, true));
-		CommitTransactionCommand();
-		if (exists)
-			break;
-		if (!told)
-		{
-			ereport(WARNING,
-					(errcode(ERRCODE_UNDEFINED_DATABASE),
-					 errmsg("flowdb worker %d: database \"%s\" does not exist",
-							flowdb_my_slot, flowdb_database_name),
-					 errhint("Create the database, or set flowdb.database_name and restart the server. "
-							 "The worker checks again with a back-off of up to %d s.",
-							 MISSING_DB_MAX_BACKOFF_S)));
-			told = true;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 backoff_s * 1000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		backoff_s = Min(backoff_s * 2, MISSING_DB_MAX_BACKOFF_S);
-	}
-	ereport(LOG,
-			(errmsg("flowdb worker %d: database \"%s\" exists now, restarting to connect",
-					flowdb_my_slot, flowdb_database_name)));
-	pg_atomic_write_u32(&myslot->db_state, FLOWDB_DB_FOUND);
 	proc_exit(1);
 }
 
@@ -420,11 +336,10 @@ worker_loop(void)
 		if (!ready)
 		{
 			ready = extension_ready();
+			/* no extension here (any more): the launcher probes later */
 			if (!ready)
-			{
-				wait_for_work(1000);
-				continue;
-			}
+				flowdb_worker_no_extension();
+			flowdb_worker_serving();
 			recover_leases(true);
 			want_claim = true;
 		}
@@ -635,8 +550,9 @@ wait_for_work(long timeout_ms)
 
 /*
  * extension_ready
- *		The worker idles while the extension is absent or being created,
- *		during recovery and binary upgrade.
+ *		Is the extension installed here (created and committed)?  Never
+ *		during recovery and binary upgrade.  Without it the worker exits
+ *		(flowdb_worker_no_extension): the launcher probes again later.
  */
 static bool
 extension_ready(void)
