@@ -12,7 +12,8 @@
 #     prompt (PostgreSQL 15 would wait 5 s for the workers, then fail);
 #   - DROP EXTENSION: the database's workers exit, the others keep going;
 #   - flowdb.max_workers reached: a clear WARNING in the log, and the
-#     database left without a worker shows it in worker_health/flow_stats.
+#     database left without a worker shows it in worker_health/flow_stats;
+#     the same when max_worker_processes has no room left.
 use strict;
 use warnings;
 
@@ -188,5 +189,23 @@ my $unserved = $capped->safe_psql('postgres',
 is($out, 'false', "the database left without a worker shows it in flow_stats");
 like($err, qr/WARNING:  flowdb worker 0 is not running/, 'with a WARNING');
 $capped->stop('fast');
+
+# PostgreSQL's own limit: max_worker_processes = 3 holds the logical
+# replication launcher, the flowdb launcher and one worker
+my $few = new_node('few',
+	'flowdb.workers'       => '2',
+	max_worker_processes   => '3');
+my $bgwmsg = qr/WARNING:  flowdb: cannot start worker 1 of database "postgres": no background worker slot is free/;
+$deadline = time + 60;
+usleep(100_000) while !log_count($few, $bgwmsg) && time < $deadline;
+is(log_count($few, $bgwmsg), 1, 'no background worker slot: one clear WARNING');
+like(slurp_file($few->logfile), qr/HINT:  Raise max_worker_processes/, 'naming max_worker_processes');
+ok(dbpoll($few, 'postgres',
+		q{SELECT string_agg(slot || ':' || alive, ' ' ORDER BY slot) FROM flowdb.worker_health()},
+		'0:true 1:false', 30),
+	'worker_health: worker 0 serves, worker 1 could not start');
+my $frun = run_in($few, 'postgres', $fake->url('/p/10'));
+is(wait_run($few, $frun, 60), 'succeeded', 'the database is served all the same');
+$few->stop('fast');
 
 done_testing();
