@@ -10,6 +10,7 @@
 #     runs finish without a restart;
 #   - DROP DATABASE of a served database, with a request in flight, is
 #     prompt (PostgreSQL 15 would wait 5 s for the workers, then fail);
+#     a role that does not own the database cannot stop its workers;
 #   - DROP EXTENSION: the database's workers exit, the others keep going;
 #   - flowdb.max_workers reached: a clear WARNING in the log, and the
 #     database left without a worker shows it in worker_health/flow_stats;
@@ -131,6 +132,20 @@ ok(dbpoll($node, 'db_c', "SELECT status FROM flowdb.runs WHERE id = '$crun'",
 		'succeeded', 60),
 	"db_c's run finishes without a restart");
 
+# a role that does not own db_c cannot interrupt its workers with a
+# DROP DATABASE that fails anyway
+$node->safe_psql('postgres', 'CREATE ROLE mallory LOGIN');
+my $cpids = $node->safe_psql('postgres',
+	q{SELECT string_agg(pid::text, ',' ORDER BY pid) FROM flowdb.worker_info() WHERE database = 'db_c'});
+my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE db_c',
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/must be owner of database db_c/, 'a non-owner cannot drop db_c');
+is(log_count($node, qr/stopping \d+ worker\(s\) of database "db_c"/), 0,
+	'and does not stop its workers');
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(pid::text, ',' ORDER BY pid) FROM flowdb.worker_info() WHERE database = 'db_c'}),
+	$cpids, 'the same processes serve it');
+
 ########################################################################
 # DROP DATABASE with a request in flight
 ########################################################################
@@ -139,7 +154,7 @@ my $slow = run_in($node, 'db_a', $fake->url('/slow/1'));
 ok(dbpoll($node, 'db_a', "SELECT status FROM flowdb.runs WHERE id = '$slow'", 'running', 30),
 	'a run of db_a is in flight');
 $t0 = time;
-my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE db_a');
+($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE db_a');
 my $took = time - $t0;
 is($rc, 0, 'DROP DATABASE of a served database succeeds') or diag($err);
 # dropdb waits up to 5 s for other sessions; the checkpoint it does costs
