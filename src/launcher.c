@@ -55,6 +55,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
@@ -145,6 +146,7 @@ static bool holding = false;
 static object_access_hook_type prev_object_access_hook = NULL;
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
+static void hold_database_oid(Oid dboid, const char *why);
 static void flowdb_object_access(ObjectAccessType access, Oid classId,
 								 Oid objectId, int subId, void *arg);
 static void flowdb_utility(PlannedStmt *pstmt, const char *queryString,
@@ -235,7 +237,9 @@ flowdb_launcher_wake(Oid dboid)
  * flowdb_object_access
  *		Object access hook: a transaction that creates an extension wakes
  *		the launcher for this database when it commits (it may be flowdb,
- *		created in a database the launcher found without it).
+ *		created in a database the launcher found without it).  Dropping
+ *		flowdb (permission already checked) holds this database: its
+ *		workers leave instead of failing on the tables being dropped.
  */
 static void
 flowdb_object_access(ObjectAccessType access, Oid classId, Oid objectId,
@@ -245,27 +249,24 @@ flowdb_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 	if (access == OAT_POST_CREATE && classId == ExtensionRelationId)
 		wake_db_at_commit = true;
+	if (access == OAT_DROP && classId == ExtensionRelationId &&
+		objectId == get_extension_oid("flowdb", true))
+		hold_database_oid(MyDatabaseId, "extension \"flowdb\" is to be dropped");
 }
 
 /*
- * hold_database
+ * hold_database_oid
  *		Keep the launcher away from a database until this transaction ends
- *		and tell its workers to leave, so that a statement that needs the
- *		database to itself (DROP DATABASE...) does not wait for them.  Only
- *		for the database's owner (a superuser owns all): anybody else fails
- *		the statement anyway and must not be able to interrupt the workers.
+ *		and tell its workers to leave at their next loop turn.
  */
 static void
-hold_database(const char *dbname)
+hold_database_oid(Oid dboid, const char *why)
 {
-	Oid			dboid = get_database_oid(dbname, true);
 	int			procnos[FLOWDB_MAX_TOTAL_WORKERS];
 	int			n = 0;
 	bool		held = false;
 
-	/* our own database: the statement fails whatever the workers do */
-	if (!OidIsValid(dboid) || dboid == MyDatabaseId || flowdb_shared == NULL ||
-		!pg_database_ownercheck(dboid, GetUserId()))
+	if (flowdb_shared == NULL)
 		return;
 
 	SpinLockAcquire(&flowdb_shared->mutex);
@@ -297,7 +298,27 @@ hold_database(const char *dbname)
 		SetLatch(&ProcGlobal->allProcs[procnos[i]].procLatch);
 	if (n > 0)
 		ereport(LOG,
-				(errmsg("flowdb: stopping %d worker(s) of database \"%s\"", n, dbname)));
+				(errmsg("flowdb: stopping %d worker(s) of database %u: %s", n, dboid, why)));
+}
+
+/*
+ * hold_database
+ *		Hold a database that a statement needs to itself (DROP DATABASE,
+ *		RENAME...), so that it does not wait for the workers.  Only for the
+ *		database's owner (a superuser owns all): anybody else fails the
+ *		statement anyway and must not be able to interrupt the workers.
+ */
+static void
+hold_database(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+
+	/* our own database: the statement fails whatever the workers do */
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
+		!pg_database_ownercheck(dboid, GetUserId()))
+		return;
+	hold_database_oid(dboid, psprintf("database \"%s\" is to be dropped, renamed, moved or copied",
+									  dbname));
 }
 
 /*
@@ -509,7 +530,7 @@ flowdb_worker_heartbeat(void)
 	if (s->stop)
 	{
 		ereport(LOG,
-				(errmsg("flowdb worker %d of database \"%s\" stopping: the database is being dropped, renamed, moved or copied",
+				(errmsg("flowdb worker %d of database \"%s\" stopping: the database or the extension is being dropped, or the database renamed, moved or copied",
 						flowdb_my_slot, my_dbname)));
 		proc_exit(0);
 	}
@@ -715,6 +736,18 @@ take_wake_requests(TimestampTz now)
 		{
 			e->state = DB_UNKNOWN;
 			e->backoff_s = PROBE_MIN_S;
+		}
+		else if (e->state == DB_SERVING)
+		{
+			bool		any = false;
+
+			/* all left (a hold ended: the extension may be gone): worker
+			 * 0 looks first */
+			for (int k = 0; k < FLOWDB_MAX_WORKERS; k++)
+				if (e->w[k].slot >= 0)
+					any = true;
+			if (!any)
+				e->state = DB_UNKNOWN;
 		}
 	}
 	if (overflow)

@@ -11,7 +11,8 @@
 #   - DROP DATABASE of a served database, with a request in flight, is
 #     prompt (PostgreSQL 15 would wait 5 s for the workers, then fail);
 #     a role that does not own the database cannot stop its workers;
-#   - DROP EXTENSION: the database's workers exit, the others keep going;
+#   - DROP EXTENSION: the database's workers are told to leave and do, the
+#     launcher finds the extension gone, the others keep going;
 #   - flowdb.max_workers reached: a clear WARNING in the log, and the
 #     database left without a worker shows it in worker_health/flow_stats;
 #     the same when max_worker_processes has no room left.
@@ -173,6 +174,15 @@ $node->safe_psql('db_c', 'DROP EXTENSION flowdb');
 ok(dbpoll($node, 'postgres',
 		q{SELECT count(*) FROM flowdb.worker_info() WHERE database = 'db_c'}, '0', 30),
 	"DROP EXTENSION: db_c's workers exit");
+is(log_count($node, qr/LOG:  flowdb: stopping 2 worker\(s\) of database \d+: extension "flowdb" is to be dropped/),
+	1, 'told to leave by DROP EXTENSION itself');
+# the launcher looks again (worker 0 finds no extension) and leaves db_c alone
+$deadline = time + 30;
+usleep(100_000) while log_count($node, $probe) < 3 && time < $deadline;
+cmp_ok(log_count($node, $probe), '>=', 3, 'db_c is probed again after the drop');
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM flowdb.worker_info() WHERE database = 'db_c'}),
+	'0', 'and stays without workers');
 is($node->safe_psql('postgres',
 		'SELECT count(*) FROM flowdb.worker_info() WHERE pid <> 0'),
 	'2', "postgres's workers keep going");
