@@ -39,8 +39,11 @@
  * and PostgreSQL 15 does not terminate background workers for them: a
  * utility hook, for the database's owner, holds the database (the
  * launcher starts nobody there) and tells its workers to stop; they leave
- * at their next loop turn.  The hold ends with the statement's
- * transaction.
+ * at their next loop turn.  DROP EXTENSION flowdb holds its database the
+ * same way (object access hook), so the workers leave instead of failing
+ * on the tables being dropped.  A hold ends with the statement's
+ * transaction.  The runs a stopped worker held are taken back by the next
+ * worker with its number, counting one crash each (as after a crash).
  *
  *-------------------------------------------------------------------------
  */
@@ -133,6 +136,9 @@ typedef struct DbEntry
 } DbEntry;
 
 static HTAB *dbs = NULL;
+/* slots a DbWorker still points to: not reused before it was reaped (its
+ * exit reason and start count are read from the slot) */
+static bool *slot_tracked = NULL;
 static bool filter_warned = false;
 
 /* worker side */
@@ -619,6 +625,7 @@ adopt_slots(void)
 			run[i].worker >= FLOWDB_MAX_WORKERS)
 			continue;
 		e = db_entry(run[i].dboid);
+		slot_tracked[i] = true;
 		e->w[run[i].worker].slot = i;
 		e->w[run[i].worker].generation = run[i].generation;
 		if (run[i].serving)
@@ -823,6 +830,7 @@ reap_workers(TimestampTz now)
 				continue;
 			}
 			w->starts = pg_atomic_read_u64(&s->starts);
+			slot_tracked[w->slot] = false;
 			w->slot = -1;
 			if (w->handle != NULL)
 				pfree(w->handle);
@@ -860,7 +868,7 @@ start_worker(DbEntry *e, int i, TimestampTz now)
 	for (int k = 0; k < flowdb_shared->nslots; k++)
 	{
 		s = &flowdb_shared->slots[k];
-		if (s->state != FLOWDB_SLOT_FREE)
+		if (s->state != FLOWDB_SLOT_FREE || slot_tracked[k])
 			continue;
 		slot = k;
 		s->state = FLOWDB_SLOT_RESERVED;
@@ -929,6 +937,7 @@ start_worker(DbEntry *e, int i, TimestampTz now)
 		return false;
 	}
 	e->warned = false;
+	slot_tracked[slot] = true;
 	e->w[i].slot = slot;
 	e->w[i].generation = gen;
 	e->w[i].handle = handle;
@@ -1016,6 +1025,8 @@ flowdb_launcher_main(Datum arg)
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(DbEntry);
 	dbs = hash_create("flowdb launcher databases", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	slot_tracked = MemoryContextAllocZero(TopMemoryContext,
+										  sizeof(bool) * flowdb_shared->nslots);
 
 	pg_atomic_write_u32(&flowdb_shared->launcher_procno, MyProc->pgprocno);
 	pg_atomic_write_u32(&flowdb_shared->launcher_pid, (uint32) MyProcPid);
