@@ -8,6 +8,7 @@
 #     the extension (the back-off grows), gets its workers as soon as
 #     CREATE EXTENSION commits (the launcher is woken, not polled), and its
 #     runs finish without a restart;
+#   - the launcher restarts: it adopts the running workers (no copies);
 #   - DROP DATABASE of a served database, with a request in flight, is
 #     prompt (PostgreSQL 15 would wait 5 s for the workers, then fail);
 #     a role that does not own the database cannot stop its workers;
@@ -132,6 +133,29 @@ my $crun = run_in($node, 'db_c', $fake->url('/c/1'));
 ok(dbpoll($node, 'db_c', "SELECT status FROM flowdb.runs WHERE id = '$crun'",
 		'succeeded', 60),
 	"db_c's run finishes without a restart");
+
+########################################################################
+# the launcher restarts: it adopts the running workers, starts no copies
+########################################################################
+
+my $wsql = q{SELECT string_agg(database || ':' || worker || ':' || pid, ' ' ORDER BY database, worker)
+	FROM flowdb.worker_info()};
+my $before = $node->safe_psql('postgres', $wsql);
+my $lpid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'flowdb launcher'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($lpid)");
+ok(poll($node,
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'flowdb launcher' AND pid <> $lpid",
+		'1', 30),
+	'the launcher is restarted');
+# give the new launcher time to list the databases and look at the slots
+sleep 3;
+is($node->safe_psql('postgres', $wsql), $before,
+	'the same worker processes serve, no second copy of any');
+my $arun = run_in($node, 'db_a', $fake->url('/a/9'));
+ok(dbpoll($node, 'db_a', "SELECT status FROM flowdb.runs WHERE id = '$arun'",
+		'succeeded', 60),
+	'and are woken at commit as before');
 
 # a role that does not own db_c cannot interrupt its workers with a
 # DROP DATABASE that fails anyway
