@@ -136,8 +136,10 @@ typedef struct DbEntry
 } DbEntry;
 
 static HTAB *dbs = NULL;
-/* slots a DbWorker still points to: not reused before it was reaped (its
- * exit reason and start count are read from the slot) */
+/*
+ * slots a DbWorker still points to: not reused before it was reaped (its
+ * exit reason and start count are read from the slot)
+ */
 static bool *slot_tracked = NULL;
 static bool filter_warned = false;
 
@@ -748,8 +750,7 @@ take_wake_requests(TimestampTz now)
 		{
 			bool		any = false;
 
-			/* all left (a hold ended: the extension may be gone): worker
-			 * 0 looks first */
+			/* all left (a hold ended, the extension may be gone): probe */
 			for (int k = 0; k < FLOWDB_MAX_WORKERS; k++)
 				if (e->w[k].slot >= 0)
 					any = true;
