@@ -481,6 +481,16 @@ flowdb_worker_attach(Datum arg)
 }
 
 /*
+ * flowdb_worker_dbname
+ *		Name of the worker's database, for messages ("" outside a worker).
+ */
+const char *
+flowdb_worker_dbname(void)
+{
+	return my_dbname;
+}
+
+/*
  * flowdb_worker_serving
  *		The worker found the extension: count the start, let the launcher
  *		start the database's other workers.
@@ -488,8 +498,11 @@ flowdb_worker_attach(Datum arg)
 void
 flowdb_worker_serving(void)
 {
-	if (my_worker_slot == NULL)
+	static bool counted = false;
+
+	if (my_worker_slot == NULL || counted)
 		return;
+	counted = true;
 	SpinLockAcquire(&flowdb_shared->mutex);
 	my_worker_slot->serving = true;
 	SpinLockRelease(&flowdb_shared->mutex);
