@@ -57,6 +57,7 @@ int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
 int			flowdb_retry_base_ms = 1000;
 int			flowdb_retention_days = 30;
+int			flowdb_prune_interval = 3600;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
@@ -250,6 +251,11 @@ define_settings(void)
 							"Finished runs and their logs older than this are pruned.",
 							NULL, &flowdb_retention_days, 30, 1, 36500,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.prune_interval",
+							"How often worker 0 calls flowdb.prune().",
+							"The first call is when the worker starts.",
+							&flowdb_prune_interval, 3600, 1, 7 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("flowdb.notify",
 							 "Send NOTIFY flowdb_runs when runs are queued or finish.",
 							 NULL, &flowdb_notify, true,

@@ -28,6 +28,7 @@ extern int	flowdb_max_response_bytes;
 extern int	flowdb_max_redirects;
 extern int	flowdb_retry_base_ms;
 extern int	flowdb_retention_days;
+extern int	flowdb_prune_interval;
 extern bool flowdb_notify;
 extern int	flowdb_max_blueprint_bytes;
 extern int	flowdb_max_payload_bytes;

@@ -930,13 +930,14 @@ sql_tx(void *arg)
 
 /*
  * housekeeping
- *		Periodic: renew our leases, take back expired ones, prune old runs.
+ *		Periodic: renew our leases, take back expired ones, fire schedules,
+ *		prune old runs (worker 0, every flowdb.prune_interval).
  */
 static void
 housekeeping(double now)
 {
 	static double next_renew = 0;
-	static double next_prune = 0;
+	static double last_prune = 0;	/* 0: prune at start */
 
 	if (now >= next_renew)
 	{
@@ -952,10 +953,12 @@ housekeeping(double now)
 		/* schedule triggers: at most once per minute and workflow */
 		(void) locked_tx(sql_tx, "SELECT flowdb.fire_schedules()", "firing schedules");
 	}
-	if (now >= next_prune && flowdb_my_slot == 0)
+	/* measured from the last prune, so a reloaded interval applies at once */
+	if (flowdb_my_slot == 0 &&
+		(last_prune == 0 || now >= last_prune + flowdb_prune_interval * 1000.0))
 	{
 		if (locked_tx(sql_tx, "SELECT flowdb.prune()", "pruning"))
-			next_prune = now + 3600 * 1000.0;
+			last_prune = now;
 	}
 }
 
