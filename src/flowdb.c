@@ -55,6 +55,7 @@ char	   *flowdb_http_proxy = NULL;
 int			flowdb_http_timeout_ms = 30000;
 int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
+int			flowdb_max_host_connections = 0;
 int			flowdb_retry_base_ms = 1000;
 int			flowdb_retention_days = 30;
 int			flowdb_prune_interval = 3600;
@@ -242,6 +243,11 @@ define_settings(void)
 	DefineCustomIntVariable("flowdb.max_redirects",
 							"Redirects an HTTP request may follow.",
 							NULL, &flowdb_max_redirects, 3, 0, 20,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_host_connections",
+							"Most connections one worker opens to one host and port; 0 means no cap.",
+							"Requests past it wait for a connection (their timeout runs meanwhile); HTTP/2 servers multiplex requests on few connections anyway.",
+							&flowdb_max_host_connections, 0, 0, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.retry_base_ms",
 							"First retry backoff; doubles each attempt, with jitter.",

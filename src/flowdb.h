@@ -26,6 +26,7 @@ extern char *flowdb_http_proxy;
 extern int	flowdb_http_timeout_ms;
 extern int	flowdb_max_response_bytes;
 extern int	flowdb_max_redirects;
+extern int	flowdb_max_host_connections;
 extern int	flowdb_retry_base_ms;
 extern int	flowdb_retention_days;
 extern int	flowdb_prune_interval;
