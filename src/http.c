@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <curl/curl.h>
@@ -661,10 +662,16 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "flowdb/0.1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	/* HTTP/2 over TLS when the server offers it (ALPN), HTTP/1.1 otherwise;
-	 * wait for a connection that may multiplex rather than open another */
+	/*
+	 * HTTP/2 over TLS when the server offers it (ALPN), HTTP/1.1 otherwise.
+	 * Over https, wait for a connection being opened to the host rather
+	 * than open another: its TLS handshake tells whether requests can share
+	 * it.  Not over plain http: curl would learn that only from the first
+	 * response, and requests to a slow server would go one at a time.
+	 */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	if (strncasecmp(req->url, "https://", 8) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

@@ -7,7 +7,8 @@
 #     than 3 new connections, but does see 2 or more at once; every run
 #     succeeds (requests past the cap wait for a connection, they are not
 #     failed);
-#   - cap 0 (no cap; reload): more than 3 at once;
+#   - cap 0 (no cap; reload): more than 3 at once; and 4 requests to a
+#     host not connected yet go at once (none waits for the first answer);
 #   - cap 2 (reload, lower than the connections open): at most 2 at once
 #     and 2 new connections (the idle connections over the cap are closed).
 use strict;
@@ -57,6 +58,19 @@ cmp_ok($st->{connections}, '<=', 3, 'and at most 3 connections opened');
 reload_settings($node, 'flowdb.max_host_connections' => '0');
 $st = burst('nocap');
 cmp_ok($st->{max_inflight}, '>', 3, 'cap 0 (reload): more than 3 requests at once');
+
+# a host the worker has no connection to yet, answering in 3 s: the 4
+# requests go at once (none waits for the first answer to learn whether
+# the server can multiplex: plain http is HTTP/1.1)
+my $fresh = start_fake({ '/first/*' => [ { delay_ms => 3000, body => { ok => JSON::PP::true } } ] });
+my $fbp = blueprint(name => 'fresh', nodes => [ http_node('s', $fresh->url('/first/{{trigger_data.i}}')) ]);
+$node->safe_psql('postgres',
+	'SELECT count(flow_execute(' . sql_json($fbp) . ", jsonb_build_object('i', g))) FROM generate_series(1, 4) g");
+ok(wait_runs($node, "blueprint->>'name' = 'fresh'", 120), 'fresh host: the runs finished');
+my $fst = $fresh->stats;
+note 'fresh host: ' . json_enc($fst);
+is($fst->{max_inflight}, 4, 'fresh host: the 4 requests were in flight together');
+$fresh->stop;
 
 reload_settings($node, 'flowdb.max_host_connections' => '2');
 $st = burst('cap2');
