@@ -1,6 +1,6 @@
 # 036_cancel_inflight.pl: flow_cancel while a request is in flight.
 #
-# Two runs a -> b whose step a is at the server (answered after 3 s) when
+# Two runs a -> b whose step a is at the server (answered after 8 s) when
 # they are canceled: one will get a 200, the other a 503 that would be
 # retried (max_attempts 3).  flow_cancel ends each at once (canceled,
 # finished_at, the lease cleared).  Then the late answers arrive and the
@@ -24,8 +24,8 @@ use FlowdbTools qw(wait_until);
 
 my $node = new_node('cancelflight');
 my $fake = start_fake({
-	'/ok/a'   => [ { delay_ms => 3000, body => { from => 'late' } } ],
-	'/err/a'  => [ { delay_ms => 3000, status => 503, body => 'busy' } ],
+	'/ok/a'   => [ { delay_ms => 8000, body => { from => 'late' } } ],
+	'/err/a'  => [ { delay_ms => 8000, status => 503, body => 'busy' } ],
 	'/ok/b'   => [ { body => { b => 1 } } ],
 	'/err/b'  => [ { body => { b => 1 } } ],
 	'/ctl'    => [ { body => { ctl => 1 } } ],
@@ -45,7 +45,10 @@ sub two_steps
 		edges => [ chain('a', 'b') ]);
 }
 
-my %run = map { ($_ => flow_execute($node, two_steps($_), {})) } qw(ok err);
+# both queued in one transaction, so that both are in flight together
+my %run;
+@run{qw(ok err)} = split / /, $node->safe_psql('postgres',
+	'SELECT ' . join(" || ' ' || ", map { 'flow_execute(' . sql_json(two_steps($_)) . ", '{}')::text" } qw(ok err)));
 my $deadline = time + 60;
 usleep(20_000)
   while (!$fake->requests_for('/ok/a') || !$fake->requests_for('/err/a')) && time < $deadline;
