@@ -26,7 +26,7 @@ use Time::HiRes qw(usleep time);
 use FindBin;
 use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
-use FlowdbTools qw(wait_until save_workflow);
+use FlowdbTools qw(wait_until save_workflow workers_scanned);
 
 my $node = new_node('minutes');
 my $fake = start_fake({ '/tick' => [ { body => { ok => JSON::PP::true } } ] });
@@ -103,11 +103,7 @@ for my $name (sort keys %wf)
 		"$name fired for the minute the worker came back in");
 }
 # let the worker scan on for 3 s (15 scans), then let the runs finish
-my $t = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
-ok(wait_until($node,
-		"SELECT heartbeat_at > '$t'::timestamptz + interval '3 seconds' FROM flowdb.worker_info() WHERE slot = 0",
-		't', 60),
-	'the worker kept scanning');
+ok(workers_scanned($node, 3), 'the worker kept scanning');
 ok(wait_runs($node, 'workflow_id IS NOT NULL', 60), 'the scheduled runs finished');
 
 for my $name (sort keys %wf)
