@@ -21,7 +21,7 @@ FROM unnest(ARRAY['current_owner', 'blueprint_errors', 'check_blueprint', 'check
                   'render', 'eval_condition', 'cron_matches', 'event_matches', 'hmac',
                   'safe_equal', 'request_header', 'worker_info', 'worker_health',
                   'realtime_enable', 'realtime_tables', 'prune', 'grant_api_roles',
-                  'draft_offline', 'transcribe_offline', 'speech_grammar']) AS h(name)
+                  'draft_offline', 'transcribe_offline', 'speech_grammar', 'require_preload']) AS h(name)
 WHERE NOT EXISTS (SELECT 1 FROM pg_proc p
                   WHERE p.pronamespace = 'flowdb'::regnamespace AND p.proname = h.name
                     AND obj_description(p.oid, 'pg_proc') IS NOT NULL)

@@ -12,6 +12,15 @@
 CREATE SCHEMA flowdb;
 GRANT USAGE ON SCHEMA flowdb TO PUBLIC;
 
+-- flowdb.require_preload: raise 55000 unless the library was loaded by
+-- shared_preload_libraries (the background workers start with the
+-- server).  Called first, so that CREATE EXTENSION without it fails with
+-- the fix and creates nothing.
+CREATE FUNCTION flowdb.require_preload() RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_require_preload'
+LANGUAGE C STRICT VOLATILE;
+SELECT flowdb.require_preload();
+
 -- flowdb.current_owner: who is calling, as PostgREST sees it.
 -- Inside SECURITY DEFINER functions current_user is the definer, so the
 -- role is taken from the "role" setting (what SET ROLE chose) and then
@@ -273,8 +282,11 @@ AS $$
 	END
 $$;
 
--- flowdb.enqueue: validate and queue a run (the one insert path)
-CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text)
+-- flowdb.enqueue: validate and queue a run (the one insert path).  The
+-- run is a dry run (runs.sandbox, see "Dry runs") when the caller asks for
+-- one or the workflow is flagged; a caller can never turn the flag off.
+CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text,
+							   sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -288,15 +300,21 @@ BEGIN
 	PERFORM flowdb.check_blueprint(blueprint);
 	PERFORM flowdb.check_payload(payload);
 	PERFORM flowdb.check_backlog(owner);
-	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
-	VALUES (workflow_id, owner, blueprint, payload)
+	sandbox := coalesce(sandbox, false)
+		OR (workflow_id IS NOT NULL
+			AND coalesce((SELECT w.sandbox FROM flowdb.workflows w
+						  WHERE w.id = enqueue.workflow_id), false));
+	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload, sandbox)
+	VALUES (workflow_id, owner, blueprint, payload, sandbox)
 	RETURNING id INTO rid;
 	RETURN rid;
 END
 $$;
 
--- flow_execute: validate a blueprint and queue a run of it
-CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
+-- flow_execute: validate a blueprint and queue a run of it; sandbox =>
+-- true makes it a dry run (requests recorded in flowdb.outbox, not sent)
+CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}',
+									sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -306,7 +324,7 @@ BEGIN
 	IF blueprint IS NULL THEN
 		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner(), sandbox);
 END
 $$;
 
@@ -331,8 +349,10 @@ BEGIN
 END
 $$;
 
--- flow_run: queue a run of a saved workflow
-CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
+-- flow_run: queue a run of a saved workflow (active or not); sandbox =>
+-- true makes it a dry run, as does the workflow's own flag (flow_set_sandbox)
+CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}',
+								sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -355,7 +375,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
-	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner, sandbox);
 END
 $$;
 
@@ -383,6 +403,7 @@ BEGIN
 	RETURN jsonb_build_object(
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
 		'status', r.status, 'error', r.error, 'output', r.output,
+		'sandbox', r.sandbox,
 		'nodes', coalesce(r.state -> 'nodes', '{}'),
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -665,7 +686,7 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION flowdb.credential_secret(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.prune(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
 
@@ -3107,6 +3128,55 @@ END
 $$;
 
 ------------------------------------------------------------------------
+-- Dry runs: a run in sandbox whatever flowdb.sandbox says
+------------------------------------------------------------------------
+-- runs.sandbox: the run was started as a dry run.  Every action step of it
+-- records its request in flowdb.outbox and succeeds with the task's sample
+-- output instead of sending anything, as with flowdb.sandbox = on.  Set at
+-- enqueue from the caller's sandbox => true (flow_execute, flow_run) or
+-- the workflow's flag, and never cleared: resumes (events, approvals,
+-- delays) and flow_retry keep it.  A caller can only make a run safer than
+-- the server: with flowdb.sandbox = on every run is sandboxed anyway.
+--
+-- workflows.sandbox: every run of the workflow is a dry run, however it
+-- starts (flow_run, events, webhooks, table triggers, schedules), until
+-- flow_set_sandbox(id, false).  For a workflow under review; an active
+-- workflow with the flag runs in "shadow mode" (triggers fire, nothing is
+-- sent).
+ALTER TABLE flowdb.runs ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+ALTER TABLE flowdb.workflows ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+
+-- flow_set_sandbox: flag (or unflag) a workflow of the caller so that
+-- every run of it is a dry run; true when the flag changed.  Runs already
+-- queued keep the flag they started with.
+CREATE FUNCTION public.flow_set_sandbox(workflow_id uuid, sandbox boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was boolean;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF sandbox IS NULL THEN
+		RAISE EXCEPTION 'sandbox must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'true: every run of the workflow is a dry run; false: runs send their requests.';
+	END IF;
+	SELECT w.sandbox INTO was FROM flowdb.workflows w
+	WHERE w.id = flow_set_sandbox.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'no_data_found';
+	END IF;
+	UPDATE flowdb.workflows w SET sandbox = flow_set_sandbox.sandbox, updated_at = now()
+	WHERE w.id = flow_set_sandbox.workflow_id;
+	RETURN was IS DISTINCT FROM sandbox;
+END
+$$;
+
 -- Function comments: PostgREST shows them in its OpenAPI description
 -- (first line: summary; after a blank line: description).  Every
 -- function in schema public has one (sql/140_comments.sql checks), and so
@@ -3121,18 +3191,22 @@ COMMENT ON FUNCTION public.flow_validate(jsonb) IS
 'Check a blueprint without running it
 
 Returns {"valid": true|false, "errors": [...]}; never raises for a bad blueprint.';
-COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb) IS
+COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb, boolean) IS
 'Validate a blueprint and queue a run of it
 
-Returns the run id.  payload becomes the run''s trigger_data.  Raises 22023 for an invalid blueprint, 54000 when it or the payload is too large, 53400 when the caller has too many queued runs.';
+Returns the run id.  payload becomes the run''s trigger_data.  sandbox => true makes it a dry run: every request is recorded in flowdb.outbox instead of sent, whatever the server''s flowdb.sandbox.  Raises 22023 for an invalid blueprint, 54000 when it or the payload is too large, 53400 when the caller has too many queued runs.';
 COMMENT ON FUNCTION public.flow_save(jsonb, boolean) IS
 'Validate and save a workflow
 
 Returns its id.  An active workflow''s trigger (event, webhook, schedule, table) starts runs; flow_run starts one by hand.';
-COMMENT ON FUNCTION public.flow_run(uuid, jsonb) IS
+COMMENT ON FUNCTION public.flow_run(uuid, jsonb, boolean) IS
 'Queue a run of one of the caller''s saved workflows
 
-Returns the run id; payload becomes the run''s trigger_data.';
+Returns the run id; payload becomes the run''s trigger_data.  Works for drafts (inactive workflows).  sandbox => true, or the workflow''s flag (flow_set_sandbox), makes it a dry run: every request is recorded in flowdb.outbox instead of sent.';
+COMMENT ON FUNCTION public.flow_set_sandbox(uuid, boolean) IS
+'Make every run of one of the caller''s workflows a dry run (or, with false, live again)
+
+However a run starts (flow_run, events, webhooks, table triggers, schedules), its requests are recorded in flowdb.outbox instead of sent.  Runs already queued keep their flag.  Returns true when the flag changed.';
 COMMENT ON FUNCTION public.flow_status(uuid) IS
 'A run of the caller with its node states and step log
 
@@ -3240,6 +3314,8 @@ COMMENT ON FUNCTION flowdb.safe_equal(text, text) IS
 'Constant-time text comparison (signatures)';
 COMMENT ON FUNCTION flowdb.request_header(text) IS
 'A header of the current PostgREST request, NULL outside one';
+COMMENT ON FUNCTION flowdb.require_preload() IS
+'Raise 55000 unless flowdb was loaded through shared_preload_libraries (the install script calls it first)';
 COMMENT ON FUNCTION flowdb.worker_info() IS
 'Counters of each background worker slot: pid, claimed, steps, commits, wakeups, heartbeat, starts';
 COMMENT ON FUNCTION flowdb.worker_health() IS
