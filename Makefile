@@ -29,7 +29,7 @@ PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pac
               src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
               src/wav.c src/grammar.c \
               $(wildcard src/tools/*.c)
-PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \
+PG_SRCS     = src/flowdb.c src/launcher.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \
               src/intent_api.c src/regex_pg.c src/draft_sql.c \
               src/speech.c src/sphinx.c src/worker_settings.c
 OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
@@ -60,7 +60,8 @@ endif
 # temporary instance (pg_regress --temp-instance, settings in
 # test/regress.conf: flowdb preloaded, no workers), so it needs the
 # extension installed but no running server; as root it runs as postgres
-# from a copy (PostgreSQL refuses to run as root).  `make
+# from a copy (PostgreSQL refuses to run as root) and copies its results/
+# back (scripts/regress_checks.py reads them).  `make
 # installcheck-regress` runs the same suite against a running server
 # (PGHOST/PGPORT/PGUSER, flowdb preloaded).  The TAP tests are
 # `make installcheck-tap`; `make test` runs every suite.
@@ -121,6 +122,7 @@ installcheck:
 		runuser -u postgres -- $(FLOWDB_PG_REGRESS) $(REGRESS_OPTS) --inputdir="$$d" --outputdir="$$d" \
 			--temp-instance="$$d/tmp_check" --temp-config="$$d/regress.conf" $(REGRESS); \
 		rc=$$?; \
+		rm -rf results && cp -r "$$d/results" . 2>/dev/null; \
 		if [ $$rc -eq 0 ]; then rm -rf "$$d"; else cp "$$d/regression.diffs" . 2>/dev/null; \
 			echo "installcheck: results kept in $$d (regression.diffs copied here)"; fi; \
 		exit $$rc; \

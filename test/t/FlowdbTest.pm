@@ -65,7 +65,6 @@ sub new_node
 
 	my %conf = (
 		shared_preload_libraries    => 'flowdb',
-		'flowdb.database_name'      => 'postgres',
 		'flowdb.allow_private_hosts' => 'on',
 		'flowdb.retry_base_ms'      => '50',
 		'flowdb.scan_interval_ms'   => '200',
@@ -396,7 +395,8 @@ sub set_script
 	return $self->_call('POST', '/_script', FlowdbTest::json_enc($script));
 }
 
-# stats(): {requests, inflight, max_inflight, connections}
+# stats(): {requests, inflight, max_inflight, connections, streamed_bytes,
+# streams_aborted}
 sub stats { return $_[0]->_call('GET', '/_stats'); }
 
 # server_requests(): GET /_requests (the server's own list)
