@@ -3127,7 +3127,9 @@ ALTER TABLE flowdb.runs
 	ADD COLUMN failure_of uuid;
 
 CREATE TABLE flowdb.workflow_versions (
-	workflow_id uuid NOT NULL REFERENCES flowdb.workflows (id) ON DELETE CASCADE,
+	-- deferred: the row is written by a BEFORE trigger on its workflow
+	workflow_id uuid NOT NULL REFERENCES flowdb.workflows (id) ON DELETE CASCADE
+		DEFERRABLE INITIALLY DEFERRED,
 	version		integer NOT NULL CHECK (version >= 1),
 	owner		text NOT NULL,
 	name		text NOT NULL,
@@ -3210,8 +3212,12 @@ END
 $$;
 
 -- flowdb.workflow_new_version: BEFORE INSERT OR UPDATE OF blueprint on
--- flowdb.workflows: a changed blueprint is the next version (its
--- on_failure target checked); an identical one changes nothing
+-- flowdb.workflows: a new or changed blueprint is the next version (its
+-- on_failure target checked) and is stored in flowdb.workflow_versions
+-- (its foreign key is deferred: checked at commit, when the workflow row
+-- exists); an identical one changes nothing.  A row inserted
+-- with its version already set comes from pg_restore, whose COPY of
+-- flowdb.workflow_versions brings the versions: left alone.
 CREATE FUNCTION flowdb.workflow_new_version() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -3225,35 +3231,20 @@ BEGIN
 			RETURN NEW;
 		END IF;
 		NEW.version := OLD.version + 1;
-	ELSE
+	ELSIF NEW.version = 0 THEN
 		NEW.version := 1;
+	ELSE
+		RETURN NEW;
 	END IF;
 	PERFORM flowdb.check_on_failure(NEW.owner, NEW.id, NEW.name, NEW.blueprint);
+	INSERT INTO flowdb.workflow_versions (workflow_id, version, owner, name, blueprint)
+	VALUES (NEW.id, NEW.version, NEW.owner, NEW.name, NEW.blueprint);
 	RETURN NEW;
 END
 $$;
 
 CREATE TRIGGER workflows_version BEFORE INSERT OR UPDATE OF blueprint ON flowdb.workflows
 	FOR EACH ROW EXECUTE FUNCTION flowdb.workflow_new_version();
-
--- flowdb.workflow_record_version: AFTER INSERT OR UPDATE OF blueprint:
--- store the new version's blueprint
-CREATE FUNCTION flowdb.workflow_record_version() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NEW.blueprint IS NOT NULL
-	   AND (TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version) THEN
-		INSERT INTO flowdb.workflow_versions (workflow_id, version, owner, name, blueprint)
-		VALUES (NEW.id, NEW.version, NEW.owner, NEW.name, NEW.blueprint);
-	END IF;
-	RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER workflows_record_version AFTER INSERT OR UPDATE OF blueprint ON flowdb.workflows
-	FOR EACH ROW EXECUTE FUNCTION flowdb.workflow_record_version();
 
 -- flowdb.run_workflow_version: BEFORE INSERT on flowdb.runs: the number of
 -- the version whose blueprint the run was queued with (the current one,
