@@ -81,6 +81,17 @@ SELECT pg_temp.try($$SELECT flow_rollback((SELECT id FROM ids WHERE k = 'wf'), N
 SELECT count(*) AS versions FROM flowdb.workflow_versions WHERE workflow_id = (SELECT id FROM ids WHERE k = 'wf');
 RESET ROLE;
 
+-- a draft: still drafting, refused; failed (no blueprint), the update makes
+-- it ready as its version 1
+INSERT INTO flowdb.workflows (owner, name, blueprint, active, draft_status)
+VALUES ('alice', 'drafting', NULL, false, 'drafting'), ('alice', 'failed draft', NULL, false, 'failed');
+SET ROLE authenticated;
+SELECT pg_temp.try(format('SELECT flow_update(%L, pg_temp.bp(%L))',
+	(SELECT id FROM flowdb.workflows WHERE name = 'drafting'), 'x'));
+SELECT flow_update((SELECT id FROM flowdb.workflows WHERE name = 'failed draft'), pg_temp.bp('fixed by hand')) AS version;
+SELECT name, draft_status, active, version FROM flowdb.workflows WHERE name IN ('drafting', 'fixed by hand') ORDER BY name;
+RESET ROLE;
+
 ------------------------------------------------------------------------
 -- another tenant: nothing of alice's, by any function or by reading
 ------------------------------------------------------------------------

@@ -267,8 +267,10 @@ BEGIN
 				  HINT = 'Wait until the draft is ready or failed.';
 	END IF;
 	PERFORM flowdb.check_blueprint(blueprint);
+	-- a failed draft given a blueprint by hand is a ready one
 	UPDATE flowdb.workflows x
 	SET blueprint = flow_update.blueprint, name = flow_update.blueprint ->> 'name',
+		draft_status = CASE WHEN x.draft_status = 'failed' THEN 'ready' ELSE x.draft_status END,
 		updated_at = now()
 	WHERE x.id = w.id
 	RETURNING x.version INTO v;
