@@ -4,7 +4,8 @@
 #   2. the library exports only what PostgreSQL looks up (make check-symbols),
 #      C unit tests of the pure modules under valgrind, and the offline
 #      drafter's accuracy on bench/draft's labelled prompts (floors)
-#   3. pg_regress (sql/ + expected/) on a throwaway cluster with flowdb preloaded
+#   3. pg_regress (sql/ + expected/): make installcheck, on a temporary
+#      instance with flowdb preloaded (test/regress.conf)
 #   4. TAP tests (test/t/*.pl): each starts its own clusters and fake servers
 #   5. the benchmark in its smoke form (bench/run.sh --smoke: it runs, nothing is asserted)
 #   6. a short fuzz smoke run of the parsers (when clang's libFuzzer is there)
@@ -68,16 +69,15 @@ suite unit make -s -C test/unit run
 suite draft-accuracy make -s -C bench/draft check
 
 WORK=$(work_copy "$ROOT")
-trap 'stop_cluster "$WORK/tmp_cluster"; rm -rf "$WORK" "$LOG"' EXIT
+trap 'rm -rf "$WORK" "$LOG"' EXIT
 
+# make installcheck starts its own temporary instance (test/regress.conf)
+# and, as root, runs pg_regress as postgres from a copy
 regress() {
-	local port; port=$(free_port)
-	start_cluster "$WORK/tmp_cluster" "$port" "flowdb.workers = 0" || return 1
-	$RUNAS env PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres \
-		make -s -C "$WORK" installcheck-regress PG_CONFIG="$PG_CONFIG"
+	rm -f "$ROOT/regression.diffs"
+	make -s -C "$ROOT" installcheck PG_CONFIG="$PG_CONFIG"
 	local rc=$?
-	stop_cluster "$WORK/tmp_cluster"
-	[ $rc -eq 0 ] || { cat "$WORK/regression.diffs" 2>/dev/null | head -200; }
+	[ $rc -eq 0 ] || { head -200 "$ROOT/regression.diffs" 2>/dev/null; }
 	return $rc
 }
 suite regress regress

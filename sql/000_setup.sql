@@ -80,7 +80,7 @@ FROM (VALUES
   ('flowdb.safe_equal(text,text)'),
   ('flowdb.request_header(text)'),
   ('flowdb.event_matches(jsonb,jsonb)'),
-  ('flowdb.enqueue(jsonb,jsonb,uuid,text)'),
+  ('flowdb.enqueue(jsonb,jsonb,uuid,text,boolean)'),
   ('flowdb.dispatch_event(text,text,jsonb)'),
   ('flowdb.resume_node(uuid,text,jsonb)'),
   ('flowdb.set_active(uuid,boolean)'),

@@ -797,10 +797,12 @@ http_next_done(HttpMulti *m, HttpResponse *resp)
 	}
 	else if (t->blocked)
 	{
+		bool		v6 = strchr(t->blocked_addr, ':') != NULL;
+
 		resp->permanent = true;
 		snprintf(resp->error, sizeof(resp->error),
-				 "refused to connect to private address %s (set flowdb.allow_private_hosts to allow it)",
-				 t->blocked_addr);
+				 "refused to connect to private address %.45s (to allow it: ALTER SYSTEM SET flowdb.allow_private_hosts = '<service>:%s%.45s%s'; SELECT pg_reload_conf())",
+				 t->blocked_addr, v6 ? "[" : "", t->blocked_addr, v6 ? "]" : "");
 	}
 	else if (t->too_large || t->result == CURLE_FILESIZE_EXCEEDED)
 	{

@@ -60,6 +60,7 @@
 
 #include "condition.h"
 #include "worker_int.h"
+#include "version.h"
 
 /* the longest back-off while flowdb.database_name does not exist (s) */
 #define MISSING_DB_MAX_BACKOFF_S 60
@@ -636,20 +637,24 @@ wait_for_work(long timeout_ms)
 /*
  * extension_ready
  *		The worker idles while the extension is absent or being created,
+ *		while its installed version is not the library's (version.c),
  *		during recovery and binary upgrade.
  */
 static bool
 extension_ready(void)
 {
 	bool		ok;
+	Oid			extoid;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (RecoveryInProgress() || IsBinaryUpgrade)
 		return false;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	ok = OidIsValid(get_extension_oid("flowdb", true)) &&
-		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
+	extoid = get_extension_oid("flowdb", true);
+	ok = OidIsValid(extoid) &&
+		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true))) &&
+		flowdb_extension_version_matches(extoid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
