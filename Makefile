@@ -60,7 +60,8 @@ endif
 # temporary instance (pg_regress --temp-instance, settings in
 # test/regress.conf: flowdb preloaded, no workers), so it needs the
 # extension installed but no running server; as root it runs as postgres
-# from a copy (PostgreSQL refuses to run as root).  `make
+# from a copy (PostgreSQL refuses to run as root) and copies its results/
+# back (scripts/regress_checks.py reads them).  `make
 # installcheck-regress` runs the same suite against a running server
 # (PGHOST/PGPORT/PGUSER, flowdb preloaded).  The TAP tests are
 # `make installcheck-tap`; `make test` runs every suite.
@@ -121,6 +122,7 @@ installcheck:
 		runuser -u postgres -- $(FLOWDB_PG_REGRESS) $(REGRESS_OPTS) --inputdir="$$d" --outputdir="$$d" \
 			--temp-instance="$$d/tmp_check" --temp-config="$$d/regress.conf" $(REGRESS); \
 		rc=$$?; \
+		rm -rf results && cp -r "$$d/results" . 2>/dev/null; \
 		if [ $$rc -eq 0 ]; then rm -rf "$$d"; else cp "$$d/regression.diffs" . 2>/dev/null; \
 			echo "installcheck: results kept in $$d (regression.diffs copied here)"; fi; \
 		exit $$rc; \

@@ -68,7 +68,6 @@ FROM (VALUES
   ('flowdb.buffer_event(text,text,jsonb,uuid[])'),
   ('flowdb.caller_is_admin()'),
   ('flowdb.check_backlog(text,integer)'),
-  ('flowdb.check_credential_owner()'),
   ('flowdb.blueprint_errors(jsonb)'),
   ('flowdb.check_blueprint(jsonb)'),
   ('flowdb.check_payload(jsonb)'),

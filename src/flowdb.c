@@ -56,8 +56,10 @@ char	   *flowdb_http_proxy = NULL;
 int			flowdb_http_timeout_ms = 30000;
 int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
+int			flowdb_max_host_connections = 0;
 int			flowdb_retry_base_ms = 1000;
 int			flowdb_retention_days = 30;
+int			flowdb_prune_interval = 3600;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
@@ -256,6 +258,11 @@ define_settings(void)
 							"Redirects an HTTP request may follow.",
 							NULL, &flowdb_max_redirects, 3, 0, 20,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_host_connections",
+							"Most connections one worker opens to one host and port; 0 means no cap.",
+							"Requests past it wait for a connection (their timeout runs meanwhile); HTTP/2 servers multiplex requests on few connections anyway.",
+							&flowdb_max_host_connections, 0, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.retry_base_ms",
 							"First retry backoff; doubles each attempt, with jitter.",
 							NULL, &flowdb_retry_base_ms, 1000, 1, 3600000,
@@ -264,6 +271,11 @@ define_settings(void)
 							"Finished runs and their logs older than this are pruned.",
 							NULL, &flowdb_retention_days, 30, 1, 36500,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.prune_interval",
+							"How often worker 0 calls flowdb.prune().",
+							"The first call is when the worker starts.",
+							&flowdb_prune_interval, 3600, 1, 7 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("flowdb.notify",
 							 "Send NOTIFY flowdb_runs when runs are queued or finish.",
 							 NULL, &flowdb_notify, true,

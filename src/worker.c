@@ -665,13 +665,14 @@ extension_ready(void)
  * housekeeping
  *		Periodic: renew our leases, take back expired ones (and our own
  *		that clients held locked at start), fire schedules and prune old
- *		runs (the two last on worker 0 only).
+ *		runs (the two last on worker 0 only; prune every
+ *		flowdb.prune_interval).
  */
 static void
 housekeeping(double now)
 {
 	static double next_renew = 0;
-	static double next_prune = 0;
+	static double last_prune = 0;	/* 0: prune at start */
 
 	if (now >= next_renew)
 	{
@@ -687,10 +688,12 @@ housekeeping(double now)
 		/* schedule triggers: at most once per minute and workflow */
 		store_fire_schedules();
 	}
-	if (now >= next_prune && flowdb_my_slot == 0)
+	/* measured from the last prune, so a reloaded interval applies at once */
+	if (flowdb_my_slot == 0 &&
+		(last_prune == 0 || now >= last_prune + flowdb_prune_interval * 1000.0))
 	{
 		if (store_prune())
-			next_prune = now + 3600 * 1000.0;
+			last_prune = now;
 	}
 }
 
