@@ -1026,6 +1026,24 @@ engine_node_set_phase(EngineRun *run, const char *node_id, int phase)
 }
 
 /*
+ * engine_action_started
+ *		A request of a running action was sent: record the send time in
+ *		the node's state (flow_status shows it as "since") and log the
+ *		attempt as started when this is its first request.
+ */
+void
+engine_action_started(EngineRun *run, const char *node_id, double now_ms,
+					  EngineEvents *ev)
+{
+	cJSON	   *ns = node_state(run, node_id);
+
+	set_field(ns, "started", cJSON_CreateNumber(now_ms));
+	if (get_int(ns, "phase", 0) == 0)
+		add_event(ev, node_id, "started", get_int(ns, "attempt", 1), NULL, NULL,
+				  NULL, now_ms, now_ms);
+}
+
+/*
  * engine_action_succeeded
  *		An action's request(s) completed successfully.
  */

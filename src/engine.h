@@ -31,7 +31,8 @@
 typedef struct EngineEvent
 {
 	char	   *node_id;		/* malloc */
-	const char *status;			/* succeeded, failed, retrying, skipped */
+	const char *status;			/* started, succeeded, failed, retrying,
+								 * skipped */
 	int			attempt;
 	cJSON	   *input;			/* owned, may be NULL */
 	cJSON	   *output;			/* owned, may be NULL */
@@ -117,6 +118,14 @@ extern int	engine_node_phase(EngineRun *run, const char *node_id);
 extern cJSON *engine_node_phase_state(EngineRun *run, const char *node_id);	/* borrowed, created
 																				 * if absent */
 extern void engine_node_set_phase(EngineRun *run, const char *node_id, int phase);
+
+/*
+ * An action's request went out at now_ms: the node's "started" time
+ * becomes the send time and, for the first request of an attempt (phase
+ * 0), a "started" log event is added (no input, output or finish time).
+ */
+extern void engine_action_started(EngineRun *run, const char *node_id,
+								  double now_ms, EngineEvents *ev);
 
 /* An action finished.  output/input are taken over (may be NULL). */
 extern void engine_action_succeeded(EngineRun *run, const char *node_id,

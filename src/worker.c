@@ -76,6 +76,13 @@
 /* bytes of subject a run's "matches" conditions may scan in one step, as
  * a multiple of flowdb.max_regex_subject */
 #define REGEX_BUDGET_SUBJECTS 4
+/*
+ * A request that went out is logged "started" with the next commit the
+ * worker makes anyway; when none comes within this many ms (a slow
+ * request), the started rows are committed on their own, asynchronously
+ * and batched across runs (see needs_commit).
+ */
+#define STARTED_LOG_DELAY_MS 100
 /* the longest back-off while flowdb.database_name does not exist (s) */
 #define MISSING_DB_MAX_BACKOFF_S 60
 
@@ -89,6 +96,8 @@ typedef struct WRun
 	EngineEvents events;		/* log rows not yet committed */
 	char		token[40];		/* lease token of this claim */
 	double		busy_until;		/* row locked by a client: commit after */
+	double		unlogged_start; /* earliest "started" event not committed
+								 * yet (0: none) */
 	int			inflight;		/* requests queued or in flight */
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
@@ -160,6 +169,7 @@ static void claim_tx(void *arg);
 static void commit_changes(void);
 static void advance_run(WRun *w, double now);
 static void start_call(WCall *c);
+static void note_started(WCall *c);
 static void enqueue_call(WCall *c);
 static void pump_queue(void);
 static void apply_response(WCall *c, HttpResponse *resp);
@@ -299,12 +309,50 @@ wait_for_database(void)
 /*
  * needs_commit
  *		Does the run have changes to commit now (not waiting for a
- *		client's row lock to go away)?
+ *		client's row lock to go away)?  Results do at once; "started" log
+ *		rows only once they waited STARTED_LOG_DELAY_MS for another commit
+ *		to ride along with (has_unlogged_start).
  */
 static bool
 needs_commit(WRun *w, double now)
 {
-	return w->dirty && w->busy_until <= now;
+	if (w->busy_until > now)
+		return false;
+	return w->dirty ||
+		(w->unlogged_start > 0 && now - w->unlogged_start >= STARTED_LOG_DELAY_MS);
+}
+
+/*
+ * has_unlogged_start
+ *		Does the run hold "started" log rows that may ride along with a
+ *		commit being made anyway?
+ */
+static bool
+has_unlogged_start(WRun *w, double now)
+{
+	return w->unlogged_start > 0 && w->busy_until <= now && !w->lost;
+}
+
+/*
+ * earliest_start_log
+ *		When the oldest uncommitted "started" row must be committed (epoch
+ *		ms, 0 when there is none).
+ */
+static double
+earliest_start_log(void)
+{
+	dlist_iter	it;
+	double		at = 0;
+
+	dlist_foreach(it, &runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (w->unlogged_start > 0 && !w->lost &&
+			(at == 0 || w->unlogged_start + STARTED_LOG_DELAY_MS < at))
+			at = Max(w->unlogged_start + STARTED_LOG_DELAY_MS, w->busy_until);
+	}
+	return at;
 }
 
 /*
@@ -505,11 +553,15 @@ worker_loop(void)
 		{
 			long		ct = http_timeout(multi);
 			double		due = earliest_due();
+			double		log_at = earliest_start_log();
 
 			if (ct >= 0 && ct < timeout)
 				timeout = ct;
 			if (due > 0 && (long) (due - now_ms()) < timeout)
 				timeout = (long) (due - now_ms());
+			/* "started" rows that found no commit to ride along with */
+			if (log_at > 0 && (long) ceil(log_at - now_ms()) < timeout)
+				timeout = (long) ceil(log_at - now_ms());
 			/* a paced request's turn */
 			if (pace_wake_at > 0 && (long) ceil(pace_wake_at - now_ms()) < timeout)
 				timeout = (long) ceil(pace_wake_at - now_ms());
@@ -1350,6 +1402,7 @@ typedef struct CommitBatch
 	double	   *l_start;
 	double	   *l_end;
 	char	   *outcome;		/* per run: 'w' written, 'b' busy, 'l' lost */
+	bool		async;			/* only "started" rows: no WAL flush wait */
 } CommitBatch;
 
 /*
@@ -1401,6 +1454,10 @@ commit_tx(void *arg)
 	int			ret;
 
 	spi_begin("flowdb: commit results");
+	/* "started" rows alone need not be durable (a crash re-sends anyway) */
+	if (b->async)
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	if (commit_plan == NULL)
 	{
 		SPIPlanPtr	p;
@@ -1437,8 +1494,9 @@ commit_tx(void *arg)
 						"  INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, "
 						"    input, output, error, started_at, finished_at, duration_ms) "
 						"  SELECT y.run_id, u.owner, y.node_id, y.status, y.attempt::int, y.input::jsonb, "
-						"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), to_timestamp(y.e / 1000.0), "
-						"    y.e - y.s "
+						"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), "
+						"    CASE WHEN y.status <> 'started' THEN to_timestamp(y.e / 1000.0) END, "
+						"    CASE WHEN y.status <> 'started' THEN y.e - y.s END "
 						"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16) "
 						"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, ord) "
 						"  JOIN u ON u.id = y.run_id ORDER BY y.ord), "
@@ -1517,6 +1575,10 @@ commit_runs(WRun **list, int nr, char **failure)
 	b.r_next = palloc(sizeof(double) * Max(nr, 1));
 	b.l_start = palloc(sizeof(double) * Max(nl, 1));
 	b.l_end = palloc(sizeof(double) * Max(nl, 1));
+	b.async = true;
+	for (int i = 0; i < nr; i++)
+		if (list[i]->dirty)
+			b.async = false;
 
 	nl = 0;
 	for (int k = 0; k < nr; k++)
@@ -1591,7 +1653,8 @@ commit_runs(WRun **list, int nr, char **failure)
 			if (w->releasing)
 				w->released = true;
 			for (int j = 0; j < w->events.n; j++)
-				if (strcmp(w->events.items[j].status, "skipped") != 0)
+				if (strcmp(w->events.items[j].status, "skipped") != 0 &&
+					strcmp(w->events.items[j].status, "started") != 0)
 					steps++;
 		}
 		else
@@ -1602,6 +1665,7 @@ commit_runs(WRun **list, int nr, char **failure)
 			w->lost = true;
 		}
 		w->dirty = false;
+		w->unlogged_start = 0;
 		engine_events_clear(&w->events);
 	}
 	if (myslot && result == TX_OK)
@@ -1634,6 +1698,7 @@ commit_alone(WRun *w)
 					flowdb_my_slot, w->er->run_id, msg)));
 	engine_fail_oversized(w->er, msg);
 	engine_events_clear(&w->events);
+	w->unlogged_start = 0;
 	if (commit_runs(&w, 1, &failure) == TX_FAILED)
 	{
 		ereport(LOG,
@@ -1711,13 +1776,22 @@ commit_changes(void)
 	}
 	if (nr > 0)
 	{
+		/* "started" rows of other runs ride along with this commit */
+		nr = 0;
+		dlist_foreach(it, &runs)
+		{
+			WRun	   *w = dlist_container(WRun, node, it.cur);
+
+			if (needs_commit(w, now) || has_unlogged_start(w, now))
+				nr++;
+		}
 		list = palloc(sizeof(WRun *) * nr);
 		nr = 0;
 		dlist_foreach(it, &runs)
 		{
 			WRun	   *w = dlist_container(WRun, node, it.cur);
 
-			if (needs_commit(w, now))
+			if (needs_commit(w, now) || has_unlogged_start(w, now))
 				list[nr++] = w;
 		}
 		if (commit_runs(list, nr, &failure) == TX_FAILED)
@@ -2048,6 +2122,7 @@ advance_run(WRun *w, double now)
 {
 	char	  **ids;
 	int			n;
+	int			logged;
 
 	w->advance = false;
 	if (w->lost)
@@ -2060,6 +2135,7 @@ advance_run(WRun *w, double now)
 	 */
 	/* bound the regular-expression work of this run's conditions */
 	cond_regex_budget = (long) flowdb_max_regex_subject * REGEX_BUDGET_SUBJECTS;
+	logged = w->events.n;
 	n = engine_advance(w->er, now, &ids, &w->events);
 	cond_regex_budget = -1;
 	for (int i = 0; i < n; i++)
@@ -2073,7 +2149,8 @@ advance_run(WRun *w, double now)
 		}
 	}
 	engine_free_dispatch(ids, n);
-	if (w->events.n > 0)
+	/* new log rows (not "started" ones waiting to ride along) */
+	if (w->events.n > logged)
 		w->dirty = true;
 }
 
@@ -2192,7 +2269,25 @@ start_call(WCall *c)
 		c->run->inflight--;
 		call_failed(c, err, true, -1);
 		free_call(c);
+		return;
 	}
+	note_started(c);
+}
+
+/*
+ * note_started
+ *		The call's request is out: the engine logs the attempt as started,
+ *		and the row waits for a commit to ride along with (needs_commit).
+ */
+static void
+note_started(WCall *c)
+{
+	WRun	   *w = c->run;
+	int			before = w->events.n;
+
+	engine_action_started(w->er, c->node_id, c->started_ms, &w->events);
+	if (w->events.n > before && w->unlogged_start == 0)
+		w->unlogged_start = c->started_ms;
 }
 
 /*
