@@ -130,3 +130,96 @@ SET request.jwt.claims = '{"sub": "someone-else"}';
 SELECT pg_temp.try(format('SELECT flow_retry(%L, true)', :'run2')) AS other_owner;
 SELECT pg_temp.try(format('SELECT flow_status(%L)', :'run2')) AS other_owner_status;
 RESET request.jwt.claims;
+
+------------------------------------------------------------------------
+-- validation messages say what is valid, or what was meant
+------------------------------------------------------------------------
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "hints",
+  "trigger": {"type": "manual"}, "nodes": [
+   {"id": "a", "type": "action", "service": "slak", "task": "post_message", "params": {}},
+   {"id": "b", "type": "action", "service": "email", "task": "send", "params": {}},
+   {"id": "c", "type": "action", "service": "slack", "task": "post_mesage", "params": {}},
+   {"id": "d", "type": "action", "service": "http", "task": "request",
+    "params": {"url": "https://example.com/{{steps.aa.output}}", "hedaers": {}}, "retyr": {}},
+   {"id": "e", "type": "set", "values": {"x": "{{trigger_dta.name}}"}}],
+  "edges": [{"from": "a", "to": "b", "condition": {"left": 1, "op": "gte ", "right": 2}},
+            {"from": "a", "to": "c", "condition": {"left": 1, "op": "bigger", "right": 2}}]}') -> 'errors') e;
+
+-- "one of" parameters: checked when saved, stated in the catalog
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "one of",
+  "trigger": {"type": "manual"}, "nodes": [
+   {"id": "s", "type": "action", "service": "slack", "task": "post_message", "params": {"channel": "#x", "text": ""}},
+   {"id": "w", "type": "action", "service": "whatsapp", "task": "send_message", "params": {"to": "+919876543210"}},
+   {"id": "ok1", "type": "action", "service": "slack", "task": "post_message", "params": {"channel": "#x", "blocks": [{"type": "divider"}]}},
+   {"id": "ok2", "type": "action", "service": "whatsapp", "task": "send_message", "params": {"to": "+919876543210", "media_url": "{{trigger_data.pdf}}"}}]}') -> 'errors') e;
+SELECT pg_temp.try($$SELECT flow_save('{"version": 1, "name": "no text", "trigger": {"type": "manual"}, "nodes": [{"id": "s", "type": "action", "service": "slack", "task": "post_message", "params": {"channel": "#x"}}]}')$$) AS saved;
+SELECT s ->> 'name' AS service, t ->> 'name' AS task, t -> 'one_of' AS one_of
+FROM jsonb_array_elements(flow_catalog() -> 'services') s, jsonb_array_elements(s -> 'tasks') t
+WHERE jsonb_array_length(t -> 'one_of') > 0 ORDER BY 1, 2;
+
+-- template keys against the trigger's declared sample payload
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "sample",
+  "trigger": {"type": "event", "event": "shop.order_paid", "sample": {"name": "Ravi", "phone": "+919876543210", "order": {"total": 500}}},
+  "nodes": [{"id": "w", "type": "action", "service": "whatsapp", "task": "send_message",
+             "params": {"to": "{{trigger_data.phone}}", "body": "Hi {{trigger_data.nme}}, {{trigger_data.order.totl}} / {{trigger_data.customer}}"}}]}') -> 'errors') e;
+SELECT flow_validate('{"version": 1, "name": "sample ok",
+  "trigger": {"type": "manual", "sample": {"name": "Ravi"}},
+  "nodes": [{"id": "s", "type": "set", "values": {"x": "{{trigger_data.name}}"}}]}') AS sample_ok;
+
+------------------------------------------------------------------------
+-- a payload that is not a JSON object is refused when queued (22023)
+------------------------------------------------------------------------
+SELECT count(*) AS runs_before FROM flowdb.runs \gset
+SELECT pg_temp.try(format('SELECT flow_execute(%L, %L)', :'bp', '[1, 2]')) AS array_payload;
+SELECT pg_temp.try(format('SELECT flow_execute(%L, %L)', :'bp', '"text"')) AS string_payload;
+SELECT pg_temp.try(format('SELECT flow_execute(%L, %L)', :'bp', 'null')) AS json_null_payload;
+SELECT pg_temp.try(format('SELECT flow_run(%L, %L)', :'wf', '42')) AS number_payload;
+SELECT pg_temp.try($$SELECT flow_send_event('shop.order_paid', '[{"id": 1}]')$$) AS array_event;
+SELECT count(*) = :runs_before AS nothing_queued FROM flowdb.runs;
+-- SQL NULL still means {}; an object is fine
+SELECT flow_execute(:'bp', NULL) AS null_run \gset
+SELECT payload FROM flowdb.runs WHERE id = :'null_run';
+SELECT flow_execute(:'bp', '{"items": [1, 2]}') IS NOT NULL AS object_payload;
+-- the error says how to fix it
+SELECT flow_execute(:'bp', '[1]');
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------
+-- schedules: cron macros and a time zone per schedule
+------------------------------------------------------------------------
+-- 03:30 UTC is 09:00 in India (UTC+05:30)
+SELECT flowdb.cron_matches('0 9 * * *', '2026-03-02 03:30:00+00', 'Asia/Kolkata') AS ist_9am,
+       flowdb.cron_matches('0 9 * * *', '2026-03-02 09:00:00+00', 'Asia/Kolkata') AS utc_9am_in_ist,
+       flowdb.cron_matches('0 9 * * *', '2026-03-02 09:00:00+00') AS utc_9am,
+       flowdb.cron_matches('0 9 * * *', '2026-03-02 09:00:00+00', 'UTC') AS utc_named;
+-- the weekday is the local one: Monday 00:30 in India is Sunday 19:00 UTC
+SELECT flowdb.cron_matches('30 0 * * 1', '2026-03-01 19:00:00+00', 'Asia/Kolkata') AS local_monday,
+       flowdb.cron_matches('30 0 * * 1', '2026-03-01 19:00:00+00') AS utc_sunday;
+-- macros
+SELECT flowdb.cron_matches('@daily', '2026-03-02 00:00:00+00') AS daily_midnight,
+       flowdb.cron_matches('@daily', '2026-03-02 00:01:00+00') AS daily_after,
+       flowdb.cron_matches('@hourly', '2026-03-02 07:00:00+00') AS hourly,
+       flowdb.cron_matches('@weekly', '2026-03-01 00:00:00+00') AS weekly_sunday,
+       flowdb.cron_matches('@monthly', '2026-03-01 00:00:00+00') AS monthly_first,
+       flowdb.cron_matches('@yearly', '2026-01-01 00:00:00+00') AS yearly,
+       flowdb.cron_matches('@daily', '2026-03-01 18:30:00+00', 'Asia/Kolkata') AS daily_ist;
+SELECT pg_temp.try($$SELECT flowdb.cron_matches('@daily', now(), 'Mars/Olympus')$$) AS unknown_zone;
+SELECT pg_temp.try($$SELECT flowdb.cron_matches('@dialy', now())$$) AS unknown_macro;
+-- validation: the zone must exist (did you mean), macros are known
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "tz",
+  "trigger": {"type": "schedule", "cron": "@daily", "timezone": "Asia/Kolkatta"},
+  "nodes": [{"id": "n", "type": "router"}]}') -> 'errors') e;
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "tz",
+  "trigger": {"type": "schedule", "cron": "@dayly", "timezone": "Nowhere/Special"},
+  "nodes": [{"id": "n", "type": "router"}]}') -> 'errors') e;
+SELECT flow_validate('{"version": 1, "name": "tz", "trigger": {"type": "schedule", "cron": "0 9 * * 1-5", "timezone": "Asia/Kolkata"},
+  "nodes": [{"id": "n", "type": "router"}]}') AS ist_schedule;
+-- fire_schedules fires on the schedule's wall clock and says which zone
+SELECT flow_save(format('{"version": 1, "name": "every minute in India", "trigger": {"type": "schedule", "cron": "* * * * *", "timezone": "Asia/Kolkata"}, "nodes": [{"id": "n", "type": "router"}]}')::jsonb) AS wf_tz \gset
+SELECT flow_save(format('{"version": 1, "name": "never now", "trigger": {"type": "schedule", "cron": "%s %s * * *", "timezone": "Asia/Kolkata"}, "nodes": [{"id": "n", "type": "router"}]}',
+       extract(minute FROM now() AT TIME ZONE 'UTC')::int, extract(hour FROM now() AT TIME ZONE 'UTC')::int)::jsonb) AS wf_utc_time \gset
+SELECT flowdb.fire_schedules() >= 1 AS fired;
+SELECT payload ->> 'timezone' AS timezone, payload ? 'scheduled_at' AS has_scheduled_at
+FROM flowdb.runs WHERE workflow_id = :'wf_tz';
+-- the current UTC hour and minute is not the current time in India
+SELECT count(*) AS fired_at_utc_time FROM flowdb.runs WHERE workflow_id = :'wf_utc_time';

@@ -170,5 +170,51 @@ $$;
 COMMENT ON FUNCTION public.flow_retry(uuid, boolean) IS
 'Resume a failed or canceled run of yours from its failed step, keeping completed steps. use_current_blueprint => true continues with the saved workflow''s current blueprint (after a fix): succeeded steps whose node id still exists are kept, the others run again.';
 
--- the new flow_retry signature gets the client grants (anon: none)
+-- status: schedules in a time zone (trigger.timezone) and cron macros
+-- (@daily, ...: parsed in C, no SQL change); payloads must be objects
+-- (flowdb.check_payload, in C)
+CREATE FUNCTION flowdb.cron_matches(expr text, at timestamptz, timezone text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'flowdb_cron_matches_tz'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+-- flowdb.fire_schedules: queue a run of every active schedule workflow
+-- whose cron matches the current minute on its time zone's wall clock
+-- (trigger.timezone, UTC when absent) and has not fired in it.  Called by
+-- worker 0 on every scan; no pg_cron needed.
+CREATE OR REPLACE FUNCTION flowdb.fire_schedules() RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w flowdb.workflows;
+	minute timestamptz := date_trunc('minute', now());
+	tz text;
+	n integer := 0;
+BEGIN
+	FOR w IN
+		SELECT * FROM flowdb.workflows wf
+		WHERE wf.active AND wf.blueprint #>> '{trigger,type}' = 'schedule'
+		  AND (wf.last_fired_at IS NULL OR wf.last_fired_at < minute)
+		FOR UPDATE SKIP LOCKED
+	LOOP
+		BEGIN
+			tz := coalesce(w.blueprint #>> '{trigger,timezone}', 'UTC');
+			IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute, tz) THEN
+				PERFORM flowdb.enqueue(w.blueprint,
+					jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}',
+									   'timezone', tz),
+					w.id, w.owner);
+				UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
+				n := n + 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			-- one broken workflow must not stop the others (or the worker)
+			RAISE WARNING 'flowdb: schedule of workflow % not fired: %', w.id, SQLERRM;
+			UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
+		END;
+	END LOOP;
+	RETURN n;
+END
+$$;
+-- the privilege model for the new functions (flow_retry's new signature
+-- gets the client grants, the internal ones none): keep this last
 SELECT flowdb.grant_api_roles();

@@ -216,7 +216,8 @@ CREATE FUNCTION flowdb.check_blueprint(blueprint jsonb) RETURNS void
 AS 'MODULE_PATHNAME', 'flowdb_check_blueprint'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
--- flowdb.check_payload: raise 54000 when a payload exceeds flowdb.max_payload_bytes
+-- flowdb.check_payload: raise 54000 when a payload exceeds flowdb.max_payload_bytes,
+-- 22023 when it is not a JSON object
 CREATE FUNCTION flowdb.check_payload(payload jsonb) RETURNS void
 AS 'MODULE_PATHNAME', 'flowdb_check_payload'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
@@ -1002,14 +1003,22 @@ BEGIN
 END
 $$;
 
--- flowdb.cron_matches: does a 5-field cron expression match a time (UTC)?
+-- flowdb.cron_matches: does a 5-field cron expression (or a macro such as
+-- @daily) match a time (UTC)?
 CREATE FUNCTION flowdb.cron_matches(expr text, at timestamptz DEFAULT now()) RETURNS boolean
 AS 'MODULE_PATHNAME', 'flowdb_cron_matches'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- flowdb.cron_matches: the same on the wall clock of a time zone
+-- ('Asia/Kolkata'); 22023 for an unknown zone
+CREATE FUNCTION flowdb.cron_matches(expr text, at timestamptz, timezone text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'flowdb_cron_matches_tz'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 -- flowdb.fire_schedules: queue a run of every active schedule workflow
--- whose cron matches the current minute (UTC) and has not fired in it.
--- Called by worker 0 on every scan; no pg_cron needed.
+-- whose cron matches the current minute on its time zone's wall clock
+-- (trigger.timezone, UTC when absent) and has not fired in it.  Called by
+-- worker 0 on every scan; no pg_cron needed.
 CREATE FUNCTION flowdb.fire_schedules() RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1017,6 +1026,7 @@ AS $$
 DECLARE
 	w flowdb.workflows;
 	minute timestamptz := date_trunc('minute', now());
+	tz text;
 	n integer := 0;
 BEGIN
 	FOR w IN
@@ -1026,9 +1036,11 @@ BEGIN
 		FOR UPDATE SKIP LOCKED
 	LOOP
 		BEGIN
-			IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute) THEN
+			tz := coalesce(w.blueprint #>> '{trigger,timezone}', 'UTC');
+			IF flowdb.cron_matches(w.blueprint #>> '{trigger,cron}', minute, tz) THEN
 				PERFORM flowdb.enqueue(w.blueprint,
-					jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}'),
+					jsonb_build_object('scheduled_at', minute, 'cron', w.blueprint #>> '{trigger,cron}',
+									   'timezone', tz),
 					w.id, w.owner);
 				UPDATE flowdb.workflows SET last_fired_at = minute WHERE id = w.id;
 				n := n + 1;

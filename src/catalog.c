@@ -240,6 +240,64 @@ params_to_json(const ToolParam *params, int nparams)
 }
 
 /*
+ * one_of_to_json
+ *		[["text", "blocks"], ...] for a task's "one of" groups.
+ */
+static cJSON *
+one_of_to_json(const char *const *groups)
+{
+	cJSON	   *arr = cJSON_CreateArray();
+
+	for (int i = 0; groups != NULL && groups[i] != NULL; i++)
+	{
+		cJSON	   *g = cJSON_CreateArray();
+		const char *p = groups[i];
+
+		while (*p)
+		{
+			size_t		len = strcspn(p, ",");
+			char		name[128];
+
+			snprintf(name, sizeof(name), "%.*s", (int) len, p);
+			cJSON_AddItemToArray(g, cJSON_CreateString(name));
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		cJSON_AddItemToArray(arr, g);
+	}
+	return arr;
+}
+
+/*
+ * catalog_one_of_missing
+ *		True when no parameter of the group is given in params.
+ */
+bool
+catalog_one_of_missing(const char *group, const cJSON *params)
+{
+	const char *p = group;
+
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, ",");
+		char		name[128];
+		const cJSON *v;
+
+		snprintf(name, sizeof(name), "%.*s", (int) len, p);
+		v = cJSON_GetObjectItemCaseSensitive(params, name);
+		if (v != NULL && !cJSON_IsNull(v) &&
+			!(cJSON_IsString(v) && v->valuestring[0] == '\0') &&
+			!(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0))
+			return false;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/*
  * service_to_json
  *		One service of the catalog as JSON.
  */
@@ -276,6 +334,7 @@ service_to_json(const ToolService *svc)
 		cJSON_AddStringToObject(t, "name", task->name);
 		cJSON_AddStringToObject(t, "description", task->description ? task->description : "");
 		cJSON_AddItemToObject(t, "params", params_to_json(task->params, task->nparams));
+		cJSON_AddItemToObject(t, "one_of", one_of_to_json(task->one_of));
 		cJSON_AddStringToObject(t, "output",
 								task->output_description ? task->output_description : "");
 		cJSON_AddItemToArray(tasks, t);

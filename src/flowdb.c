@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "flowdb.h"
+#include "blueprint.h"
 #include "catalog.h"
 #include "condition.h"
 #include "engine.h"
@@ -124,6 +125,7 @@ _PG_init(void)
 {
 	define_settings();
 	cond_regex_matcher = flowdb_regex_match;
+	bp_timezone_hook = flowdb_timezone_known;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 

@@ -92,6 +92,9 @@ extern void flowdb_wake_all(void);
 /* called once per worker loop turn: heartbeat (and start count) of the slot */
 extern void flowdb_worker_heartbeat(void);
 
+/* schedule_tz.c: does a schedule's time zone exist (bp_timezone_hook) */
+extern bool flowdb_timezone_known(const char *name, char *hint, size_t hintlen);
+
 /* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
 							   char *err, size_t errlen);
