@@ -11,16 +11,22 @@ DATA        = $(sort $(wildcard sql/flowdb--*.sql))
 PG_CONFIG  ?= pg_config
 
 PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pace.c \
-              src/catalog.c src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
+              src/catalog.c src/catalog_json.c src/httpmsg.c src/toolkit.c src/service_limits.c \
+              src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
               src/wav.c src/grammar.c src/suggest.c \
               $(wildcard src/tools/*.c)
-PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/webhook.c \
+PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/webhook.c \
               src/intent_api.c src/regex_pg.c src/draft_sql.c \
               src/speech.c src/sphinx.c src/schedule_tz.c
 OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+# Export only what PostgreSQL looks up (src/flowdb.h): every other name
+# stays inside flowdb.so and cannot clash with other preloaded libraries.
+# PG 15 leaves PGDLLEXPORT empty on ELF platforms; c.h keeps this one.
+PG_CFLAGS  += -fvisibility=hidden
+PG_CPPFLAGS += '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK  = -lcurl -lcjson
 
 # Offline speech (docs/speech.md): with pocketsphinx when pkg-config finds it
@@ -49,11 +55,15 @@ include $(PGXS)
 # after the include: Makefile.global resets PROVE_FLAGS
 PROVE_FLAGS  = -I $(CURDIR)/test/t
 
-.PHONY: deps unit demo test bench-smoke bench
+.PHONY: deps unit demo test bench-smoke bench check-symbols
 
 # Install Debian packages the build and tests need (root, non-interactive).
 deps:
 	@bash scripts/deps.sh
+
+# flowdb.so exports only what PostgreSQL looks up (scripts/check_symbols.sh).
+check-symbols: all
+	@bash scripts/check_symbols.sh $(shlib) $(DATA)
 
 # C unit tests of the pure modules, under valgrind.
 unit:

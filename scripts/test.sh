@@ -1,7 +1,8 @@
 #!/bin/bash
 # test.sh: everything `make test` runs.
 #   1. build and install the extension (-Wall -Wextra -Werror)
-#   2. C unit tests of the pure modules under valgrind, and the offline
+#   2. the library exports only what PostgreSQL looks up (make check-symbols),
+#      C unit tests of the pure modules under valgrind, and the offline
 #      drafter's accuracy on bench/draft's labelled prompts (floors)
 #   3. pg_regress (sql/ + expected/) on a throwaway cluster with flowdb preloaded
 #   4. TAP tests (test/t/*.pl): each starts its own clusters and fake servers
@@ -60,6 +61,7 @@ if ! make -s PG_CONFIG="$PG_CONFIG" >/dev/null || ! make -s install PG_CONFIG="$
 	echo "build failed"; echo "test: 0 passed, 1 failed"; exit 1
 fi
 
+suite symbols make -s check-symbols PG_CONFIG="$PG_CONFIG"
 suite unit make -s -C test/unit run
 
 # the offline drafter's accuracy on the labelled prompts, with floors

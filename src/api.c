@@ -163,7 +163,7 @@ collect_errors(Jsonb *jb, FdbErrors *errs)
 	cJSON_Delete(bp);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_blueprint_errors);
+FLOWDB_FUNCTION_INFO_V1(flowdb_blueprint_errors);
 
 /*
  * flowdb_blueprint_errors
@@ -187,7 +187,7 @@ flowdb_blueprint_errors(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_check_blueprint);
+FLOWDB_FUNCTION_INFO_V1(flowdb_check_blueprint);
 
 /*
  * flowdb_check_blueprint
@@ -216,13 +216,14 @@ flowdb_check_blueprint(PG_FUNCTION_ARGS)
 	fdb_errors_free(&errs);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid blueprint: %d problem%s", n, n == 1 ? "" : "s"),
+			 errmsg_plural("invalid blueprint: %d problem",
+						   "invalid blueprint: %d problems", n, n),
 			 errdetail_internal("%s", detail),
 			 errhint("See docs/blueprint.md for the format, or call flow_validate().")));
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(flowdb_check_payload);
+FLOWDB_FUNCTION_INFO_V1(flowdb_check_payload);
 
 /*
  * flowdb_check_payload
@@ -252,7 +253,7 @@ flowdb_check_payload(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(flowdb_render);
+FLOWDB_FUNCTION_INFO_V1(flowdb_render);
 
 /*
  * flowdb_render
@@ -280,7 +281,7 @@ flowdb_render(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_eval_condition);
+FLOWDB_FUNCTION_INFO_V1(flowdb_eval_condition);
 
 /*
  * flowdb_eval_condition
@@ -324,7 +325,7 @@ flowdb_eval_condition(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(r == 1);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_catalog);
+FLOWDB_FUNCTION_INFO_V1(flowdb_catalog);
 
 /*
  * flowdb_catalog
@@ -341,7 +342,7 @@ flowdb_catalog(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_credential_missing);
+FLOWDB_FUNCTION_INFO_V1(flowdb_credential_missing);
 
 /*
  * flowdb_credential_missing

@@ -135,30 +135,6 @@ bp_err(BpState *st, const char *path, const char *fmt,...)
 }
 
 /*
- * json_type_name
- *		JSON type of v for "expected X, got Y" messages.
- */
-static const char *
-json_type_name(const cJSON *v)
-{
-	if (v == NULL)
-		return "nothing";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsBool(v))
-		return "boolean";
-	if (cJSON_IsNumber(v))
-		return "number";
-	if (cJSON_IsString(v))
-		return "string";
-	if (cJSON_IsArray(v))
-		return "array";
-	if (cJSON_IsObject(v))
-		return "object";
-	return "invalid";
-}
-
-/*
  * sub_path
  *		out = base + "." + key (the key clipped to BP_SHOW bytes).
  */
@@ -269,7 +245,7 @@ check_int_field(BpState *st, const cJSON *obj, const char *path,
 	}
 	if (!is_integer(v))
 	{
-		bp_err(st, p, "expected integer, got %s", json_type_name(v));
+		bp_err(st, p, "expected integer, got %s", fdb_json_type_name(v));
 		return;
 	}
 	if (v->valuedouble < (double) lo || v->valuedouble > (double) hi)
@@ -292,7 +268,7 @@ check_positive_field(BpState *st, const cJSON *obj, const char *path,
 	sub_path(p, sizeof(p), path, key);
 	if (!param_type_matches(PT_NUMBER, v))
 	{
-		bp_err(st, p, "expected number, got %s", json_type_name(v));
+		bp_err(st, p, "expected number, got %s", fdb_json_type_name(v));
 		return;
 	}
 	if (!(v->valuedouble > 0) || v->valuedouble > max)
@@ -320,7 +296,7 @@ check_string_field(BpState *st, const cJSON *obj, const char *path,
 	}
 	if (!cJSON_IsString(v) || v->valuestring == NULL)
 	{
-		bp_err(st, p, "expected string, got %s", json_type_name(v));
+		bp_err(st, p, "expected string, got %s", fdb_json_type_name(v));
 		return NULL;
 	}
 	return v->valuestring;
@@ -572,11 +548,12 @@ check_timezone(BpState *st, const char *path, const char *tz)
 }
 
 /*
- * find_node
- *		Index of the first node whose id is id, or -1.
+ * node_index
+ *		Index in the validation state of the first node whose id is id,
+ *		or -1 (engine_find_node finds a node in a blueprint's JSON).
  */
 static int
-find_node(const BpState *st, const char *id)
+node_index(const BpState *st, const char *id)
 {
 	int			i;
 
@@ -738,7 +715,7 @@ check_expr(const char *expr, size_t len, void *arg)
 	}
 
 	ref = path.segments[0].key;
-	r = find_node(st, ref);
+	r = node_index(st, ref);
 	if (r < 0)
 	{
 		const char *near = fdb_closest(ref, st->id, st->nnodes);
@@ -862,7 +839,7 @@ check_trigger(BpState *st, const cJSON *trig)
 	}
 	if (!cJSON_IsObject(trig))
 	{
-		bp_err(st, path, "expected object, got %s", json_type_name(trig));
+		bp_err(st, path, "expected object, got %s", fdb_json_type_name(trig));
 		return;
 	}
 
@@ -918,7 +895,7 @@ check_trigger(BpState *st, const cJSON *trig)
 
 		if (!cJSON_IsObject(sample))
 			bp_err(st, "$.trigger.sample", "expected object (a sample payload), got %s",
-				   json_type_name(sample));
+				   fdb_json_type_name(sample));
 		else
 		{
 			st->trig_shape = sample;
@@ -984,7 +961,7 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 	sub_path(ppath, sizeof(ppath), path, "params");
 	if (params != NULL && !cJSON_IsObject(params))
 	{
-		bp_err(st, ppath, "expected object, got %s", json_type_name(params));
+		bp_err(st, ppath, "expected object, got %s", fdb_json_type_name(params));
 		params = NULL;
 		task = NULL;			/* do not also report missing parameters */
 	}
@@ -1010,7 +987,7 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 				continue;		/* typed at run time */
 			if (!param_type_matches(tp->type, v))
 				bp_err(st, p, "expected %s, got %s",
-					   param_type_name(tp->type), json_type_name(v));
+					   param_type_name(tp->type), fdb_json_type_name(v));
 		}
 		cJSON_ArrayForEach(item, params)
 		{
@@ -1077,7 +1054,7 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 	{
 		sub_path(p, sizeof(p), path, "retry");
 		if (!cJSON_IsObject(retry))
-			bp_err(st, p, "expected object, got %s", json_type_name(retry));
+			bp_err(st, p, "expected object, got %s", fdb_json_type_name(retry));
 		else
 		{
 			check_int_field(st, retry, p, "max_attempts", true, 1, 10);
@@ -1107,7 +1084,7 @@ check_delay(BpState *st, int idx, const cJSON *node, const char *path)
 	{
 		sub_path(p, sizeof(p), path, "until");
 		if (!cJSON_IsString(until) || until->valuestring == NULL)
-			bp_err(st, p, "expected string, got %s", json_type_name(until));
+			bp_err(st, p, "expected string, got %s", fdb_json_type_name(until));
 		else if (tmpl_has_template(until->valuestring))
 			check_templates_in(st, until, p, idx, -1, 0);
 		else if (!valid_iso_timestamp(until->valuestring))
@@ -1140,7 +1117,7 @@ check_wait_event(BpState *st, int idx, const cJSON *node, const char *path)
 	{
 		sub_path(p, sizeof(p), path, "match");
 		if (!cJSON_IsObject(match))
-			bp_err(st, p, "expected object, got %s", json_type_name(match));
+			bp_err(st, p, "expected object, got %s", fdb_json_type_name(match));
 		else
 			check_templates_in(st, match, p, idx, -1, 0);
 	}
@@ -1161,7 +1138,7 @@ check_set(BpState *st, int idx, const cJSON *node, const char *path)
 	if (values == NULL)
 		bp_err(st, p, "required");
 	else if (!cJSON_IsObject(values))
-		bp_err(st, p, "expected object, got %s", json_type_name(values));
+		bp_err(st, p, "expected object, got %s", fdb_json_type_name(values));
 	else
 		check_templates_in(st, values, p, idx, -1, 0);
 }
@@ -1184,14 +1161,14 @@ check_node(BpState *st, int idx, const cJSON *node)
 	snprintf(path, sizeof(path), "$.nodes[%d]", idx);
 	if (!cJSON_IsObject(node))
 	{
-		bp_err(st, path, "expected object, got %s", json_type_name(node));
+		bp_err(st, path, "expected object, got %s", fdb_json_type_name(node));
 		return;
 	}
 
 	id = check_string_field(st, node, path, "id", true);
 	if (id != NULL)
 	{
-		int			first = find_node(st, id);
+		int			first = node_index(st, id);
 
 		sub_path(p, sizeof(p), path, "id");
 		if (!valid_node_id(id))
@@ -1250,7 +1227,7 @@ check_edge_end(BpState *st, const cJSON *edge, const char *path, const char *key
 	const char *id = check_string_field(st, edge, path, key, true);
 	char		p[BP_PATH_LEN];
 
-	if (id != NULL && find_node(st, id) < 0)
+	if (id != NULL && node_index(st, id) < 0)
 	{
 		sub_path(p, sizeof(p), path, key);
 		bp_err(st, p, "no node \"%.*s\"", BP_SHOW, id);
@@ -1275,7 +1252,7 @@ check_edge(BpState *st, int e, const cJSON *edge)
 	snprintf(path, sizeof(path), "$.edges[%d]", e);
 	if (!cJSON_IsObject(edge))
 	{
-		bp_err(st, path, "expected object, got %s", json_type_name(edge));
+		bp_err(st, path, "expected object, got %s", fdb_json_type_name(edge));
 		return;
 	}
 	check_edge_end(st, edge, path, "from");
@@ -1454,8 +1431,8 @@ collect_graph(BpState *st, const cJSON *nodes, const cJSON *edges)
 		if (st->nedges >= BP_MAX_EDGES)
 			break;
 		e = st->nedges++;
-		st->efrom[e] = find_node(st, fdb_json_str(item, "from"));
-		st->eto[e] = find_node(st, fdb_json_str(item, "to"));
+		st->efrom[e] = node_index(st, fdb_json_str(item, "from"));
+		st->eto[e] = node_index(st, fdb_json_str(item, "to"));
 		st->edup[e] = false;
 		st->eelse[e] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "else")) &&
 			cJSON_GetObjectItemCaseSensitive(item, "condition") == NULL;
@@ -1528,7 +1505,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 
 	if (!cJSON_IsObject(bp))
 	{
-		fdb_errors_add(errs, "$", "expected object, got %s", json_type_name(bp));
+		fdb_errors_add(errs, "$", "expected object, got %s", fdb_json_type_name(bp));
 		return false;
 	}
 
@@ -1546,7 +1523,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 	if (version == NULL)
 		bp_err(st, "$.version", "required");
 	else if (!cJSON_IsNumber(version))
-		bp_err(st, "$.version", "expected integer, got %s", json_type_name(version));
+		bp_err(st, "$.version", "expected integer, got %s", fdb_json_type_name(version));
 	else if (version->valuedouble != 1)
 		bp_err(st, "$.version", "unsupported version %g, expected 1",
 			   version->valuedouble);
@@ -1569,7 +1546,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 	if (nodes == NULL)
 		bp_err(st, "$.nodes", "required");
 	else if (!cJSON_IsArray(nodes))
-		bp_err(st, "$.nodes", "expected array, got %s", json_type_name(nodes));
+		bp_err(st, "$.nodes", "expected array, got %s", fdb_json_type_name(nodes));
 	else if ((nnodes = cJSON_GetArraySize(nodes)) == 0)
 		bp_err(st, "$.nodes", "must not be empty");
 	else if (nnodes > BP_MAX_NODES)
@@ -1579,7 +1556,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 
 	edges = cJSON_GetObjectItemCaseSensitive(bp, "edges");
 	if (edges != NULL && !cJSON_IsArray(edges))
-		bp_err(st, "$.edges", "expected array, got %s", json_type_name(edges));
+		bp_err(st, "$.edges", "expected array, got %s", fdb_json_type_name(edges));
 	else if (edges != NULL && (nedges = cJSON_GetArraySize(edges)) > BP_MAX_EDGES)
 		bp_err(st, "$.edges", "too many edges (%d, max %d)", nedges, BP_MAX_EDGES);
 	else

@@ -146,6 +146,7 @@ extern bool catalog_credential_field_required(const ToolService *svc, const char
 
 /* Position of a service in fdb_services[] (-1 when not registered). */
 extern int	catalog_service_index(const ToolService *svc);
+extern bool catalog_service_has_credentials(const ToolService *svc);
 
 /*
  * Parse "service=N, service=R/s, ..." (flowdb.service_limits): N requests

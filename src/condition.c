@@ -153,28 +153,6 @@ show_value(const cJSON *v, char *dst, size_t dstlen)
 }
 
 /*
- * type_name
- *		JSON type of v as a bare noun.
- */
-static const char *
-type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "string";
-	if (cJSON_IsNumber(v))
-		return "number";
-	if (cJSON_IsBool(v))
-		return "boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "array";
-	if (cJSON_IsObject(v))
-		return "object";
-	return "invalid value";
-}
-
-/*
  * is_ident_key
  *		Can key be written as ".key" in a JSON path?
  */
@@ -742,7 +720,7 @@ type_error(CondOp op, const cJSON *l, const cJSON *r, char *err, size_t errlen)
 	show_value(l, ls, sizeof(ls));
 	show_value(r, rs, sizeof(rs));
 	fdb_fmt(err, errlen, "cannot compare %s with %s using \"%s\" (left %s, right %s)",
-			type_name(l), type_name(r), cond_op_names[op], ls, rs);
+			fdb_json_type_name(l), fdb_json_type_name(r), cond_op_names[op], ls, rs);
 	return -1;
 }
 
@@ -927,7 +905,7 @@ compare_values(CondOp op, const cJSON *l, const cJSON *r,
 				show_value(r, rs, sizeof(rs));
 				fdb_fmt(err, errlen,
 						"operator \"in\" needs an array on the right, got %s (right %s)",
-						type_name(r), rs);
+						fdb_json_type_name(r), rs);
 				return -1;
 			}
 			return array_has(r, l);

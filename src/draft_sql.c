@@ -18,7 +18,7 @@
 #include "blueprint.h"
 #include "draft.h"
 
-PG_FUNCTION_INFO_V1(flowdb_draft_offline);
+FLOWDB_FUNCTION_INFO_V1(flowdb_draft_offline);
 
 /*
  * flowdb_draft_offline

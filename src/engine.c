@@ -27,7 +27,6 @@
 #include "template.h"
 
 static double default_random01(void);
-static const cJSON *find_node(const cJSON *bp, const char *id);
 static int	edge_value(EngineRun *run, int i);
 static void resolve_out_edges(EngineRun *run, const char *node_id, bool skipped,
 							  bool timed_out);
@@ -99,7 +98,7 @@ engine_events_free(EngineEvents *ev)
  *		Append a log event; input/output are taken over.
  */
 static void
-add_event(EngineEvents *ev, const char *node_id, const char *status,
+add_event(EngineEvents *ev, const char *node_id, FlowStatus status,
 		  int attempt, cJSON *input, cJSON *output, const char *error,
 		  double started_ms, double finished_ms)
 {
@@ -123,7 +122,7 @@ add_event(EngineEvents *ev, const char *node_id, const char *status,
 	}
 	e = &ev->items[ev->n++];
 	e->node_id = fdb_strdup(node_id);
-	e->status = status;
+	e->status = flow_status_names[status];
 	e->attempt = attempt;
 	e->input = input;
 	e->output = output;
@@ -156,15 +155,15 @@ node_state(EngineRun *run, const char *id)
 
 /*
  * node_status
- *		Status string of a node ("pending" when absent).
+ *		Status of a node (FLOW_PENDING when it has none yet).
  */
-static const char *
+static FlowStatus
 node_status(EngineRun *run, const char *id)
 {
 	cJSON	   *ns = cJSON_GetObjectItemCaseSensitive(run->nodes, id);
 	const char *s = ns ? fdb_json_str(ns, "status") : NULL;
 
-	return s ? s : "pending";
+	return s ? flow_status_parse(s) : FLOW_PENDING;
 }
 
 /*
@@ -185,9 +184,9 @@ set_field(cJSON *obj, const char *key, cJSON *item)
  *		Set a node's status.
  */
 static void
-set_status(cJSON *ns, const char *status)
+set_status(cJSON *ns, FlowStatus status)
 {
-	set_field(ns, "status", cJSON_CreateString(status));
+	set_field(ns, "status", cJSON_CreateString(flow_status_names[status]));
 }
 
 /*
@@ -218,15 +217,43 @@ get_double(const cJSON *obj, const char *key, double dflt)
 	return dflt;
 }
 
+const char *const flow_status_names[] = {
+	[FLOW_PENDING] = "pending",
+	[FLOW_RUNNING] = "running",
+	[FLOW_RETRYING] = "retrying",
+	[FLOW_WAITING] = "waiting",
+	[FLOW_RESUMED] = "resumed",
+	[FLOW_SUCCEEDED] = "succeeded",
+	[FLOW_FAILED] = "failed",
+	[FLOW_SKIPPED] = "skipped",
+	[FLOW_STARTED] = "started",
+	[FLOW_UNKNOWN] = "unknown",
+};
+
+/*
+ * flow_status_parse
+ *		The FlowStatus whose name is name; FLOW_UNKNOWN when none is.
+ */
+FlowStatus
+flow_status_parse(const char *name)
+{
+	if (name == NULL)
+		return FLOW_UNKNOWN;
+	for (int i = 0; i < FLOW_UNKNOWN; i++)
+		if (strcmp(flow_status_names[i], name) == 0)
+			return (FlowStatus) i;
+	return FLOW_UNKNOWN;
+}
+
 /*
  * is_terminal
  *		Node finished for good (as far as edges are concerned).
  */
 static bool
-is_terminal(const char *status)
+is_terminal(FlowStatus status)
 {
-	return strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0 ||
-		strcmp(status, "failed") == 0;
+	return status == FLOW_SUCCEEDED || status == FLOW_SKIPPED ||
+		status == FLOW_FAILED;
 }
 
 /*
@@ -310,11 +337,11 @@ engine_recover(EngineRun *run)
 
 	cJSON_ArrayForEach(ns, run->nodes)
 	{
-		const char *st = fdb_json_str(ns, "status");
+		FlowStatus	st = flow_status_parse(fdb_json_str(ns, "status"));
 
-		if (st && strcmp(st, "running") == 0)
+		if (st == FLOW_RUNNING)
 		{
-			set_status(ns, "pending");
+			set_status(ns, FLOW_PENDING);
 			set_field(ns, "attempt",
 					  cJSON_CreateNumber(get_int(ns, "attempt", 1) - 1));
 		}
@@ -343,7 +370,7 @@ engine_recover(EngineRun *run)
 			const char *from = fdb_json_str(e, "from");
 
 			if (!run->failing && from && edge_value(run, i) < 0 &&
-				strcmp(node_status(run, from), "succeeded") == 0)
+				node_status(run, from) == FLOW_SUCCEEDED)
 				resolve_out_edges(run, from, false, false);
 			i++;
 		}
@@ -410,7 +437,7 @@ engine_context_free(cJSON *ctx)
 cJSON *
 engine_render_params(EngineRun *run, const char *node_id, char *err, size_t errlen)
 {
-	const cJSON *node = find_node(run->bp, node_id);
+	const cJSON *node = engine_find_node(run->bp, node_id);
 	const cJSON *params = node ? cJSON_GetObjectItemCaseSensitive(node, "params") : NULL;
 	cJSON	   *ctx;
 	cJSON	   *out;
@@ -428,11 +455,11 @@ engine_render_params(EngineRun *run, const char *node_id, char *err, size_t errl
  * --------------------------------------------------------------------- */
 
 /*
- * find_node
+ * engine_find_node
  *		The blueprint node with this id, or NULL.
  */
-static const cJSON *
-find_node(const cJSON *bp, const char *id)
+const cJSON *
+engine_find_node(const cJSON *bp, const char *id)
 {
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(bp, "nodes");
 	const cJSON *n;
@@ -486,7 +513,7 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 	const cJSON *e;
 	cJSON	   *ctx = NULL;
 	bool		any_conditional_taken = false;
-	const cJSON *node = find_node(run->bp, node_id);
+	const cJSON *node = engine_find_node(run->bp, node_id);
 	const char *type = node ? fdb_json_str(node, "type") : NULL;
 	bool		is_wait = type && strcmp(type, "wait_event") == 0;
 	int			i;
@@ -634,14 +661,14 @@ succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
 	}
 	if (attempt < 1)
 		attempt = 1;
-	set_status(ns, "succeeded");
+	set_status(ns, FLOW_SUCCEEDED);
 	set_field(ns, "attempt", cJSON_CreateNumber(attempt));
 	set_field(ns, "output", output ? output : cJSON_CreateObject());
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "error");
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase");
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "phase_state");
-	add_event(ev, node_id, "succeeded", attempt, input,
+	add_event(ev, node_id, FLOW_SUCCEEDED, attempt, input,
 			  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ns, "output"), true),
 			  NULL, started_ms, now_ms);
 	resolve_out_edges(run, node_id, false, timed_out);
@@ -659,10 +686,10 @@ fail_node(EngineRun *run, const char *node_id, cJSON *input, const char *error,
 	int			attempt = get_int(ns, "attempt", 1);
 	char	   *msg;
 
-	set_status(ns, "failed");
+	set_status(ns, FLOW_FAILED);
 	set_field(ns, "error", cJSON_CreateString(error));
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
-	add_event(ev, node_id, "failed", attempt < 1 ? 1 : attempt, input, NULL, error,
+	add_event(ev, node_id, FLOW_FAILED, attempt < 1 ? 1 : attempt, input, NULL, error,
 			  started_ms, now_ms);
 	msg = fdb_asprintf("node %s failed: %s", node_id, error);
 	engine_fail_run(run, msg);
@@ -715,7 +742,7 @@ engine_fail_run(EngineRun *run, const char *error)
 static void
 start_wait(cJSON *ns, double due_ms, double now_ms)
 {
-	set_status(ns, "waiting");
+	set_status(ns, FLOW_WAITING);
 	set_field(ns, "due", cJSON_CreateNumber(due_ms));
 	set_field(ns, "since", cJSON_CreateNumber(now_ms));
 }
@@ -736,7 +763,7 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 	err[0] = '\0';
 	if (type == NULL || strcmp(type, "action") == 0)
 	{
-		set_status(ns, "running");
+		set_status(ns, FLOW_RUNNING);
 		set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 0) + 1));
 		set_field(ns, "started", cJSON_CreateNumber(now_ms));
 		return true;
@@ -841,18 +868,18 @@ start_node(EngineRun *run, const cJSON *node, const char *id, double now_ms,
  *		dispatched, 0 otherwise; *changed tells whether the state moved.
  */
 static int
-wake_node(EngineRun *run, const cJSON *node, const char *id, const char *st,
+wake_node(EngineRun *run, const cJSON *node, const char *id, FlowStatus st,
 		  double now_ms, bool *changed, EngineEvents *ev)
 {
 	cJSON	   *ns = node_state(run, id);
 	double		due = get_double(ns, "due", 0);
 	const char *type = fdb_json_str(node, "type");
 
-	if (strcmp(st, "retrying") == 0)
+	if (st == FLOW_RETRYING)
 	{
 		if (due <= now_ms)
 		{
-			set_status(ns, "running");
+			set_status(ns, FLOW_RUNNING);
 			set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 0) + 1));
 			set_field(ns, "started", cJSON_CreateNumber(now_ms));
 			cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
@@ -861,7 +888,7 @@ wake_node(EngineRun *run, const cJSON *node, const char *id, const char *st,
 		}
 		return 0;
 	}
-	if (strcmp(st, "resumed") == 0)
+	if (st == FLOW_RESUMED)
 	{
 		cJSON	   *out = cJSON_DetachItemFromObjectCaseSensitive(ns, "output");
 
@@ -870,7 +897,7 @@ wake_node(EngineRun *run, const cJSON *node, const char *id, const char *st,
 		*changed = true;
 		return 0;
 	}
-	if (strcmp(st, "waiting") == 0 && due > 0 && due <= now_ms)
+	if (st == FLOW_WAITING && due > 0 && due <= now_ms)
 	{
 		cJSON	   *out = cJSON_CreateObject();
 		bool		is_wait = type && strcmp(type, "wait_event") == 0;
@@ -911,13 +938,13 @@ engine_advance(EngineRun *run, double now_ms, char ***dispatch, EngineEvents *ev
 		cJSON_ArrayForEach(node, nodes)
 		{
 			const char *id = fdb_json_str(node, "id");
-			const char *st;
+			FlowStatus	st;
 			bool		send = false;
 
 			if (id == NULL || run->failing)
 				continue;
 			st = node_status(run, id);
-			if (strcmp(st, "pending") == 0)
+			if (st == FLOW_PENDING)
 			{
 				int			r = readiness(run, id);
 
@@ -928,15 +955,15 @@ engine_advance(EngineRun *run, double now_ms, char ***dispatch, EngineEvents *ev
 				{
 					cJSON	   *ns = node_state(run, id);
 
-					set_status(ns, "skipped");
-					add_event(ev, id, "skipped", 0, NULL, NULL, NULL, now_ms, now_ms);
+					set_status(ns, FLOW_SKIPPED);
+					add_event(ev, id, FLOW_SKIPPED, 0, NULL, NULL, NULL, now_ms, now_ms);
 					resolve_out_edges(run, id, true, false);
 					continue;
 				}
 				send = start_node(run, node, id, now_ms, ev);
 			}
-			else if (strcmp(st, "retrying") == 0 || strcmp(st, "resumed") == 0 ||
-					 strcmp(st, "waiting") == 0)
+			else if (st == FLOW_RETRYING || st == FLOW_RESUMED ||
+					 st == FLOW_WAITING)
 				send = wake_node(run, node, id, st, now_ms, &changed, ev) == 1;
 
 			if (send)
@@ -1019,7 +1046,7 @@ engine_node_set_phase(EngineRun *run, const char *node_id, int phase)
 	cJSON	   *ns = node_state(run, node_id);
 
 	set_field(ns, "phase", cJSON_CreateNumber(phase));
-	set_status(ns, "retrying");
+	set_status(ns, FLOW_RETRYING);
 	set_field(ns, "due", cJSON_CreateNumber(0));
 	/* the next phase is the same attempt */
 	set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 1) - 1));
@@ -1039,7 +1066,7 @@ engine_action_started(EngineRun *run, const char *node_id, double now_ms,
 
 	set_field(ns, "started", cJSON_CreateNumber(now_ms));
 	if (get_int(ns, "phase", 0) == 0)
-		add_event(ev, node_id, "started", get_int(ns, "attempt", 1), NULL, NULL,
+		add_event(ev, node_id, FLOW_STARTED, get_int(ns, "attempt", 1), NULL, NULL,
 				  NULL, now_ms, now_ms);
 }
 
@@ -1066,7 +1093,7 @@ engine_action_failed(EngineRun *run, const char *node_id, cJSON *input,
 					 const char *error, bool retryable, double retry_after_s,
 					 double started_ms, double now_ms, EngineEvents *ev)
 {
-	const cJSON *node = find_node(run->bp, node_id);
+	const cJSON *node = engine_find_node(run->bp, node_id);
 	cJSON	   *ns = node_state(run, node_id);
 	int			attempt = get_int(ns, "attempt", 1);
 	int			max_attempts = node ? node_max_attempts(node) : ENGINE_DEFAULT_ATTEMPTS;
@@ -1087,10 +1114,10 @@ engine_action_failed(EngineRun *run, const char *node_id, cJSON *input,
 		}
 		if (delay > engine_config.retry_max_ms)
 			delay = engine_config.retry_max_ms;
-		set_status(ns, "retrying");
+		set_status(ns, FLOW_RETRYING);
 		set_field(ns, "due", cJSON_CreateNumber(now_ms + delay));
 		set_field(ns, "error", cJSON_CreateString(error));
-		add_event(ev, node_id, "retrying", attempt, input, NULL, error,
+		add_event(ev, node_id, FLOW_RETRYING, attempt, input, NULL, error,
 				  started_ms, now_ms);
 		return;
 	}
@@ -1109,20 +1136,20 @@ engine_inflight(EngineRun *run)
 
 	cJSON_ArrayForEach(ns, run->nodes)
 	{
-		const char *st = fdb_json_str(ns, "status");
+		FlowStatus	st = flow_status_parse(fdb_json_str(ns, "status"));
 
-		if (st && strcmp(st, "running") == 0)
+		if (st == FLOW_RUNNING)
 			n++;
 	}
 	return n;
 }
 
 /*
- * engine_run_status
+ * engine_run_state
  *		Summarize the run (see engine.h).
  */
-const char *
-engine_run_status(EngineRun *run, double *next_due_ms)
+FlowStatus
+engine_run_state(EngineRun *run, double *next_due_ms)
 {
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(run->bp, "nodes");
 	const cJSON *node;
@@ -1135,41 +1162,51 @@ engine_run_status(EngineRun *run, double *next_due_ms)
 	cJSON_ArrayForEach(node, nodes)
 	{
 		const char *id = fdb_json_str(node, "id");
-		const char *st;
+		FlowStatus	st;
 		double		d;
 
 		if (id == NULL)
 			continue;
 		st = node_status(run, id);
-		if (strcmp(st, "running") == 0)
+		if (st == FLOW_RUNNING)
 			running = true;
-		else if (strcmp(st, "retrying") == 0 || strcmp(st, "waiting") == 0)
+		else if (st == FLOW_RETRYING || st == FLOW_WAITING)
 		{
-			if (st[0] == 'r')
+			if (st == FLOW_RETRYING)
 				retrying = true;
 			else
 				waiting = true;
 			d = get_double(cJSON_GetObjectItemCaseSensitive(run->nodes, id), "due", 0);
 			if (d > 0 && (due == 0 || d < due))
 				due = d;
-			else if (d == 0 && st[0] == 'r')
+			else if (d == 0 && st == FLOW_RETRYING)
 				due = 1;		/* next phase: due at once */
 		}
-		else if (strcmp(st, "pending") == 0 || strcmp(st, "resumed") == 0)
+		else if (st == FLOW_PENDING || st == FLOW_RESUMED)
 			open = true;
 	}
 	*next_due_ms = due;
 	if (running)
-		return "running";
+		return FLOW_RUNNING;
 	if (run->failing)
-		return "failed";
+		return FLOW_FAILED;
 	if (retrying)
-		return "retrying";
+		return FLOW_RETRYING;
 	if (waiting)
-		return "waiting";
+		return FLOW_WAITING;
 	if (open)
-		return "running";
-	return "succeeded";
+		return FLOW_RUNNING;
+	return FLOW_SUCCEEDED;
+}
+
+/*
+ * engine_run_status
+ *		engine_run_state's name (see engine.h).
+ */
+const char *
+engine_run_status(EngineRun *run, double *next_due_ms)
+{
+	return flow_status_names[engine_run_state(run, next_due_ms)];
 }
 
 /*
@@ -1311,9 +1348,9 @@ engine_waiting_for_event(EngineRun *run)
 
 	cJSON_ArrayForEach(ns, run->nodes)
 	{
-		const char *st = fdb_json_str(ns, "status");
+		FlowStatus	st = flow_status_parse(fdb_json_str(ns, "status"));
 
-		if (st && strcmp(st, "waiting") == 0 && fdb_json_str(ns, "event") != NULL)
+		if (st == FLOW_WAITING && fdb_json_str(ns, "event") != NULL)
 			return true;
 	}
 	return false;

@@ -27,6 +27,29 @@
 
 #define ENGINE_DEFAULT_ATTEMPTS 3
 
+/*
+ * Status of a node (its "status" in the run state) or of a whole run
+ * (engine_run_state).  C code compares these, never the texts; the texts
+ * (flow_status_names) are what the state and flowdb.workflow_logs hold.
+ */
+typedef enum FlowStatus
+{
+	FLOW_PENDING,
+	FLOW_RUNNING,
+	FLOW_RETRYING,
+	FLOW_WAITING,
+	FLOW_RESUMED,
+	FLOW_SUCCEEDED,
+	FLOW_FAILED,
+	FLOW_SKIPPED,
+	FLOW_STARTED,				/* log rows only: a request went out */
+	FLOW_UNKNOWN				/* a text none of the above */
+} FlowStatus;
+
+extern const char *const flow_status_names[];	/* indexed by FlowStatus */
+/* The status called name; FLOW_UNKNOWN for NULL or an unknown text. */
+extern FlowStatus flow_status_parse(const char *name);
+
 /* One log row (flowdb.workflow_logs) produced by the engine. */
 typedef struct EngineEvent
 {
@@ -112,6 +135,9 @@ extern void engine_context_free(cJSON *ctx);
 extern cJSON *engine_render_params(EngineRun *run, const char *node_id,
 								   char *err, size_t errlen);
 
+/* The blueprint node whose id is id (the first), or NULL. */
+extern const cJSON *engine_find_node(const cJSON *bp, const char *id);
+
 /* Accessors for a node in flight. */
 extern int	engine_node_attempt(EngineRun *run, const char *node_id);
 extern int	engine_node_phase(EngineRun *run, const char *node_id);
@@ -153,6 +179,8 @@ extern void engine_fail_oversized(EngineRun *run, const char *error);
  * wait_event), "succeeded", "failed".  *next_due_ms: earliest due time of
  * a retry, delay or wait timeout (0 when none).
  */
+extern FlowStatus engine_run_state(EngineRun *run, double *next_due_ms);
+/* The same as its name. */
 extern const char *engine_run_status(EngineRun *run, double *next_due_ms);
 
 /* A wait_event node is parked on its event. */

@@ -340,6 +340,31 @@ fdb_buf_free(FdbBuf *b)
 }
 
 /*
+ * fdb_json_type_name
+ *		JSON type of v as a bare noun for messages ("expected object, got
+ *		string"): "nothing" for a missing value.
+ */
+const char *
+fdb_json_type_name(const cJSON *v)
+{
+	if (v == NULL)
+		return "nothing";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsBool(v))
+		return "boolean";
+	if (cJSON_IsNumber(v))
+		return "number";
+	if (cJSON_IsString(v))
+		return "string";
+	if (cJSON_IsArray(v))
+		return "array";
+	if (cJSON_IsObject(v))
+		return "object";
+	return "invalid value";
+}
+
+/*
  * fdb_json_str
  *		obj[key] when obj is an object and that member is a string, else
  *		NULL.  Keys are matched case-sensitively.

@@ -68,6 +68,8 @@ extern void fdb_buf_free(FdbBuf *b);
 /* JSON helpers */
 extern const char *fdb_json_str(const cJSON *obj, const char *key);	/* NULL unless string */
 extern bool fdb_json_num(const cJSON *obj, const char *key, double *out);
+/* JSON type of v as a noun ("object", "nothing" for NULL) for messages */
+extern const char *fdb_json_type_name(const cJSON *v);
 /* Text form of a scalar for interpolation: strings raw, numbers shortest
  * (integers without ".0"), true/false, null -> "", arrays/objects compact
  * JSON.  malloc'd. */

@@ -102,7 +102,6 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_at_commit = false;
 
-void		_PG_init(void);
 static void flowdb_shmem_request(void);
 static void flowdb_shmem_startup(void);
 static void flowdb_xact_callback(XactEvent event, void *arg);
@@ -620,7 +619,7 @@ flowdb_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-PG_FUNCTION_INFO_V1(flowdb_wake_workers);
+FLOWDB_FUNCTION_INFO_V1(flowdb_wake_workers);
 
 /*
  * flowdb_wake_workers
@@ -647,7 +646,7 @@ flowdb_wake_workers(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_worker_info);
+FLOWDB_FUNCTION_INFO_V1(flowdb_worker_info);
 
 /*
  * flowdb_worker_info

@@ -99,6 +99,21 @@ extern bool flowdb_timezone_known(const char *name, char *hint, size_t hintlen);
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
 							   char *err, size_t errlen);
 
+/*
+ * What the library exports.  It is built with -fvisibility=hidden (and
+ * PGDLLEXPORT defined as default visibility, see the Makefile), so that its
+ * internal names cannot clash with other preloaded libraries: only
+ * Pg_magic_func, _PG_init, the worker entry and the SQL-callable functions
+ * (with their pg_finfo_ records) are visible; `make check-symbols` checks.
+ * PG 15's PG_FUNCTION_INFO_V1 marks only pg_finfo_<name> exported (PG 16
+ * marks the function too): SQL-callable functions use FLOWDB_FUNCTION_INFO_V1.
+ */
+#define FLOWDB_FUNCTION_INFO_V1(funcname) \
+extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS); \
+PG_FUNCTION_INFO_V1(funcname)
+
+extern PGDLLEXPORT void _PG_init(void);
+
 /* worker.c */
 extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
 

@@ -17,7 +17,7 @@
 #include "flowdb.h"
 #include "intent.h"
 
-PG_FUNCTION_INFO_V1(flowdb_intent_analyze);
+FLOWDB_FUNCTION_INFO_V1(flowdb_intent_analyze);
 
 /*
  * flowdb_intent_analyze

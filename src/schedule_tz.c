@@ -74,7 +74,7 @@ flowdb_timezone_known(const char *name, char *hint, size_t hintlen)
 	return false;
 }
 
-PG_FUNCTION_INFO_V1(flowdb_cron_matches_tz);
+FLOWDB_FUNCTION_INFO_V1(flowdb_cron_matches_tz);
 
 /*
  * flowdb_cron_matches_tz

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "flowdb.h"
 #include "grammar.h"
 #include "speech.h"
 #include "sphinx.h"
@@ -41,8 +42,8 @@ static int	speech_max_bytes = 8 * 1024 * 1024;
  * costs more than a decode); words added to its dictionary stay */
 static SphinxDecoder *decoder = NULL;
 
-PG_FUNCTION_INFO_V1(flowdb_transcribe_offline);
-PG_FUNCTION_INFO_V1(flowdb_speech_grammar);
+FLOWDB_FUNCTION_INFO_V1(flowdb_transcribe_offline);
+FLOWDB_FUNCTION_INFO_V1(flowdb_speech_grammar);
 
 /*
  * speech_define_settings

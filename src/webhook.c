@@ -22,8 +22,9 @@
 #include "utils/timestamp.h"
 
 #include "cron.h"
+#include "flowdb.h"
 
-PG_FUNCTION_INFO_V1(flowdb_hmac);
+FLOWDB_FUNCTION_INFO_V1(flowdb_hmac);
 
 /*
  * flowdb_hmac
@@ -76,7 +77,7 @@ flowdb_hmac(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_safe_equal);
+FLOWDB_FUNCTION_INFO_V1(flowdb_safe_equal);
 
 /*
  * flowdb_safe_equal
@@ -99,7 +100,7 @@ flowdb_safe_equal(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(diff == 0);
 }
 
-PG_FUNCTION_INFO_V1(flowdb_cron_matches);
+FLOWDB_FUNCTION_INFO_V1(flowdb_cron_matches);
 
 /*
  * flowdb_cron_matches

@@ -37,7 +37,8 @@
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I src \
  *		test/fuzz/fuzz_engine.c src/fjson.c src/template.c src/condition.c \
- *		src/blueprint.c src/catalog.c src/engine.c src/cron.c src/tools/\*.c \
+ *		src/blueprint.c src/catalog.c src/catalog_json.c src/httpmsg.c \
+ *		src/toolkit.c src/service_limits.c src/engine.c src/cron.c src/tools/\*.c \
  *		-lcjson -lm
  *
  *-------------------------------------------------------------------------
