@@ -286,7 +286,7 @@ phase() {
 			round(extract(epoch FROM max(finished_at) - min(finished_at))::numeric, 3),
 			round((count(*) / nullif(extract(epoch FROM max(finished_at) - min(finished_at)), 0))::numeric, 1),
 			round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::numeric, 2)
-		FROM flowdb.workflow_logs WHERE id > $lastid" | tr '|' ' ')
+		FROM flowdb.workflow_logs WHERE id > $lastid AND status <> 'started'" | tr '|' ' ')
 	read -r n nok secs rate dur <<<"$stats"
 	local runs_ok
 	runs_ok=$(q "SELECT count(*) FROM flowdb.runs WHERE created_at > '$(cat "$WORK/lastrun")' AND status = 'succeeded'")
@@ -353,7 +353,7 @@ NRUNS=$(q "SELECT count(*) FROM bench.run_ids")
 IN_L=$(q "SELECT quote_literal(input::text) FROM flowdb.workflow_logs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
 OUT_L=$(q "SELECT quote_literal(output::text) FROM flowdb.workflow_logs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
 ST_L=$(q "SELECT quote_literal(state::text) FROM flowdb.runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1")
-metric row_bytes "input $(q "SELECT octet_length(input::text) FROM flowdb.workflow_logs ORDER BY id DESC LIMIT 1") B, output $(q "SELECT octet_length(output::text) FROM flowdb.workflow_logs ORDER BY id DESC LIMIT 1") B, run state $(q "SELECT octet_length(state::text) FROM flowdb.runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1") B"
+metric row_bytes "input $(q "SELECT octet_length(input::text) FROM flowdb.workflow_logs WHERE status <> 'started' ORDER BY id DESC LIMIT 1") B, output $(q "SELECT octet_length(output::text) FROM flowdb.workflow_logs WHERE status <> 'started' ORDER BY id DESC LIMIT 1") B, run state $(q "SELECT octet_length(state::text) FROM flowdb.runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1") B"
 
 cat >"$WORK/step.sql" <<EOF
 \set bench_r random(1, :bench_nruns)

@@ -87,14 +87,23 @@ FROM jsonb_array_elements_text(flow_catalog() -> 'condition_ops') op
 ORDER BY op;
 
 -- the catalog is the validator's vocabulary: every task with only its
--- required parameters (as templates) is valid
-SELECT s ->> 'name' AS service, t ->> 'name' AS task,
+-- required parameters (as templates), plus the first of each "one of"
+-- group, is valid; without the one_of parameters it is not
+SELECT s ->> 'name' AS service, t ->> 'name' AS task, t -> 'one_of' AS one_of,
        flow_validate(jsonb_build_object('version', 1, 'name', 'probe', 'trigger', '{"type": "manual"}'::jsonb,
          'nodes', jsonb_build_array(jsonb_build_object('id', 'n', 'type', 'action',
             'service', s ->> 'name', 'task', t ->> 'name',
             'params', coalesce((SELECT jsonb_object_agg(p ->> 'name', '{{ trigger_data.' || (p ->> 'name') || ' }}')
                                 FROM jsonb_array_elements(t -> 'params') p
-                                WHERE (p ->> 'required')::boolean), '{}'))))) -> 'valid' AS valid
+                                WHERE (p ->> 'required')::boolean
+                                   OR p ->> 'name' IN (SELECT g ->> 0 FROM jsonb_array_elements(t -> 'one_of') g)),
+                               '{}'))))) -> 'valid' AS valid,
+       flow_validate(jsonb_build_object('version', 1, 'name', 'probe', 'trigger', '{"type": "manual"}'::jsonb,
+         'nodes', jsonb_build_array(jsonb_build_object('id', 'n', 'type', 'action',
+            'service', s ->> 'name', 'task', t ->> 'name',
+            'params', coalesce((SELECT jsonb_object_agg(p ->> 'name', '{{ trigger_data.' || (p ->> 'name') || ' }}')
+                                FROM jsonb_array_elements(t -> 'params') p
+                                WHERE (p ->> 'required')::boolean), '{}'))))) -> 'valid' AS valid_with_required_only
 FROM jsonb_array_elements(flow_catalog() -> 'services') s,
      jsonb_array_elements(s -> 'tasks') t
 ORDER BY 1, 2;

@@ -185,7 +185,22 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('flow_rollback', 'null version', $$SELECT flow_rollback((SELECT wf FROM mine), NULL)$$, '22004'),
 ('flow_delete', 'other owner''s workflow', $$SELECT flow_delete((SELECT wf FROM victim))$$, 'P0002'),
 ('flow_delete', 'null', $$SELECT flow_delete(NULL)$$, '22004'),
-('flow_delete', 'not a uuid', $$SELECT flow_delete('1; DROP TABLE public.canary')$$, '22P02');
+('flow_delete', 'not a uuid', $$SELECT flow_delete('1; DROP TABLE public.canary')$$, '22P02'),
+-- status: retry with the current blueprint, payloads that are not objects,
+-- schedule time zones and samples
+('flow_retry', 'other owner''s run, current blueprint', $$SELECT flow_retry((SELECT run FROM victim), use_current_blueprint => true)$$, 'P0002'),
+('flow_retry', 'queued run, current blueprint', $$SELECT flow_retry((SELECT run FROM mine), true)$$, '55000'),
+('flow_retry', 'null flag', $$SELECT flow_retry((SELECT run FROM mine), NULL)$$, '55000'),
+('flow_execute', 'array payload', $$SELECT flow_execute(pg_temp.bp(), '[1, 2]')$$, '22023'),
+('flow_execute', 'JSON null payload', $$SELECT flow_execute(pg_temp.bp(), 'null')$$, '22023'),
+('flow_run', 'scalar payload', $$SELECT flow_run((SELECT wf FROM mine), '"x"')$$, '22023'),
+('flow_send_event', 'array data', $$SELECT flow_send_event('shop.order_paid', '[{"id": 1}]')$$, '22023'),
+('flow_save', 'time zone path', $$SELECT flow_save(pg_temp.bp('{"trigger": {"type": "schedule", "cron": "@daily", "timezone": "../../../../etc/passwd"}}'))$$, '22023'),
+('flow_save', 'time zone absolute path', $$SELECT flow_save(pg_temp.bp('{"trigger": {"type": "schedule", "cron": "@daily", "timezone": "/etc/localtime"}}'))$$, '22023'),
+('flow_save', 'time zone oversized', $$SELECT flow_save(pg_temp.bp(jsonb_build_object('trigger', jsonb_build_object('type', 'schedule', 'cron', '@daily', 'timezone', repeat('A', 100000)))))$$, '22023'),
+('flow_save', 'cron macro oversized', $$SELECT flow_save(pg_temp.bp(jsonb_build_object('trigger', jsonb_build_object('type', 'schedule', 'cron', '@' || repeat('d', 100000)))))$$, '22023'),
+('flow_save', 'nested sample', $$SELECT flow_save(pg_temp.bp(jsonb_build_object('trigger', jsonb_build_object('type', 'manual', 'sample', jsonb_build_object('x', pg_temp.nested(5000))))))$$, '54000'),
+('flow_validate', 'template path deep into a sample', $$SELECT flow_validate(pg_temp.bp(jsonb_build_object('trigger', '{"type": "manual", "sample": {"a": {"b": 1}}}'::jsonb, 'nodes', jsonb_build_array(jsonb_build_object('id', 'a', 'type', 'set', 'values', jsonb_build_object('x', '{{trigger_data' || repeat('.a', 40) || '}}'))))))$$, 'ok');
 
 -- counts of every flowdb table (as the superuser running the suite)
 CREATE FUNCTION pg_temp.counts() RETURNS jsonb LANGUAGE sql AS $$

@@ -227,13 +227,29 @@ FLOWDB_FUNCTION_INFO_V1(flowdb_check_payload);
 
 /*
  * flowdb_check_payload
- *		Refuse a payload larger than flowdb.max_payload_bytes.
+ *		Refuse a payload larger than flowdb.max_payload_bytes (54000), or
+ *		one that is not a JSON object (22023: templates read it as
+ *		trigger_data.<key>, so it is refused when queued, not at run time).
  */
 Datum
 flowdb_check_payload(PG_FUNCTION_ARGS)
 {
-	check_json_limits(PG_GETARG_JSONB_P(0), "payload", flowdb_max_payload_bytes,
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+
+	check_json_limits(jb, "payload", flowdb_max_payload_bytes,
 					  "Send a reference to the data instead, or raise flowdb.max_payload_bytes.");
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_OBJECT(jb))
+	{
+		JsonbValue	v;
+		const char *type = "array";
+
+		if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v))
+			type = JsonbTypeName(&v);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload must be a JSON object, not %s", type),
+				 errhint("Wrap the value in an object, e.g. {\"items\": [...]}: templates read it as {{trigger_data.<key>}}.")));
+	}
 	PG_RETURN_VOID();
 }
 

@@ -29,6 +29,7 @@
 
 #include "catalog.h"
 #include "condition.h"
+#include "suggest.h"
 #include "template.h"
 
 #define BP_MAX_ERRORS		500		/* problems reported per call */
@@ -42,6 +43,9 @@
 #define BP_MAX_TIMEOUT_MS	300000
 #define BP_SHOW				64		/* bytes of user text quoted in messages */
 #define BP_MAX_MAP_CONCURRENCY	100
+#define BP_MAX_TZ_LEN		64		/* time zone names */
+
+bool		(*bp_timezone_hook) (const char *name, char *hint, size_t hintlen) = NULL;
 
 /* Validation state shared by all checks of one bp_validate call. */
 typedef struct BpState
@@ -64,6 +68,10 @@ typedef struct BpState
 	int			in_start[BP_MAX_NODES + 1];
 	int			in_from[BP_MAX_EDGES];
 	bool		anc_known[BP_MAX_NODES];
+	/* what trigger_data is known to hold, when the trigger declares a
+	 * sample payload; NULL = unknown (flow_run may pass anything) */
+	const cJSON *trig_shape;
+	const char *trig_shape_what;	/* "the trigger's sample" */
 	/* anc[n][a]: a is a strict ancestor of n */
 	unsigned char anc[BP_MAX_NODES][BP_MAX_NODES];
 } BpState;
@@ -164,6 +172,24 @@ in_list(const char *s, const char *const *list)
 }
 
 /*
+ * closest_key
+ *		The field of the NULL-terminated lists a (and b, may be NULL) that
+ *		key is a typo of, or NULL.
+ */
+static const char *
+closest_key(const char *key, const char *const *a, const char *const *b)
+{
+	const char *choices[32];
+	int			n = 0;
+
+	for (int i = 0; a != NULL && a[i] != NULL && n < 32; i++)
+		choices[n++] = a[i];
+	for (int i = 0; b != NULL && b[i] != NULL && n < 32; i++)
+		choices[n++] = b[i];
+	return fdb_closest(key, choices, n);
+}
+
+/*
  * check_unknown_keys
  *		Report every key of obj that is neither in allowed nor a common key.
  *		extra_msg, when not NULL, is appended to the message.
@@ -179,13 +205,20 @@ check_unknown_keys(BpState *st, const cJSON *obj, const char *path,
 	{
 		char		p[BP_PATH_LEN];
 		const char *key = item->string ? item->string : "";
+		const char *near;
 
 		if (in_list(key, common_keys) || in_list(key, allowed) ||
 			(allowed2 != NULL && in_list(key, allowed2)))
 			continue;
 		sub_path(p, sizeof(p), path, key);
-		bp_err(st, p, "unknown field \"%.*s\"%s", BP_SHOW, key,
-			   extra_msg ? extra_msg : "");
+		/* a typo of a field this object may have */
+		near = closest_key(key, allowed, allowed2);
+		if (near != NULL)
+			bp_err(st, p, "unknown field \"%.*s\"%s (did you mean \"%s\"?)", BP_SHOW, key,
+				   extra_msg ? extra_msg : "", near);
+		else
+			bp_err(st, p, "unknown field \"%.*s\"%s", BP_SHOW, key,
+				   extra_msg ? extra_msg : "");
 	}
 }
 
@@ -441,14 +474,30 @@ valid_iso_timestamp(const char *s)
  * check_cron
  *		Five whitespace-separated fields: minute hour day-of-month month
  *		day-of-week (parsed by cron.c, as the scheduler will).  Every bad
- *		field is reported.
+ *		field is reported.  A macro (@daily, ...) stands for its fields.
  */
 static void
 check_cron(BpState *st, const char *path, const char *cron)
 {
 	const char *start[5];
 	size_t		len[5];
-	int			n = cron_split(cron, start, len);
+	const char *fields = cron_expand(cron);
+	int			n;
+
+	if (fields == NULL)
+	{
+		const char *names[16];
+		int			nm = 0;
+		const char *word = cron + strspn(cron, " \t");
+		char		hint[BP_MSG_LEN / 2] = "";
+
+		for (int i = 0; cron_macros[i].name != NULL && nm < 16; i++)
+			names[nm++] = cron_macros[i].name;
+		fdb_suggest(hint, sizeof(hint), word, names, nm, 16);
+		bp_err(st, path, "unknown cron macro \"%.*s\"%s", BP_SHOW, word, hint);
+		return;
+	}
+	n = cron_split(fields, start, len);
 
 	if (n != 5)
 	{
@@ -467,6 +516,43 @@ check_cron(BpState *st, const char *path, const char *cron)
 				   cron_fields[i].name, (int) (len[i] > BP_SHOW ? BP_SHOW : len[i]),
 				   start[i], cron_fields[i].lo, cron_fields[i].hi);
 	}
+}
+
+/*
+ * check_timezone
+ *		A schedule's time zone: an IANA name ("Asia/Kolkata", "UTC").  The
+ *		backend knows the zone database (bp_timezone_hook); without it
+ *		only the spelling is checked.
+ */
+static void
+check_timezone(BpState *st, const char *path, const char *tz)
+{
+	char		hint[BP_MSG_LEN / 2] = "";
+	size_t		len = strlen(tz);
+
+	if (len == 0 || len > BP_MAX_TZ_LEN)
+	{
+		bp_err(st, path, "must be a time zone name of 1 to %d characters, e.g. \"Asia/Kolkata\"",
+			   BP_MAX_TZ_LEN);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = tz[i];
+
+		/* a name, never a path: letters first, no dots */
+		if (i == 0 && !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			c = '.';
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			  (c >= '0' && c <= '9') || c == '/' || c == '_' || c == '-' || c == '+'))
+		{
+			bp_err(st, path, "invalid time zone name \"%.*s\" (an IANA name such as \"Asia/Kolkata\" or \"UTC\")",
+				   BP_SHOW, tz);
+			return;
+		}
+	}
+	if (bp_timezone_hook != NULL && !bp_timezone_hook(tz, hint, sizeof(hint)))
+		bp_err(st, path, "unknown time zone \"%.*s\"%s", BP_SHOW, tz, hint);
 }
 
 /*
@@ -537,6 +623,59 @@ is_ancestor(BpState *st, int a, int n)
 }
 
 /*
+ * check_trigger_path
+ *		A trigger_data path, against what the trigger says its payload
+ *		holds (st->trig_shape): the first key that is not there is an
+ *		error naming the closest key or the keys there are.  Indexes step
+ *		into an array's first item; below a scalar nothing is known.
+ */
+static void
+check_trigger_path(BpState *st, const char *where, const TmplPath *path)
+{
+	const cJSON *cur = st->trig_shape;
+	char		shown[BP_PATH_LEN];
+
+	if (cur == NULL)
+		return;
+	snprintf(shown, sizeof(shown), "trigger_data");
+	for (int i = 0; i < path->nsegments; i++)
+	{
+		const TmplSegment *seg = &path->segments[i];
+		size_t		used = strlen(shown);
+
+		if (seg->is_index)
+		{
+			if (!cJSON_IsArray(cur) || cJSON_GetArraySize(cur) == 0)
+				return;
+			cur = cJSON_GetArrayItem(cur, 0);
+			snprintf(shown + used, sizeof(shown) - used, "[%ld]", seg->index);
+			continue;
+		}
+		if (!cJSON_IsObject(cur))
+			return;
+		snprintf(shown + used, sizeof(shown) - used, ".%.*s", BP_SHOW, seg->key);
+		if (!cJSON_HasObjectItem(cur, seg->key))
+		{
+			const char *keys[64];
+			int			n = 0;
+			const cJSON *k;
+			char		hint[BP_MSG_LEN / 2] = "";
+
+			cJSON_ArrayForEach(k, cur)
+			{
+				if (n < 64)
+					keys[n++] = k->string;
+			}
+			fdb_suggest(hint, sizeof(hint), seg->key, keys, n, 20);
+			bp_err(st, where, "%s is not in %s%s", shown, st->trig_shape_what,
+				   n > 0 ? hint : " (it has no keys)");
+			return;
+		}
+		cur = cJSON_GetObjectItemCaseSensitive(cur, seg->key);
+	}
+}
+
+/*
  * check_expr
  *		tmpl_scan callback: check one expression's path, root and, for
  *		steps.<id>, that the node exists and has run before the user.
@@ -572,10 +711,17 @@ check_expr(const char *expr, size_t len, void *arg)
 	}
 	if (!tmpl_root_known(path.root))
 	{
+		static const char *const roots[] = {"trigger_data", "steps", "run", "workflow"};
+		char		hint[128] = "";
+
+		fdb_suggest(hint, sizeof(hint), path.root, roots, 4, 4);
 		if (!in_cond)
-			bp_err(st, tc->path,
-				   "unknown template root \"%s\" (expected trigger_data, steps, run or workflow)",
-				   path.root);
+			bp_err(st, tc->path, "unknown template root \"%s\"%s", path.root, hint);
+		return true;
+	}
+	if (strcmp(path.root, "trigger_data") == 0)
+	{
+		check_trigger_path(st, tc->path, &path);
 		return true;
 	}
 	if (strcmp(path.root, "steps") != 0 || path.nsegments == 0)
@@ -590,8 +736,14 @@ check_expr(const char *expr, size_t len, void *arg)
 	r = node_index(st, ref);
 	if (r < 0)
 	{
-		bp_err(st, tc->path, "no node \"%.*s\" for steps.%.*s",
-			   BP_SHOW, ref, BP_SHOW, ref);
+		const char *near = fdb_closest(ref, st->id, st->nnodes);
+
+		if (near != NULL)
+			bp_err(st, tc->path, "no node \"%.*s\" for steps.%.*s (did you mean steps.%s?)",
+				   BP_SHOW, ref, BP_SHOW, ref, near);
+		else
+			bp_err(st, tc->path, "no node \"%.*s\" for steps.%.*s",
+				   BP_SHOW, ref, BP_SHOW, ref);
 		return true;
 	}
 	if (!st->graph_ok)
@@ -686,11 +838,13 @@ check_trigger(BpState *st, const cJSON *trig)
 	static const char *const types[] = {
 		"manual", "event", "table", "webhook", "schedule", NULL
 	};
-	static const char *const event_keys[] = {"type", "event", NULL};
-	static const char *const schedule_keys[] = {"type", "cron", NULL};
-	static const char *const table_keys[] = {"type", "table", NULL};
-	static const char *const manual_keys[] = {"type", NULL};
-	static const char *const any_keys[] = {"type", "event", "cron", "table", NULL};
+	static const char *const event_keys[] = {"type", "event", "sample", NULL};
+	static const char *const schedule_keys[] = {"type", "cron", "timezone", NULL};
+	static const char *const table_keys[] = {"type", "table", "sample", NULL};
+	static const char *const manual_keys[] = {"type", "sample", NULL};
+	static const char *const any_keys[] = {
+		"type", "event", "cron", "timezone", "table", "sample", NULL
+	};
 	const char *path = "$.trigger";
 	const char *type;
 	const char *const *allowed = any_keys;
@@ -734,9 +888,12 @@ check_trigger(BpState *st, const cJSON *trig)
 		else if (strcmp(type, "schedule") == 0)
 		{
 			const char *cron = check_string_field(st, trig, path, "cron", true);
+			const char *tz = check_string_field(st, trig, path, "timezone", false);
 
 			if (cron != NULL)
 				check_cron(st, "$.trigger.cron", cron);
+			if (tz != NULL)
+				check_timezone(st, "$.trigger.timezone", tz);
 			allowed = schedule_keys;
 		}
 		else if (strcmp(type, "table") == 0)
@@ -748,6 +905,21 @@ check_trigger(BpState *st, const cJSON *trig)
 			allowed = manual_keys;
 	}
 	check_unknown_keys(st, trig, path, allowed, NULL, type ? extra : NULL);
+
+	/* a declared sample payload: templates are checked against it */
+	if (in_list("sample", allowed) && cJSON_HasObjectItem(trig, "sample"))
+	{
+		const cJSON *sample = cJSON_GetObjectItemCaseSensitive(trig, "sample");
+
+		if (!cJSON_IsObject(sample))
+			bp_err(st, "$.trigger.sample", "expected object (a sample payload), got %s",
+				   fdb_json_type_name(sample));
+		else
+		{
+			st->trig_shape = sample;
+			st->trig_shape_what = "the trigger's sample";
+		}
+	}
 }
 
 /*
@@ -774,8 +946,15 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 		svc = catalog_service(sname);
 		if (svc == NULL)
 		{
+			const char *names[64];
+			int			n = 0;
+			char		hint[BP_MSG_LEN / 2] = "";
+
+			for (int i = 0; fdb_services[i] != NULL && n < 64; i++)
+				names[n++] = fdb_services[i]->name;
+			fdb_suggest(hint, sizeof(hint), sname, names, n, 32);
 			sub_path(p, sizeof(p), path, "service");
-			bp_err(st, p, "unknown service \"%.*s\"", BP_SHOW, sname);
+			bp_err(st, p, "unknown service \"%.*s\"%s", BP_SHOW, sname, hint);
 		}
 	}
 	tname = check_string_field(st, node, path, "task", true);
@@ -784,9 +963,16 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 		task = catalog_task(svc, tname);
 		if (task == NULL)
 		{
+			const char *names[64];
+			int			n = 0;
+			char		hint[BP_MSG_LEN / 2] = "";
+
+			for (int i = 0; i < svc->ntasks && n < 64; i++)
+				names[n++] = svc->tasks[i].name;
+			fdb_suggest(hint, sizeof(hint), tname, names, n, 32);
 			sub_path(p, sizeof(p), path, "task");
-			bp_err(st, p, "unknown task \"%.*s\" for service \"%s\"",
-				   BP_SHOW, tname, svc->name);
+			bp_err(st, p, "unknown task \"%.*s\" for service \"%s\"%s",
+				   BP_SHOW, tname, svc->name, hint);
 		}
 	}
 
@@ -830,9 +1016,45 @@ check_action(BpState *st, int idx, const cJSON *node, const char *path)
 				known = strcmp(task->params[i].name, key) == 0;
 			if (known)
 				continue;
-			sub_path(p, sizeof(p), ppath, key);
-			bp_err(st, p, "unknown parameter \"%.*s\" for %s.%s",
-				   BP_SHOW, key, svc->name, task->name);
+			{
+				const char *names[64];
+				int			n = 0;
+				char		hint[BP_MSG_LEN / 2] = "";
+
+				for (i = 0; i < task->nparams && n < 64; i++)
+					names[n++] = task->params[i].name;
+				fdb_suggest(hint, sizeof(hint), key, names, n, 32);
+				sub_path(p, sizeof(p), ppath, key);
+				bp_err(st, p, "unknown parameter \"%.*s\" for %s.%s%s",
+					   BP_SHOW, key, svc->name, task->name, hint);
+			}
+		}
+	}
+	/* "one of" rules (Slack text or blocks, ...) */
+	if (task != NULL && task->one_of != NULL)
+	{
+		for (int g = 0; task->one_of[g] != NULL; g++)
+		{
+			char		names[BP_MSG_LEN / 2] = "";
+			const char *q = task->one_of[g];
+
+			if (!catalog_one_of_missing(q, params))
+				continue;
+			/* "a" or "b" (or "c") */
+			while (*q)
+			{
+				size_t		len = strcspn(q, ",");
+				size_t		used = strlen(names);
+				bool		last = q[len] == '\0';
+
+				snprintf(names + used, sizeof(names) - used, "%s\"%.*s\"",
+						 used == 0 ? "" : (last ? " or " : ", "), (int) len, q);
+				q += len;
+				if (*q == ',')
+					q++;
+			}
+			bp_err(st, ppath, "one of %s is required for %s.%s", names,
+				   svc->name, task->name);
 		}
 	}
 	if (params != NULL)

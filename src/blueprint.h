@@ -30,6 +30,13 @@
  */
 extern bool bp_validate(const cJSON *bp, FdbErrors *errs);
 
+/*
+ * Does this time zone exist?  Set by the backend (the zone database lives
+ * there); when false it may append a hint (" (did you mean ...)") to hint.
+ * NULL (unit tests): only the spelling of a schedule's timezone is checked.
+ */
+extern bool (*bp_timezone_hook) (const char *name, char *hint, size_t hintlen);
+
 /* Lookup helpers over a validated blueprint. */
 extern const cJSON *bp_node(const cJSON *bp, const char *id);
 extern int	bp_node_count(const cJSON *bp);

@@ -133,6 +133,35 @@ param_type_matches(ParamType t, const cJSON *v)
 }
 
 /*
+ * catalog_one_of_missing
+ *		True when no parameter of the group ("a,b") is given in params:
+ *		present and not null, "" or [] (a template counts as given).
+ */
+bool
+catalog_one_of_missing(const char *group, const cJSON *params)
+{
+	const char *p = group;
+
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, ",");
+		char		name[128];
+		const cJSON *v;
+
+		snprintf(name, sizeof(name), "%.*s", (int) len, p);
+		v = cJSON_GetObjectItemCaseSensitive(params, name);
+		if (v != NULL && !cJSON_IsNull(v) &&
+			!(cJSON_IsString(v) && v->valuestring[0] == '\0') &&
+			!(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0))
+			return false;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/*
  * catalog_service_has_credentials
  *		Does the service declare credential fields?
  */

@@ -102,6 +102,10 @@ typedef struct ToolTask
 						  cJSON **output, char *err, size_t errlen);
 	/* Sandbox: a realistic output in the provider's shape (never NULL). */
 	cJSON	   *(*sample) (ToolContext *ctx);
+	/* "One of" rules: groups of parameters of which at least one must be
+	 * given, each a comma-separated list ("text,blocks"); NULL-terminated,
+	 * NULL when none.  Checked at validation, listed in the catalog. */
+	const char *const *one_of;
 } ToolTask;
 
 typedef struct ToolService
@@ -134,6 +138,9 @@ extern const ToolTask *catalog_task(const ToolService *svc, const char *name);
 extern const char *param_type_name(ParamType t);
 /* Does v have type t?  (PT_INTEGER: a number with no fractional part) */
 extern bool param_type_matches(ParamType t, const cJSON *v);
+/* Does the group ("a,b") hold no parameter that params gives (present and
+ * not null, "" or [])?  A template counts as given. */
+extern bool catalog_one_of_missing(const char *group, const cJSON *params);
 /* Must a stored credential of svc have this field? */
 extern bool catalog_credential_field_required(const ToolService *svc, const char *field);
 

@@ -162,6 +162,36 @@ params_to_json(const ToolParam *params, int nparams)
 }
 
 /*
+ * one_of_to_json
+ *		[["text", "blocks"], ...] for a task's "one of" groups.
+ */
+static cJSON *
+one_of_to_json(const char *const *groups)
+{
+	cJSON	   *arr = cJSON_CreateArray();
+
+	for (int i = 0; groups != NULL && groups[i] != NULL; i++)
+	{
+		cJSON	   *g = cJSON_CreateArray();
+		const char *p = groups[i];
+
+		while (*p)
+		{
+			size_t		len = strcspn(p, ",");
+			char		name[128];
+
+			snprintf(name, sizeof(name), "%.*s", (int) len, p);
+			cJSON_AddItemToArray(g, cJSON_CreateString(name));
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		cJSON_AddItemToArray(arr, g);
+	}
+	return arr;
+}
+
+/*
  * service_to_json
  *		One service of the catalog as JSON.
  */
@@ -198,6 +228,7 @@ service_to_json(const ToolService *svc)
 		cJSON_AddStringToObject(t, "name", task->name);
 		cJSON_AddStringToObject(t, "description", task->description ? task->description : "");
 		cJSON_AddItemToObject(t, "params", params_to_json(task->params, task->nparams));
+		cJSON_AddItemToObject(t, "one_of", one_of_to_json(task->one_of));
 		cJSON_AddStringToObject(t, "output",
 								task->output_description ? task->output_description : "");
 		cJSON_AddItemToArray(tasks, t);

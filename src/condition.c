@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "condition.h"
+#include "suggest.h"
 #include "template.h"
 
 #include <regex.h>
@@ -72,6 +73,8 @@ static const char *const cond_op_names[] = {
 	"eq", "ne", "gt", "gte", "lt", "lte", "contains", "starts_with",
 	"ends_with", "in", "exists", "empty", "matches"
 };
+
+#define COND_NOPS ((int) (sizeof(cond_op_names) / sizeof(cond_op_names[0])))
 
 /*
  * op_from_name
@@ -217,9 +220,14 @@ check_expr(const char *expr, size_t len, void *arg)
 	if (!tmpl_parse_path(expr, len, &tp, err, sizeof(err)))
 		fdb_errors_add(tc->errs, tc->path, "%s", err);
 	else if (!tmpl_root_known(tp.root))
-		fdb_errors_add(tc->errs, tc->path,
-					   "unknown template root \"%s\" (expected trigger_data, steps, run or workflow)",
-					   tp.root);
+	{
+		static const char *const roots[] = {"trigger_data", "steps", "run", "workflow"};
+		char		hint[128] = "";
+
+		fdb_suggest(hint, sizeof(hint), tp.root, roots, 4, 4);
+		fdb_errors_add(tc->errs, tc->path, "unknown template root \"%s\"%s",
+					   tp.root, hint);
+	}
 	return true;
 }
 
@@ -509,8 +517,12 @@ validate_leaf(const cJSON *cond, const char *path, FdbErrors *errs)
 		op = op_from_name(opv->valuestring);
 		if (op == OP_UNKNOWN)
 		{
+			char		hint[256] = "";
+
 			clip(shown, sizeof(shown), opv->valuestring);
-			fdb_errors_add(errs, op_path, "unknown operator \"%s\"", shown);
+			fdb_suggest(hint, sizeof(hint), opv->valuestring, cond_op_names,
+						COND_NOPS, COND_NOPS);
+			fdb_errors_add(errs, op_path, "unknown operator \"%s\"%s", shown, hint);
 		}
 	}
 
@@ -618,7 +630,11 @@ validate_node(const cJSON *cond, const char *path, int depth, FdbErrors *errs)
 		clip(shown, sizeof(shown), key);
 		if (!is_known)
 		{
-			fdb_errors_add(errs, path, "unknown key \"%s\"", shown);
+			char		hint[128] = "";
+
+			fdb_suggest(hint, sizeof(hint), key, known,
+						(int) (sizeof(known) / sizeof(known[0])), 6);
+			fdb_errors_add(errs, path, "unknown key \"%s\"%s", shown, hint);
 			continue;
 		}
 		for (prev = cond->child; prev != child; prev = prev->next)
@@ -929,9 +945,11 @@ eval_leaf(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen)
 	if (op == OP_UNKNOWN)
 	{
 		char		shown[COND_SHOW_LEN + 4];
+		char		hint[256] = "";
 
 		clip(shown, sizeof(shown), opname);
-		fdb_fmt(err, errlen, "unknown operator \"%s\"", shown);
+		fdb_suggest(hint, sizeof(hint), opname, cond_op_names, COND_NOPS, COND_NOPS);
+		fdb_fmt(err, errlen, "unknown operator \"%s\"%s", shown, hint);
 		return -1;
 	}
 	if (left == NULL)

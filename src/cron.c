@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cron.h"
 
@@ -133,9 +134,50 @@ cron_split(const char *expr, const char *start[5], size_t len[5])
 	return n;
 }
 
+/* the macros and what they stand for */
+const CronMacro cron_macros[] = {
+	{"@yearly", "0 0 1 1 *"},
+	{"@annually", "0 0 1 1 *"},
+	{"@monthly", "0 0 1 * *"},
+	{"@weekly", "0 0 * * 0"},
+	{"@daily", "0 0 * * *"},
+	{"@midnight", "0 0 * * *"},
+	{"@hourly", "0 * * * *"},
+	{NULL, NULL}
+};
+
+/*
+ * cron_expand
+ *		expr itself, or the five fields a macro stands for (surrounding
+ *		spaces and tabs ignored, case-insensitive); NULL for an unknown
+ *		macro (anything starting with "@").
+ */
+const char *
+cron_expand(const char *expr)
+{
+	const char *p = expr;
+	size_t		len;
+
+	if (expr == NULL)
+		return NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '@')
+		return expr;
+	len = strcspn(p, " \t");
+	for (const char *q = p + len; *q; q++)
+		if (*q != ' ' && *q != '\t')
+			return NULL;		/* "@daily 5": not a macro */
+	for (int i = 0; cron_macros[i].name != NULL; i++)
+		if (strlen(cron_macros[i].name) == len &&
+			strncasecmp(cron_macros[i].name, p, len) == 0)
+			return cron_macros[i].fields;
+	return NULL;
+}
+
 /*
  * cron_parse
- *		Parse "m h dom mon dow"; the first bad field is reported.
+ *		Parse "m h dom mon dow" or a macro; the first bad field is reported.
  */
 bool
 cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen)
@@ -145,8 +187,17 @@ cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen)
 	uint64_t	bits[5];
 	bool		star[5];
 	int			n;
+	const char *fields = cron_expand(expr);
 
 	memset(spec, 0, sizeof(*spec));
+	if (fields == NULL)
+	{
+		snprintf(err, errlen,
+				 "unknown macro \"%.32s\" (expected @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)",
+				 expr + strspn(expr, " \t"));
+		return false;
+	}
+	expr = fields;
 	n = cron_split(expr, start, len);
 	if (n != 5)
 	{

@@ -7,7 +7,10 @@
  * Fields accept "*", numbers, ranges "a-b", steps "*\/n" and "a-b/n", and
  * lists "a,b,c".  Day of week 0-7 (0 and 7 are Sunday).  When both
  * day-of-month and day-of-week are restricted, a day matches if either
- * does (classic cron).  Times are evaluated in UTC.
+ * does (classic cron).  The macros @hourly, @daily (@midnight), @weekly,
+ * @monthly and @yearly (@annually) stand for their classic five fields.
+ * This module matches wall-clock fields; the caller converts the instant to
+ * the schedule's time zone first (UTC unless the schedule names one).
  *
  *-------------------------------------------------------------------------
  */
@@ -39,6 +42,19 @@ typedef struct CronField
 
 extern const CronField cron_fields[5];
 
+/* A macro and the five fields it stands for. */
+typedef struct CronMacro
+{
+	const char *name;			/* "@daily" */
+	const char *fields;			/* "0 0 * * *" */
+} CronMacro;
+
+/* NULL-terminated */
+extern const CronMacro cron_macros[];
+
+/* expr, or the fields of the macro it is; NULL for an unknown "@..." */
+extern const char *cron_expand(const char *expr);
+
 /* Parse one field (len bytes at s) of kind cron_fields[index] into a bit
  * set; false when it is not valid. */
 extern bool cron_parse_field(const char *s, size_t len, int index, uint64_t *bits,
@@ -48,10 +64,10 @@ extern bool cron_parse_field(const char *s, size_t len, int index, uint64_t *bit
  * are (only the first 5 are stored). */
 extern int	cron_split(const char *expr, const char *start[5], size_t len[5]);
 
-/* Parse; false with err on bad syntax or range. */
+/* Parse (a macro or five fields); false with err on bad syntax or range. */
 extern bool cron_parse(const char *expr, CronSpec *spec, char *err, size_t errlen);
 
-/* Does the spec match this UTC minute?  wday 0 = Sunday. */
+/* Does the spec match this wall-clock minute?  wday 0 = Sunday. */
 extern bool cron_matches(const CronSpec *spec, int minute, int hour, int mday,
 						 int month, int wday);
 

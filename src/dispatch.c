@@ -31,6 +31,7 @@ static double pace_wake_at = 0;	/* when a paced request may go (0: none) */
 static double pace_swept_at = 0;
 
 static void start_call(WCall *c);
+static void note_started(WCall *c);
 static void enqueue_call(WCall *c);
 
 /*
@@ -320,6 +321,7 @@ dispatch_advance_run(WRun *w, double now)
 {
 	char	  **ids;
 	int			n;
+	int			logged;
 
 	w->advance = false;
 	if (w->lost)
@@ -332,6 +334,7 @@ dispatch_advance_run(WRun *w, double now)
 	 */
 	/* bound the regular-expression work of this run's conditions */
 	cond_regex_budget = (long) flowdb_max_regex_subject * REGEX_BUDGET_SUBJECTS;
+	logged = w->events.n;
 	n = engine_advance(w->er, now, &ids, &w->events);
 	cond_regex_budget = -1;
 	for (int i = 0; i < n; i++)
@@ -345,7 +348,8 @@ dispatch_advance_run(WRun *w, double now)
 		}
 	}
 	engine_free_dispatch(ids, n);
-	if (w->events.n > 0)
+	/* new log rows (not "started" ones waiting to ride along) */
+	if (w->events.n > logged)
 		w->dirty = true;
 	/* a parked call: commit now, so that its child run starts now */
 	if (w->er->calls_started)
@@ -482,7 +486,26 @@ start_call(WCall *c)
 		c->run->inflight--;
 		call_failed(c, err, true, -1);
 		dispatch_free_call(c);
+		return;
 	}
+	note_started(c);
+}
+
+/*
+ * note_started
+ *		The call's request is out: the engine logs the attempt as started,
+ *		and the row waits for a commit to ride along with
+ *		(worker_needs_commit).
+ */
+static void
+note_started(WCall *c)
+{
+	WRun	   *w = c->run;
+	int			before = w->events.n;
+
+	engine_action_started(w->er, c->node_id, c->started_ms, &w->events);
+	if (w->events.n > before && w->unlogged_start == 0)
+		w->unlogged_start = c->started_ms;
 }
 
 /*

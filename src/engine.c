@@ -263,6 +263,7 @@ const char *const flow_status_names[] = {
 	[FLOW_SUCCEEDED] = "succeeded",
 	[FLOW_FAILED] = "failed",
 	[FLOW_SKIPPED] = "skipped",
+	[FLOW_STARTED] = "started",
 	[FLOW_UNKNOWN] = "unknown",
 };
 
@@ -1253,6 +1254,38 @@ engine_node_set_phase(EngineRun *run, const char *node_id, int phase)
 	set_field(ns, "due", cJSON_CreateNumber(0));
 	/* the next phase is the same attempt */
 	set_field(ns, "attempt", cJSON_CreateNumber(get_int(ns, "attempt", 1) - 1));
+}
+
+/*
+ * engine_action_started
+ *		A request of a running action was sent: record the send time in
+ *		the node's state (flow_status shows it as "since") and log the
+ *		attempt as started when this is its first request.
+ */
+void
+engine_action_started(EngineRun *run, const char *node_id, double now_ms,
+					  EngineEvents *ev)
+{
+	char		nid[ENGINE_ID_BUF];
+	int			index;
+	cJSON	   *is = item_state(run, node_id, nid, sizeof(nid), &index);
+	cJSON	   *ns;
+
+	if (index >= 0)
+	{
+		/* a map item: its own state under the map node, logged with its index */
+		if (is == NULL)
+			return;
+		set_field(is, "started", cJSON_CreateNumber(now_ms));
+		add_item_event(ev, nid, index, FLOW_STARTED, get_int(is, "attempt", 1),
+					   NULL, NULL, NULL, now_ms, now_ms);
+		return;
+	}
+	ns = node_state(run, node_id);
+	set_field(ns, "started", cJSON_CreateNumber(now_ms));
+	if (get_int(ns, "phase", 0) == 0)
+		add_event(ev, node_id, FLOW_STARTED, get_int(ns, "attempt", 1), NULL, NULL,
+				  NULL, now_ms, now_ms);
 }
 
 /*

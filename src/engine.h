@@ -58,6 +58,7 @@ typedef enum FlowStatus
 	FLOW_SUCCEEDED,
 	FLOW_FAILED,
 	FLOW_SKIPPED,
+	FLOW_STARTED,				/* log rows only: a request went out */
 	FLOW_UNKNOWN				/* a text none of the above */
 } FlowStatus;
 
@@ -70,7 +71,8 @@ typedef struct EngineEvent
 {
 	char	   *node_id;		/* malloc */
 	int			item;			/* map item index, -1 for the node itself */
-	const char *status;			/* succeeded, failed, retrying, skipped */
+	const char *status;			/* started, succeeded, failed, retrying,
+								 * skipped */
 	int			attempt;
 	cJSON	   *input;			/* owned, may be NULL */
 	cJSON	   *output;			/* owned, may be NULL */
@@ -164,6 +166,14 @@ extern int	engine_node_phase(EngineRun *run, const char *node_id);
 extern cJSON *engine_node_phase_state(EngineRun *run, const char *node_id);	/* borrowed, created
 																				 * if absent */
 extern void engine_node_set_phase(EngineRun *run, const char *node_id, int phase);
+
+/*
+ * An action's request went out at now_ms: the node's "started" time
+ * becomes the send time and, for the first request of an attempt (phase
+ * 0), a "started" log event is added (no input, output or finish time).
+ */
+extern void engine_action_started(EngineRun *run, const char *node_id,
+								  double now_ms, EngineEvents *ev);
 
 /* An action finished.  output/input are taken over (may be NULL). */
 extern void engine_action_succeeded(EngineRun *run, const char *node_id,

@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "flowdb.h"
+#include "blueprint.h"
 #include "catalog.h"
 #include "condition.h"
 #include "engine.h"
@@ -140,6 +141,7 @@ _PG_init(void)
 	flowdb_preloaded = process_shared_preload_libraries_in_progress;
 	define_settings();
 	cond_regex_matcher = flowdb_regex_match;
+	bp_timezone_hook = flowdb_timezone_known;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 

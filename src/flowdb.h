@@ -145,6 +145,9 @@ extern void flowdb_worker_heartbeat(void);
 /* the worker's database name, for messages ("" outside a worker) */
 extern const char *flowdb_worker_dbname(void);
 
+/* schedule_tz.c: does a schedule's time zone exist (bp_timezone_hook) */
+extern bool flowdb_timezone_known(const char *name, char *hint, size_t hintlen);
+
 /* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
 							   char *err, size_t errlen);

@@ -909,8 +909,9 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"  INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, " \
 	"    input, output, error, started_at, finished_at, duration_ms, item) " \
 	"  SELECT y.run_id, u.owner, y.node_id, y.status, y.attempt::int, y.input::jsonb, " \
-	"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), to_timestamp(y.e / 1000.0), " \
-	"    y.e - y.s, y.item::int " \
+	"    y.output::jsonb, y.error, to_timestamp(y.s / 1000.0), " \
+	"    CASE WHEN y.status <> 'started' THEN to_timestamp(y.e / 1000.0) END, " \
+	"    CASE WHEN y.status <> 'started' THEN y.e - y.s END, y.item::int " \
 	"  FROM unnest($8::uuid[], $9, $10, $11, $12, $13, $14, $15, $16, $27) " \
 	"    WITH ORDINALITY AS y(run_id, node_id, status, input, output, error, attempt, s, e, item, ord) " \
 	"  JOIN u ON u.id = y.run_id ORDER BY y.ord), " \
@@ -957,6 +958,7 @@ typedef struct CommitBatch
 	double	   *l_start;
 	double	   *l_end;
 	char	   *outcome;		/* per run: 'w' written, 'b' busy, 'l' lost */
+	bool		async;			/* only "started" rows: no WAL flush wait */
 } CommitBatch;
 
 /*
@@ -1029,6 +1031,10 @@ commit_tx(void *arg)
 	int			ret;
 
 	spi_begin("flowdb: commit results");
+	/* "started" rows alone need not be durable (a crash re-sends anyway) */
+	if (b->async)
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	prepare_commit();
 	args[COMMIT_RUN_ID] = text_array(b->r[R_ID], b->nr);
 	args[COMMIT_RUN_STATE] = text_array(b->r[R_STATE], b->nr);
@@ -1168,6 +1174,10 @@ build_batch(CommitBatch *b, WRun **list, int nr)
 	for (int i = 0; i < nr; i++)
 		nl += list[i]->events.n;
 	batch_alloc(b, list, nr, nl, noutbox);
+	b->async = true;
+	for (int i = 0; i < nr; i++)
+		if (list[i]->dirty)
+			b->async = false;
 	for (int k = 0; k < nr; k++)
 	{
 		batch_add_run(b, list[k], now, cxt);
@@ -1207,8 +1217,12 @@ apply_outcomes(CommitBatch *b, TxResult result)
 			if (w->releasing)
 				w->released = true;
 			for (int j = 0; j < w->events.n; j++)
-				if (flow_status_parse(w->events.items[j].status) != FLOW_SKIPPED)
+			{
+				FlowStatus	st = flow_status_parse(w->events.items[j].status);
+
+				if (st != FLOW_SKIPPED && st != FLOW_STARTED)
 					steps++;
+			}
 		}
 		else
 		{
@@ -1218,6 +1232,7 @@ apply_outcomes(CommitBatch *b, TxResult result)
 			w->lost = true;
 		}
 		w->dirty = false;
+		w->unlogged_start = 0;
 		engine_events_clear(&w->events);
 	}
 	if (worker_slot && result == TX_OK)
@@ -1270,6 +1285,7 @@ commit_alone(WRun *w)
 					flowdb_my_slot, w->er->run_id, msg)));
 	engine_fail_oversized(w->er, msg);
 	engine_events_clear(&w->events);
+	w->unlogged_start = 0;
 	if (commit_runs(&w, 1, &failure) == TX_FAILED)
 	{
 		ereport(LOG,
@@ -1367,13 +1383,23 @@ runs_to_commit(int *nr)
 	*nr = n;
 	if (n == 0)
 		return NULL;
+	/* "started" rows of other runs ride along with this commit */
+	n = 0;
+	dlist_foreach(it, &worker_runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (worker_needs_commit(w, now) || worker_has_unlogged_start(w, now))
+			n++;
+	}
+	*nr = n;
 	list = palloc(sizeof(WRun *) * n);
 	n = 0;
 	dlist_foreach(it, &worker_runs)
 	{
 		WRun	   *w = dlist_container(WRun, node, it.cur);
 
-		if (worker_needs_commit(w, now))
+		if (worker_needs_commit(w, now) || worker_has_unlogged_start(w, now))
 			list[n++] = w;
 	}
 	return list;

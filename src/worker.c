@@ -64,6 +64,14 @@
 #include "worker_int.h"
 #include "version.h"
 
+/*
+ * A request that went out is logged "started" with the next commit the
+ * worker makes anyway; when none comes within this many ms (a slow
+ * request), the started rows are committed on their own, asynchronously
+ * and batched across runs (see worker_needs_commit).
+ */
+#define STARTED_LOG_DELAY_MS 100
+
 dlist_head	worker_runs = DLIST_STATIC_INIT(worker_runs);
 int			worker_nruns = 0;
 HttpMulti  *worker_multi = NULL;
@@ -143,12 +151,50 @@ flowdb_worker_main(Datum arg)
 /*
  * worker_needs_commit
  *		Does the run have changes to commit now (not waiting for a
- *		client's row lock to go away)?
+ *		client's row lock to go away)?  Results do at once; "started" log
+ *		rows only once they waited STARTED_LOG_DELAY_MS for another commit
+ *		to ride along with (worker_has_unlogged_start).
  */
 bool
 worker_needs_commit(WRun *w, double now)
 {
-	return w->dirty && w->busy_until <= now;
+	if (w->busy_until > now)
+		return false;
+	return w->dirty ||
+		(w->unlogged_start > 0 && now - w->unlogged_start >= STARTED_LOG_DELAY_MS);
+}
+
+/*
+ * worker_has_unlogged_start
+ *		Does the run hold "started" log rows that may ride along with a
+ *		commit being made anyway?
+ */
+bool
+worker_has_unlogged_start(WRun *w, double now)
+{
+	return w->unlogged_start > 0 && w->busy_until <= now && !w->lost;
+}
+
+/*
+ * earliest_start_log
+ *		When the oldest uncommitted "started" row must be committed (epoch
+ *		ms, 0 when there is none).
+ */
+static double
+earliest_start_log(void)
+{
+	dlist_iter	it;
+	double		at = 0;
+
+	dlist_foreach(it, &worker_runs)
+	{
+		WRun	   *w = dlist_container(WRun, node, it.cur);
+
+		if (w->unlogged_start > 0 && !w->lost &&
+			(at == 0 || w->unlogged_start + STARTED_LOG_DELAY_MS < at))
+			at = Max(w->unlogged_start + STARTED_LOG_DELAY_MS, w->busy_until);
+	}
+	return at;
 }
 
 /*
@@ -394,11 +440,15 @@ wait_for_next_event(LoopState *ls)
 	long		ct = http_timeout(worker_multi);
 	double		due = earliest_due();
 	double		pace_wake_at = dispatch_pace_wake_at();
+	double		log_at = earliest_start_log();
 
 	if (ct >= 0 && ct < timeout)
 		timeout = ct;
 	if (due > 0 && (long) (due - worker_now_ms()) < timeout)
 		timeout = (long) (due - worker_now_ms());
+	/* "started" rows that found no commit to ride along with */
+	if (log_at > 0 && (long) ceil(log_at - worker_now_ms()) < timeout)
+		timeout = (long) ceil(log_at - worker_now_ms());
 	/* a paced request's turn */
 	if (pace_wake_at > 0 && (long) ceil(pace_wake_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(pace_wake_at - worker_now_ms());

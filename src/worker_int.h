@@ -33,6 +33,8 @@ typedef struct WRun
 	EngineEvents events;		/* log rows not yet committed */
 	char		token[40];		/* lease token of this claim */
 	double		busy_until;		/* row locked by a client: commit after */
+	double		unlogged_start; /* earliest "started" log event not
+								 * committed yet (0: none) */
 	int			inflight;		/* requests queued or in flight */
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
@@ -81,6 +83,7 @@ extern FlowdbWorkerSlot *worker_slot;	/* NULL without shared memory */
 
 extern double worker_now_ms(void);
 extern bool worker_needs_commit(WRun *w, double now);
+extern bool worker_has_unlogged_start(WRun *w, double now);
 extern void worker_fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
 extern pg_attribute_noreturn() void worker_out_of_memory(void);
 

@@ -420,6 +420,25 @@ draft_prompt_params(FdbBuf *b, const cJSON *params)
 	}
 }
 
+static void draft_prompt_list(FdbBuf *b, const cJSON *arr);
+
+/*
+ * draft_prompt_one_of
+ *		Append "    - give at least one of: a, b" per "one of" group.
+ */
+static void
+draft_prompt_one_of(FdbBuf *b, const cJSON *groups)
+{
+	const cJSON *g;
+
+	cJSON_ArrayForEach(g, groups)
+	{
+		fdb_buf_puts(b, "    - give at least one of: ");
+		draft_prompt_list(b, g);
+		fdb_buf_puts(b, "\n");
+	}
+}
+
 /*
  * draft_prompt_list
  *		Append the strings of arr joined by ", ".
@@ -501,6 +520,7 @@ llm_draft_system_prompt(const cJSON *catalog)
 						   fdb_json_str(task, "description") : "",
 						   fdb_json_str(task, "output") ? fdb_json_str(task, "output") : "");
 			draft_prompt_params(&b, cJSON_GetObjectItemCaseSensitive(task, "params"));
+			draft_prompt_one_of(&b, cJSON_GetObjectItemCaseSensitive(task, "one_of"));
 		}
 		if (cJSON_GetArraySize(events) > 0)
 		{

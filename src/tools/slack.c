@@ -220,6 +220,9 @@ static const ToolParam slack_post_params[] = {
 	"ts of the parent message to reply in its thread, e.g. \"1700000000.000100\""},
 };
 
+/* a message has text, blocks or both */
+static const char *const slack_post_one_of[] = {"text,blocks", NULL};
+
 static const ToolTask slack_tasks[] = {
 	{
 		"post_message",
@@ -229,7 +232,8 @@ static const ToolTask slack_tasks[] = {
 		"{ok: true, channel: channel id, ts: message timestamp (use as thread_ts)}",
 		slack_post_build,
 		slack_post_parse,
-		slack_post_sample
+		slack_post_sample,
+		slack_post_one_of
 	},
 };
 

@@ -332,6 +332,9 @@ static const ToolParam wa_send_params[] = {
 	"Sender WhatsApp number, overriding the credential's from"},
 };
 
+/* a message has text, media or both */
+static const char *const wa_send_one_of[] = {"body,media_url", NULL};
+
 static const ToolTask wa_tasks[] = {
 	{
 		"send_message",
@@ -342,7 +345,8 @@ static const ToolTask wa_tasks[] = {
 		"to: \"whatsapp:+919876543210\"}",
 		wa_send_build,
 		wa_send_parse,
-		wa_send_sample
+		wa_send_sample,
+		wa_send_one_of
 	},
 };
 

@@ -187,7 +187,7 @@ is_deeply(json_dec($s2[0]{body}), { n => 2 }, 'small body from run 2 payload');
 
 # flow_status shape
 is_deeply([ sort keys %$st1 ],
-	[qw(children created_at error finished_at id name nodes output parent_run_id sandbox started_at status steps workflow_id)],
+	[qw(children created_at error finished_at id name nodes output parent_run_id progress sandbox started_at status steps workflow_id)],
 	'flow_status keys');
 is($st1->{id},     $run1,         'flow_status id');
 is($st1->{name},   'engine-main', 'flow_status name');
@@ -201,19 +201,21 @@ is_deeply([ sort keys %{ $st1->{nodes} } ],
 is($st1->{nodes}{$_}{status}, 'succeeded', "node $_ succeeded in state")
   for qw(a b c r big);
 is(ref $st1->{steps},        'ARRAY', 'flow_status steps is an array');
-is(scalar @{ $st1->{steps} }, 7,      'seven steps logged');
+is(scalar(grep { $_->{status} ne 'started' } @{ $st1->{steps} }), 7, 'seven steps logged');
+is(scalar(grep { $_->{status} eq 'started' } @{ $st1->{steps} }), 3,
+	'and three requests logged started (the http actions a, b, c)');
 is_deeply([ sort keys %{ $st1->{steps}[0] } ],
 	[qw(attempt duration_ms error finished_at input node_id output started_at status)],
 	'step keys');
 is_deeply([ map { $_->{node_id} } grep { $_->{status} eq 'succeeded' } @{ $st1->{steps} } ],
 	[qw(a b c r big)], 'succeeded steps in execution order');
-my ($stepb) = grep { $_->{node_id} eq 'b' } @{ $st1->{steps} };
+my ($stepb) = grep { $_->{node_id} eq 'b' && $_->{status} eq 'succeeded' } @{ $st1->{steps} };
 is($stepb->{output}{status},       201,      'step b output status');
 is($stepb->{output}{body}{token},  'tok-42', 'step b output body parsed as JSON');
 like($stepb->{output}{headers}{'content-type'} // '', qr{application/json},
 	'step b output headers have lower-case names');
 is($stepb->{input}{body}{count}, 7, 'step b input holds the rendered params');
-my ($stepc) = grep { $_->{node_id} eq 'c' } @{ $st1->{steps} };
+my ($stepc) = grep { $_->{node_id} eq 'c' && $_->{status} eq 'succeeded' } @{ $st1->{steps} };
 is($stepc->{output}{body}, 'plain text', 'a text body stays a string');
 
 ########################################################################

@@ -53,11 +53,22 @@ sub check_batch
 		SELECT count(*) FILTER (WHERE ok = 1 AND total = 1) || '/' || count(*)
 		FROM (SELECT l.run_id, l.node_id,
 		             count(*) FILTER (WHERE l.status = 'succeeded') AS ok,
-		             count(*) AS total
+		             count(*) FILTER (WHERE l.status <> 'started') AS total
 		      FROM flowdb.workflow_logs l JOIN flowdb.runs r ON r.id = l.run_id
 		      WHERE r.$where GROUP BY 1, 2) x}),
 		'200/200',
-		"$label: each of the 200 nodes has exactly one log row, succeeded");
+		"$label: each of the 200 nodes has exactly one finished log row, succeeded");
+	is( $node->safe_psql(
+			'postgres', qq{
+		SELECT count(*) FILTER (WHERE started = 1 AND first) || '/' || count(*)
+		FROM (SELECT l.run_id, l.node_id,
+		             count(*) FILTER (WHERE l.status = 'started') AS started,
+		             min(l.id) FILTER (WHERE l.status = 'started')
+		               < min(l.id) FILTER (WHERE l.status = 'succeeded') AS first
+		      FROM flowdb.workflow_logs l JOIN flowdb.runs r ON r.id = l.run_id
+		      WHERE r.$where GROUP BY 1, 2) x}),
+		'200/200',
+		"$label: each node was logged started once, before its succeeded row");
 	my @reqs = grep { $_->{path} =~ m{^/batch$batch/} } $fake->requests;
 	is(scalar @reqs, 200, "$label: server saw exactly 200 requests");
 	my %keys;

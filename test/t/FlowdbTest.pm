@@ -32,7 +32,7 @@ our @EXPORT = qw(
   new_node start_fake wait_run wait_runs poll
   blueprint http_node chain
   flow_execute sql_json json_enc json_dec
-  run_row run_logs flow_status_of log_counts worker_pid
+  run_row run_logs started_logs flow_status_of log_counts worker_pid
   query_json sql_error
 );
 
@@ -188,14 +188,28 @@ sub run_row
 		"SELECT to_jsonb(r) FROM flowdb.runs r WHERE id = '$run'");
 }
 
-# run_logs(NODE, RUN): the run's log rows, in order, as hashes
+# run_logs(NODE, RUN): the run's log rows of finished step attempts
+# (succeeded, failed, retrying, skipped), in order, as hashes.  The
+# "started" rows written when a request goes out are left out: see
+# started_logs.
 sub run_logs
 {
 	my ($node, $run) = @_;
 	return @{
 		query_json($node,
 			"SELECT coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.id), '[]') "
-			  . "FROM flowdb.workflow_logs l WHERE run_id = '$run'")
+			  . "FROM flowdb.workflow_logs l WHERE run_id = '$run' AND status <> 'started'")
+	};
+}
+
+# started_logs(NODE, RUN): the run's "started" log rows, in order
+sub started_logs
+{
+	my ($node, $run) = @_;
+	return @{
+		query_json($node,
+			"SELECT coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.id), '[]') "
+			  . "FROM flowdb.workflow_logs l WHERE run_id = '$run' AND status = 'started'")
 	};
 }
 

@@ -320,8 +320,25 @@ TEST(test_trigger_errors)
 	expect_errors(T("{'type': 'schedule'}"), "$.trigger.cron: required");
 	expect_errors(T("{'type': 'schedule', 'cron': '* * * *'}"),
 				  "$.trigger.cron: expected 5 fields (minute hour day-of-month month day-of-week), got 4");
-	expect_errors(T("{'type': 'schedule', 'cron': '@daily'}"),
-				  "$.trigger.cron: expected 5 fields (minute hour day-of-month month day-of-week), got 1");
+	expect_errors(T("{'type': 'schedule', 'cron': '@dialy'}"),
+				  "$.trigger.cron: unknown cron macro \"@dialy\" (did you mean \"@daily\"?)");
+	expect_errors(T("{'type': 'schedule', 'cron': '@reboot'}"),
+				  "$.trigger.cron: unknown cron macro \"@reboot\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)");
+	expect_errors(T("{'type': 'schedule', 'cron': '@daily 5'}"),
+				  "$.trigger.cron: unknown cron macro \"@daily 5\" (did you mean \"@daily\"?)");
+	expect_valid(T("{'type': 'schedule', 'cron': '@daily'}"));
+	expect_valid(T("{'type': 'schedule', 'cron': ' @Hourly '}"));
+	/* a time zone: spelled like an IANA name (the backend checks it exists) */
+	expect_valid(T("{'type': 'schedule', 'cron': '0 9 * * *', 'timezone': 'Asia/Kolkata'}"));
+	expect_valid(T("{'type': 'schedule', 'cron': '0 9 * * *', 'timezone': 'Etc/GMT+5'}"));
+	expect_errors(T("{'type': 'schedule', 'cron': '0 9 * * *', 'timezone': ''}"),
+				  "$.trigger.timezone: must be a time zone name of 1 to 64 characters, e.g. \"Asia/Kolkata\"");
+	expect_errors(T("{'type': 'schedule', 'cron': '0 9 * * *', 'timezone': 'IST-5:30'}"),
+				  "$.trigger.timezone: invalid time zone name \"IST-5:30\" (an IANA name such as \"Asia/Kolkata\" or \"UTC\")");
+	expect_errors(T("{'type': 'schedule', 'cron': '0 9 * * *', 'timezone': 530}"),
+				  "$.trigger.timezone: expected string, got number");
+	expect_errors(T("{'type': 'manual', 'timezone': 'UTC'}"),
+				  "$.trigger.timezone: unknown field \"timezone\" for trigger type \"manual\"");
 	expect_errors(T("{'type': 'schedule', 'cron': '60 24 0 13 8'}"),
 				  "$.trigger.cron: invalid minute field \"60\" (values 0-59)",
 				  "$.trigger.cron: invalid hour field \"24\" (values 0-23)",
@@ -389,9 +406,9 @@ TEST(test_action_errors)
 	expect_errors(N("{'id': 'b', 'type': 'action'}"),
 				  "$.nodes[1].service: required", "$.nodes[1].task: required");
 	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'smtp', 'task': 'send'}"),
-				  "$.nodes[1].service: unknown service \"smtp\"");
+				  "$.nodes[1].service: unknown service \"smtp\" (expected http, whatsapp, razorpay, instagram, slack or llm)");
 	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'x', 'params': {}}"),
-				  "$.nodes[1].task: unknown task \"x\" for service \"http\"");
+				  "$.nodes[1].task: unknown task \"x\" for service \"http\" (expected request)");
 	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request'}"),
 				  "$.nodes[1].params.url: missing required parameter \"url\"");
 	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request',"
@@ -405,7 +422,7 @@ TEST(test_action_errors)
 				  "$.nodes[1].params.timeout_ms: expected integer, got string",
 				  "$.nodes[1].params.headers: expected object, got string",
 				  "$.nodes[1].params.method: expected string, got number",
-				  "$.nodes[1].params.foo: unknown parameter \"foo\" for http.request");
+				  "$.nodes[1].params.foo: unknown parameter \"foo\" for http.request (expected method, url, headers, body or timeout_ms)");
 	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request',"
 					" 'params': {'url': 'http://x/', 'timeout_ms': 1.5}}"),
 				  "$.nodes[1].params.timeout_ms: expected integer, got number");
@@ -610,7 +627,7 @@ TEST(test_many_errors)
 				  "$.name: must be 1 to 200 characters",
 				  "$.trigger.cron: expected 5 fields (minute hour day-of-month month day-of-week), got 3",
 				  "$.bogus: unknown field \"bogus\"",
-				  "$.nodes[0].service: unknown service \"smtp\"",
+				  "$.nodes[0].service: unknown service \"smtp\" (expected http, whatsapp, razorpay, instagram, slack or llm)",
 				  "$.nodes[1].params.url: missing required parameter \"url\"",
 				  "$.nodes[1].params.timeout_ms: expected integer, got string",
 				  "$.nodes[1].params.body: unknown template root \"nope\" (expected trigger_data, steps, run or workflow)",
@@ -731,7 +748,7 @@ TEST(test_cron_agrees_with_scheduler)
 		{"* * * 13 *", false}, {"* * * * 8", false}, {"*/0 * * * *", false},
 		{"5-1 * * * *", false}, {"1,,2 * * * *", false}, {"MON * * * *", false},
 		{"1, * * * *", false}, {"* * * *", false}, {"* * * * * *", false},
-		{"", false}, {"@daily", false}, {"1-5/0 * * * *", false}, {"-1 * * * *", false},
+		{"", false}, {"@daily", true}, {"@yearly", true}, {"@daly", false}, {"@", false}, {"1-5/0 * * * *", false}, {"-1 * * * *", false},
 	};
 
 	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++)
@@ -792,6 +809,7 @@ TEST(test_map_nodes)
 					 "'do': {'service': 'slack', 'task': 'post_message', 'params': {'channel': 5}, "
 					 "'retry': {'max_attempts': 11}, 'timeout_ms': 0, 'colour': 'red'}, 'loop': true}"),
 				  "$.nodes[1].do.params.channel: expected string, got number",
+				  "$.nodes[1].do.params: one of \"text\" or \"blocks\" is required for slack.post_message",
 				  "$.nodes[1].do.retry.max_attempts: must be between 1 and 10",
 				  "$.nodes[1].do.timeout_ms: must be between 1 and 300000",
 				  "$.nodes[1].do.colour: unknown field \"colour\"",
@@ -847,6 +865,94 @@ TEST(test_call_nodes)
 	/* a workflow calling itself by name */
 	expect_errors("{" HEAD "'nodes': [{'id': 'c', 'type': 'call', 'workflow': 'w'}]}",
 				  "$.nodes[0].workflow: a workflow cannot call itself (\"w\")");
+}
+
+/*
+ * test_hints
+ *		Unknown names say what was meant (edit distance) or list the valid
+ *		choices: services, tasks, parameters, operators, template roots,
+ *		node ids, fields; trigger_data keys against a declared sample or a
+ *		schedule's payload.
+ */
+TEST(test_hints)
+{
+#define N(node) "{" HEAD "'nodes': [" ROUTER("a") ", " node "]}"
+#define S(sample, node) "{'version': 1, 'name': 'w', 'trigger': {'type': 'event', 'event': 'shop.order'," \
+	" 'sample': " sample "}, 'nodes': [" node "]}"
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'slak', 'task': 'post_message'}"),
+				  "$.nodes[1].service: unknown service \"slak\" (did you mean \"slack\"?)");
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'slack', 'task': 'post_mesage',"
+					" 'params': {}}"),
+				  "$.nodes[1].task: unknown task \"post_mesage\" for service \"slack\" (did you mean \"post_message\"?)");
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request',"
+					" 'params': {'url': 'https://x.test/', 'hedaers': {}}}"),
+				  "$.nodes[1].params.hedaers: unknown parameter \"hedaers\" for http.request (did you mean \"headers\"?)");
+	expect_errors(N("{'id': 'b', 'type': 'set', 'values': {'x': '{{trigger_dat.x}}'}}"),
+				  "$.nodes[1].values.x: unknown template root \"trigger_dat\" (did you mean \"trigger_data\"?)");
+	expect_errors(N("{'id': 'b', 'type': 'set', 'values': {'x': '{{steps.aa.output}}'}}"),
+				  "$.nodes[1].values.x: no node \"aa\" for steps.aa (did you mean steps.a?)");
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'http', 'task': 'request',"
+					" 'params': {'url': 'https://x.test/'}, 'credentail': 'main', 'timeout': 5}"),
+				  "$.nodes[1].credentail: unknown field \"credentail\" (did you mean \"credential\"?)",
+				  "$.nodes[1].timeout: unknown field \"timeout\"");
+	expect_errors("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
+				  " 'edges': [{'from': 'a', 'to': 'b', 'condition': {'left': 1, 'op': 'qe', 'right': 1}}]}",
+				  "$.edges[0].condition.op: unknown operator \"qe\" (did you mean \"eq\"?)");
+	expect_errors("{" HEAD "'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
+				  " 'edges': [{'from': 'a', 'to': 'b', 'condition': {'left': 1, 'op': 'bigger', 'right': 1}}]}",
+				  "$.edges[0].condition.op: unknown operator \"bigger\" (expected eq, ne, gt, gte, lt, lte,"
+				  " contains, starts_with, ends_with, in, exists, empty or matches)");
+
+	/* "one of" rules: at least one of the group, given and not empty */
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'slack', 'task': 'post_message',"
+					" 'params': {'channel': '#sales'}}"),
+				  "$.nodes[1].params: one of \"text\" or \"blocks\" is required for slack.post_message");
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'slack', 'task': 'post_message',"
+					" 'params': {'channel': '#sales', 'text': '', 'blocks': []}}"),
+				  "$.nodes[1].params: one of \"text\" or \"blocks\" is required for slack.post_message");
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'whatsapp', 'task': 'send_message',"
+					" 'params': {'to': '+919876543210', 'body': null}}"),
+				  "$.nodes[1].params: one of \"body\" or \"media_url\" is required for whatsapp.send_message");
+	expect_valid(N("{'id': 'b', 'type': 'action', 'service': 'slack', 'task': 'post_message',"
+				   " 'params': {'channel': '#sales', 'blocks': [{'type': 'divider'}]}}"));
+	expect_valid(N("{'id': 'b', 'type': 'action', 'service': 'whatsapp', 'task': 'send_message',"
+				   " 'params': {'to': '+919876543210', 'media_url': '{{trigger_data.pdf}}'}}"));
+	/* a wrong type is reported as such, not also as missing */
+	expect_errors(N("{'id': 'b', 'type': 'action', 'service': 'slack', 'task': 'post_message',"
+					" 'params': {'channel': '#sales', 'text': 5}}"),
+				  "$.nodes[1].params.text: expected string, got number");
+
+	/* trigger_data against the trigger's sample payload */
+	expect_valid(S("{'name': 'Ravi', 'items': [{'sku': 'A1'}], 'total': 5}",
+				   "{'id': 'b', 'type': 'set', 'values': {'x': 'Hi {{trigger_data.name}}',"
+				   " 'y': '{{trigger_data.items[0].sku}}', 'z': '{{trigger_data.total}}'}}"));
+	expect_errors(S("{'name': 'Ravi', 'total': 5}",
+					"{'id': 'b', 'type': 'set', 'values': {'x': 'Hi {{trigger_data.nme}}'}}"),
+				  "$.nodes[0].values.x: trigger_data.nme is not in the trigger's sample (did you mean \"name\"?)");
+	expect_errors(S("{'name': 'Ravi', 'total': 5}",
+					"{'id': 'b', 'type': 'set', 'values': {'x': '{{trigger_data.customer}}'}}"),
+				  "$.nodes[0].values.x: trigger_data.customer is not in the trigger's sample (expected name or total)");
+	expect_errors(S("{'items': [{'sku': 'A1'}]}",
+					"{'id': 'b', 'type': 'set', 'values': {'x': '{{trigger_data.items[2].skus}}'}}"),
+				  "$.nodes[0].values.x: trigger_data.items[2].skus is not in the trigger's sample (did you mean \"sku\"?)");
+	/* below a scalar, or in an empty array, nothing is known */
+	expect_valid(S("{'note': 'x', 'tags': []}",
+				   "{'id': 'b', 'type': 'set', 'values': {'x': '{{trigger_data.note.deep}}',"
+				   " 'y': '{{trigger_data.tags[0].z}}'}}"));
+	/* edge conditions too */
+	expect_errors("{'version': 1, 'name': 'w', 'trigger': {'type': 'manual', 'sample': {'amount': 1}},"
+				  " 'nodes': [" ROUTER("a") ", " ROUTER("b") "],"
+				  " 'edges': [{'from': 'a', 'to': 'b', 'condition': {'left': '{{trigger_data.amont}}', 'op': 'gt', 'right': 5}}]}",
+				  "$.edges[0].condition.left: trigger_data.amont is not in the trigger's sample (did you mean \"amount\"?)");
+	expect_errors("{'version': 1, 'name': 'w', 'trigger': {'type': 'manual', 'sample': [1]}, 'nodes': [" ROUTER("a") "]}",
+				  "$.trigger.sample: expected object (a sample payload), got array");
+	expect_errors("{'version': 1, 'name': 'w', 'trigger': {'type': 'schedule', 'cron': '@daily', 'sample': {}},"
+				  " 'nodes': [" ROUTER("a") "]}",
+				  "$.trigger.sample: unknown field \"sample\" for trigger type \"schedule\"");
+	/* no sample: anything goes (known at run time only) */
+	expect_valid("{" HEAD "'nodes': [{'id': 'b', 'type': 'set', 'values': {'x': '{{trigger_data.whatever}}'}}]}");
+#undef N
+#undef S
 }
 
 TEST(test_failure_paths)
@@ -906,6 +1012,7 @@ main(void)
 	RUN(test_cron_agrees_with_scheduler);
 	RUN(test_map_nodes);
 	RUN(test_call_nodes);
+	RUN(test_hints);
 	RUN(test_failure_paths);
 	return UNIT_SUMMARY();
 }

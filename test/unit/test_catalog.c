@@ -293,6 +293,67 @@ TEST(test_catalog_json)
 	CHECK_INT(cJSON_GetArraySize(ops), 13);
 	CHECK(array_has(ops, "eq") && array_has(ops, "matches") && array_has(ops, "starts_with"));
 
+	/* "one of" rules, machine-readable: every task has the list, and each
+	 * group names parameters of that task */
+	cJSON_ArrayForEach(svc, services)
+	{
+		cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(svc, "tasks"))
+		{
+			const cJSON *groups = cJSON_GetObjectItemCaseSensitive(task, "one_of");
+			const cJSON *g;
+
+			CHECK(cJSON_IsArray(groups));
+			cJSON_ArrayForEach(g, groups)
+			{
+				const cJSON *name;
+
+				CHECK(cJSON_GetArraySize(g) >= 2);
+				cJSON_ArrayForEach(name, g)
+				{
+					bool		found = false;
+
+					cJSON_ArrayForEach(param, cJSON_GetObjectItemCaseSensitive(task, "params"))
+						if (cJSON_IsString(name) &&
+							strcmp(fdb_json_str(param, "name"), name->valuestring) == 0)
+						found = true;
+					CHECK(found);
+				}
+			}
+		}
+	}
+	{
+		cJSON	   *want = cJSON_Parse("[[\"text\",\"blocks\"]]");
+		cJSON	   *want_wa = cJSON_Parse("[[\"body\",\"media_url\"]]");
+		const cJSON *slack_task = NULL;
+		const cJSON *wa_task = NULL;
+
+		cJSON_ArrayForEach(svc, services)
+		{
+			if (strcmp(fdb_json_str(svc, "name"), "slack") == 0)
+				slack_task = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(svc, "tasks"), 0);
+			if (strcmp(fdb_json_str(svc, "name"), "whatsapp") == 0)
+				wa_task = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(svc, "tasks"), 0);
+		}
+		CHECK(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(slack_task, "one_of"), want, true));
+		CHECK(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(wa_task, "one_of"), want_wa, true));
+		CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(http, "tasks"), 0), "one_of")), 0);
+		cJSON_Delete(want);
+		cJSON_Delete(want_wa);
+	}
+	/* catalog_one_of_missing: absent, null, "" and [] do not count */
+	{
+		cJSON	   *p = cJSON_Parse("{\"text\": \"\", \"blocks\": [], \"x\": null}");
+
+		CHECK(catalog_one_of_missing("text,blocks", p));
+		CHECK(catalog_one_of_missing("x,y", p));
+		cJSON_Delete(p);
+		p = cJSON_Parse("{\"blocks\": [1]}");
+		CHECK(!catalog_one_of_missing("text,blocks", p));
+		cJSON_Delete(p);
+		p = cJSON_Parse("{\"text\": \"{{trigger_data.t}}\"}");
+		CHECK(!catalog_one_of_missing("text,blocks", p));
+		cJSON_Delete(p);
+	}
 	/* failure paths: the edge field "on" and the workflow field on_failure */
 	{
 		const cJSON *ef = cJSON_GetObjectItemCaseSensitive(cat, "edge_fields");

@@ -115,12 +115,13 @@ TEST(test_validate_ok)
 TEST(test_validate_leaf_errors)
 {
 	CHECK_STR(val_at("{'all':[{'left':1,'op':'bigger','right':2}]}", "$.edges[1].condition"),
-			  "$.edges[1].condition.all[0].op: unknown operator \"bigger\"");
+			  "$.edges[1].condition.all[0].op: unknown operator \"bigger\" (expected eq, ne, gt, gte, lt,"
+			  " lte, contains, starts_with, ends_with, in, exists, empty or matches)");
 	CHECK_STR(val("{'left':1,'right':2}"), "$: missing \"op\"");
 	CHECK_STR(val("{'op':'eq','right':2}"), "$: missing \"left\"");
 	CHECK_STR(val("{'left':1,'op':'eq'}"), "$: missing \"right\" for operator \"eq\"");
 	CHECK_STR(val("{'left':1,'op':7,'right':1}"), "$.op: must be a string");
-	CHECK_STR(val("{'left':1,'op':'EQ','right':1}"), "$.op: unknown operator \"EQ\"");
+	CHECK_STR(val("{'left':1,'op':'EQ','right':1}"), "$.op: unknown operator \"EQ\" (did you mean \"eq\"?)");
 	CHECK_STR(val("{'left':'{{ trigger_data.x }}','op':'exists','right':true}"),
 			  "$.right: operator \"exists\" takes no \"right\"");
 	CHECK_STR(val("{'left':'{{ trigger_data.x }}','op':'empty','right':''}"),
@@ -178,12 +179,12 @@ TEST(test_validate_leaf_errors)
 		memmove(d, d + 1, strlen(d));
 		CHECK_STR(val(buf), "");
 	}
-	CHECK_STR(val("{'left':1,'op':'eq','right':1,'extra':true}"), "$: unknown key \"extra\"");
-	CHECK_STR(val("{'left':1,'op':'eq','right':1,'Op':'x'}"), "$: unknown key \"Op\"");
+	CHECK_STR(val("{'left':1,'op':'eq','right':1,'extra':true}"), "$: unknown key \"extra\" (expected all, any, not, left, op or right)");
+	CHECK_STR(val("{'left':1,'op':'eq','right':1,'Op':'x'}"), "$: unknown key \"Op\" (did you mean \"op\"?)");
 
 	/* several problems at once, each reported */
 	CHECK_STR(val_at("{'left':'{{ nope.x }}','op':'nope','extra':1}", "$.c"),
-			  "$.c: unknown key \"extra\" | $.c.op: unknown operator \"nope\" | "
+			  "$.c: unknown key \"extra\" (expected all, any, not, left, op or right) | $.c.op: unknown operator \"nope\" (expected eq, ne, gt, gte, lt, lte, contains, starts_with, ends_with, in, exists, empty or matches) | "
 			  "$.c.left: unknown template root \"nope\" (expected trigger_data, steps, run or workflow)");
 
 	/* duplicate keys */
@@ -594,7 +595,7 @@ TEST(test_eval_combinators)
 	CHECK_INT(ev("{'all':[{'left':1,'op':'eq','right':1}],'not':{'left':1,'op':'eq','right':1}}"), -1);
 	CHECK_STR(last_err, "a condition may have only one of \"all\", \"any\", \"not\"");
 	CHECK_INT(ev("{'left':1,'op':'bigger','right':2}"), -1);
-	CHECK_STR(last_err, "unknown operator \"bigger\"");
+	CHECK_STR(last_err, "unknown operator \"bigger\" (expected eq, ne, gt, gte, lt, lte, contains, starts_with, ends_with, in, exists, empty or matches)");
 	CHECK_INT(ev("{'left':1,'right':2}"), -1);
 	CHECK_STR(last_err, "condition has no \"op\" string");
 	CHECK_INT(ev("{'op':'eq','right':2}"), -1);

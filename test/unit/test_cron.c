@@ -95,6 +95,47 @@ TEST(test_errors)
 	CHECK_CONTAINS(perr(""), "expected 5 fields");
 }
 
+/*
+ * test_macros
+ *		Each macro matches exactly what its five fields match, on the
+ *		minutes that tell them apart; spelling and spacing are lenient,
+ *		anything else starting with "@" is refused.
+ */
+TEST(test_macros)
+{
+	/* @hourly: minute 0 of every hour */
+	CHECK(m("@hourly", 0, 13, 7, 5, 3));
+	CHECK(!m("@hourly", 1, 13, 7, 5, 3));
+	/* @daily and @midnight: 00:00 */
+	CHECK(m("@daily", 0, 0, 7, 5, 3));
+	CHECK(!m("@daily", 0, 1, 7, 5, 3));
+	CHECK(m("@midnight", 0, 0, 31, 12, 0));
+	/* @weekly: Sunday 00:00 */
+	CHECK(m("@weekly", 0, 0, 7, 5, 0));
+	CHECK(!m("@weekly", 0, 0, 8, 5, 1));
+	/* @monthly: the 1st at 00:00, whatever the weekday */
+	CHECK(m("@monthly", 0, 0, 1, 5, 4));
+	CHECK(!m("@monthly", 0, 0, 2, 5, 5));
+	/* @yearly and @annually: January 1st 00:00 */
+	CHECK(m("@yearly", 0, 0, 1, 1, 4));
+	CHECK(!m("@yearly", 0, 0, 1, 2, 0));
+	CHECK(m("@annually", 0, 0, 1, 1, 2));
+	/* case and surrounding blanks do not matter */
+	CHECK(m(" @DAILY\t", 0, 0, 3, 3, 3));
+	CHECK_STR(cron_expand("@Weekly"), "0 0 * * 0");
+	CHECK_STR(cron_expand("0 9 * * *"), "0 9 * * *");
+	/* every macro expands to a valid expression */
+	for (int i = 0; cron_macros[i].name != NULL; i++)
+		CHECK_STR(perr(cron_macros[i].name), "(parsed)");
+	/* unknown or decorated macros */
+	CHECK(cron_expand("@daly") == NULL);
+	CHECK(cron_expand("@daily 5") == NULL);
+	CHECK(cron_expand("@") == NULL);
+	CHECK_CONTAINS(perr("@daly"), "unknown macro \"@daly\"");
+	CHECK_CONTAINS(perr("@reboot"), "expected @hourly, @daily");
+	CHECK_CONTAINS(perr("@daily 5"), "unknown macro");
+}
+
 int
 main(void)
 {
@@ -103,5 +144,6 @@ main(void)
 	RUN(test_steps_ranges_lists);
 	RUN(test_weekdays);
 	RUN(test_errors);
+	RUN(test_macros);
 	return UNIT_SUMMARY();
 }

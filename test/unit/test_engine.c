@@ -2466,6 +2466,49 @@ TEST(test_map_workflow)
 	engine_run_free(run);
 }
 
+/*
+ * test_action_started
+ *		A request going out logs "started" once per attempt (not per
+ *		phase), with no input, output or duration, and moves the node's
+ *		"started" time to the send time; the node stays running.
+ */
+TEST(test_action_started)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" ACT_RETRY("a", "{'max_attempts': 2}") "], 'edges': []}",
+							NULL, NULL);
+
+	CHECK_STR(adv(run, T0), "a");
+	CHECK_INT((long long) nnum(run, "a", "started"), (long long) T0);
+	engine_action_started(run, "a", T0 + 40, &ev);
+	CHECK_STR(st(run, "a"), "running");
+	CHECK_INT((long long) nnum(run, "a", "started"), (long long) (T0 + 40));
+	CHECK_INT(ev.n, 1);
+	if (ev.n == 1)
+	{
+		CHECK(ev.items[0].input == NULL && ev.items[0].output == NULL &&
+			  ev.items[0].error == NULL);
+		CHECK(ev.items[0].started_ms == T0 + 40);
+	}
+	CHECK_STR(evs(), "a:started:1");
+
+	/* a retry is a new attempt: started again, attempt 2 */
+	fail(run, "a", "HTTP 503", true, 1, T0 + 100);
+	CHECK_STR(evs(), "a:retrying:1");
+	CHECK_STR(adv(run, T0 + 2000), "a");
+	engine_action_started(run, "a", T0 + 2001, &ev);
+	CHECK_STR(evs(), "a:started:2");
+
+	/* a later phase of the same attempt is not a new start */
+	engine_node_set_phase(run, "a", 1);
+	CHECK_STR(adv(run, T0 + 3000), "a");
+	engine_action_started(run, "a", T0 + 3001, &ev);
+	CHECK_STR(evs(), "");
+	CHECK_INT((long long) nnum(run, "a", "started"), (long long) (T0 + 3001));
+	ok(run, "a", "{'done': true}", T0 + 3100);
+	CHECK_STR(evs(), "a:succeeded:2");
+	engine_run_free(run);
+}
+
 /* ---------------------------------------------------------------------
  * failure edges ("on": "failure")
  * --------------------------------------------------------------------- */
@@ -2646,6 +2689,7 @@ main(void)
 	RUN_CLEAN(test_inflight_when_failing);
 	RUN_CLEAN(test_recover);
 	RUN_CLEAN(test_phases);
+	RUN_CLEAN(test_action_started);
 	RUN_CLEAN(test_delay_seconds);
 	RUN_CLEAN(test_delay_until);
 	RUN_CLEAN(test_delay_until_validator_agrees);
