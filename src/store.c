@@ -863,13 +863,23 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
  * k, and only while this claim's lease token holds: u), append their log
  * rows (l) and outbox rows (o), and report per run (by ordinality) 'w'
  * written, 'b' busy (a client holds the row) or 'l' lost.
+ *
+ * Every read of flowdb.runs is by id = ANY ($1), the primary key: the
+ * plan is generic and cached for the life of the worker, often made while
+ * the table was small (or before ANALYZE saw a bulk insert), and was then
+ * a seq scan of all of flowdb.runs per commit, or a bitmap scan of
+ * runs_lease, whose entries for this slot include one dead entry per run
+ * ever claimed (claims are not HOT updates) until VACUUM: thousands of
+ * heap pages per commit.  The lease owner is compared through coalesce so
+ * that runs_lease can never be chosen for it; commit_tx also plans with
+ * enable_seqscan off.
  */
 #define COMMIT_SQL \
 	"WITH x AS (" \
 	"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6, $26::uuid[]) " \
 	"    WITH ORDINALITY AS x(id, state, status, error, lease, next_ms, token, ord)), " \
 	"k AS MATERIALIZED (" \
-	"  SELECT r.id FROM flowdb.runs r WHERE r.id IN (SELECT x.id FROM x) " \
+	"  SELECT r.id FROM flowdb.runs r WHERE r.id = ANY ($1::uuid[]) " \
 	"  FOR UPDATE SKIP LOCKED), " \
 	"u AS (" \
 	"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, " \
@@ -882,7 +892,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"    finished_at = CASE WHEN x.status IN ('succeeded', 'failed') THEN now() END, " \
 	"    updated_at = now() " \
 	"  FROM x JOIN k ON k.id = x.id " \
-	"  WHERE r.id = x.id AND r.lease_owner = $7 AND r.lease_token = x.token " \
+	"  WHERE r.id = x.id AND r.id = ANY ($1::uuid[]) " \
+	"    AND coalesce(r.lease_owner, -1) = $7 AND r.lease_token = x.token " \
 	"    AND r.status NOT IN ('canceled', 'succeeded', 'failed') " \
 	"  RETURNING r.id, r.owner, r.status), " \
 	"l AS (" \
@@ -903,7 +914,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"    AS z(run_id, node_id, svc, task, method, url, headers, body) " \
 	"  JOIN u ON u.id = z.run_id) " \
 	"SELECT x.ord, CASE WHEN u.id IS NOT NULL THEN 'w' " \
-	"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 WHERE r2.id = x.id) " \
+	"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 " \
+	"    WHERE r2.id = x.id AND r2.id = ANY ($1::uuid[])) " \
 	"  THEN 'b' ELSE 'l' END, " \
 	"  CASE WHEN u.status IN ('succeeded', 'failed') AND $17 " \
 	"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END " \
@@ -1009,6 +1021,9 @@ commit_tx(void *arg)
 	int			ret;
 
 	spi_begin("flowdb: commit results");
+	/* the statement reads runs by key only: see COMMIT_SQL */
+	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	prepare_commit();
 	args[COMMIT_RUN_ID] = text_array(b->r[R_ID], b->nr);
 	args[COMMIT_RUN_STATE] = text_array(b->r[R_STATE], b->nr);
