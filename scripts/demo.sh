@@ -7,7 +7,8 @@
 #      WhatsApp and tells #sales on Slack when the amount is over 5000,
 #      all in sandbox mode (requests land in flowdb.outbox);
 #   3. a schedule trigger firing without any manual setup;
-#   4. a workflow drafted from one sentence (flow_draft), activated and fired;
+#   4. a workflow drafted from one sentence (flow_draft): a draft, then a
+#      dry run of it (flow_run ... sandbox => true), then activated and fired;
 #   5. typed and spoken commands (intent_parse; the WAV is made by espeak-ng
 #      and sox at demo time) and the runs they start;
 #   6. a two-message WhatsApp conversation through the signed Twilio
@@ -215,6 +216,16 @@ psql_demo -c "SELECT e ->> 'from' AS from_node, e ->> 'to' AS to_node,
               FROM flowdb.workflows w, jsonb_array_elements(w.blueprint -> 'edges') e
               WHERE w.id = '$WF'"
 psql_demo -c "SELECT jsonb_array_elements_text(warnings) AS warnings FROM flowdb.workflows WHERE id = '$WF'"
+echo "dry run of the draft (sandbox => true: nothing is sent, whatever flowdb.sandbox says),"
+echo "with the data a captured payment of Rs 8200 would bring:"
+MARK=$(outbox_mark)
+DRY=$(psql_demo -Atc "SELECT flow_run('$WF', '{\"id\": \"pay_dry\", \"amount\": 820000, \"amount_rupees\": 8200,
+	\"currency\": \"INR\", \"contact\": \"+919876543210\", \"notes\": {\"name\": \"Meera\"}}', sandbox => true)")
+wait_run "$DRY"
+show_log "$DRY"
+psql_demo -c "SELECT flow_status('$DRY') -> 'sandbox' AS dry_run"
+echo "what it would have sent:"
+show_outbox "$MARK"
 echo "activate it (and pause the hand-written workflow of part 2, same trigger), then a signed Razorpay webhook fires it:"
 psql_demo -c "SELECT flow_deactivate(id) AS paused_part_2 FROM flowdb.workflows WHERE name = 'Thank customers after payment'" \
 	-c "SELECT flow_activate('$WF') AS activated"

@@ -117,12 +117,12 @@ SELECT pg_temp.try('SELECT slack_webhook(''{}''::json)') AS slack;
 RESET ROLE;
 
 -- the guard inside the functions: a re-granted EXECUTE still does not act
-GRANT EXECUTE ON FUNCTION flow_execute(jsonb, jsonb), flow_send_event(text, jsonb) TO anon;
+GRANT EXECUTE ON FUNCTION flow_execute(jsonb, jsonb, boolean), flow_send_event(text, jsonb) TO anon;
 SET ROLE anon;
 SELECT pg_temp.try(format('SELECT flow_execute(%L)', :'bp')) AS execute;
 SELECT pg_temp.try('SELECT flow_send_event(''shop.anon_ping'')') AS send_event;
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION flow_execute(jsonb, jsonb), flow_send_event(text, jsonb) FROM anon;
+REVOKE EXECUTE ON FUNCTION flow_execute(jsonb, jsonb, boolean), flow_send_event(text, jsonb) FROM anon;
 -- nor does a JWT whose role claim is anon, whatever the database role
 -- (here the superuser, who may execute everything): every acting function
 SELECT set_config('request.jwt.claims', '{"role": "anon"}', false) IS NOT NULL AS anon_claims;

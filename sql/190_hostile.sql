@@ -159,12 +159,20 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('intent_parse', 'injection-shaped', $$SELECT intent_parse('''; DROP TABLE public.canary; --')$$, 'ok'),
 ('intent_parse', 'template-shaped', $$SELECT intent_parse('message {{steps.x.output}} to 9876543210')$$, 'ok'),
 ('intent_parse', 'not audio', $$SELECT intent_parse(audio => '\x52494646'::bytea)$$, '22023'),
-('intent_parse', 'NUL', $$SELECT intent_parse(E'invoice Ravi \\x00 500')$$, 'ok');
+('intent_parse', 'NUL', $$SELECT intent_parse(E'invoice Ravi \\x00 500')$$, 'ok'),
+-- newcomer: dry runs (flow_set_sandbox; sandbox => of flow_execute / flow_run)
+('flow_set_sandbox', 'other owner''s workflow', $$SELECT flow_set_sandbox((SELECT wf FROM victim), false)$$, 'P0002'),
+('flow_set_sandbox', 'null id', $$SELECT flow_set_sandbox(NULL)$$, '22004'),
+('flow_set_sandbox', 'null flag', $$SELECT flow_set_sandbox((SELECT wf FROM mine), NULL)$$, '22004'),
+('flow_set_sandbox', 'not a uuid', $$SELECT flow_set_sandbox('1; DROP TABLE public.canary')$$, '22P02'),
+('flow_run', 'dry run of other owner''s workflow', $$SELECT flow_run((SELECT wf FROM victim), '{}', true)$$, 'P0002'),
+('flow_execute', 'injection-shaped sandbox flag', $$SELECT flow_execute(pg_temp.bp(), '{}', 'yes; DROP TABLE public.canary')$$, '22P02');
 
 -- counts of every flowdb table (as the superuser running the suite)
 CREATE FUNCTION pg_temp.counts() RETURNS jsonb LANGUAGE sql AS $$
 	SELECT jsonb_build_object(
 		'workflows', (SELECT count(*) FROM flowdb.workflows),
+		'workflow_changes', (SELECT coalesce(sum(hashtext(w::text)), 0) FROM flowdb.workflows w),
 		'runs', (SELECT count(*) FROM flowdb.runs),
 		'run_changes', (SELECT coalesce(sum(hashtext(r::text)), 0) FROM flowdb.runs r),
 		'logs', (SELECT count(*) FROM flowdb.workflow_logs),

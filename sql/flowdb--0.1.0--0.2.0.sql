@@ -1,7 +1,1925 @@
 -- flowdb 0.1.0 -> 0.2.0: run by ALTER EXTENSION flowdb UPDATE.
+\echo Use "ALTER EXTENSION flowdb UPDATE TO '0.2.0'" to load this file. \quit
 --
 -- Every schema change of 0.2.0 made in sql/flowdb--0.2.0.sql (the fresh
--- install script) has its counterpart here, so that an updated database and
--- a fresh install end up with the same schema (test/t/0NN_upgrade.pl
--- compares them).
-\echo Use "ALTER EXTENSION flowdb UPDATE TO '0.2.0'" to load this file. \quit
+-- install script) has its counterpart here, so that an updated database
+-- and a fresh install end up with the same schema: test/t/029_upgrade.pl
+-- compares the two (pg_dump --schema-only --binary-upgrade, normalised,
+-- plus the pg_extension_config_dump registrations) and prints, object by
+-- object, what differs.
+--
+-- How to add a change (one section per helper, headed "-- <name>: ...",
+-- appended above the final "ops: privileges" section):
+--   * a changed function: CREATE OR REPLACE FUNCTION with the install
+--     script's exact text (python3 scripts/replace_functions.py NAME ...
+--     prints it); a changed signature or result type: DROP FUNCTION first
+--     (its grants and comment go with it: repeat them);
+--   * a new function: CREATE FUNCTION as in the install script, with its
+--     COMMENT ON FUNCTION (grants come from the final section);
+--   * a new column: ALTER TABLE ... ADD COLUMN.  The comparison includes
+--     column order, so in the install script too a new column goes last
+--     (at the end of its CREATE TABLE, or an ALTER TABLE ADD COLUMN after
+--     the earlier ones);
+--   * a new table or identity sequence: also pg_extension_config_dump it
+--     (as the install script's "Backups" section does) and RLS/policies/
+--     grants as there;
+--   * changed data (e.g. a new state format): convert the rows here.
+-- The script runs in one transaction; a failure leaves 0.1.0 in place.
+
+------------------------------------------------------------------------
+-- ops: PL/pgSQL raises condition names (ERRCODE = 'invalid_parameter_value'),
+-- not raw SQLSTATE codes.  The SQLSTATEs are the same: behaviour does not
+-- change.
+------------------------------------------------------------------------
+
+-- flowdb.refuse_anon: raise 42501 when the caller is PostgREST's anonymous
+-- role (SET ROLE anon, or a JWT whose role claim is anon).  Every function
+-- that acts calls it first, so a re-granted EXECUTE still acts for nobody
+-- anonymous.  It also refuses the reserved server-wide owner '*' (a JWT
+-- whose sub is "*" must not act as the server; only superusers and
+-- service_role may, through flow_set_server_credential).
+CREATE OR REPLACE FUNCTION flowdb.refuse_anon() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF current_setting('role') = 'anon' OR session_user = 'anon'
+	   OR nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role' = 'anon'
+	   OR current_setting('request.jwt.claim.role', true) = 'anon' THEN
+		RAISE EXCEPTION 'permission denied: anonymous callers cannot start or change workflows'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Sign in: the function needs the authenticated or service_role role.';
+	END IF;
+	-- '*' names the server-wide owner (shared keys, single-shop webhook
+	-- secrets): no caller may act as it
+	IF flowdb.current_owner() = '*' AND NOT coalesce(flowdb.caller_is_admin(), false) THEN
+		RAISE EXCEPTION 'permission denied: owner "*" is reserved for server-wide credentials'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Server-wide credentials are set with flowdb.set_server_credential().';
+	END IF;
+END
+$$;
+
+-- flow_execute: validate a blueprint and queue a run of it
+CREATE OR REPLACE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF blueprint IS NULL THEN
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
+END
+$$;
+
+-- flow_save: validate and save a workflow; returns its id
+CREATE OR REPLACE FUNCTION public.flow_save(blueprint jsonb, active boolean DEFAULT true)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wid uuid;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF blueprint IS NULL THEN
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM flowdb.check_blueprint(blueprint);
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active)
+	VALUES (flowdb.current_owner(), blueprint ->> 'name', blueprint, coalesce(active, true))
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flow_run: queue a run of a saved workflow
+CREATE OR REPLACE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w flowdb.workflows;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO w FROM flowdb.workflows
+	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF w.blueprint IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
+	END IF;
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
+END
+$$;
+
+-- flow_status: a run with its node states and step log
+CREATE OR REPLACE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r flowdb.runs;
+	steps jsonb;
+BEGIN
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
+			'input', l.input, 'output', l.output, 'error', l.error,
+			'started_at', l.started_at, 'finished_at', l.finished_at,
+			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
+	INTO steps
+	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
+	RETURN jsonb_build_object(
+		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
+		'status', r.status, 'error', r.error, 'output', r.output,
+		'nodes', coalesce(r.state -> 'nodes', '{}'),
+		'steps', steps,
+		'created_at', r.created_at, 'started_at', r.started_at,
+		'finished_at', r.finished_at);
+END
+$$;
+
+-- flow_cancel: stop a run that has not finished; true when it was canceled
+CREATE OR REPLACE FUNCTION public.flow_cancel(run_id uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	SELECT status INTO st FROM flowdb.runs
+	WHERE id = flow_cancel.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
+	END IF;
+	IF st IN ('succeeded', 'failed', 'canceled') THEN
+		RETURN false;
+	END IF;
+	IF current_setting('flowdb.notify')::boolean THEN
+		PERFORM pg_notify('flowdb_run_finished', run_id::text || ' canceled');
+	END IF;
+	UPDATE flowdb.runs
+	SET status = 'canceled', finished_at = now(), updated_at = now(),
+		next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,
+		error = 'canceled by ' || flowdb.current_owner()
+	WHERE id = flow_cancel.run_id;
+	RETURN true;
+END
+$$;
+
+-- flow_retry: resume a failed run from its failed step, keeping the
+-- outputs of completed steps
+CREATE OR REPLACE FUNCTION public.flow_retry(run_id uuid) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r flowdb.runs;
+	nodes jsonb := '{}';
+	k text;
+	v jsonb;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_retry.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
+	END IF;
+	IF r.status NOT IN ('failed', 'canceled') THEN
+		RAISE EXCEPTION 'run % is %, only failed or canceled runs can be retried',
+			run_id, r.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	-- keep succeeded and skipped nodes; everything else starts over
+	FOR k, v IN SELECT * FROM jsonb_each(coalesce(r.state -> 'nodes', '{}')) LOOP
+		IF v ->> 'status' IN ('succeeded', 'skipped') THEN
+			nodes := nodes || jsonb_build_object(k, v);
+		END IF;
+	END LOOP;
+	UPDATE flowdb.runs
+	SET status = 'queued', error = NULL, finished_at = NULL, next_at = now(),
+		lease_owner = NULL, lease_until = NULL, lease_token = NULL, crashes = 0,
+		updated_at = now(),
+		state = (jsonb_set(state, '{nodes}', nodes) - 'error')
+			|| jsonb_build_object('retries', coalesce((state ->> 'retries')::int, 0) + 1)
+	WHERE id = r.id;
+	RETURN r.id;
+END
+$$;
+
+-- flow_set_credential: store (or replace) a credential of the caller
+CREATE OR REPLACE FUNCTION public.flow_set_credential(service text, name text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	svc jsonb;
+	missing text[];
+	vault_id uuid;
+	checked jsonb := secret;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
+	WHERE s ->> 'name' = flow_set_credential.service;
+	IF svc IS NULL THEN
+		RAISE EXCEPTION 'unknown service "%"', left(service, 100) USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'flow_catalog() lists the services.';
+	END IF;
+	IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,64}$' THEN
+		RAISE EXCEPTION 'invalid credential name "%"', left(name, 100) USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Use 1 to 64 letters, digits, "_", "." or "-".';
+	END IF;
+	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- credential fields are tokens, ids and keys: flat and small
+	IF pg_column_size(secret) > 65536 THEN
+		RAISE EXCEPTION 'secret is too large: % bytes', pg_column_size(secret)
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'A credential may take at most 65536 bytes.';
+	END IF;
+	-- a field is a scalar or a flat list of strings (the WhatsApp
+	-- credential's owner_numbers)
+	IF EXISTS (SELECT 1 FROM jsonb_each(secret) e WHERE NOT flowdb.flat_field(e.value)) THEN
+		RAISE EXCEPTION 'credential fields must be strings, numbers, booleans or lists of strings'
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('Field "%s" is not.', (SELECT left(e.key, 64) FROM jsonb_each(secret) e
+												   WHERE NOT flowdb.flat_field(e.value)
+												   ORDER BY e.key LIMIT 1));
+	END IF;
+	-- {"vault_secret_id": "<uuid>"}: the secret (a JSON object) lives in
+	-- Supabase Vault; only the reference is stored here
+	IF secret ? 'vault_secret_id' THEN
+		IF (SELECT count(*) FROM jsonb_object_keys(secret)) <> 1 THEN
+			RAISE EXCEPTION 'a Vault reference must be the only field of the secret'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF to_regclass('vault.secrets') IS NULL THEN
+			RAISE EXCEPTION 'Supabase Vault (vault.secrets) is not installed'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the worker decrypts with full rights: only callers who may read
+		-- Vault themselves can point a credential at a Vault secret
+		IF NOT has_table_privilege(coalesce(nullif(current_setting('role'), 'none'), session_user::text),
+								   'vault.decrypted_secrets', 'SELECT') THEN
+			RAISE EXCEPTION 'permission denied to reference Vault secrets'
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'Store the secret itself, or ask an administrator to store the reference.';
+		END IF;
+		BEGIN
+			vault_id := (secret ->> 'vault_secret_id')::uuid;
+		EXCEPTION WHEN invalid_text_representation THEN
+			RAISE EXCEPTION 'vault_secret_id must be a uuid' USING ERRCODE = 'invalid_parameter_value';
+		END;
+		-- the Vault secret itself must be a JSON object with the required
+		-- fields, checked now rather than at every claim by the worker
+		checked := flowdb.vault_secret_json(vault_id, format('credential %s/%s', service, name));
+		IF checked IS NULL THEN
+			RAISE EXCEPTION 'Vault secret % not found', vault_id USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Create it first with vault.create_secret(''{"field": "..."}'').';
+		END IF;
+	END IF;
+	-- the registry says which fields are required (e.g. llm's api_key is
+	-- optional: local OpenAI-compatible servers often need none)
+	missing := flowdb.credential_missing(service, checked);
+	IF cardinality(missing) > 0 THEN
+		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Fields of %s: %s.', service,
+								  (SELECT string_agg(f, ', ')
+								   FROM jsonb_array_elements_text(svc -> 'credential_fields') f));
+	END IF;
+	IF vault_id IS NOT NULL THEN
+		INSERT INTO flowdb.credentials (owner, service, name, secret, vault_secret_id)
+		VALUES (flowdb.current_owner(), service, name, NULL, vault_id)
+		ON CONFLICT ON CONSTRAINT credentials_pkey
+		DO UPDATE SET secret = NULL, vault_secret_id = excluded.vault_secret_id,
+					  updated_at = now();
+		RETURN;
+	END IF;
+	INSERT INTO flowdb.credentials (owner, service, name, secret)
+	VALUES (flowdb.current_owner(), service, name, secret)
+	ON CONFLICT ON CONSTRAINT credentials_pkey
+	DO UPDATE SET secret = excluded.secret, vault_secret_id = NULL, updated_at = now();
+END
+$$;
+
+-- flowdb.set_active: shared body of flow_activate / flow_deactivate
+CREATE OR REPLACE FUNCTION flowdb.set_active(workflow_id uuid, active boolean) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was boolean;
+	bp jsonb;
+	status text;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	SELECT w.active, w.blueprint, w.draft_status INTO was, bp, status FROM flowdb.workflows w
+	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'no_data_found';
+	END IF;
+	IF active AND bp IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
+	END IF;
+	UPDATE flowdb.workflows w SET active = set_active.active, updated_at = now()
+	WHERE w.id = set_active.workflow_id;
+	RETURN was IS DISTINCT FROM active;
+END
+$$;
+
+-- flowdb.dispatch_event: start the active workflows of an event and
+-- resume runs waiting for it.  owner NULL = every owner (verified provider
+-- webhooks); otherwise only that owner's workflows and runs.
+CREATE OR REPLACE FUNCTION flowdb.dispatch_event(owner text, name text, data jsonb) RETURNS uuid[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	ids uuid[] := '{}';
+	w flowdb.workflows;
+	r record;
+	k text;
+	v jsonb;
+	resumed uuid[] := '{}';
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(name) > 200 OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
+		RAISE EXCEPTION 'invalid event name "%"', left(name, 100) USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
+	END IF;
+	data := coalesce(data, '{}');
+	PERFORM flowdb.check_payload(data);
+	-- back-pressure: an owner's workflows of this event all start or none
+	PERFORM flowdb.check_backlog(wf.owner, count(*)::integer)
+	FROM flowdb.workflows wf
+	WHERE wf.active
+	  AND wf.blueprint -> 'trigger' ->> 'type' IN ('event', 'webhook')
+	  AND wf.blueprint #>> '{trigger,event}' = name
+	  AND (dispatch_event.owner IS NULL OR wf.owner = dispatch_event.owner)
+	GROUP BY wf.owner;
+
+	FOR w IN
+		SELECT * FROM flowdb.workflows wf
+		WHERE wf.active
+		  AND wf.blueprint -> 'trigger' ->> 'type' IN ('event', 'webhook')
+		  AND wf.blueprint #>> '{trigger,event}' = name
+		  AND (dispatch_event.owner IS NULL OR wf.owner = dispatch_event.owner)
+		ORDER BY wf.created_at
+	LOOP
+		ids := ids || flowdb.enqueue(w.blueprint, data, w.id, w.owner);
+	END LOOP;
+
+	FOR r IN
+		SELECT rr.id, rr.state FROM flowdb.runs rr
+		WHERE rr.status = 'waiting' AND rr.lease_owner IS NULL
+		  AND (dispatch_event.owner IS NULL OR rr.owner = dispatch_event.owner)
+		  AND jsonb_path_exists(rr.state,
+				'$.nodes.* ? (@.status == "waiting" && @.event == $e)',
+				jsonb_build_object('e', name))
+		FOR UPDATE
+	LOOP
+		FOR k, v IN SELECT * FROM jsonb_each(r.state -> 'nodes') LOOP
+			IF v ->> 'status' = 'waiting' AND v ->> 'event' = name
+			   AND flowdb.event_matches(data, v -> 'match') THEN
+				PERFORM flowdb.resume_node(r.id, k, data);
+				IF NOT r.id = ANY (ids) THEN
+					ids := ids || r.id;
+				END IF;
+				resumed := resumed || r.id;
+			END IF;
+		END LOOP;
+	END LOOP;
+	-- runs not parked on it yet get it when they park (flowdb.event_buffer)
+	PERFORM flowdb.buffer_event(owner, name, data, resumed);
+	RETURN ids;
+END
+$$;
+
+-- flow_approve: resume one waiting node of the caller's run (human
+-- approval); data becomes the node's output
+CREATE OR REPLACE FUNCTION public.flow_approve(run_id uuid, node_id text, data jsonb DEFAULT '{"approved": true}')
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r flowdb.runs;
+	st text;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_approve.run_id AND owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
+	END IF;
+	st := r.state #>> ARRAY['nodes', node_id, 'status'];
+	IF r.status <> 'waiting' OR st IS DISTINCT FROM 'waiting'
+	   OR r.state #>> ARRAY['nodes', node_id, 'event'] IS NULL THEN
+		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', left(node_id, 100), run_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
+	END IF;
+	data := coalesce(data, '{}');
+	PERFORM flowdb.check_payload(data);
+	PERFORM flowdb.resume_node(r.id, node_id, data);
+	RETURN true;
+END
+$$;
+
+-- flow_trigger: row trigger function; queues a run of the workflow named
+-- by the trigger argument with the row as trigger_data, inside the
+-- inserting transaction (rolled back with it)
+CREATE OR REPLACE FUNCTION public.flow_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w flowdb.workflows;
+	wid uuid;
+	row_data jsonb;
+BEGIN
+	IF TG_LEVEL <> 'ROW' OR TG_NARGS <> 1 THEN
+		RAISE EXCEPTION 'flow_trigger() must be a row trigger with the workflow id as its argument'
+			USING ERRCODE = 'trigger_protocol_violated',
+				  HINT = 'CREATE TRIGGER t AFTER INSERT ON tbl FOR EACH ROW EXECUTE FUNCTION flow_trigger(''<workflow id>'')';
+	END IF;
+	BEGIN
+		wid := TG_ARGV[0]::uuid;
+	EXCEPTION WHEN invalid_text_representation THEN
+		RAISE EXCEPTION 'flow_trigger(): "%" is not a workflow id', TG_ARGV[0]
+			USING ERRCODE = 'invalid_parameter_value';
+	END;
+	SELECT * INTO w FROM flowdb.workflows WHERE id = wid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % not found', wid USING ERRCODE = 'no_data_found';
+	END IF;
+	-- only workflows declared as table-triggered, for this table when they
+	-- name one, can be started by a row trigger
+	IF w.blueprint #>> '{trigger,type}' IS DISTINCT FROM 'table' THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % is not a table-trigger workflow', wid
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Its blueprint needs "trigger": {"type": "table"}.';
+	END IF;
+	IF w.blueprint #>> '{trigger,table}' IS NOT NULL
+	   AND w.blueprint #>> '{trigger,table}' NOT IN (TG_TABLE_NAME, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME) THEN
+		RAISE EXCEPTION 'flow_trigger(): workflow % is for table %, not %.%', wid,
+			w.blueprint #>> '{trigger,table}', TG_TABLE_SCHEMA, TG_TABLE_NAME
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		row_data := to_jsonb(OLD);
+	ELSE
+		row_data := to_jsonb(NEW);
+	END IF;
+	IF w.active THEN
+		PERFORM flowdb.enqueue(w.blueprint, row_data, w.id, w.owner);
+	END IF;
+	IF TG_WHEN = 'BEFORE' THEN
+		IF TG_OP = 'DELETE' THEN
+			RETURN OLD;
+		END IF;
+		RETURN NEW;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- razorpay_webhook: route the delivery by its signed account_id to the
+-- owner whose razorpay credential names that account, verify
+-- X-Razorpay-Signature (HMAC-SHA256 hex of the raw body) with that owner's
+-- webhook_secret, refuse deliveries whose created_at is older than
+-- flowdb.webhook_max_age, drop repeats of the same body, and turn it into
+-- event razorpay.<event> for that owner; the data is the payload's entity
+-- (plus amount_rupees when it has an amount in paise)
+CREATE OR REPLACE FUNCTION public.razorpay_webhook(json) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	body text := $1::text;
+	sig text := lower(flowdb.request_header('x-razorpay-signature'));
+	ev jsonb;
+	owners text[];
+	created numeric;
+	-- shown with a unit ('3d'), which interval input reads
+	max_age bigint := extract(epoch FROM coalesce(nullif(current_setting('flowdb.webhook_max_age', true), ''), '3d')::interval);
+	name text;
+	data jsonb;
+BEGIN
+	-- routed and verified on the raw json: nothing unsigned is converted
+	IF json_typeof($1) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	owners := flowdb.webhook_verify('razorpay', 'account_id', $1 ->> 'account_id',
+									'webhook_secret', body, sig, '');
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = 'invalid_authorization_specification',
+			DETAIL = format('No razorpay credential for account %s verifies it.',
+							coalesce('"' || left($1 ->> 'account_id', 100) || '"', '(none in the payload)')),
+			HINT = 'Store the account id and webhook secret in the razorpay credential: flow_set_credential(''razorpay'', ''default'', ''{"key_id": ..., "key_secret": ..., "account_id": "acc_...", "webhook_secret": ...}'').';
+	END IF;
+	ev := $1::jsonb;
+	-- replays: the signed created_at bounds how old a delivery may be, and
+	-- the body's hash (not the unsigned X-Razorpay-Event-Id) identifies it
+	IF jsonb_typeof(ev -> 'created_at') IS DISTINCT FROM 'number' THEN
+		RAISE EXCEPTION 'Razorpay webhook has no created_at' USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+	created := (ev ->> 'created_at')::numeric;
+	IF created < extract(epoch FROM now()) - max_age OR created > extract(epoch FROM now()) + 300 THEN
+		RAISE EXCEPTION 'Razorpay webhook delivery is too old (or from the future)' USING ERRCODE = 'invalid_authorization_specification',
+			DETAIL = format('Its signed created_at must lie within the last %s seconds (flowdb.webhook_max_age).',
+							max_age);
+	END IF;
+	name := 'razorpay.' || coalesce(ev ->> 'event', 'unknown');
+	data := coalesce(ev #> ARRAY['payload', split_part(ev ->> 'event', '.', 1), 'entity'],
+					 (SELECT e.value -> 'entity' FROM jsonb_each(ev -> 'payload') e LIMIT 1),
+					 '{}');
+	IF jsonb_typeof(data) IS DISTINCT FROM 'object' THEN
+		data := jsonb_build_object('value', data);
+	END IF;
+	IF jsonb_typeof(data -> 'amount') = 'number' THEN
+		data := data || jsonb_build_object('amount_rupees',
+										   trim_scale(round((data ->> 'amount')::numeric / 100, 2)));
+	END IF;
+	RETURN flowdb.accept_delivery('razorpay',
+								  'sha256:' || encode(sha256(convert_to(body, 'UTF8')), 'hex'),
+								  name, data, owners);
+END
+$$;
+
+-- slack_webhook: verify X-Slack-Signature (v0 HMAC-SHA256 of
+-- "v0:<timestamp>:<body>", timestamp within 5 minutes) with the
+-- signing_secret of the owner whose slack credential names the payload's
+-- team_id (else api_app_id); answer url_verification; event_callback
+-- becomes event slack.<type> for that owner
+CREATE OR REPLACE FUNCTION public.slack_webhook(json) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	body text := $1::text;
+	sig text := flowdb.request_header('x-slack-signature');
+	ts text := flowdb.request_header('x-slack-request-timestamp');
+	ev jsonb := $1::jsonb;
+	owners text[] := '{}';
+	name text;
+	data jsonb;
+BEGIN
+	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
+	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
+		RAISE EXCEPTION 'Slack request timestamp is missing or older than 5 minutes'
+			USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'Slack webhook body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF ev ->> 'type' = 'url_verification' THEN
+		-- Slack's handshake names no team: any slack credential may sign
+		-- it; nothing is dispatched
+		owners := flowdb.webhook_verify('slack', NULL, NULL, 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+	ELSE
+		owners := flowdb.webhook_verify('slack', 'team_id', ev ->> 'team_id', 'signing_secret',
+										'v0:' || ts || ':' || body, sig, 'v0=');
+		IF cardinality(owners) = 0 AND ev ->> 'api_app_id' IS NOT NULL THEN
+			owners := flowdb.webhook_verify('slack', 'api_app_id', ev ->> 'api_app_id', 'signing_secret',
+											'v0:' || ts || ':' || body, sig, 'v0=');
+		END IF;
+	END IF;
+	IF cardinality(owners) = 0 THEN
+		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = 'invalid_authorization_specification',
+			DETAIL = format('No slack credential for team %s verifies it.',
+							coalesce('"' || (ev ->> 'team_id') || '"', '(none in the payload)')),
+			HINT = 'Store the team id and signing secret in the slack credential: flow_set_credential(''slack'', ''default'', ''{"bot_token": ..., "team_id": "T...", "signing_secret": ...}'').';
+	END IF;
+	IF ev ->> 'type' = 'url_verification' THEN
+		RETURN jsonb_build_object('challenge', ev ->> 'challenge');
+	END IF;
+	IF ev ->> 'type' = 'event_callback' THEN
+		name := 'slack.' || coalesce(ev #>> '{event,type}', 'unknown');
+		data := coalesce(ev -> 'event', '{}');
+	ELSE
+		name := 'slack.' || coalesce(ev ->> 'type', 'unknown');
+		data := ev;
+	END IF;
+	-- the event_id is inside the signed body; Slack retries keep it
+	RETURN flowdb.accept_delivery('slack', coalesce(ev ->> 'event_id', md5(body)), name, data, owners);
+END
+$$;
+
+-- flowdb.draft_save_offline: draft offline and save the result for owner
+-- as an inactive workflow in state 'ready'; returns its id
+CREATE OR REPLACE FUNCTION flowdb.draft_save_offline(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d jsonb;
+	wid uuid;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF owner IS NULL OR owner = '' THEN
+		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- validated inside (bp_validate): an invalid draft raises XX000 there
+	d := flowdb.draft_offline(prompt);
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  warnings, draft_status)
+	VALUES (owner, d #>> '{blueprint,name}', d -> 'blueprint', false, prompt, 'offline',
+			d -> 'warnings', 'ready')
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.draft_owner: whom flow_draft drafts for.  Without user_id, the
+-- caller.  Naming another owner needs service_role or a superuser (the
+-- role in effect, which PostgREST sets from the verified JWT: the claims
+-- setting alone proves nothing); a JWT caller naming someone else is 42501.
+CREATE OR REPLACE FUNCTION flowdb.draft_owner(user_id text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	caller text := flowdb.current_owner();
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF user_id IS NULL OR user_id = caller THEN
+		RETURN caller;
+	END IF;
+	IF user_id = '' OR user_id = '*' THEN
+		RAISE EXCEPTION 'user_id must name an owner' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF flowdb.caller_is_admin() THEN
+		RETURN user_id;
+	END IF;
+	RAISE EXCEPTION 'only service_role or a superuser may draft for another owner'
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = format('The caller is %s; user_id names %s.', left(caller, 100), left(user_id, 100)),
+			  HINT = 'Leave user_id out to draft for yourself.';
+END
+$$;
+
+-- flow_draft: draft a workflow from plain language; returns the id of the
+-- saved draft (inactive until flow_activate).  Follow flowdb.workflows
+-- (draft_status, blueprint, warnings) for the result.
+CREATE OR REPLACE FUNCTION public.flow_draft(prompt text, user_id text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner text;
+BEGIN
+	IF prompt IS NULL THEN
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	owner := flowdb.draft_owner(user_id);
+	IF btrim(prompt) = '' OR octet_length(prompt) > 8192 THEN
+		RAISE EXCEPTION 'prompt must be 1 to 8192 bytes of text' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- with a model the worker drafts: the row goes drafting -> ready/failed
+	IF flowdb.llm_configured(owner) THEN
+		RETURN flowdb.draft_start_llm(owner, prompt);
+	END IF;
+	-- offline: drafted within this call, saved 'ready'
+	RETURN flowdb.draft_save_offline(owner, prompt);
+END
+$$;
+
+-- flowdb.draft_start_llm: save a 'drafting' workflow row and queue the run
+-- that asks the model (one repair round when the answer is not valid);
+-- returns the workflow id
+CREATE OR REPLACE FUNCTION flowdb.draft_start_llm(owner text, prompt text) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wid uuid;
+	rid uuid;
+BEGIN
+	IF owner IS NULL OR prompt IS NULL OR btrim(prompt) = '' THEN
+		RAISE EXCEPTION 'owner and prompt are required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(prompt) > 20000 THEN
+		RAISE EXCEPTION 'prompt is too long (% characters)', length(prompt)
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 20000 characters.';
+	END IF;
+	rid := flowdb.start_purpose_run(owner, 'draft', jsonb_build_object(
+		'version', 1,
+		'name', 'Draft a workflow',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(
+			jsonb_build_object('id', 'draft', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object('prompt', '{{trigger_data.prompt}}')),
+			jsonb_build_object('id', 'repair', 'type', 'action', 'service', 'llm',
+							   'task', 'draft_workflow',
+							   'params', jsonb_build_object(
+								   'prompt', '{{trigger_data.prompt}}',
+								   'repair_of', '{{steps.draft.output.blueprint}}',
+								   'problems', '{{steps.draft.output.problems}}'))),
+		'edges', jsonb_build_array(
+			jsonb_build_object('from', 'draft', 'to', 'repair',
+							   'condition', jsonb_build_object(
+								   'left', '{{steps.draft.output.valid}}',
+								   'op', 'eq', 'right', false)))),
+		jsonb_build_object('prompt', prompt));
+	INSERT INTO flowdb.workflows (owner, name, blueprint, active, prompt, drafted_by,
+								  draft_status, draft_run_id)
+	VALUES (owner, left(regexp_replace(btrim(prompt), '\s+', ' ', 'g'), 80), NULL, false,
+			prompt, current_setting('flowdb.llm_model'), 'drafting', rid)
+	RETURNING id INTO wid;
+	RETURN wid;
+END
+$$;
+
+-- flowdb.intent_start_llm: queue the run that understands a command with
+-- the model (transcribing audio first); returns the run id.  Its output
+-- becomes flowdb.intent_act's {status, reply, analysis}.
+CREATE OR REPLACE FUNCTION flowdb.intent_start_llm(owner text, text text, audio bytea,
+										session_id text, channel text DEFAULT 'api')
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nodes jsonb;
+	edges jsonb := '[]';
+BEGIN
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'owner is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF audio IS NOT NULL THEN
+		IF length(audio) = 0 OR length(audio) > 25 * 1024 * 1024 THEN
+			RAISE EXCEPTION 'audio must be 1 byte to 25 MB (got % bytes)', length(audio)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'transcribe', 'type', 'action', 'service', 'llm',
+							   'task', 'transcribe',
+							   'params', jsonb_build_object(
+								   'audio', '{{trigger_data.audio}}',
+								   'model', current_setting('flowdb.transcription_model'))),
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object(
+								   'text', '{{steps.transcribe.output.text}}')));
+		edges := jsonb_build_array(jsonb_build_object('from', 'transcribe', 'to', 'parse'));
+	ELSIF text IS NULL OR btrim(text) = '' THEN
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF length(text) > 4000 THEN
+		RAISE EXCEPTION 'text is too long (% characters)', length(text)
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 4000 characters.';
+	ELSE
+		nodes := jsonb_build_array(
+			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
+							   'task', 'parse_intent',
+							   'params', jsonb_build_object('text', '{{trigger_data.text}}')));
+	END IF;
+	RETURN flowdb.start_purpose_run(owner, 'intent', jsonb_build_object(
+		'version', 1, 'name', 'Understand a command',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', nodes, 'edges', edges),
+		jsonb_strip_nulls(jsonb_build_object(
+			'text', CASE WHEN audio IS NULL THEN text END,
+			'audio', CASE WHEN audio IS NOT NULL
+					 THEN translate(encode(audio, 'base64'), E'\n', '') END,
+			'session_id', session_id, 'channel', coalesce(channel, 'api'))));
+END
+$$;
+
+-- flow_set_assistant: the caller's confirmation threshold in rupees (NULL
+-- goes back to the server default); returns the threshold now in force
+CREATE OR REPLACE FUNCTION public.flow_set_assistant(confirm_above_rupees numeric)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF confirm_above_rupees < 0 OR confirm_above_rupees > 100000000 THEN
+		RAISE EXCEPTION 'confirm_above_rupees must be between 0 and 100000000'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL uses the server default (flowdb.intent_confirm_rupees).';
+	END IF;
+	INSERT INTO flowdb.assistant_settings AS a (owner, confirm_above_rupees)
+	VALUES (flowdb.current_owner(), confirm_above_rupees)
+	ON CONFLICT (owner) DO UPDATE
+		SET confirm_above_rupees = excluded.confirm_above_rupees, updated_at = now();
+	RETURN flowdb.confirm_threshold(flowdb.current_owner());
+END
+$$;
+
+-- flowdb.intent_action_blueprint: a one-step blueprint for an action
+-- intent.  Every user-supplied value travels in the run's payload and is
+-- referenced as {{trigger_data.<entity>}}, so text such as "{{...}}" in a
+-- message is sent as written, never rendered.
+CREATE OR REPLACE FUNCTION flowdb.intent_action_blueprint(intent text, e jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	service text;
+	task text;
+	node text;
+	map jsonb;				-- task parameter -> entity
+	params jsonb := '{}';
+	k text;
+	v text;
+BEGIN
+	CASE intent
+		WHEN 'CREATE_INVOICE' THEN
+			service := 'razorpay'; task := 'create_invoice'; node := 'invoice';
+			map := '{"customer_name": "name", "amount": "amount", "currency": "currency",
+					 "description": "description", "customer_contact": "phone",
+					 "customer_email": "email"}';
+		WHEN 'CREATE_PAYMENT_LINK' THEN
+			service := 'razorpay'; task := 'create_payment_link'; node := 'link';
+			map := '{"amount": "amount", "currency": "currency", "description": "description",
+					 "customer_name": "name", "customer_contact": "phone",
+					 "customer_email": "email"}';
+		WHEN 'CHECK_PAYMENT' THEN
+			service := 'razorpay'; task := 'fetch_payment'; node := 'payment';
+			map := '{"payment_id": "payment_id"}';
+		WHEN 'SEND_MESSAGE' THEN
+			service := 'whatsapp'; task := 'send_message'; node := 'message';
+			map := '{"to": "phone", "body": "message"}';
+		WHEN 'POST_TO_INSTAGRAM' THEN
+			service := 'instagram'; task := 'publish_photo'; node := 'post';
+			map := '{"image_url": "image_url", "caption": "caption"}';
+		WHEN 'NOTIFY_SLACK' THEN
+			service := 'slack'; task := 'post_message'; node := 'notify';
+			map := '{"channel": "channel", "text": "message"}';
+		ELSE
+			RAISE EXCEPTION 'intent % has no action blueprint', intent
+				USING ERRCODE = 'invalid_parameter_value';
+	END CASE;
+	FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
+		IF e ? v THEN
+			params := params || jsonb_build_object(k, '{{trigger_data.' || v || '}}');
+		END IF;
+	END LOOP;
+	RETURN jsonb_build_object('version', 1, 'name', 'intent: ' || lower(intent),
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(jsonb_build_object('id', node, 'type', 'action',
+			'service', service, 'task', task, 'params', params)));
+END
+$$;
+
+-- flowdb.intent_execute: carry out a complete, confirmed intent.
+-- reply_to: the WhatsApp number of the conversation (channel whatsapp).
+CREATE OR REPLACE FUNCTION flowdb.intent_execute(owner text, intent text, e jsonb, analysis jsonb,
+									  channel text, reply_to text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	rid uuid;
+	wid uuid;
+	w flowdb.workflows;
+	r flowdb.runs;
+	n integer;
+	names text;
+	pat text;
+	link text;
+	followup jsonb;
+BEGIN
+	CASE intent
+	WHEN 'CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT' THEN
+		followup := flowdb.intent_whatsapp_followup(flowdb.intent_action_blueprint(intent, e),
+													intent, channel);
+		rid := flowdb.enqueue(followup,
+			CASE WHEN followup ? 'edges' THEN e || jsonb_build_object('reply_to', reply_to) ELSE e END,
+			NULL, owner);
+		RETURN flowdb.intent_result('processing',
+			CASE intent
+				WHEN 'CHECK_PAYMENT' THEN format('Looking up payment %s (run %s).', e ->> 'payment_id', rid)
+				ELSE format('Creating %s (run %s).', flowdb.intent_summary(intent, e), rid)
+			END
+			|| CASE WHEN followup ? 'edges' THEN ' I will send you the result here.'
+					WHEN intent = 'CHECK_PAYMENT' THEN ' Its status will be in the run''s output.'
+					ELSE ' The link will be in the run''s output.' END,
+			analysis, intent, e, jsonb_build_object('run_id', rid));
+	WHEN 'SEND_MESSAGE', 'POST_TO_INSTAGRAM', 'NOTIFY_SLACK' THEN
+		rid := flowdb.enqueue(flowdb.intent_action_blueprint(intent, e), e, NULL, owner);
+		RETURN flowdb.intent_result('done',
+			format('Sending %s (run %s).', flowdb.intent_summary(intent, e), rid),
+			analysis, intent, e, jsonb_build_object('run_id', rid));
+	WHEN 'RUN_WORKFLOW' THEN
+		SELECT * INTO w FROM flowdb.workflows wf
+		WHERE wf.owner = owner AND lower(wf.name) = lower(e ->> 'workflow')
+		ORDER BY wf.updated_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			pat := '%' || replace(replace(replace(lower(e ->> 'workflow'), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+			SELECT count(*) INTO n FROM flowdb.workflows wf
+			WHERE wf.owner = owner AND lower(wf.name) LIKE pat;
+			IF n = 1 THEN
+				SELECT * INTO w FROM flowdb.workflows wf
+				WHERE wf.owner = owner AND lower(wf.name) LIKE pat;
+			ELSE
+				SELECT string_agg(x.name, ', ') INTO names FROM (
+					SELECT wf.name FROM flowdb.workflows wf
+					WHERE wf.owner = owner AND (n = 0 OR lower(wf.name) LIKE pat)
+					ORDER BY wf.updated_at DESC LIMIT 5) x;
+				RETURN flowdb.intent_result('done',
+					CASE WHEN n = 0 THEN format('I found no workflow called "%s".', e ->> 'workflow')
+						 ELSE format('Several workflows match "%s".', e ->> 'workflow') END
+					|| coalesce(' Your workflows: ' || names || '.', ' You have no saved workflows yet.'),
+					analysis, intent, e);
+			END IF;
+		END IF;
+		IF w.blueprint IS NULL THEN
+			RETURN flowdb.intent_result('done',
+				format('Workflow "%s" is still a draft without a blueprint.', w.name),
+				analysis, intent, e, jsonb_build_object('workflow_id', w.id));
+		END IF;
+		rid := flowdb.enqueue(w.blueprint, '{}', w.id, owner);
+		RETURN flowdb.intent_result('done', format('Started workflow "%s" (run %s).', w.name, rid),
+			analysis, intent, e, jsonb_build_object('run_id', rid, 'workflow_id', w.id));
+	WHEN 'CREATE_WORKFLOW' THEN
+		IF flowdb.llm_configured(owner) THEN
+			wid := flowdb.draft_start_llm(owner, e ->> 'description');
+			RETURN flowdb.intent_result('processing',
+				format('Drafting the workflow (%s) with the model; it shows as ready when done.', wid),
+				analysis, intent, e, jsonb_build_object('workflow_id', wid));
+		END IF;
+		wid := flowdb.draft_save_offline(owner, e ->> 'description');
+		RETURN flowdb.intent_result('done',
+			format('Drafted a workflow (%s). Review it, then turn it on with flow_activate.', wid),
+			analysis, intent, e, jsonb_build_object('workflow_id', wid));
+	WHEN 'RUN_STATUS' THEN
+		SELECT * INTO r FROM flowdb.runs rr
+		WHERE rr.owner = owner
+		  AND (e ->> 'run_id' IS NULL OR rr.id = (e ->> 'run_id')::uuid)
+		ORDER BY rr.created_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RETURN flowdb.intent_result('done',
+				CASE WHEN e ? 'run_id' THEN format('I found no run %s.', e ->> 'run_id')
+					 ELSE 'You have no runs yet.' END,
+				analysis, intent, e);
+		END IF;
+		SELECT x.nd -> 'output' ->> 'short_url' INTO link
+		FROM jsonb_each(coalesce(r.state -> 'nodes', '{}')) AS x(k, nd)
+		WHERE jsonb_typeof(x.nd -> 'output') = 'object' AND x.nd -> 'output' ? 'short_url'
+		LIMIT 1;
+		RETURN flowdb.intent_result('done',
+			format('Run %s (%s) is %s.', r.id, r.blueprint ->> 'name', r.status)
+			|| coalesce(' Link: ' || link, '') || coalesce(' Error: ' || r.error, ''),
+			analysis, intent, e, jsonb_build_object('run_id', r.id, 'run_status', r.status));
+	ELSE
+		RAISE EXCEPTION 'intent % is not an action', intent USING ERRCODE = 'invalid_parameter_value';
+	END CASE;
+END
+$$;
+
+-- flowdb.intent_act: the conversation step.  Merges the analysis of one
+-- message with the session's pending question, asks for what is missing
+-- (needs_input), asks for a yes before costly actions, and runs the rest.
+CREATE OR REPLACE FUNCTION flowdb.intent_act(owner text, session_id text, analysis jsonb, channel text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s flowdb.sessions;
+	intent text;
+	e jsonb;
+	answer text;
+	conf numeric;
+	confirmed boolean := false;
+	missing text;
+	expires timestamptz := now() + current_setting('flowdb.intent_session_minutes')::interval;
+BEGIN
+	IF owner IS NULL OR session_id IS NULL THEN
+		RAISE EXCEPTION 'owner and session_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(session_id) NOT BETWEEN 1 AND 200 THEN
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(analysis) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'analysis must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	intent := coalesce(analysis ->> 'intent', 'UNKNOWN');
+	IF NOT intent = ANY (ARRAY['CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'SEND_MESSAGE',
+			'POST_TO_INSTAGRAM', 'NOTIFY_SLACK', 'CHECK_PAYMENT', 'RUN_WORKFLOW',
+			'CREATE_WORKFLOW', 'RUN_STATUS', 'HELP', 'UNKNOWN']) THEN
+		RAISE EXCEPTION 'unknown intent "%"', left(intent, 64) USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'flowdb.intent_analyze lists what the parser produces.';
+	END IF;
+	e := flowdb.intent_clean_entities(analysis -> 'entities');
+	answer := e ->> 'answer';
+	e := e - 'answer';
+	conf := CASE WHEN jsonb_typeof(analysis -> 'confidence') = 'number'
+				 THEN (analysis ->> 'confidence')::numeric ELSE 0 END;
+
+	-- prune a few expired questions of any owner without waiting on locks
+	DELETE FROM flowdb.sessions ss WHERE ss.ctid IN (
+		SELECT x.ctid FROM flowdb.sessions x WHERE x.expires_at < now()
+		LIMIT 100 FOR UPDATE SKIP LOCKED);
+	SELECT * INTO s FROM flowdb.sessions ss
+	WHERE ss.owner = owner AND ss.session_id = session_id AND ss.expires_at >= now()
+	FOR UPDATE;
+	IF FOUND THEN
+		DELETE FROM flowdb.sessions ss WHERE ss.owner = owner AND ss.session_id = session_id;
+		IF answer = 'no' THEN
+			RETURN flowdb.intent_result('done', format('OK, cancelled %s.',
+				flowdb.intent_summary(s.intent, s.entities)), analysis, s.intent, s.entities);
+		END IF;
+		IF s.awaiting = 'confirmation' THEN
+			IF answer = 'yes' THEN
+				intent := s.intent;
+				e := s.entities;
+				conf := s.confidence;
+				confirmed := true;
+			ELSIF intent = 'UNKNOWN' THEN
+				-- neither yes nor no: ask again
+				INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+				VALUES (owner, session_id, s.intent, s.entities, 'confirmation', s.confidence, channel, expires);
+				RETURN flowdb.intent_result('needs_input',
+					format('Please reply yes to confirm %s, or no to cancel.',
+						   flowdb.intent_summary(s.intent, s.entities)),
+					analysis, s.intent, s.entities, '{"awaiting": "confirmation"}');
+			END IF;
+			-- otherwise a new command replaces the pending one
+		ELSIF intent IN ('UNKNOWN', s.intent) AND answer IS NULL THEN
+			e := s.entities || flowdb.intent_slot(s.awaiting, analysis) || e;
+			intent := s.intent;
+			conf := s.confidence;		-- an answer keeps the command's confidence
+			analysis := analysis || jsonb_build_object('confidence', conf);
+		END IF;
+	END IF;
+
+	IF intent = 'UNKNOWN' THEN
+		RETURN flowdb.intent_result('done',
+			CASE WHEN answer IS NOT NULL THEN 'There is nothing waiting for a yes or no.'
+				 ELSE 'Sorry, I did not understand that. I can create invoices and payment links, '
+					  'send WhatsApp messages, post to Instagram or Slack, check a payment, '
+					  'run or create a workflow. Try "invoice Ravi 500" or "help".' END,
+			analysis, intent, e);
+	END IF;
+	IF intent = 'HELP' THEN
+		RETURN flowdb.intent_result('done',
+			'Things I can do: "invoice Ravi 500", "send a 2k payment link to 9876543210", '
+			'"message Priya on whatsapp: order ready", "post on instagram https://.../photo.jpg ''Diwali sale''", '
+			'"slack #team: stock is low", "status of payment pay_...", "run the morning report workflow", '
+			'"create a workflow that ...", "status of my last run". Hindi-English mix is fine too.',
+			analysis, intent, e);
+	END IF;
+
+	SELECT x INTO missing FROM unnest(flowdb.intent_required(intent)) WITH ORDINALITY AS u(x, i)
+	WHERE NOT e ? x ORDER BY i LIMIT 1;
+	IF missing IS NOT NULL THEN
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, missing, conf, channel, expires);
+		RETURN flowdb.intent_result('needs_input', flowdb.intent_question(intent, missing, e),
+			analysis, intent, e, jsonb_build_object('awaiting', missing));
+	END IF;
+	IF NOT confirmed AND flowdb.intent_needs_confirmation(owner, intent, e, conf) THEN
+		INSERT INTO flowdb.sessions (owner, session_id, intent, entities, awaiting, confidence, channel, expires_at)
+		VALUES (owner, session_id, intent, e, 'confirmation', conf, channel, expires);
+		RETURN flowdb.intent_result('needs_input',
+			format('Shall I create %s? Reply yes to confirm or no to cancel.', flowdb.intent_summary(intent, e)),
+			analysis, intent, e, '{"awaiting": "confirmation"}');
+	END IF;
+	RETURN flowdb.intent_execute(owner, intent, e, analysis, channel, session_id);
+END
+$$;
+
+-- intent_parse: understand a typed or spoken command and act on it.
+-- Returns {status, reply, analysis}; status is done, needs_input (the
+-- reply is a question; answer with the same session_id), processing (the
+-- result will be in run analysis.run_id) or error.
+CREATE OR REPLACE FUNCTION public.intent_parse(text text DEFAULT NULL, audio bytea DEFAULT NULL,
+									session_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	owner text := flowdb.current_owner();
+	sid text := coalesce(session_id, 'default');
+	transcript text;
+	analysis jsonb;
+	rid uuid;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF text IS NULL AND audio IS NULL THEN
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(text) > 2000 THEN
+		RAISE EXCEPTION 'text is too long (% characters)', length(text) USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A command may have at most 2000 characters.';
+	END IF;
+	IF length(sid) NOT BETWEEN 1 AND 200 THEN
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- with a model the worker transcribes and parses (a run); the answer
+	-- becomes that run's output (flow_status), never awaited here
+	IF flowdb.llm_configured(owner) THEN
+		rid := flowdb.intent_start_llm(owner, text, audio, sid, 'api');
+		RETURN jsonb_build_object('status', 'processing', 'run_id', rid,
+			'reply', 'Working on it: follow run ' || rid || ' for the answer.',
+			'analysis', jsonb_build_object('run_id', rid));
+	END IF;
+	IF audio IS NOT NULL THEN
+		-- offline recognition in-process (0A000 when built without
+		-- pocketsphinx: then only a model key makes audio work)
+		transcript := flowdb.transcribe_offline(audio, flowdb.contact_names(owner));
+		text := coalesce(text || ' ', '') || coalesce(transcript, '');
+	END IF;
+	analysis := flowdb.intent_analyze(text) || jsonb_build_object('text', text);
+	IF transcript IS NOT NULL THEN
+		analysis := analysis || jsonb_build_object('transcript', transcript);
+	END IF;
+	RETURN flowdb.intent_act(owner, sid, analysis, 'api');
+END
+$$;
+
+-- flowdb.form_fields: Twilio's form fields as a JSON object of strings.
+-- PostgREST hands a form-urlencoded body to a single unnamed json
+-- parameter as an object; a raw form string (a JSON string) is parsed.
+CREATE OR REPLACE FUNCTION flowdb.form_fields(body json) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out jsonb := '{}';
+	pair text;
+BEGIN
+	IF body IS NULL THEN
+		RETURN out;
+	END IF;
+	IF json_typeof(body) = 'object' THEN
+		SELECT coalesce(jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'string' THEN v
+												 ELSE to_jsonb(v::text) END), '{}')
+		INTO out FROM jsonb_each(body::jsonb) AS x(k, v);
+		RETURN out;
+	END IF;
+	IF json_typeof(body) = 'string' THEN
+		FOREACH pair IN ARRAY string_to_array(body #>> '{}', '&') LOOP
+			IF pair <> '' THEN
+				out := out || jsonb_build_object(flowdb.url_decode(split_part(pair, '=', 1)),
+					flowdb.url_decode(substr(pair, length(split_part(pair, '=', 1)) + 2)));
+			END IF;
+		END LOOP;
+		RETURN out;
+	END IF;
+	RAISE EXCEPTION 'webhook body must be form fields' USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- flowdb.whatsapp_receive: a Twilio WhatsApp delivery whose form fields
+-- are f, signed by Twilio for flowdb.public_url + signed_path (the path
+-- Twilio posts to: /rpc/whatsapp_webhook or /rpc/whatsapp_twiml_webhook).  The
+-- owner is the one whose whatsapp credential has the form's AccountSid and
+-- whose auth token signed the request.  Records the message, fires
+-- whatsapp.message.received for that owner, and when the sender is one of
+-- the credential's owner_numbers lets the assistant act and reply.
+CREATE OR REPLACE FUNCTION flowdb.whatsapp_receive(f jsonb, signed_path text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	base text := current_setting('flowdb.public_url');
+	sig text := flowdb.request_header('x-twilio-signature');
+	account text := f ->> 'AccountSid';
+	c record;
+	secret jsonb;
+	owner text;
+	cred_name text;
+	cred jsonb;
+	msid text;
+	sender text;
+	media jsonb := '[]';
+	data jsonb;
+	runs uuid[];
+	res jsonb;
+	reply_run uuid;
+	reply_bp jsonb;
+BEGIN
+	IF base = '' THEN
+		RAISE EXCEPTION 'webhook rejected: flowdb.public_url is not configured' USING ERRCODE = 'invalid_authorization_specification',
+			HINT = 'ALTER SYSTEM SET flowdb.public_url = ''https://<your API host>''; SELECT pg_reload_conf();';
+	END IF;
+	IF sig IS NULL OR account IS NULL THEN
+		RAISE EXCEPTION 'invalid Twilio webhook signature' USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+	FOR c IN
+		SELECT cr.owner, cr.name FROM flowdb.credentials cr
+		WHERE cr.service = 'whatsapp'
+		  AND (cr.secret ->> 'account_sid' = account OR cr.vault_secret_id IS NOT NULL)
+		ORDER BY cr.created_at, cr.owner, cr.name
+	LOOP
+		secret := flowdb.credential_secret(c.owner, 'whatsapp', c.name);
+		IF secret ->> 'account_sid' = account AND secret ->> 'auth_token' IS NOT NULL
+		   AND flowdb.safe_equal(flowdb.twilio_signature(rtrim(base, '/') || signed_path,
+														 f, secret ->> 'auth_token'), sig) THEN
+			owner := c.owner;
+			cred_name := c.name;
+			cred := secret;
+			EXIT;
+		END IF;
+	END LOOP;
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'invalid Twilio webhook signature or unknown account' USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
+
+	msid := coalesce(f ->> 'MessageSid', f ->> 'SmsMessageSid');
+	IF msid IS NULL OR msid !~ '^[A-Za-z0-9]{1,64}$' THEN
+		RAISE EXCEPTION 'Twilio delivery without a valid MessageSid' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- scoped by owner: nobody can claim another shop's MessageSid first
+	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
+	VALUES ('twilio', owner || '/' || msid, 'whatsapp.message.received') ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 'duplicate', 'event', 'whatsapp.message.received',
+								  'runs', '[]'::jsonb);
+	END IF;
+
+	sender := f ->> 'From';
+	IF sender IS NULL OR flowdb.phone_digits(sender) !~ '^[0-9]{7,15}$' THEN
+		RAISE EXCEPTION 'Twilio delivery without a valid From number' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT coalesce(jsonb_agg(f ->> ('MediaUrl' || i) ORDER BY i), '[]') INTO media
+	FROM generate_series(0, least(coalesce(nullif(f ->> 'NumMedia', '')::int, 0), 10) - 1) i
+	WHERE f ? ('MediaUrl' || i)
+	  AND coalesce(f ->> 'NumMedia', '0') ~ '^[0-9]{1,2}$';
+	INSERT INTO flowdb.messages (owner, contact, contact_name, direction, body, media, status, message_sid)
+	VALUES (owner, sender, left(f ->> 'ProfileName', 100), 'in', f ->> 'Body', media, 'received', msid);
+
+	data := jsonb_build_object('from', sender, 'to', f ->> 'To', 'body', coalesce(f ->> 'Body', ''),
+							   'media', media, 'message_sid', msid,
+							   'profile_name', f ->> 'ProfileName');
+	runs := flowdb.dispatch_event(owner, 'whatsapp.message.received', data);
+
+	-- the assistant obeys the shop's own numbers only
+	IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+					   CASE WHEN jsonb_typeof(cred -> 'owner_numbers') = 'array'
+							THEN cred -> 'owner_numbers' ELSE '[]' END) n
+				   WHERE flowdb.phone_digits(n) = flowdb.phone_digits(sender)
+					 AND flowdb.phone_digits(n) <> '')
+	   OR coalesce(btrim(f ->> 'Body'), '') = '' THEN
+		RETURN jsonb_build_object('status', 'ok', 'event', 'whatsapp.message.received',
+								  'runs', to_jsonb(runs));
+	END IF;
+	-- WhatsApp commands use the offline parser even when a model is
+	-- configured: the reply goes out within this delivery's transaction
+	IF length(f ->> 'Body') > 2000 THEN
+		res := jsonb_build_object('status', 'error',
+								  'reply', 'That message is too long for me (2000 characters at most).');
+	ELSE
+		res := flowdb.intent_act(owner, sender,
+			flowdb.intent_analyze(f ->> 'Body') || jsonb_build_object('text', f ->> 'Body'),
+			'whatsapp/' || cred_name);
+	END IF;
+	reply_bp := jsonb_build_object('version', 1, 'name', 'whatsapp reply',
+		'trigger', jsonb_build_object('type', 'manual'),
+		'nodes', jsonb_build_array(jsonb_build_object('id', 'reply', 'type', 'action',
+			'service', 'whatsapp', 'task', 'send_message', 'credential', cred_name,
+			'params', jsonb_build_object('to', '{{trigger_data.to}}',
+										 'body', '{{trigger_data.body}}'))));
+	reply_run := flowdb.enqueue(reply_bp,
+		jsonb_build_object('to', sender, 'body', res ->> 'reply'), NULL, owner);
+	INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
+	VALUES (owner, sender, 'out', res ->> 'reply', 'queued', reply_run);
+	-- the action's own reply step (the link, the payment status): its text
+	-- exists once the run renders it (flowdb.workflow_logs input)
+	IF res #>> '{analysis,intent}' IN ('CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'CHECK_PAYMENT')
+	   AND res #>> '{analysis,run_id}' IS NOT NULL THEN
+		INSERT INTO flowdb.messages (owner, contact, direction, body, status, run_id)
+		VALUES (owner, sender, 'out', NULL, 'queued', (res #>> '{analysis,run_id}')::uuid);
+	END IF;
+	RETURN jsonb_build_object('status', 'ok', 'event', 'whatsapp.message.received',
+							  'runs', to_jsonb(runs), 'assistant', res,
+							  'reply_run_id', reply_run);
+END
+$$;
+
+-- flowdb.check_backlog: refuse (53400) adding new runs for an owner when
+-- that would pass flowdb.max_queued_per_owner unfinished runs (queued,
+-- running or waiting).  Counts at most limit rows
+-- (index-only on runs_owner_due), so its cost is bounded by the limit and
+-- paid in full only by owners near it.  Runs queued earlier in the same
+-- transaction count, so a statement that would start several runs for an
+-- owner at the limit fails as a whole; concurrent transactions of one
+-- owner may overshoot the limit by their own inserts.
+CREATE OR REPLACE FUNCTION flowdb.check_backlog(owner text, adding integer DEFAULT 1) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	cap integer := coalesce(nullif(current_setting('flowdb.max_queued_per_owner', true), ''), '10000')::integer;
+	n bigint;
+BEGIN
+	IF cap <= 0 THEN
+		RETURN;
+	END IF;
+	SELECT count(*) INTO n
+	FROM (SELECT 1 FROM flowdb.runs r
+		  WHERE r.owner = owner AND r.status IN ('queued', 'running', 'waiting')
+		  LIMIT cap) x;
+	IF n + adding > cap THEN
+		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
+			USING ERRCODE = 'configuration_limit_exceeded',
+				  DETAIL = format('%s%s unfinished (queued, running or waiting); %s more would pass flowdb.max_queued_per_owner = %s.',
+								  CASE WHEN n >= cap THEN 'at least ' ELSE '' END, n, adding, cap),
+				  HINT = 'Wait for runs to finish or cancel some (flow_cancel), then try again; an administrator can raise flowdb.max_queued_per_owner.';
+	END IF;
+END
+$$;
+
+-- flow_set_server_credential: store (or, with NULL, remove) a credential
+-- of the server-wide owner '*': webhook secrets of a single-shop install,
+-- the llm key every owner without one falls back to; superuser or
+-- service_role only
+CREATE OR REPLACE FUNCTION public.flow_set_server_credential(service text, name text, secret jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims text := current_setting('request.jwt.claims', true);
+BEGIN
+	IF NOT coalesce(flowdb.caller_is_admin(), false) THEN
+		RAISE EXCEPTION 'permission denied to set server-wide credentials'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Call it as a superuser or as service_role; owners use flow_set_credential().';
+	END IF;
+	IF secret IS NULL THEN
+		-- NULL removes it
+		DELETE FROM flowdb.credentials c
+		WHERE c.owner = '*' AND c.service = flow_set_server_credential.service
+		  AND c.name = coalesce(flow_set_server_credential.name, 'default');
+		RETURN;
+	END IF;
+	PERFORM set_config('request.jwt.claims', '{"sub": "*"}', true);
+	PERFORM public.flow_set_credential(service, coalesce(name, 'default'), secret);
+	PERFORM set_config('request.jwt.claims', coalesce(claims, ''), true);
+END
+$$;
+
+-- flowdb.realtime_enable: add the Realtime tables missing from a
+-- publication (default supabase_realtime) in one ALTER PUBLICATION;
+-- returns the tables added.  A publication FOR ALL TABLES already has them.
+-- Raises 42704 when the publication does not exist.
+CREATE OR REPLACE FUNCTION flowdb.realtime_enable(publication name DEFAULT 'supabase_realtime')
+RETURNS regclass[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p pg_catalog.pg_publication;
+	missing regclass[];
+BEGIN
+	SELECT * INTO p FROM pg_catalog.pg_publication WHERE pubname = publication;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'publication "%" does not exist', publication
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Enable Realtime in the project (it creates supabase_realtime), or CREATE PUBLICATION first.';
+	END IF;
+	IF p.puballtables THEN
+		RETURN '{}';
+	END IF;
+	SELECT coalesce(array_agg(t ORDER BY t.ord), '{}') INTO missing
+	FROM unnest(flowdb.realtime_tables()) WITH ORDINALITY AS t(t, ord)
+	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr
+					  WHERE pr.prpubid = p.oid AND pr.prrelid = t.t);
+	IF cardinality(missing) > 0 THEN
+		EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', publication,
+					   (SELECT string_agg(m::text, ', ') FROM unnest(missing) AS m));
+	END IF;
+	RETURN missing;
+END
+$$;
+
+-- flowdb.vault_secret_json: the decrypted Vault secret id as a JSON
+-- object, NULL when Vault or the secret is absent.  A secret that is not
+-- a JSON object raises 22P02 naming only what (the credential) and the
+-- id: the secret's text never reaches an error message or the log.
+CREATE OR REPLACE FUNCTION flowdb.vault_secret_json(id uuid, what text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s text;
+	j jsonb;
+BEGIN
+	IF id IS NULL OR to_regclass('vault.decrypted_secrets') IS NULL THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE 'SELECT decrypted_secret FROM vault.decrypted_secrets WHERE id = $1'
+		INTO s USING id;
+	IF s IS NULL THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		j := s::jsonb;
+	EXCEPTION WHEN data_exception THEN
+		-- the cast's message and detail quote the text: drop them
+		j := NULL;
+	END;
+	IF jsonb_typeof(j) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION '%: Vault secret % is not a JSON object', what, id
+			USING ERRCODE = 'invalid_text_representation',
+				  DETAIL = 'The secret''s value is not shown.',
+				  HINT = 'Store the credential fields as a JSON object, e.g. {"bot_token": "..."}.';
+	END IF;
+	RETURN j;
+END
+$$;
+
+-- flowdb.grant_api_roles: apply the privilege model to every function of
+-- the extension: revoke all but the open ones from PUBLIC and anon, the
+-- internal ones (schema flowdb, flow_trigger) from authenticated and
+-- service_role too (this undoes grants made by default privileges), then
+-- grant the client functions to roles (default: authenticated and
+-- service_role, those that exist).  Runs at CREATE EXTENSION; run it again after creating the
+-- Supabase roles, or with your own roles on plain PostgreSQL.  Returns
+-- the roles granted.
+CREATE OR REPLACE FUNCTION flowdb.grant_api_roles(VARIADIC roles name[] DEFAULT NULL) RETURNS name[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f record;
+	r name;
+	targets name[];
+	api name[];
+BEGIN
+	SELECT coalesce(array_agg(a.rolname ORDER BY a.rolname), '{}') INTO api
+	FROM pg_catalog.pg_roles a WHERE a.rolname IN ('anon', 'authenticated', 'service_role');
+	IF roles IS NULL THEN
+		SELECT coalesce(array_agg(a.rolname ORDER BY a.rolname), '{}') INTO targets
+		FROM pg_catalog.pg_roles a WHERE a.rolname IN ('authenticated', 'service_role');
+	ELSE
+		targets := roles;
+		FOREACH r IN ARRAY roles LOOP
+			IF r IS NULL OR r IN ('anon', 'public') THEN
+				RAISE EXCEPTION 'flowdb.grant_api_roles: % must not get the client functions',
+					coalesce(r::text, 'NULL') USING ERRCODE = 'insufficient_privilege',
+					HINT = 'Anonymous callers may only use flow_catalog, flow_validate and the webhooks.';
+			END IF;
+			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = r) THEN
+				RAISE EXCEPTION 'role "%" does not exist', r USING ERRCODE = 'undefined_object';
+			END IF;
+		END LOOP;
+	END IF;
+	FOR f IN
+		SELECT p.oid::regprocedure AS sig, p.pronamespace = 'public'::regnamespace AS client,
+			   p.proname = 'flow_trigger' AS trig
+		FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass
+			AND d.objid = p.oid AND d.deptype = 'e'
+		JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'flowdb'
+		WHERE NOT flowdb.open_function(p.oid::regprocedure)
+		ORDER BY 1
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+		-- internal functions: no API role; client functions: not anon
+		FOREACH r IN ARRAY api LOOP
+			IF r = 'anon' OR NOT f.client OR f.trig THEN
+				EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', f.sig, r);
+			END IF;
+		END LOOP;
+		IF f.client AND NOT f.trig THEN
+			FOREACH r IN ARRAY targets LOOP
+				EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.sig, r);
+			END LOOP;
+		END IF;
+	END LOOP;
+	RETURN targets;
+END
+$$;
+
+------------------------------------------------------------------------
+-- ops: function comments (PostgREST shows them in its OpenAPI description)
+------------------------------------------------------------------------
+
+COMMENT ON FUNCTION public.flow_catalog() IS
+'The services, tasks, parameters and events blueprints may use
+
+Returns the catalog as JSON: every service with its tasks, their parameters and the credential fields they need, and the events triggers can name.';
+COMMENT ON FUNCTION public.flow_validate(jsonb) IS
+'Check a blueprint without running it
+
+Returns {"valid": true|false, "errors": [...]}; never raises for a bad blueprint.';
+COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb) IS
+'Validate a blueprint and queue a run of it
+
+Returns the run id.  payload becomes the run''s trigger_data.  Raises 22023 for an invalid blueprint, 54000 when it or the payload is too large, 53400 when the caller has too many queued runs.';
+COMMENT ON FUNCTION public.flow_save(jsonb, boolean) IS
+'Validate and save a workflow
+
+Returns its id.  An active workflow''s trigger (event, webhook, schedule, table) starts runs; flow_run starts one by hand.';
+COMMENT ON FUNCTION public.flow_run(uuid, jsonb) IS
+'Queue a run of one of the caller''s saved workflows
+
+Returns the run id; payload becomes the run''s trigger_data.';
+COMMENT ON FUNCTION public.flow_status(uuid) IS
+'A run of the caller with its node states and step log
+
+Returns status, error, output, timestamps, the state of every node and the log rows, as JSON.';
+COMMENT ON FUNCTION public.flow_cancel(uuid) IS
+'Stop one of the caller''s runs that has not finished
+
+Returns true when it was canceled, false when it had already finished.';
+COMMENT ON FUNCTION public.flow_retry(uuid) IS
+'Resume a failed run from its failed step
+
+Completed steps keep their outputs; returns the run id.';
+COMMENT ON FUNCTION public.flow_set_credential(text, text, jsonb) IS
+'Store (or replace) a credential of the caller
+
+service and name identify it (name defaults to "default" in blueprints); secret holds the fields the service needs, or {"vault_secret_id": "<uuid>"} to keep them in Supabase Vault.  Values are never shown again.';
+COMMENT ON FUNCTION public.flow_delete_credential(text, text) IS
+'Forget a credential of the caller
+
+Returns true when one existed.';
+COMMENT ON FUNCTION public.flow_list_credentials() IS
+'The caller''s credentials: service, name and field names, never values';
+COMMENT ON FUNCTION public.flow_activate(uuid) IS
+'Let a saved workflow''s trigger start runs
+
+Returns true when the workflow changed.';
+COMMENT ON FUNCTION public.flow_deactivate(uuid) IS
+'Stop a saved workflow''s trigger from starting runs
+
+Returns true when the workflow changed.';
+COMMENT ON FUNCTION public.flow_send_event(text, jsonb) IS
+'Deliver an event for the caller
+
+Starts the caller''s active workflows triggered by it and resumes their runs waiting for it (wait_event nodes); returns the ids of the runs started or resumed.';
+COMMENT ON FUNCTION public.flow_approve(uuid, text, jsonb) IS
+'Resume one waiting node of the caller''s run (human approval)
+
+data becomes the node''s output; returns true.  Raises P0002 for an unknown run, 55000 when the node is not waiting.';
+COMMENT ON FUNCTION public.flow_trigger() IS
+'Row trigger function: queue a run of the workflow named by the trigger argument
+
+The row becomes trigger_data; the run is queued inside the inserting transaction and rolled back with it.';
+COMMENT ON FUNCTION public.razorpay_webhook(json) IS
+'Razorpay webhook endpoint (POST /rpc/razorpay_webhook)
+
+Verifies X-Razorpay-Signature with the webhook_secret of the owner whose razorpay credential names the delivery''s account, drops repeats and stale deliveries, and delivers event razorpay.<event> to that owner.';
+COMMENT ON FUNCTION public.slack_webhook(json) IS
+'Slack Events API endpoint (POST /rpc/slack_webhook)
+
+Verifies X-Slack-Signature with the signing_secret of the owner whose slack credential names the team, answers url_verification, and delivers event slack.<type> to that owner.';
+COMMENT ON FUNCTION public.flow_draft(text, text) IS
+'Draft a workflow from plain language
+
+Returns the id of the saved draft, inactive until flow_activate; follow flowdb.workflows (draft_status, blueprint, warnings) for the result.';
+COMMENT ON FUNCTION public.flow_set_assistant(numeric) IS
+'Set the caller''s confirmation threshold in rupees
+
+Commands above it ask for confirmation first; NULL goes back to the server default.  Returns the threshold now in force.';
+COMMENT ON FUNCTION public.intent_parse(text, bytea, text) IS
+'Understand a typed or spoken command and act on it
+
+Returns {status, reply, analysis}: status is done, needs_input (reply is a question: answer with the same session_id), processing (the result will be in run analysis.run_id) or error.';
+COMMENT ON FUNCTION public.whatsapp_webhook(json) IS
+'Twilio WhatsApp webhook endpoint answering JSON (POST /rpc/whatsapp_webhook)
+
+Verifies X-Twilio-Signature, treats the message as a command of the owner whose number it is sent to, and replies through a whatsapp.send_message run.';
+COMMENT ON FUNCTION public.flow_set_server_credential(text, text, jsonb) IS
+'Store (or with NULL remove) a server-wide credential (owner "*")
+
+Webhook secrets of a single-shop install, and the llm key owners without their own fall back to.  Superuser or service_role only.';
+COMMENT ON FUNCTION public.flow_stats() IS
+'Load and health of the engine
+
+Runs by state, steps per minute, failed attempts by service, step latency percentiles, backlog per owner and the workers.  A caller sees their own runs; service_role and superusers see every owner.';
+DO $$
+BEGIN
+	-- one argument per Twilio form field: named by its only oid
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L',
+		'public.whatsapp_twiml_webhook'::pg_catalog.regproc::pg_catalog.regprocedure,
+		'Twilio WhatsApp webhook endpoint answering TwiML (POST /rpc/whatsapp_twiml_webhook)
+
+Takes the form''s fields as named arguments, does what whatsapp_webhook does and answers an empty TwiML <Response/> as text/xml.');
+END
+$$;
+
+COMMENT ON FUNCTION flowdb.current_owner() IS
+'The owner the RPC functions use for the caller: the JWT sub, else the role chosen by SET ROLE, else the session user';
+COMMENT ON FUNCTION flowdb.blueprint_errors(jsonb) IS
+'The validation problems of a blueprint (what flow_validate wraps)';
+COMMENT ON FUNCTION flowdb.check_blueprint(jsonb) IS
+'Raise 22023 or 54000 for a blueprint flow_execute would refuse';
+COMMENT ON FUNCTION flowdb.check_payload(jsonb) IS
+'Raise 54000 when a payload is over flowdb.max_payload_bytes';
+COMMENT ON FUNCTION flowdb.render(jsonb, jsonb) IS
+'Render the templates in a value against a context such as {"trigger_data": ..., "steps": ...}';
+COMMENT ON FUNCTION flowdb.eval_condition(jsonb, jsonb) IS
+'Validate and evaluate a condition against a context';
+COMMENT ON FUNCTION flowdb.cron_matches(text, timestamp with time zone) IS
+'Does a cron expression match that minute (UTC)?';
+COMMENT ON FUNCTION flowdb.event_matches(jsonb, jsonb) IS
+'The wait_event match test: does every dotted path of match have that value in the event data?';
+COMMENT ON FUNCTION flowdb.hmac(bytea, bytea, text) IS
+'HMAC of data with key; algorithm sha1 or sha256';
+COMMENT ON FUNCTION flowdb.safe_equal(text, text) IS
+'Constant-time text comparison (signatures)';
+COMMENT ON FUNCTION flowdb.request_header(text) IS
+'A header of the current PostgREST request, NULL outside one';
+COMMENT ON FUNCTION flowdb.worker_info() IS
+'Counters of each background worker slot: pid, claimed, steps, commits, wakeups, heartbeat, starts';
+COMMENT ON FUNCTION flowdb.worker_health() IS
+'Health of each background worker slot: pid, alive, heartbeat, restarts, claimed, steps';
+COMMENT ON FUNCTION flowdb.realtime_tables() IS
+'The tables Supabase Realtime streams (those that exist)';
+COMMENT ON FUNCTION flowdb.realtime_enable(name) IS
+'Add the Realtime tables missing from a publication (default supabase_realtime); returns those added';
+COMMENT ON FUNCTION flowdb.prune(interval) IS
+'Delete finished runs older than older_than (default flowdb.retention_days); returns how many';
+COMMENT ON FUNCTION flowdb.draft_offline(text) IS
+'Draft a blueprint from plain language with the offline drafter, without saving';
+COMMENT ON FUNCTION flowdb.transcribe_offline(bytea, text[]) IS
+'Recognise a spoken command in a WAV file (pocketsphinx, flowdb''s command grammar plus phrases)';
+COMMENT ON FUNCTION flowdb.speech_grammar(text[]) IS
+'The JSGF grammar transcribe_offline uses with these phrases';
+COMMENT ON FUNCTION flowdb.grant_api_roles(name[]) IS
+'Apply the privilege model; grant the client functions to roles (default: authenticated and service_role, those that exist)';
+
+------------------------------------------------------------------------
+-- newcomer: flowdb.require_preload (CREATE EXTENSION without
+-- shared_preload_libraries is an ERROR with the fix, not a FATAL)
+------------------------------------------------------------------------
+-- flowdb.require_preload: raise 55000 unless the library was loaded by
+-- shared_preload_libraries (the background workers start with the
+-- server).  Called first, so that CREATE EXTENSION without it fails with
+-- the fix and creates nothing.
+CREATE FUNCTION flowdb.require_preload() RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_require_preload'
+LANGUAGE C STRICT VOLATILE;
+SELECT flowdb.require_preload();
+REVOKE ALL ON FUNCTION flowdb.require_preload() FROM PUBLIC;
+COMMENT ON FUNCTION flowdb.require_preload() IS
+'Raise 55000 unless flowdb was loaded through shared_preload_libraries (the install script calls it first)';
+
+------------------------------------------------------------------------
+-- newcomer: dry runs (runs.sandbox, workflows.sandbox, sandbox => true of
+-- flow_execute / flow_run, flow_set_sandbox, flow_status "sandbox")
+------------------------------------------------------------------------
+-- runs.sandbox: the run was started as a dry run.  Every action step of it
+-- records its request in flowdb.outbox and succeeds with the task's sample
+-- output instead of sending anything, as with flowdb.sandbox = on.  Set at
+-- enqueue from the caller's sandbox => true (flow_execute, flow_run) or
+-- the workflow's flag, and never cleared: resumes (events, approvals,
+-- delays) and flow_retry keep it.  A caller can only make a run safer than
+-- the server: with flowdb.sandbox = on every run is sandboxed anyway.
+--
+-- workflows.sandbox: every run of the workflow is a dry run, however it
+-- starts (flow_run, events, webhooks, table triggers, schedules), until
+-- flow_set_sandbox(id, false).  For a workflow under review; an active
+-- workflow with the flag runs in "shadow mode" (triggers fire, nothing is
+-- sent).
+ALTER TABLE flowdb.runs ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+ALTER TABLE flowdb.workflows ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+
+-- flowdb.enqueue, flow_execute and flow_run gain a parameter, which CREATE
+-- OR REPLACE cannot add: each old function is renamed out of the way, the
+-- new one created, the old one's privileges copied onto it (grants made
+-- with flowdb.grant_api_roles to roles of your own stay), the old one
+-- dropped, and the comment repeated.
+ALTER FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) RENAME TO enqueue_0_1_0;
+ALTER FUNCTION public.flow_execute(jsonb, jsonb) RENAME TO flow_execute_0_1_0;
+ALTER FUNCTION public.flow_run(uuid, jsonb) RENAME TO flow_run_0_1_0;
+
+-- flowdb.enqueue: validate and queue a run (the one insert path).  The
+-- run is a dry run (runs.sandbox, see "Dry runs") when the caller asks for
+-- one or the workflow is flagged; a caller can never turn the flag off.
+CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text,
+							   sandbox boolean DEFAULT false)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rid uuid;
+BEGIN
+	IF payload IS NULL THEN
+		payload := '{}';
+	END IF;
+	PERFORM flowdb.check_blueprint(blueprint);
+	PERFORM flowdb.check_payload(payload);
+	PERFORM flowdb.check_backlog(owner);
+	sandbox := coalesce(sandbox, false)
+		OR (workflow_id IS NOT NULL
+			AND coalesce((SELECT w.sandbox FROM flowdb.workflows w
+						  WHERE w.id = enqueue.workflow_id), false));
+	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload, sandbox)
+	VALUES (workflow_id, owner, blueprint, payload, sandbox)
+	RETURNING id INTO rid;
+	RETURN rid;
+END
+$$;
+
+-- flow_execute: validate a blueprint and queue a run of it; sandbox =>
+-- true makes it a dry run (requests recorded in flowdb.outbox, not sent)
+CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}',
+									sandbox boolean DEFAULT false)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF blueprint IS NULL THEN
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner(), sandbox);
+END
+$$;
+
+-- flow_run: queue a run of a saved workflow (active or not); sandbox =>
+-- true makes it a dry run, as does the workflow's own flag (flow_set_sandbox)
+CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}',
+								sandbox boolean DEFAULT false)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w flowdb.workflows;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO w FROM flowdb.workflows
+	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF w.blueprint IS NULL THEN
+		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
+	END IF;
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner, sandbox);
+END
+$$;
+
+-- flow_status: a run with its node states and step log
+CREATE OR REPLACE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r flowdb.runs;
+	steps jsonb;
+BEGIN
+	SELECT * INTO r FROM flowdb.runs
+	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
+			'input', l.input, 'output', l.output, 'error', l.error,
+			'started_at', l.started_at, 'finished_at', l.finished_at,
+			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
+	INTO steps
+	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
+	RETURN jsonb_build_object(
+		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
+		'status', r.status, 'error', r.error, 'output', r.output,
+		'sandbox', r.sandbox,
+		'nodes', coalesce(r.state -> 'nodes', '{}'),
+		'steps', steps,
+		'created_at', r.created_at, 'started_at', r.started_at,
+		'finished_at', r.finished_at);
+END
+$$;
+
+-- flow_set_sandbox: flag (or unflag) a workflow of the caller so that
+-- every run of it is a dry run; true when the flag changed.  Runs already
+-- queued keep the flag they started with.
+CREATE FUNCTION public.flow_set_sandbox(workflow_id uuid, sandbox boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was boolean;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF sandbox IS NULL THEN
+		RAISE EXCEPTION 'sandbox must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'true: every run of the workflow is a dry run; false: runs send their requests.';
+	END IF;
+	SELECT w.sandbox INTO was FROM flowdb.workflows w
+	WHERE w.id = flow_set_sandbox.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'no_data_found';
+	END IF;
+	UPDATE flowdb.workflows w SET sandbox = flow_set_sandbox.sandbox, updated_at = now()
+	WHERE w.id = flow_set_sandbox.workflow_id;
+	RETURN was IS DISTINCT FROM sandbox;
+END
+$$;
+
+-- privileges: the new functions get exactly the EXECUTE grants of the old
+-- ones (flow_set_sandbox those of flow_run: the same callers)
+DO $$
+DECLARE
+	p record;
+	a record;
+BEGIN
+	FOR p IN
+		SELECT v.old, v.new FROM (VALUES
+			('flowdb.enqueue_0_1_0(jsonb,jsonb,uuid,text)'::regprocedure,
+			 'flowdb.enqueue(jsonb,jsonb,uuid,text,boolean)'::regprocedure),
+			('public.flow_execute_0_1_0(jsonb,jsonb)'::regprocedure,
+			 'public.flow_execute(jsonb,jsonb,boolean)'::regprocedure),
+			('public.flow_run_0_1_0(uuid,jsonb)'::regprocedure,
+			 'public.flow_run(uuid,jsonb,boolean)'::regprocedure),
+			('public.flow_run_0_1_0(uuid,jsonb)'::regprocedure,
+			 'public.flow_set_sandbox(uuid,boolean)'::regprocedure)) AS v(old, new)
+	LOOP
+		FOR a IN
+			SELECT x.grantee FROM pg_catalog.pg_proc f,
+				LATERAL pg_catalog.aclexplode(coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))) x
+			WHERE f.oid = p.new AND x.grantee <> f.proowner
+		LOOP
+			EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s', p.new,
+						   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END);
+		END LOOP;
+		FOR a IN
+			SELECT x.grantee, x.is_grantable FROM pg_catalog.pg_proc f,
+				LATERAL pg_catalog.aclexplode(coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))) x
+			WHERE f.oid = p.old AND x.grantee <> f.proowner AND x.privilege_type = 'EXECUTE'
+		LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', p.new,
+						   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+						   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+		END LOOP;
+	END LOOP;
+END
+$$;
+DROP FUNCTION flowdb.enqueue_0_1_0(jsonb, jsonb, uuid, text);
+DROP FUNCTION public.flow_execute_0_1_0(jsonb, jsonb);
+DROP FUNCTION public.flow_run_0_1_0(uuid, jsonb);
+
+COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb, boolean) IS
+'Validate a blueprint and queue a run of it
+
+Returns the run id.  payload becomes the run''s trigger_data.  sandbox => true makes it a dry run: every request is recorded in flowdb.outbox instead of sent, whatever the server''s flowdb.sandbox.  Raises 22023 for an invalid blueprint, 54000 when it or the payload is too large, 53400 when the caller has too many queued runs.';
+COMMENT ON FUNCTION public.flow_run(uuid, jsonb, boolean) IS
+'Queue a run of one of the caller''s saved workflows
+
+Returns the run id; payload becomes the run''s trigger_data.  Works for drafts (inactive workflows).  sandbox => true, or the workflow''s flag (flow_set_sandbox), makes it a dry run: every request is recorded in flowdb.outbox instead of sent.';
+COMMENT ON FUNCTION public.flow_set_sandbox(uuid, boolean) IS
+'Make every run of one of the caller''s workflows a dry run (or, with false, live again)
+
+However a run starts (flow_run, events, webhooks, table triggers, schedules), its requests are recorded in flowdb.outbox instead of sent.  Runs already queued keep their flag.  Returns true when the flag changed.';
+
+------------------------------------------------------------------------
+-- ops: privileges (keep this section LAST).  The privilege model of the
+-- install script's last section, applied again: functions created above
+-- get their grants; existing ones keep theirs (CREATE OR REPLACE keeps
+-- privileges).
+------------------------------------------------------------------------
+SELECT flowdb.grant_api_roles();

@@ -12,6 +12,15 @@
 CREATE SCHEMA flowdb;
 GRANT USAGE ON SCHEMA flowdb TO PUBLIC;
 
+-- flowdb.require_preload: raise 55000 unless the library was loaded by
+-- shared_preload_libraries (the background workers start with the
+-- server).  Called first, so that CREATE EXTENSION without it fails with
+-- the fix and creates nothing.
+CREATE FUNCTION flowdb.require_preload() RETURNS void
+AS 'MODULE_PATHNAME', 'flowdb_require_preload'
+LANGUAGE C STRICT VOLATILE;
+SELECT flowdb.require_preload();
+
 -- flowdb.current_owner: who is calling, as PostgREST sees it.
 -- Inside SECURITY DEFINER functions current_user is the definer, so the
 -- role is taken from the "role" setting (what SET ROLE chose) and then
@@ -41,14 +50,14 @@ BEGIN
 	   OR nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role' = 'anon'
 	   OR current_setting('request.jwt.claim.role', true) = 'anon' THEN
 		RAISE EXCEPTION 'permission denied: anonymous callers cannot start or change workflows'
-			USING ERRCODE = '42501',
+			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Sign in: the function needs the authenticated or service_role role.';
 	END IF;
 	-- '*' names the server-wide owner (shared keys, single-shop webhook
 	-- secrets): no caller may act as it
 	IF flowdb.current_owner() = '*' AND NOT coalesce(flowdb.caller_is_admin(), false) THEN
 		RAISE EXCEPTION 'permission denied: owner "*" is reserved for server-wide credentials'
-			USING ERRCODE = '42501',
+			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Server-wide credentials are set with flowdb.set_server_credential().';
 	END IF;
 END
@@ -273,8 +282,11 @@ AS $$
 	END
 $$;
 
--- flowdb.enqueue: validate and queue a run (the one insert path)
-CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text)
+-- flowdb.enqueue: validate and queue a run (the one insert path).  The
+-- run is a dry run (runs.sandbox, see "Dry runs") when the caller asks for
+-- one or the workflow is flagged; a caller can never turn the flag off.
+CREATE FUNCTION flowdb.enqueue(blueprint jsonb, payload jsonb, workflow_id uuid, owner text,
+							   sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -288,15 +300,21 @@ BEGIN
 	PERFORM flowdb.check_blueprint(blueprint);
 	PERFORM flowdb.check_payload(payload);
 	PERFORM flowdb.check_backlog(owner);
-	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload)
-	VALUES (workflow_id, owner, blueprint, payload)
+	sandbox := coalesce(sandbox, false)
+		OR (workflow_id IS NOT NULL
+			AND coalesce((SELECT w.sandbox FROM flowdb.workflows w
+						  WHERE w.id = enqueue.workflow_id), false));
+	INSERT INTO flowdb.runs (workflow_id, owner, blueprint, payload, sandbox)
+	VALUES (workflow_id, owner, blueprint, payload, sandbox)
 	RETURNING id INTO rid;
 	RETURN rid;
 END
 $$;
 
--- flow_execute: validate a blueprint and queue a run of it
-CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
+-- flow_execute: validate a blueprint and queue a run of it; sandbox =>
+-- true makes it a dry run (requests recorded in flowdb.outbox, not sent)
+CREATE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}',
+									sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -304,9 +322,9 @@ AS $$
 BEGIN
 	PERFORM flowdb.refuse_anon();
 	IF blueprint IS NULL THEN
-		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
+	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner(), sandbox);
 END
 $$;
 
@@ -321,7 +339,7 @@ DECLARE
 BEGIN
 	PERFORM flowdb.refuse_anon();
 	IF blueprint IS NULL THEN
-		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM flowdb.check_blueprint(blueprint);
 	INSERT INTO flowdb.workflows (owner, name, blueprint, active)
@@ -331,8 +349,10 @@ BEGIN
 END
 $$;
 
--- flow_run: queue a run of a saved workflow
-CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
+-- flow_run: queue a run of a saved workflow (active or not); sandbox =>
+-- true makes it a dry run, as does the workflow's own flag (flow_set_sandbox)
+CREATE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}',
+								sandbox boolean DEFAULT false)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -342,20 +362,20 @@ DECLARE
 BEGIN
 	PERFORM flowdb.refuse_anon();
 	IF workflow_id IS NULL THEN
-		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	SELECT * INTO w FROM flowdb.workflows
 	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'workflow % not found', workflow_id
-			USING ERRCODE = 'P0002';
+			USING ERRCODE = 'no_data_found';
 	END IF;
 	IF w.blueprint IS NULL THEN
 		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
-			USING ERRCODE = '55000',
+			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
-	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
+	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner, sandbox);
 END
 $$;
 
@@ -371,7 +391,7 @@ BEGIN
 	SELECT * INTO r FROM flowdb.runs
 	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
 	END IF;
 	SELECT coalesce(jsonb_agg(jsonb_build_object(
 			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
@@ -383,6 +403,7 @@ BEGIN
 	RETURN jsonb_build_object(
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
 		'status', r.status, 'error', r.error, 'output', r.output,
+		'sandbox', r.sandbox,
 		'nodes', coalesce(r.state -> 'nodes', '{}'),
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -403,7 +424,7 @@ BEGIN
 	WHERE id = flow_cancel.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
 	END IF;
 	IF st IN ('succeeded', 'failed', 'canceled') THEN
 		RETURN false;
@@ -437,12 +458,12 @@ BEGIN
 	WHERE id = flow_retry.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
 	END IF;
 	IF r.status NOT IN ('failed', 'canceled') THEN
 		RAISE EXCEPTION 'run % is %, only failed or canceled runs can be retried',
 			run_id, r.status
-			USING ERRCODE = '55000';
+			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	-- keep succeeded and skipped nodes; everything else starts over
 	FOR k, v IN SELECT * FROM jsonb_each(coalesce(r.state -> 'nodes', '{}')) LOOP
@@ -550,26 +571,26 @@ BEGIN
 	SELECT s INTO svc FROM jsonb_array_elements(public.flow_catalog() -> 'services') s
 	WHERE s ->> 'name' = flow_set_credential.service;
 	IF svc IS NULL THEN
-		RAISE EXCEPTION 'unknown service "%"', left(service, 100) USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown service "%"', left(service, 100) USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'flow_catalog() lists the services.';
 	END IF;
 	IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,64}$' THEN
-		RAISE EXCEPTION 'invalid credential name "%"', left(name, 100) USING ERRCODE = '22023',
+		RAISE EXCEPTION 'invalid credential name "%"', left(name, 100) USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = 'Use 1 to 64 letters, digits, "_", "." or "-".';
 	END IF;
 	IF jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
-		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'secret must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- credential fields are tokens, ids and keys: flat and small
 	IF pg_column_size(secret) > 65536 THEN
 		RAISE EXCEPTION 'secret is too large: % bytes', pg_column_size(secret)
-			USING ERRCODE = '54000', DETAIL = 'A credential may take at most 65536 bytes.';
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'A credential may take at most 65536 bytes.';
 	END IF;
 	-- a field is a scalar or a flat list of strings (the WhatsApp
 	-- credential's owner_numbers)
 	IF EXISTS (SELECT 1 FROM jsonb_each(secret) e WHERE NOT flowdb.flat_field(e.value)) THEN
 		RAISE EXCEPTION 'credential fields must be strings, numbers, booleans or lists of strings'
-			USING ERRCODE = '22023',
+			USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('Field "%s" is not.', (SELECT left(e.key, 64) FROM jsonb_each(secret) e
 												   WHERE NOT flowdb.flat_field(e.value)
 												   ORDER BY e.key LIMIT 1));
@@ -579,30 +600,30 @@ BEGIN
 	IF secret ? 'vault_secret_id' THEN
 		IF (SELECT count(*) FROM jsonb_object_keys(secret)) <> 1 THEN
 			RAISE EXCEPTION 'a Vault reference must be the only field of the secret'
-				USING ERRCODE = '22023';
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF to_regclass('vault.secrets') IS NULL THEN
 			RAISE EXCEPTION 'Supabase Vault (vault.secrets) is not installed'
-				USING ERRCODE = '22023';
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		-- the worker decrypts with full rights: only callers who may read
 		-- Vault themselves can point a credential at a Vault secret
 		IF NOT has_table_privilege(coalesce(nullif(current_setting('role'), 'none'), session_user::text),
 								   'vault.decrypted_secrets', 'SELECT') THEN
 			RAISE EXCEPTION 'permission denied to reference Vault secrets'
-				USING ERRCODE = '42501',
+				USING ERRCODE = 'insufficient_privilege',
 					  HINT = 'Store the secret itself, or ask an administrator to store the reference.';
 		END IF;
 		BEGIN
 			vault_id := (secret ->> 'vault_secret_id')::uuid;
 		EXCEPTION WHEN invalid_text_representation THEN
-			RAISE EXCEPTION 'vault_secret_id must be a uuid' USING ERRCODE = '22023';
+			RAISE EXCEPTION 'vault_secret_id must be a uuid' USING ERRCODE = 'invalid_parameter_value';
 		END;
 		-- the Vault secret itself must be a JSON object with the required
 		-- fields, checked now rather than at every claim by the worker
 		checked := flowdb.vault_secret_json(vault_id, format('credential %s/%s', service, name));
 		IF checked IS NULL THEN
-			RAISE EXCEPTION 'Vault secret % not found', vault_id USING ERRCODE = '22023',
+			RAISE EXCEPTION 'Vault secret % not found', vault_id USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Create it first with vault.create_secret(''{"field": "..."}'').';
 		END IF;
 	END IF;
@@ -611,7 +632,7 @@ BEGIN
 	missing := flowdb.credential_missing(service, checked);
 	IF cardinality(missing) > 0 THEN
 		RAISE EXCEPTION 'credential for % is missing %', service, array_to_string(missing, ', ')
-			USING ERRCODE = '22023',
+			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('Fields of %s: %s.', service,
 								  (SELECT string_agg(f, ', ')
 								   FROM jsonb_array_elements_text(svc -> 'credential_fields') f));
@@ -665,7 +686,7 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION flowdb.credential_secret(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.enqueue(jsonb, jsonb, uuid, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.prune(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.worker_info() FROM PUBLIC;
 
@@ -689,11 +710,11 @@ BEGIN
 	WHERE w.id = set_active.workflow_id AND w.owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'no_data_found';
 	END IF;
 	IF active AND bp IS NULL THEN
 		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, status
-			USING ERRCODE = '55000',
+			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
 	END IF;
 	UPDATE flowdb.workflows w SET active = set_active.active, updated_at = now()
@@ -756,10 +777,10 @@ DECLARE
 	resumed uuid[] := '{}';
 BEGIN
 	IF name IS NULL THEN
-		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'event name must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF length(name) > 200 OR name !~ '^[a-z0-9_]+(\.[a-z0-9_]+)+$' THEN
-		RAISE EXCEPTION 'invalid event name "%"', left(name, 100) USING ERRCODE = '22023',
+		RAISE EXCEPTION 'invalid event name "%"', left(name, 100) USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = 'Event names are dotted lower-case words, e.g. razorpay.payment.captured.';
 	END IF;
 	data := coalesce(data, '{}');
@@ -833,13 +854,13 @@ BEGIN
 	WHERE id = flow_approve.run_id AND owner = flowdb.current_owner()
 	FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
 	END IF;
 	st := r.state #>> ARRAY['nodes', node_id, 'status'];
 	IF r.status <> 'waiting' OR st IS DISTINCT FROM 'waiting'
 	   OR r.state #>> ARRAY['nodes', node_id, 'event'] IS NULL THEN
 		RAISE EXCEPTION 'node "%" of run % is not waiting for an event', left(node_id, 100), run_id
-			USING ERRCODE = '55000',
+			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = format('Run status %s, node status %s.', r.status, coalesce(st, 'pending'));
 	END IF;
 	data := coalesce(data, '{}');
@@ -867,31 +888,31 @@ DECLARE
 BEGIN
 	IF TG_LEVEL <> 'ROW' OR TG_NARGS <> 1 THEN
 		RAISE EXCEPTION 'flow_trigger() must be a row trigger with the workflow id as its argument'
-			USING ERRCODE = '39P01',
+			USING ERRCODE = 'trigger_protocol_violated',
 				  HINT = 'CREATE TRIGGER t AFTER INSERT ON tbl FOR EACH ROW EXECUTE FUNCTION flow_trigger(''<workflow id>'')';
 	END IF;
 	BEGIN
 		wid := TG_ARGV[0]::uuid;
 	EXCEPTION WHEN invalid_text_representation THEN
 		RAISE EXCEPTION 'flow_trigger(): "%" is not a workflow id', TG_ARGV[0]
-			USING ERRCODE = '22023';
+			USING ERRCODE = 'invalid_parameter_value';
 	END;
 	SELECT * INTO w FROM flowdb.workflows WHERE id = wid;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'flow_trigger(): workflow % not found', wid USING ERRCODE = 'P0002';
+		RAISE EXCEPTION 'flow_trigger(): workflow % not found', wid USING ERRCODE = 'no_data_found';
 	END IF;
 	-- only workflows declared as table-triggered, for this table when they
 	-- name one, can be started by a row trigger
 	IF w.blueprint #>> '{trigger,type}' IS DISTINCT FROM 'table' THEN
 		RAISE EXCEPTION 'flow_trigger(): workflow % is not a table-trigger workflow', wid
-			USING ERRCODE = '55000',
+			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Its blueprint needs "trigger": {"type": "table"}.';
 	END IF;
 	IF w.blueprint #>> '{trigger,table}' IS NOT NULL
 	   AND w.blueprint #>> '{trigger,table}' NOT IN (TG_TABLE_NAME, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME) THEN
 		RAISE EXCEPTION 'flow_trigger(): workflow % is for table %, not %.%', wid,
 			w.blueprint #>> '{trigger,table}', TG_TABLE_SCHEMA, TG_TABLE_NAME
-			USING ERRCODE = '55000';
+			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	IF TG_OP = 'DELETE' THEN
 		row_data := to_jsonb(OLD);
@@ -1029,12 +1050,12 @@ DECLARE
 BEGIN
 	-- routed and verified on the raw json: nothing unsigned is converted
 	IF json_typeof($1) IS DISTINCT FROM 'object' THEN
-		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'Razorpay webhook body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	owners := flowdb.webhook_verify('razorpay', 'account_id', $1 ->> 'account_id',
 									'webhook_secret', body, sig, '');
 	IF cardinality(owners) = 0 THEN
-		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = '28000',
+		RAISE EXCEPTION 'invalid Razorpay webhook signature' USING ERRCODE = 'invalid_authorization_specification',
 			DETAIL = format('No razorpay credential for account %s verifies it.',
 							coalesce('"' || left($1 ->> 'account_id', 100) || '"', '(none in the payload)')),
 			HINT = 'Store the account id and webhook secret in the razorpay credential: flow_set_credential(''razorpay'', ''default'', ''{"key_id": ..., "key_secret": ..., "account_id": "acc_...", "webhook_secret": ...}'').';
@@ -1043,11 +1064,11 @@ BEGIN
 	-- replays: the signed created_at bounds how old a delivery may be, and
 	-- the body's hash (not the unsigned X-Razorpay-Event-Id) identifies it
 	IF jsonb_typeof(ev -> 'created_at') IS DISTINCT FROM 'number' THEN
-		RAISE EXCEPTION 'Razorpay webhook has no created_at' USING ERRCODE = '28000';
+		RAISE EXCEPTION 'Razorpay webhook has no created_at' USING ERRCODE = 'invalid_authorization_specification';
 	END IF;
 	created := (ev ->> 'created_at')::numeric;
 	IF created < extract(epoch FROM now()) - max_age OR created > extract(epoch FROM now()) + 300 THEN
-		RAISE EXCEPTION 'Razorpay webhook delivery is too old (or from the future)' USING ERRCODE = '28000',
+		RAISE EXCEPTION 'Razorpay webhook delivery is too old (or from the future)' USING ERRCODE = 'invalid_authorization_specification',
 			DETAIL = format('Its signed created_at must lie within the last %s seconds (flowdb.webhook_max_age).',
 							max_age);
 	END IF;
@@ -1089,10 +1110,10 @@ BEGIN
 	IF ts IS NULL OR ts !~ '^[0-9]{1,12}$'
 	   OR abs(extract(epoch FROM now()) - ts::bigint) > 300 THEN
 		RAISE EXCEPTION 'Slack request timestamp is missing or older than 5 minutes'
-			USING ERRCODE = '28000';
+			USING ERRCODE = 'invalid_authorization_specification';
 	END IF;
 	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
-		RAISE EXCEPTION 'Slack webhook body must be a JSON object' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'Slack webhook body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF ev ->> 'type' = 'url_verification' THEN
 		-- Slack's handshake names no team: any slack credential may sign
@@ -1108,7 +1129,7 @@ BEGIN
 		END IF;
 	END IF;
 	IF cardinality(owners) = 0 THEN
-		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = '28000',
+		RAISE EXCEPTION 'invalid Slack request signature' USING ERRCODE = 'invalid_authorization_specification',
 			DETAIL = format('No slack credential for team %s verifies it.',
 							coalesce('"' || (ev ->> 'team_id') || '"', '(none in the payload)')),
 			HINT = 'Store the team id and signing secret in the slack credential: flow_set_credential(''slack'', ''default'', ''{"bot_token": ..., "team_id": "T...", "signing_secret": ...}'').';
@@ -1176,10 +1197,10 @@ DECLARE
 	wid uuid;
 BEGIN
 	IF prompt IS NULL THEN
-		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF owner IS NULL OR owner = '' THEN
-		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'owner must not be empty' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	-- validated inside (bp_validate): an invalid draft raises XX000 there
 	d := flowdb.draft_offline(prompt);
@@ -1208,13 +1229,13 @@ BEGIN
 		RETURN caller;
 	END IF;
 	IF user_id = '' OR user_id = '*' THEN
-		RAISE EXCEPTION 'user_id must name an owner' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'user_id must name an owner' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF flowdb.caller_is_admin() THEN
 		RETURN user_id;
 	END IF;
 	RAISE EXCEPTION 'only service_role or a superuser may draft for another owner'
-		USING ERRCODE = '42501',
+		USING ERRCODE = 'insufficient_privilege',
 			  DETAIL = format('The caller is %s; user_id names %s.', left(caller, 100), left(user_id, 100)),
 			  HINT = 'Leave user_id out to draft for yourself.';
 END
@@ -1232,11 +1253,11 @@ DECLARE
 	owner text;
 BEGIN
 	IF prompt IS NULL THEN
-		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'prompt must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	owner := flowdb.draft_owner(user_id);
 	IF btrim(prompt) = '' OR octet_length(prompt) > 8192 THEN
-		RAISE EXCEPTION 'prompt must be 1 to 8192 bytes of text' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'prompt must be 1 to 8192 bytes of text' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- with a model the worker drafts: the row goes drafting -> ready/failed
 	IF flowdb.llm_configured(owner) THEN
@@ -1313,11 +1334,11 @@ DECLARE
 	rid uuid;
 BEGIN
 	IF owner IS NULL OR prompt IS NULL OR btrim(prompt) = '' THEN
-		RAISE EXCEPTION 'owner and prompt are required' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'owner and prompt are required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF length(prompt) > 20000 THEN
 		RAISE EXCEPTION 'prompt is too long (% characters)', length(prompt)
-			USING ERRCODE = '54000', DETAIL = 'At most 20000 characters.';
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 20000 characters.';
 	END IF;
 	rid := flowdb.start_purpose_run(owner, 'draft', jsonb_build_object(
 		'version', 1,
@@ -1362,12 +1383,12 @@ DECLARE
 	edges jsonb := '[]';
 BEGIN
 	IF owner IS NULL THEN
-		RAISE EXCEPTION 'owner is required' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'owner is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF audio IS NOT NULL THEN
 		IF length(audio) = 0 OR length(audio) > 25 * 1024 * 1024 THEN
 			RAISE EXCEPTION 'audio must be 1 byte to 25 MB (got % bytes)', length(audio)
-				USING ERRCODE = '22023';
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		nodes := jsonb_build_array(
 			jsonb_build_object('id', 'transcribe', 'type', 'action', 'service', 'llm',
@@ -1381,10 +1402,10 @@ BEGIN
 								   'text', '{{steps.transcribe.output.text}}')));
 		edges := jsonb_build_array(jsonb_build_object('from', 'transcribe', 'to', 'parse'));
 	ELSIF text IS NULL OR btrim(text) = '' THEN
-		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF length(text) > 4000 THEN
 		RAISE EXCEPTION 'text is too long (% characters)', length(text)
-			USING ERRCODE = '54000', DETAIL = 'At most 4000 characters.';
+			USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 4000 characters.';
 	ELSE
 		nodes := jsonb_build_array(
 			jsonb_build_object('id', 'parse', 'type', 'action', 'service', 'llm',
@@ -1739,7 +1760,7 @@ BEGIN
 	PERFORM flowdb.refuse_anon();
 	IF confirm_above_rupees < 0 OR confirm_above_rupees > 100000000 THEN
 		RAISE EXCEPTION 'confirm_above_rupees must be between 0 and 100000000'
-			USING ERRCODE = '22023', HINT = 'NULL uses the server default (flowdb.intent_confirm_rupees).';
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL uses the server default (flowdb.intent_confirm_rupees).';
 	END IF;
 	INSERT INTO flowdb.assistant_settings AS a (owner, confirm_above_rupees)
 	VALUES (flowdb.current_owner(), confirm_above_rupees)
@@ -1835,7 +1856,7 @@ BEGIN
 			map := '{"channel": "channel", "text": "message"}';
 		ELSE
 			RAISE EXCEPTION 'intent % has no action blueprint', intent
-				USING ERRCODE = '22023';
+				USING ERRCODE = 'invalid_parameter_value';
 	END CASE;
 	FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
 		IF e ? v THEN
@@ -1981,7 +2002,7 @@ BEGIN
 			|| coalesce(' Link: ' || link, '') || coalesce(' Error: ' || r.error, ''),
 			analysis, intent, e, jsonb_build_object('run_id', r.id, 'run_status', r.status));
 	ELSE
-		RAISE EXCEPTION 'intent % is not an action', intent USING ERRCODE = '22023';
+		RAISE EXCEPTION 'intent % is not an action', intent USING ERRCODE = 'invalid_parameter_value';
 	END CASE;
 END
 $$;
@@ -2006,19 +2027,19 @@ DECLARE
 	expires timestamptz := now() + current_setting('flowdb.intent_session_minutes')::interval;
 BEGIN
 	IF owner IS NULL OR session_id IS NULL THEN
-		RAISE EXCEPTION 'owner and session_id must not be null' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'owner and session_id must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF length(session_id) NOT BETWEEN 1 AND 200 THEN
-		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF jsonb_typeof(analysis) IS DISTINCT FROM 'object' THEN
-		RAISE EXCEPTION 'analysis must be a JSON object' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'analysis must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	intent := coalesce(analysis ->> 'intent', 'UNKNOWN');
 	IF NOT intent = ANY (ARRAY['CREATE_INVOICE', 'CREATE_PAYMENT_LINK', 'SEND_MESSAGE',
 			'POST_TO_INSTAGRAM', 'NOTIFY_SLACK', 'CHECK_PAYMENT', 'RUN_WORKFLOW',
 			'CREATE_WORKFLOW', 'RUN_STATUS', 'HELP', 'UNKNOWN']) THEN
-		RAISE EXCEPTION 'unknown intent "%"', left(intent, 64) USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown intent "%"', left(intent, 64) USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'flowdb.intent_analyze lists what the parser produces.';
 	END IF;
 	e := flowdb.intent_clean_entities(analysis -> 'entities');
@@ -2137,14 +2158,14 @@ DECLARE
 BEGIN
 	PERFORM flowdb.refuse_anon();
 	IF text IS NULL AND audio IS NULL THEN
-		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = '22004';
+		RAISE EXCEPTION 'text or audio is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF length(text) > 2000 THEN
-		RAISE EXCEPTION 'text is too long (% characters)', length(text) USING ERRCODE = '22023',
+		RAISE EXCEPTION 'text is too long (% characters)', length(text) USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = 'A command may have at most 2000 characters.';
 	END IF;
 	IF length(sid) NOT BETWEEN 1 AND 200 THEN
-		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'session_id must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- with a model the worker transcribes and parses (a run); the answer
 	-- becomes that run's output (flow_status), never awaited here
@@ -2228,7 +2249,7 @@ BEGIN
 		END LOOP;
 		RETURN out;
 	END IF;
-	RAISE EXCEPTION 'webhook body must be form fields' USING ERRCODE = '22023';
+	RAISE EXCEPTION 'webhook body must be form fields' USING ERRCODE = 'invalid_parameter_value';
 END
 $$;
 
@@ -2281,11 +2302,11 @@ DECLARE
 	reply_bp jsonb;
 BEGIN
 	IF base = '' THEN
-		RAISE EXCEPTION 'webhook rejected: flowdb.public_url is not configured' USING ERRCODE = '28000',
+		RAISE EXCEPTION 'webhook rejected: flowdb.public_url is not configured' USING ERRCODE = 'invalid_authorization_specification',
 			HINT = 'ALTER SYSTEM SET flowdb.public_url = ''https://<your API host>''; SELECT pg_reload_conf();';
 	END IF;
 	IF sig IS NULL OR account IS NULL THEN
-		RAISE EXCEPTION 'invalid Twilio webhook signature' USING ERRCODE = '28000';
+		RAISE EXCEPTION 'invalid Twilio webhook signature' USING ERRCODE = 'invalid_authorization_specification';
 	END IF;
 	FOR c IN
 		SELECT cr.owner, cr.name FROM flowdb.credentials cr
@@ -2304,12 +2325,12 @@ BEGIN
 		END IF;
 	END LOOP;
 	IF owner IS NULL THEN
-		RAISE EXCEPTION 'invalid Twilio webhook signature or unknown account' USING ERRCODE = '28000';
+		RAISE EXCEPTION 'invalid Twilio webhook signature or unknown account' USING ERRCODE = 'invalid_authorization_specification';
 	END IF;
 
 	msid := coalesce(f ->> 'MessageSid', f ->> 'SmsMessageSid');
 	IF msid IS NULL OR msid !~ '^[A-Za-z0-9]{1,64}$' THEN
-		RAISE EXCEPTION 'Twilio delivery without a valid MessageSid' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'Twilio delivery without a valid MessageSid' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- scoped by owner: nobody can claim another shop's MessageSid first
 	INSERT INTO flowdb.webhook_deliveries (provider, delivery_id, event)
@@ -2321,7 +2342,7 @@ BEGIN
 
 	sender := f ->> 'From';
 	IF sender IS NULL OR flowdb.phone_digits(sender) !~ '^[0-9]{7,15}$' THEN
-		RAISE EXCEPTION 'Twilio delivery without a valid From number' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'Twilio delivery without a valid From number' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	SELECT coalesce(jsonb_agg(f ->> ('MediaUrl' || i) ORDER BY i), '[]') INTO media
 	FROM generate_series(0, least(coalesce(nullif(f ->> 'NumMedia', '')::int, 0), 10) - 1) i
@@ -2445,7 +2466,7 @@ BEGIN
 		  LIMIT cap) x;
 	IF n + adding > cap THEN
 		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
-			USING ERRCODE = '53400',
+			USING ERRCODE = 'configuration_limit_exceeded',
 				  DETAIL = format('%s%s unfinished (queued, running or waiting); %s more would pass flowdb.max_queued_per_owner = %s.',
 								  CASE WHEN n >= cap THEN 'at least ' ELSE '' END, n, adding, cap),
 				  HINT = 'Wait for runs to finish or cancel some (flow_cancel), then try again; an administrator can raise flowdb.max_queued_per_owner.';
@@ -2560,7 +2581,7 @@ DECLARE
 BEGIN
 	IF NOT coalesce(flowdb.caller_is_admin(), false) THEN
 		RAISE EXCEPTION 'permission denied to set server-wide credentials'
-			USING ERRCODE = '42501',
+			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Call it as a superuser or as service_role; owners use flow_set_credential().';
 	END IF;
 	IF secret IS NULL THEN
@@ -2872,7 +2893,7 @@ BEGIN
 	SELECT * INTO p FROM pg_catalog.pg_publication WHERE pubname = publication;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'publication "%" does not exist', publication
-			USING ERRCODE = '42704',
+			USING ERRCODE = 'undefined_object',
 				  HINT = 'Enable Realtime in the project (it creates supabase_realtime), or CREATE PUBLICATION first.';
 	END IF;
 	IF p.puballtables THEN
@@ -3106,6 +3127,212 @@ BEGIN
 END
 $$;
 
+------------------------------------------------------------------------
+-- Dry runs: a run in sandbox whatever flowdb.sandbox says
+------------------------------------------------------------------------
+-- runs.sandbox: the run was started as a dry run.  Every action step of it
+-- records its request in flowdb.outbox and succeeds with the task's sample
+-- output instead of sending anything, as with flowdb.sandbox = on.  Set at
+-- enqueue from the caller's sandbox => true (flow_execute, flow_run) or
+-- the workflow's flag, and never cleared: resumes (events, approvals,
+-- delays) and flow_retry keep it.  A caller can only make a run safer than
+-- the server: with flowdb.sandbox = on every run is sandboxed anyway.
+--
+-- workflows.sandbox: every run of the workflow is a dry run, however it
+-- starts (flow_run, events, webhooks, table triggers, schedules), until
+-- flow_set_sandbox(id, false).  For a workflow under review; an active
+-- workflow with the flag runs in "shadow mode" (triggers fire, nothing is
+-- sent).
+ALTER TABLE flowdb.runs ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+ALTER TABLE flowdb.workflows ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+
+-- flow_set_sandbox: flag (or unflag) a workflow of the caller so that
+-- every run of it is a dry run; true when the flag changed.  Runs already
+-- queued keep the flag they started with.
+CREATE FUNCTION public.flow_set_sandbox(workflow_id uuid, sandbox boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was boolean;
+BEGIN
+	PERFORM flowdb.refuse_anon();
+	IF workflow_id IS NULL THEN
+		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF sandbox IS NULL THEN
+		RAISE EXCEPTION 'sandbox must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'true: every run of the workflow is a dry run; false: runs send their requests.';
+	END IF;
+	SELECT w.sandbox INTO was FROM flowdb.workflows w
+	WHERE w.id = flow_set_sandbox.workflow_id AND w.owner = flowdb.current_owner()
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow % not found', workflow_id USING ERRCODE = 'no_data_found';
+	END IF;
+	UPDATE flowdb.workflows w SET sandbox = flow_set_sandbox.sandbox, updated_at = now()
+	WHERE w.id = flow_set_sandbox.workflow_id;
+	RETURN was IS DISTINCT FROM sandbox;
+END
+$$;
+
+-- Function comments: PostgREST shows them in its OpenAPI description
+-- (first line: summary; after a blank line: description).  Every
+-- function in schema public has one (sql/140_comments.sql checks), and so
+-- do the helpers docs/sql.md documents ("Internal helpers").
+------------------------------------------------------------------------
+
+COMMENT ON FUNCTION public.flow_catalog() IS
+'The services, tasks, parameters and events blueprints may use
+
+Returns the catalog as JSON: every service with its tasks, their parameters and the credential fields they need, and the events triggers can name.';
+COMMENT ON FUNCTION public.flow_validate(jsonb) IS
+'Check a blueprint without running it
+
+Returns {"valid": true|false, "errors": [...]}; never raises for a bad blueprint.';
+COMMENT ON FUNCTION public.flow_execute(jsonb, jsonb, boolean) IS
+'Validate a blueprint and queue a run of it
+
+Returns the run id.  payload becomes the run''s trigger_data.  sandbox => true makes it a dry run: every request is recorded in flowdb.outbox instead of sent, whatever the server''s flowdb.sandbox.  Raises 22023 for an invalid blueprint, 54000 when it or the payload is too large, 53400 when the caller has too many queued runs.';
+COMMENT ON FUNCTION public.flow_save(jsonb, boolean) IS
+'Validate and save a workflow
+
+Returns its id.  An active workflow''s trigger (event, webhook, schedule, table) starts runs; flow_run starts one by hand.';
+COMMENT ON FUNCTION public.flow_run(uuid, jsonb, boolean) IS
+'Queue a run of one of the caller''s saved workflows
+
+Returns the run id; payload becomes the run''s trigger_data.  Works for drafts (inactive workflows).  sandbox => true, or the workflow''s flag (flow_set_sandbox), makes it a dry run: every request is recorded in flowdb.outbox instead of sent.';
+COMMENT ON FUNCTION public.flow_set_sandbox(uuid, boolean) IS
+'Make every run of one of the caller''s workflows a dry run (or, with false, live again)
+
+However a run starts (flow_run, events, webhooks, table triggers, schedules), its requests are recorded in flowdb.outbox instead of sent.  Runs already queued keep their flag.  Returns true when the flag changed.';
+COMMENT ON FUNCTION public.flow_status(uuid) IS
+'A run of the caller with its node states and step log
+
+Returns status, error, output, timestamps, the state of every node and the log rows, as JSON.';
+COMMENT ON FUNCTION public.flow_cancel(uuid) IS
+'Stop one of the caller''s runs that has not finished
+
+Returns true when it was canceled, false when it had already finished.';
+COMMENT ON FUNCTION public.flow_retry(uuid) IS
+'Resume a failed run from its failed step
+
+Completed steps keep their outputs; returns the run id.';
+COMMENT ON FUNCTION public.flow_set_credential(text, text, jsonb) IS
+'Store (or replace) a credential of the caller
+
+service and name identify it (name defaults to "default" in blueprints); secret holds the fields the service needs, or {"vault_secret_id": "<uuid>"} to keep them in Supabase Vault.  Values are never shown again.';
+COMMENT ON FUNCTION public.flow_delete_credential(text, text) IS
+'Forget a credential of the caller
+
+Returns true when one existed.';
+COMMENT ON FUNCTION public.flow_list_credentials() IS
+'The caller''s credentials: service, name and field names, never values';
+COMMENT ON FUNCTION public.flow_activate(uuid) IS
+'Let a saved workflow''s trigger start runs
+
+Returns true when the workflow changed.';
+COMMENT ON FUNCTION public.flow_deactivate(uuid) IS
+'Stop a saved workflow''s trigger from starting runs
+
+Returns true when the workflow changed.';
+COMMENT ON FUNCTION public.flow_send_event(text, jsonb) IS
+'Deliver an event for the caller
+
+Starts the caller''s active workflows triggered by it and resumes their runs waiting for it (wait_event nodes); returns the ids of the runs started or resumed.';
+COMMENT ON FUNCTION public.flow_approve(uuid, text, jsonb) IS
+'Resume one waiting node of the caller''s run (human approval)
+
+data becomes the node''s output; returns true.  Raises P0002 for an unknown run, 55000 when the node is not waiting.';
+COMMENT ON FUNCTION public.flow_trigger() IS
+'Row trigger function: queue a run of the workflow named by the trigger argument
+
+The row becomes trigger_data; the run is queued inside the inserting transaction and rolled back with it.';
+COMMENT ON FUNCTION public.razorpay_webhook(json) IS
+'Razorpay webhook endpoint (POST /rpc/razorpay_webhook)
+
+Verifies X-Razorpay-Signature with the webhook_secret of the owner whose razorpay credential names the delivery''s account, drops repeats and stale deliveries, and delivers event razorpay.<event> to that owner.';
+COMMENT ON FUNCTION public.slack_webhook(json) IS
+'Slack Events API endpoint (POST /rpc/slack_webhook)
+
+Verifies X-Slack-Signature with the signing_secret of the owner whose slack credential names the team, answers url_verification, and delivers event slack.<type> to that owner.';
+COMMENT ON FUNCTION public.flow_draft(text, text) IS
+'Draft a workflow from plain language
+
+Returns the id of the saved draft, inactive until flow_activate; follow flowdb.workflows (draft_status, blueprint, warnings) for the result.';
+COMMENT ON FUNCTION public.flow_set_assistant(numeric) IS
+'Set the caller''s confirmation threshold in rupees
+
+Commands above it ask for confirmation first; NULL goes back to the server default.  Returns the threshold now in force.';
+COMMENT ON FUNCTION public.intent_parse(text, bytea, text) IS
+'Understand a typed or spoken command and act on it
+
+Returns {status, reply, analysis}: status is done, needs_input (reply is a question: answer with the same session_id), processing (the result will be in run analysis.run_id) or error.';
+COMMENT ON FUNCTION public.whatsapp_webhook(json) IS
+'Twilio WhatsApp webhook endpoint answering JSON (POST /rpc/whatsapp_webhook)
+
+Verifies X-Twilio-Signature, treats the message as a command of the owner whose number it is sent to, and replies through a whatsapp.send_message run.';
+COMMENT ON FUNCTION public.flow_set_server_credential(text, text, jsonb) IS
+'Store (or with NULL remove) a server-wide credential (owner "*")
+
+Webhook secrets of a single-shop install, and the llm key owners without their own fall back to.  Superuser or service_role only.';
+COMMENT ON FUNCTION public.flow_stats() IS
+'Load and health of the engine
+
+Runs by state, steps per minute, failed attempts by service, step latency percentiles, backlog per owner and the workers.  A caller sees their own runs; service_role and superusers see every owner.';
+DO $$
+BEGIN
+	-- one argument per Twilio form field: named by its only oid
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L',
+		'public.whatsapp_twiml_webhook'::pg_catalog.regproc::pg_catalog.regprocedure,
+		'Twilio WhatsApp webhook endpoint answering TwiML (POST /rpc/whatsapp_twiml_webhook)
+
+Takes the form''s fields as named arguments, does what whatsapp_webhook does and answers an empty TwiML <Response/> as text/xml.');
+END
+$$;
+
+COMMENT ON FUNCTION flowdb.current_owner() IS
+'The owner the RPC functions use for the caller: the JWT sub, else the role chosen by SET ROLE, else the session user';
+COMMENT ON FUNCTION flowdb.blueprint_errors(jsonb) IS
+'The validation problems of a blueprint (what flow_validate wraps)';
+COMMENT ON FUNCTION flowdb.check_blueprint(jsonb) IS
+'Raise 22023 or 54000 for a blueprint flow_execute would refuse';
+COMMENT ON FUNCTION flowdb.check_payload(jsonb) IS
+'Raise 54000 when a payload is over flowdb.max_payload_bytes';
+COMMENT ON FUNCTION flowdb.render(jsonb, jsonb) IS
+'Render the templates in a value against a context such as {"trigger_data": ..., "steps": ...}';
+COMMENT ON FUNCTION flowdb.eval_condition(jsonb, jsonb) IS
+'Validate and evaluate a condition against a context';
+COMMENT ON FUNCTION flowdb.cron_matches(text, timestamp with time zone) IS
+'Does a cron expression match that minute (UTC)?';
+COMMENT ON FUNCTION flowdb.event_matches(jsonb, jsonb) IS
+'The wait_event match test: does every dotted path of match have that value in the event data?';
+COMMENT ON FUNCTION flowdb.hmac(bytea, bytea, text) IS
+'HMAC of data with key; algorithm sha1 or sha256';
+COMMENT ON FUNCTION flowdb.safe_equal(text, text) IS
+'Constant-time text comparison (signatures)';
+COMMENT ON FUNCTION flowdb.request_header(text) IS
+'A header of the current PostgREST request, NULL outside one';
+COMMENT ON FUNCTION flowdb.require_preload() IS
+'Raise 55000 unless flowdb was loaded through shared_preload_libraries (the install script calls it first)';
+COMMENT ON FUNCTION flowdb.worker_info() IS
+'Counters of each background worker slot: pid, claimed, steps, commits, wakeups, heartbeat, starts';
+COMMENT ON FUNCTION flowdb.worker_health() IS
+'Health of each background worker slot: pid, alive, heartbeat, restarts, claimed, steps';
+COMMENT ON FUNCTION flowdb.realtime_tables() IS
+'The tables Supabase Realtime streams (those that exist)';
+COMMENT ON FUNCTION flowdb.realtime_enable(name) IS
+'Add the Realtime tables missing from a publication (default supabase_realtime); returns those added';
+COMMENT ON FUNCTION flowdb.prune(interval) IS
+'Delete finished runs older than older_than (default flowdb.retention_days); returns how many';
+COMMENT ON FUNCTION flowdb.draft_offline(text) IS
+'Draft a blueprint from plain language with the offline drafter, without saving';
+COMMENT ON FUNCTION flowdb.transcribe_offline(bytea, text[]) IS
+'Recognise a spoken command in a WAV file (pocketsphinx, flowdb''s command grammar plus phrases)';
+COMMENT ON FUNCTION flowdb.speech_grammar(text[]) IS
+'The JSGF grammar transcribe_offline uses with these phrases';
+
 -- Realtime: join supabase_realtime when it already exists (the event
 -- trigger above covers a publication created later)
 SELECT flowdb.realtime_enable()
@@ -3181,7 +3408,7 @@ BEGIN
 	END;
 	IF jsonb_typeof(j) IS DISTINCT FROM 'object' THEN
 		RAISE EXCEPTION '%: Vault secret % is not a JSON object', what, id
-			USING ERRCODE = '22P02',
+			USING ERRCODE = 'invalid_text_representation',
 				  DETAIL = 'The secret''s value is not shown.',
 				  HINT = 'Store the credential fields as a JSON object, e.g. {"bot_token": "..."}.';
 	END IF;
@@ -3232,11 +3459,11 @@ BEGIN
 		FOREACH r IN ARRAY roles LOOP
 			IF r IS NULL OR r IN ('anon', 'public') THEN
 				RAISE EXCEPTION 'flowdb.grant_api_roles: % must not get the client functions',
-					coalesce(r::text, 'NULL') USING ERRCODE = '42501',
+					coalesce(r::text, 'NULL') USING ERRCODE = 'insufficient_privilege',
 					HINT = 'Anonymous callers may only use flow_catalog, flow_validate and the webhooks.';
 			END IF;
 			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = r) THEN
-				RAISE EXCEPTION 'role "%" does not exist', r USING ERRCODE = '42704';
+				RAISE EXCEPTION 'role "%" does not exist', r USING ERRCODE = 'undefined_object';
 			END IF;
 		END LOOP;
 	END IF;
@@ -3266,5 +3493,8 @@ BEGIN
 	RETURN targets;
 END
 $$;
+
+COMMENT ON FUNCTION flowdb.grant_api_roles(name[]) IS
+'Apply the privilege model; grant the client functions to roles (default: authenticated and service_role, those that exist)';
 
 SELECT flowdb.grant_api_roles();

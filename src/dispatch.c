@@ -252,7 +252,7 @@ prepare_call(WRun *w, const char *node_id)
 										  credname ? credname : "default"));
 	}
 	if (credname && cred == NULL && catalog_service_has_credentials(c->svc) &&
-		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON)
+		flowdb_sandbox_mode != FLOWDB_SANDBOX_ON && !w->sandbox)
 	{
 		char	   *msg = psprintf("credential \"%s\" for service %s not found",
 								   credname, c->svc->name);
@@ -261,7 +261,8 @@ prepare_call(WRun *w, const char *node_id)
 		dispatch_free_call(c);
 		return NULL;
 	}
-	sandbox = flowdb_sandbox_mode == FLOWDB_SANDBOX_ON ||
+	/* a dry run is sandboxed whatever the server says; never the reverse */
+	sandbox = w->sandbox || flowdb_sandbox_mode == FLOWDB_SANDBOX_ON ||
 		(flowdb_sandbox_mode == FLOWDB_SANDBOX_AUTO &&
 		 catalog_service_has_credentials(c->svc) && cred == NULL);
 
@@ -467,6 +468,7 @@ start_call(WCall *c)
 	limits.policy_text = flowdb_allow_private_hosts;
 	limits.service = c->svc ? c->svc->name : NULL;
 	limits.proxy = flowdb_http_proxy;
+	limits.max_host_connections = flowdb_max_host_connections;
 	c->started_ms = worker_now_ms();
 	err[0] = '\0';
 	if (http_start(worker_multi, &c->req, &limits, c, err, sizeof(err)) == NULL)

@@ -40,6 +40,7 @@
 #include "template.h"
 #include "netguard.h"
 #include "speech.h"
+#include "worker_settings.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,8 +56,10 @@ char	   *flowdb_http_proxy = NULL;
 int			flowdb_http_timeout_ms = 30000;
 int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
+int			flowdb_max_host_connections = 0;
 int			flowdb_retry_base_ms = 1000;
 int			flowdb_retention_days = 30;
+int			flowdb_prune_interval = 3600;
 bool		flowdb_notify = true;
 int			flowdb_max_blueprint_bytes = 256 * 1024;
 int			flowdb_max_payload_bytes = 1024 * 1024;
@@ -97,6 +100,9 @@ static const struct config_enum_entry sandbox_options[] = {
 FlowdbShared *flowdb_shared = NULL;
 int			flowdb_my_slot = -1;
 
+/* true in processes forked from a postmaster that preloaded flowdb */
+static bool flowdb_preloaded = false;
+
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_at_commit = false;
@@ -111,16 +117,23 @@ static void assign_max_value_bytes(int newval, void *extra);
 static void assign_max_state_bytes(int newval, void *extra);
 static void assign_max_regex_subject(int newval, void *extra);
 static bool check_allow_private_hosts(char **newval, void **extra, GucSource source);
+static bool check_sandbox(int *newval, void **extra, GucSource source);
 static void assign_allow_private_hosts(const char *newval, void *extra);
 
 /*
  * _PG_init
  *		Define settings; when preloaded, reserve shared memory and register
- *		the background workers.
+ *		the background workers.  Loaded later (CREATE EXTENSION or LOAD in a
+ *		server without flowdb in shared_preload_libraries), it defines only
+ *		the settings a session may use: PostgreSQL ends the session with a
+ *		FATAL when a PGC_POSTMASTER setting is defined after startup.  The
+ *		install script then refuses with an ERROR that says what to do
+ *		(flowdb_require_preload).
  */
 void
 _PG_init(void)
 {
+	flowdb_preloaded = process_shared_preload_libraries_in_progress;
 	define_settings();
 	cond_regex_matcher = flowdb_regex_match;
 
@@ -192,15 +205,19 @@ assign_max_regex_subject(int newval, void *extra)
 static void
 define_settings(void)
 {
-	DefineCustomStringVariable("flowdb.database_name",
-							   "Database the flowdb workers connect to.",
-							   NULL, &flowdb_database_name, "postgres",
-							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("flowdb.workers",
-							"Number of flowdb background workers.",
-							NULL, &flowdb_workers, 1, 0, FLOWDB_MAX_WORKERS,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* postmaster settings only exist when flowdb is preloaded (_PG_init) */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("flowdb.database_name",
+								   "Database the flowdb workers connect to.",
+								   NULL, &flowdb_database_name, "postgres",
+								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomIntVariable("flowdb.workers",
+								"Number of flowdb background workers.",
+								NULL, &flowdb_workers, 1, 0, FLOWDB_MAX_WORKERS,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	}
 	DefineCustomIntVariable("flowdb.max_inflight",
 							"Maximum HTTP requests in flight per worker.",
 							NULL, &flowdb_max_inflight, 256, 1, 10000,
@@ -241,6 +258,11 @@ define_settings(void)
 							"Redirects an HTTP request may follow.",
 							NULL, &flowdb_max_redirects, 3, 0, 20,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.max_host_connections",
+							"Most connections one worker opens to one host and port; 0 means no cap.",
+							"Requests past it wait for a connection (their timeout runs meanwhile); HTTP/2 servers multiplex requests on few connections anyway.",
+							&flowdb_max_host_connections, 0, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.retry_base_ms",
 							"First retry backoff; doubles each attempt, with jitter.",
 							NULL, &flowdb_retry_base_ms, 1000, 1, 3600000,
@@ -249,6 +271,11 @@ define_settings(void)
 							"Finished runs and their logs older than this are pruned.",
 							NULL, &flowdb_retention_days, 30, 1, 36500,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flowdb.prune_interval",
+							"How often worker 0 calls flowdb.prune().",
+							"The first call is when the worker starts.",
+							&flowdb_prune_interval, 3600, 1, 7 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("flowdb.notify",
 							 "Send NOTIFY flowdb_runs when runs are queued or finish.",
 							 NULL, &flowdb_notify, true,
@@ -291,7 +318,7 @@ define_settings(void)
 	DefineCustomEnumVariable("flowdb.sandbox",
 							 "Sandbox mode: on records requests in flowdb.outbox instead of sending them; auto does so for services without a credential.",
 							 NULL, &flowdb_sandbox_mode, FLOWDB_SANDBOX_AUTO,
-							 sandbox_options, PGC_SUSET, 0, NULL, NULL, NULL);
+							 sandbox_options, PGC_SUSET, 0, check_sandbox, NULL, NULL);
 	DefineCustomStringVariable("flowdb.service_limits",
 							   "Per-service limits per worker: requests in flight ('whatsapp=4') and requests per second per owner credential ('slack=1/s').",
 							   "Providers rate-limit; requests over a service's limit wait in the worker's queue.",
@@ -301,7 +328,8 @@ define_settings(void)
 	DefineCustomStringVariable("flowdb.llm_model",
 							   "Model name sent to the OpenAI-compatible API.",
 							   NULL, &flowdb_llm_model, "gpt-4o-mini",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, worker_setting_string_hook("flowdb.llm_model"),
+							   NULL, NULL);
 	DefineCustomStringVariable("flowdb.transcription_model",
 							   "Model name sent to the Whisper-compatible /audio/transcriptions API.",
 							   NULL, &flowdb_transcription_model, "whisper-1",
@@ -346,7 +374,8 @@ define_settings(void)
 				 svc->name);
 		DefineCustomStringVariable(base_url_names[i], pstrdup(desc), NULL,
 								   &base_urls[i], svc->default_base_url,
-								   PGC_SUSET, 0, NULL, NULL, NULL);
+								   PGC_SUSET, 0, worker_setting_string_hook(base_url_names[i]),
+								   NULL, NULL);
 	}
 	speech_define_settings();
 	MarkGUCPrefixReserved("flowdb");
@@ -447,6 +476,31 @@ check_allow_private_hosts(char **newval, void **extra, GucSource source)
 		}
 	}
 	*extra = p;
+	worker_setting_warn("flowdb.allow_private_hosts", *newval, source, NULL);
+	return true;
+}
+
+/*
+ * check_sandbox
+ *		GUC check hook of flowdb.sandbox: every value is valid; a session
+ *		SET is warned about (the workers do not see it).
+ */
+static bool
+check_sandbox(int *newval, void **extra, GucSource source)
+{
+	const char *name = "?";
+
+	for (const struct config_enum_entry *e = sandbox_options; e->name; e++)
+	{
+		if (e->val == *newval && !e->hidden)
+		{
+			name = e->name;
+			break;
+		}
+	}
+	worker_setting_warn("flowdb.sandbox", name, source,
+						"To make one run a dry run instead, start it with sandbox => true "
+						"(flow_execute, flow_run).");
 	return true;
 }
 
@@ -678,5 +732,28 @@ flowdb_worker_info(PG_FUNCTION_ARGS)
 		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->starts));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	PG_RETURN_VOID();
+}
+
+FLOWDB_FUNCTION_INFO_V1(flowdb_require_preload);
+
+/*
+ * flowdb_require_preload
+ *		ERROR 55000 unless flowdb was loaded by shared_preload_libraries.
+ *		The install script calls it first, so that CREATE EXTENSION in a
+ *		server without the workers fails with the fix, creating nothing.
+ */
+Datum
+flowdb_require_preload(PG_FUNCTION_ARGS)
+{
+	if (!flowdb_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flowdb must be loaded through shared_preload_libraries"),
+				 errdetail("The background workers that run flows start with the server; "
+						   "without them every run would stay queued."),
+				 errhint("Add flowdb to shared_preload_libraries in postgresql.conf "
+						 "(keep the libraries already listed), restart the server, "
+						 "then run CREATE EXTENSION flowdb again.")));
 	PG_RETURN_VOID();
 }

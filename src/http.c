@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <curl/curl.h>
@@ -82,6 +83,7 @@ struct HttpMulti
 	HttpPool   *pools;
 	char	   *epoch;			/* policy text, NUL, proxy: what the pools
 								 * belong to */
+	long		host_cap;		/* CURLMOPT_MAX_HOST_CONNECTIONS as set */
 };
 
 /*
@@ -515,7 +517,11 @@ http_multi_create(void)
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
 	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-	curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+	/* HTTP/2 where the server offers it: requests share its connections */
+	curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
+	/* no per-host cap until a request's limits set one (libcurl: 0 = none) */
+	curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	m->host_cap = 0;
 	return m;
 }
 
@@ -565,6 +571,26 @@ http_multi_destroy(HttpMulti *m)
 }
 
 /*
+ * host_cap_set
+ *		flowdb.max_host_connections (reloadable).  libcurl checks the cap
+ *		only when it opens a connection, so a lower cap retires the pools:
+ *		their idle connections close now, busy ones once their transfers
+ *		end, and new transfers open connections under the new cap.
+ */
+static void
+host_cap_set(HttpMulti *m, long cap)
+{
+	if (cap < 0)
+		cap = 0;
+	if (cap == m->host_cap)
+		return;
+	if (cap > 0 && (m->host_cap == 0 || cap < m->host_cap))
+		pools_retire(m);
+	curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cap);
+	m->host_cap = cap;
+}
+
+/*
  * http_start
  *		Add a request to the multi handle.
  */
@@ -590,6 +616,7 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	}
 	t->easy = e;
 	t->owner = owner;
+	host_cap_set(m, limits->max_host_connections);
 	t->pool = pool_for(m, limits);
 	if (t->pool == NULL)
 	{
@@ -635,6 +662,16 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "flowdb/0.1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	/*
+	 * HTTP/2 over TLS when the server offers it (ALPN), HTTP/1.1 otherwise.
+	 * Over https, wait for a connection being opened to the host rather
+	 * than open another: its TLS handshake tells whether requests can share
+	 * it.  Not over plain http: curl would learn that only from the first
+	 * response, and requests to a slow server would go one at a time.
+	 */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+	if (strncasecmp(req->url, "https://", 8) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -797,10 +834,12 @@ http_next_done(HttpMulti *m, HttpResponse *resp)
 	}
 	else if (t->blocked)
 	{
+		bool		v6 = strchr(t->blocked_addr, ':') != NULL;
+
 		resp->permanent = true;
 		snprintf(resp->error, sizeof(resp->error),
-				 "refused to connect to private address %s (set flowdb.allow_private_hosts to allow it)",
-				 t->blocked_addr);
+				 "refused to connect to private address %.45s (to allow it: ALTER SYSTEM SET flowdb.allow_private_hosts = '<service>:%s%.45s%s'; SELECT pg_reload_conf())",
+				 t->blocked_addr, v6 ? "[" : "", t->blocked_addr, v6 ? "]" : "");
 	}
 	else if (t->too_large || t->result == CURLE_FILESIZE_EXCEEDED)
 	{

@@ -663,7 +663,8 @@ typedef enum ClaimColumn
 	CLAIM_COL_BLUEPRINT,
 	CLAIM_COL_PAYLOAD,
 	CLAIM_COL_STATE,
-	CLAIM_COL_TOKEN
+	CLAIM_COL_TOKEN,
+	CLAIM_COL_SANDBOX
 } ClaimColumn;
 
 /* CLAIM_SQL: lease the runs FAIR_CLAIM_SQL picks, a new token each */
@@ -677,7 +678,7 @@ typedef enum ClaimColumn
 	"WHERE r.id = c.id " \
 	"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, " \
 	"  r.blueprint::text, r.payload::text, r.state::text, " \
-	"  r.lease_token::text"
+	"  r.lease_token::text, r.sandbox"
 
 /*
  * prepare_claim
@@ -694,6 +695,20 @@ prepare_claim(void)
 	types[CLAIM_LEASE_SECONDS] = INT4OID;
 	types[CLAIM_LIMIT] = INT4OID;
 	claim_plan = keep_plan(SPI_prepare(CLAIM_SQL, CLAIM_NPARAMS, types), "claim");
+}
+
+/*
+ * run_is_sandboxed
+ *		The claimed row's runs.sandbox (a dry run): true unless it is a
+ *		plain false.
+ */
+static bool
+run_is_sandboxed(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, CLAIM_COL_SANDBOX, &isnull);
+
+	return isnull || DatumGetBool(d);
 }
 
 /*
@@ -719,6 +734,7 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 	snprintf(w->token, sizeof(w->token), "%s", SPI_getvalue(tup, desc, CLAIM_COL_TOKEN));
 	w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
 	snprintf(w->owner, sizeof(w->owner), "%s", owner);
+	w->sandbox = run_is_sandboxed(tup, desc);
 	engine_events_init(&w->events);
 	engine_recover(w->er);
 	w->credentials = load_credentials(owner, w->er->bp);

@@ -60,6 +60,7 @@
 
 #include "condition.h"
 #include "worker_int.h"
+#include "version.h"
 
 /* the longest back-off while flowdb.database_name does not exist (s) */
 #define MISSING_DB_MAX_BACKOFF_S 60
@@ -636,20 +637,24 @@ wait_for_work(long timeout_ms)
 /*
  * extension_ready
  *		The worker idles while the extension is absent or being created,
+ *		while its installed version is not the library's (version.c),
  *		during recovery and binary upgrade.
  */
 static bool
 extension_ready(void)
 {
 	bool		ok;
+	Oid			extoid;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (RecoveryInProgress() || IsBinaryUpgrade)
 		return false;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	ok = OidIsValid(get_extension_oid("flowdb", true)) &&
-		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
+	extoid = get_extension_oid("flowdb", true);
+	ok = OidIsValid(extoid) &&
+		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true))) &&
+		flowdb_extension_version_matches(extoid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
@@ -660,13 +665,14 @@ extension_ready(void)
  * housekeeping
  *		Periodic: renew our leases, take back expired ones (and our own
  *		that clients held locked at start), fire schedules and prune old
- *		runs (the two last on worker 0 only).
+ *		runs (the two last on worker 0 only; prune every
+ *		flowdb.prune_interval).
  */
 static void
 housekeeping(double now)
 {
 	static double next_renew = 0;
-	static double next_prune = 0;
+	static double last_prune = 0;	/* 0: prune at start */
 
 	if (now >= next_renew)
 	{
@@ -682,10 +688,12 @@ housekeeping(double now)
 		/* schedule triggers: at most once per minute and workflow */
 		store_fire_schedules();
 	}
-	if (now >= next_prune && flowdb_my_slot == 0)
+	/* measured from the last prune, so a reloaded interval applies at once */
+	if (flowdb_my_slot == 0 &&
+		(last_prune == 0 || now >= last_prune + flowdb_prune_interval * 1000.0))
 	{
 		if (store_prune())
-			next_prune = now + 3600 * 1000.0;
+			last_prune = now;
 	}
 }
 

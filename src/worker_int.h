@@ -37,6 +37,7 @@ typedef struct WRun
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
 	bool		lost;			/* canceled or taken away: drop */
+	bool		sandbox;		/* a dry run (runs.sandbox): send nothing */
 	bool		releasing;		/* the pending commit releases the lease */
 	bool		released;		/* lease released: forget the run */
 } WRun;

@@ -37,6 +37,10 @@ A response: {"status": 200, "headers": {...}, "body": <JSON value> | "text",
   echo        body = the request as captured (with "json" when it parsed)
   body_bytes  body = N bytes of "x" (large responses)
   body_hex    body = these bytes, given in hex (binary responses)
+  stream_bytes  body = N bytes of "x" sent chunked (Transfer-Encoding:
+              chunked, no Content-Length) in chunks of "chunk_bytes" (16384);
+              /_stats counts the bytes written ("streamed_bytes") and the
+              streams the client cut short ("streams_aborted")
   close       close the connection after the response
   chat        an OpenAI chat.completion whose message content is this value
               (a string as-is, anything else as JSON text); with
@@ -59,7 +63,8 @@ appended to --capture as a line (flushed at once) and kept in memory.
 
 Control endpoints (never captured, never scripted):
   GET  /_requests   the captured requests, a JSON array
-  GET  /_stats      {"requests", "inflight", "max_inflight", "connections"}
+  GET  /_stats      {"requests", "inflight", "max_inflight", "connections",
+                    "streamed_bytes", "streams_aborted"}
   POST /_script     replace the script (request body = script), reset positions
   GET  /_reset      forget captured requests, positions and stats (the
                     capture file is truncated too); the script stays
@@ -183,6 +188,8 @@ class State:
         self.inflight = 0
         self.max_inflight = 0
         self.connections = 0
+        self.streamed_bytes = 0
+        self.streams_aborted = 0
         self.stopping = threading.Event()
         self.set_script(script)
 
@@ -266,6 +273,8 @@ class State:
             self.positions = {}
             self.max_inflight = self.inflight
             self.connections = 0
+            self.streamed_bytes = 0
+            self.streams_aborted = 0
             if self.capture_file:
                 self.capture_file.close()
                 self.capture_file = open(self.capture_path, "w", encoding="utf-8")
@@ -391,6 +400,10 @@ class Handler(BaseHTTPRequestHandler):
         status = int(resp.get("status", 200))
         headers = dict(resp.get("headers") or {})
         names = {k.lower() for k in headers}
+        if "stream_bytes" in resp:
+            self.stream(status, headers, int(resp["stream_bytes"]),
+                        int(resp.get("chunk_bytes") or 16384))
+            return
         if resp.get("echo"):
             echo = dict(entry)
             try:
@@ -422,6 +435,32 @@ class Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = ctype
         self.send(status, payload, headers, close=bool(resp.get("close")))
 
+    def stream(self, status, headers, total, chunk):
+        """total bytes of "x", chunked, without a Content-Length."""
+        state = self.server.state
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, str(v))
+        if "content-type" not in {k.lower() for k in headers}:
+            self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        block = b"x" * chunk
+        sent = 0
+        try:
+            while sent < total and not state.stopping.is_set():
+                n = min(chunk, total - sent)
+                self.wfile.write(b"%x\r\n" % n + block[:n] + b"\r\n")
+                sent += n
+                with state.lock:
+                    state.streamed_bytes += n
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            with state.lock:
+                state.streams_aborted += 1
+            self.close_connection = True
+
     def hang(self):
         """Hold the connection without answering until the client closes it."""
         self.close_connection = True
@@ -448,7 +487,9 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 stats = {"requests": len(state.requests), "inflight": state.inflight,
                          "max_inflight": state.max_inflight,
-                         "connections": state.connections}
+                         "connections": state.connections,
+                         "streamed_bytes": state.streamed_bytes,
+                         "streams_aborted": state.streams_aborted}
             self.send_json(200, stats)
         elif path == "/_script" and self.command in ("POST", "PUT"):
             try:

@@ -5,7 +5,10 @@
 # transaction wakes the worker.  A run queued in an open transaction is not
 # sent before COMMIT; a rolled-back flow_execute queues and sends nothing;
 # LISTEN flowdb_runs gets a notification at commit (and none for a
-# rollback); LISTEN flowdb_run_finished reports the finished run.
+# rollback); LISTEN flowdb_run_finished reports the finished run.  "Not
+# sent" is checked once the worker went past the point: it finished a run
+# committed later (no fixed sleeps); "idle" means the worker waits in its
+# latch wait (pg_stat_activity wait_event_type Extension).
 use strict;
 use warnings;
 
@@ -36,7 +39,16 @@ sub bp_for
 # may be picked up by that startup scan.
 my $warm = flow_execute($node, bp_for('/warmup'));
 is(wait_run($node, $warm, 30), 'succeeded', 'warm-up run succeeded');
-sleep 1;
+ok(worker_idle(), 'the worker is idle, waiting on its latch');
+
+# worker_idle(): wait until the worker sleeps in its wait (the latch, the
+# sockets, the 10 min scan timer): only a wake-up can make it claim now
+sub worker_idle
+{
+	return poll($node,
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
+		  . "AND wait_event_type = 'Extension'", 't', 30);
+}
 
 ########################################################################
 # commit wakes the worker
@@ -48,7 +60,7 @@ for my $i (1 .. 3)
 	my $run = flow_execute($node, bp_for("/commit$i"));
 	is(wait_run($node, $run, 10), 'succeeded', "run $i committed by flow_execute is picked up");
 	cmp_ok(time - $t0, '<', 10, "run $i finished within 10 s (no periodic scan needed)");
-	sleep 1 if $i < 3;    # the worker is idle again before the next run
+	ok(worker_idle(), "the worker is idle again after run $i");
 }
 
 ########################################################################
@@ -64,12 +76,25 @@ my $bp_tx = bp_for('/intx');
 my $run_tx = $tx->query_safe("BEGIN; SELECT flow_execute(" . sql_json($bp_tx) . ");");
 $run_tx =~ s/\s+//g;
 like($run_tx, qr/^[0-9a-f-]{36}$/, 'flow_execute inside an open transaction');
-sleep 2;
+my $out = $listener->query_safe('SELECT 1');
+unlike($out, qr/flowdb_runs/, 'no notification before commit');
+# another run committed meanwhile wakes the worker, which claims and
+# finishes it: the open transaction's run was not visible to that claim
+my $during = flow_execute($node, bp_for('/duringtx'));
+is(wait_run($node, $during, 10), 'succeeded', 'a run committed meanwhile is picked up');
 is(scalar $fake->requests_for('/intx'), 0, 'nothing sent while the transaction is open');
 is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.runs WHERE id = '$run_tx'"),
 	'0', 'the run is invisible before commit');
-my $out = $listener->query_safe('SELECT 1');
-unlike($out, qr/flowdb_runs/, 'no notification before commit');
+# drain that run's notifications (queued, finished) before the commit
+$out = '';
+my $deadline = time + 10;
+while (time < $deadline && $out !~ /flowdb_run_finished.*\Q$during\E succeeded/)
+{
+	$out .= $listener->query_safe('SELECT 1');
+	usleep(100_000);
+}
+like($out, qr/\Q$during\E succeeded/, 'the listener saw the other run finish');
+ok(worker_idle(), 'the worker is idle before the commit');
 
 my $t_commit = time;
 $tx->query_safe('COMMIT');
@@ -79,7 +104,7 @@ is(scalar $fake->requests_for('/intx'), 1, 'sent once after the commit');
 
 # the listener got "queued" at commit and "<run> succeeded" at the end
 $out = '';
-my $deadline = time + 10;
+$deadline = time + 10;
 while (time < $deadline && $out !~ /flowdb_run_finished.*\Q$run_tx\E succeeded/)
 {
 	$out .= $listener->query_safe('SELECT 1');
@@ -98,18 +123,18 @@ my $nruns = $node->safe_psql('postgres', 'SELECT count(*) FROM flowdb.runs');
 my $rb = $node->safe_psql('postgres',
 	"BEGIN; SELECT flow_execute(" . sql_json(bp_for('/rolledback')) . "); ROLLBACK;");
 like($rb, qr/^[0-9a-f-]{36}$/, 'flow_execute returned an id before the rollback');
-sleep 2;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM flowdb.runs'),
 	$nruns, 'rolled back: no run queued');
 is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.runs WHERE id = '$rb'"),
 	'0', 'rolled back run does not exist');
-is(scalar $fake->requests_for('/rolledback'), 0, 'rolled back: server saw nothing');
 $out = $listener->query_safe('SELECT 1');
 unlike($out, qr/flowdb_runs/, 'rolled back: no notification');
 
-# and the next commit still wakes the worker
+# the next commit still wakes the worker; by the time its run finished,
+# the worker claimed after the rollback and sent nothing for it
 my $after = flow_execute($node, bp_for('/afterrollback'));
 is(wait_run($node, $after, 10), 'succeeded', 'a commit after a rollback still wakes the worker');
+is(scalar $fake->requests_for('/rolledback'), 0, 'rolled back: server saw nothing');
 
 $listener->quit;
 $tx->quit;

@@ -158,14 +158,14 @@ is_deeply(run_row($node, $run_a)->{state}{nodes}{approve}{match}, { invoice => $
 	'approval: the match was rendered with the invoice id when the wait began');
 
 restart_immediate('while waiting for approval');
-usleep(1_000_000);
+ok(workers_scanned($node, 1), 'the worker scanned for a second after the restart');
 ok(wait_parked($run_a, 'approve', 10), 'approval: still waiting after the restart, no lease');
 is(scalar($fakes->{razorpay}->requests), 1, 'approval: no second invoice after the restart');
 
 is_deeply(query_json($node,
 		q{SELECT to_jsonb(flow_send_event('invoice.approved', '{"invoice": "inv_NOPE", "by": "Mallory"}'))}),
 	[], 'an event for another invoice resumes nothing');
-usleep(700_000);
+ok(workers_scanned($node, 0.7), 'the worker scanned on after the event');
 ok(wait_parked($run_a, 'approve', 5), 'approval: still waiting after the non-matching event');
 is(scalar($fakes->{whatsapp}->requests), 0, 'approval: nothing sent yet');
 
@@ -310,7 +310,7 @@ sub timeout_bp
 		[], 'cancel: the matching event no longer resumes it');
 	my ($cst) = sql_error($node, "SELECT flow_approve('$run', 'approve', '{}')");
 	is($cst, '55000', 'cancel: flow_approve refused with 55000');
-	usleep(1_000_000);
+	ok(workers_scanned($node, 1), 'cancel: the worker scanned on for a second');
 	is(run_status($node, $run), 'canceled', 'cancel: still canceled');
 	is(scalar($fakes->{whatsapp}->requests), $wa_before, 'cancel: nothing more sent');
 	ok(!grep({ $_->{node_id} eq 'send' } run_logs($node, $run)), 'cancel: the last step never ran');

@@ -396,7 +396,8 @@ sub set_script
 	return $self->_call('POST', '/_script', FlowdbTest::json_enc($script));
 }
 
-# stats(): {requests, inflight, max_inflight, connections}
+# stats(): {requests, inflight, max_inflight, connections, streamed_bytes,
+# streams_aborted}
 sub stats { return $_[0]->_call('GET', '/_stats'); }
 
 # server_requests(): GET /_requests (the server's own list)

@@ -36,7 +36,7 @@ our @EXPORT = qw(
   set_credential action_node action_bp wait_until wait_status run_status
   table_text leaks basic_auth form_decode idem_key
   kill_worker wait_worker runs_of_workflow save_workflow sql_quote
-  requests_where crash_lines workers_reloaded
+  requests_where crash_lines workers_reloaded workers_scanned
 );
 
 use constant PROVIDERS => qw(whatsapp razorpay instagram slack llm);
@@ -127,6 +127,22 @@ sub workers_reloaded
 		  or return 0;
 	}
 	return 1;
+}
+
+# workers_scanned(NODE, SECONDS, TIMEOUT_S): wait until every running
+# worker began a loop turn SECONDS after now.  An idle worker turns at
+# least every flowdb.scan_interval_ms, scanning, so this proves the workers
+# went on (scanned, claimed what was due) for that long, where a fixed
+# sleep would pass with a stuck or dead worker too.  True when it happened
+# in time.
+sub workers_scanned
+{
+	my ($node, $secs, $timeout) = @_;
+	my $t = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
+	return wait_until($node,
+		"SELECT count(*) > 0 AND bool_and(heartbeat_at > '$t'::timestamptz + interval '$secs seconds') "
+		  . 'FROM flowdb.worker_info() WHERE pid <> 0',
+		't', $timeout // 60);
 }
 
 # point_providers(NODE, FAKES, EXTRA_SETTINGS...): aim every provider's
