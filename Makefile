@@ -29,7 +29,7 @@ PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pac
               src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
               src/wav.c src/grammar.c \
               $(wildcard src/tools/*.c)
-PG_SRCS     = src/flowdb.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \
+PG_SRCS     = src/flowdb.c src/launcher.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \
               src/intent_api.c src/regex_pg.c src/draft_sql.c \
               src/speech.c src/sphinx.c src/worker_settings.c
 OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)

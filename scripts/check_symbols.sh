@@ -1,8 +1,8 @@
 #!/bin/bash
 # check_symbols.sh [LIB] [SQL...]: fail when flowdb.so exports a name that
 # PostgreSQL does not look up, or misses one it does.
-#   Allowed: Pg_magic_func, _PG_init, flowdb_worker_main (the background
-#   worker's entry), and for each pg_finfo_<name> the function <name>.
+#   Allowed: Pg_magic_func, _PG_init, flowdb_worker_main and
+#   flowdb_launcher_main (the background workers' entries), and for each pg_finfo_<name> the function <name>.
 #   Required: every C function the install scripts name (AS 'MODULE_PATHNAME',
 #   '<name>'), with its pg_finfo_<name>.
 # Everything else stays hidden (-fvisibility=hidden, see the Makefile), so
@@ -27,7 +27,7 @@ passed=0
 failed=0
 for s in "${exported[@]}"; do
 	case "$s" in
-		Pg_magic_func | _PG_init | flowdb_worker_main | pg_finfo_*)
+		Pg_magic_func | _PG_init | flowdb_worker_main | flowdb_launcher_main | pg_finfo_*)
 			ok=1 ;;
 		*)
 			ok=0
@@ -40,9 +40,9 @@ for s in "${exported[@]}"; do
 		failed=$((failed + 1))
 	fi
 done
-for s in Pg_magic_func _PG_init flowdb_worker_main \
+for s in Pg_magic_func _PG_init flowdb_worker_main flowdb_launcher_main \
 	$(grep -hoP "MODULE_PATHNAME'\s*,\s*'\K\w+" "${SQL[@]}" | sort -u); do
-	for need in "$s" $(case $s in Pg_magic_func | _PG_init | flowdb_worker_main) ;; *) echo "pg_finfo_$s" ;; esac); do
+	for need in "$s" $(case $s in Pg_magic_func | _PG_init | flowdb_worker_main | flowdb_launcher_main) ;; *) echo "pg_finfo_$s" ;; esac); do
 		if [ -n "${have[$need]:-}" ]; then
 			passed=$((passed + 1))
 		else

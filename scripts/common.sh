@@ -41,7 +41,6 @@ start_cluster() {
 		echo "listen_addresses = '127.0.0.1'"
 		echo "unix_socket_directories = '$dir'"
 		echo "shared_preload_libraries = 'flowdb'"
-		echo "flowdb.database_name = 'postgres'"
 		echo "wal_level = logical"
 		echo "max_replication_slots = 4"
 		for line in "$@"; do echo "$line"; done

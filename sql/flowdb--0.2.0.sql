@@ -253,10 +253,12 @@ LANGUAGE C;
 CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE ON flowdb.runs
 	FOR EACH STATEMENT EXECUTE FUNCTION flowdb.wake_workers();
 
--- flowdb.worker_info: pid and counters of each background worker
+-- flowdb.worker_info: pid and counters of each background worker, of every
+-- database, with its database and its number there
 CREATE FUNCTION flowdb.worker_info(OUT slot integer, OUT pid integer,
 	OUT claimed bigint, OUT steps bigint, OUT commits bigint, OUT wakeups bigint,
-	OUT heartbeat_at timestamptz, OUT starts bigint)
+	OUT heartbeat_at timestamptz, OUT starts bigint,
+	OUT database name, OUT worker integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'flowdb_worker_info'
 LANGUAGE C STRICT VOLATILE;
@@ -2740,10 +2742,12 @@ ALTER TABLE flowdb.workflows REPLICA IDENTITY USING INDEX workflows_identity;
 CREATE UNIQUE INDEX messages_identity ON flowdb.messages (id, owner);
 ALTER TABLE flowdb.messages REPLICA IDENTITY USING INDEX messages_identity;
 
--- flowdb.worker_health: every worker slot with whether it is alive: it has
--- a process and that process went round its loop recently (within three
--- scan intervals, at least 10 s).  A worker that cannot connect to
--- flowdb.database_name exits before its first turn and shows as not alive.
+-- flowdb.worker_health: the flowdb.workers workers of this database, by
+-- number, with whether each is alive: a process serves as it and went
+-- round its loop recently (within three scan intervals, at least 10 s).  A
+-- worker the launcher could not start (flowdb.max_workers or
+-- max_worker_processes reached, flowdb.database_name naming another
+-- database) has no process and shows as not alive.
 CREATE FUNCTION flowdb.worker_health(OUT slot integer, OUT pid integer,
 	OUT alive boolean, OUT heartbeat_at timestamptz, OUT restarts bigint,
 	OUT claimed bigint, OUT steps bigint)
@@ -2751,15 +2755,18 @@ RETURNS SETOF record
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT w.slot, nullif(w.pid, 0),
-		   w.pid <> 0 AND w.heartbeat_at IS NOT NULL
+	SELECT g.n, nullif(w.pid, 0),
+		   coalesce(w.pid <> 0 AND w.heartbeat_at IS NOT NULL
 			 AND w.heartbeat_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(
 				 secs => GREATEST(10.0::pg_catalog.float8,
 					 3 * (SELECT g.setting::pg_catalog.float8 / 1000 FROM pg_catalog.pg_settings g
-						 WHERE g.name = 'flowdb.scan_interval_ms'))),
-		   w.heartbeat_at, GREATEST(w.starts - 1, 0), w.claimed, w.steps
-	FROM flowdb.worker_info() w
-	ORDER BY w.slot
+						 WHERE g.name = 'flowdb.scan_interval_ms'))), false),
+		   w.heartbeat_at, GREATEST(coalesce(w.starts, 0) - 1, 0), w.claimed, w.steps
+	FROM pg_catalog.generate_series(0,
+			coalesce(pg_catalog.current_setting('flowdb.workers', true), '0')::pg_catalog.int4 - 1) AS g(n)
+	LEFT JOIN flowdb.worker_info() w
+		ON w.worker = g.n AND w.database = pg_catalog.current_database()
+	ORDER BY g.n
 $$;
 
 -- flow_stats: load and health.  Runs by state, steps per minute (last 5
@@ -2846,7 +2853,7 @@ BEGIN
 						THEN 'Its slot has no process (restarts so far: ' || w.restarts || ').'
 						ELSE 'Its process has not gone round its loop since '
 							 || coalesce(w.heartbeat_at::text, 'it started') || '.' END,
-					  HINT = 'Check the server log for flowdb worker errors and that flowdb.database_name names a database with the extension.';
+					  HINT = 'Check the server log for flowdb worker and launcher errors: flowdb.max_workers and max_worker_processes must leave room for the workers of every database, and flowdb.database_name, when set, must name this database.';
 		END IF;
 	END LOOP;
 
@@ -3317,9 +3324,9 @@ COMMENT ON FUNCTION flowdb.request_header(text) IS
 COMMENT ON FUNCTION flowdb.require_preload() IS
 'Raise 55000 unless flowdb was loaded through shared_preload_libraries (the install script calls it first)';
 COMMENT ON FUNCTION flowdb.worker_info() IS
-'Counters of each background worker slot: pid, claimed, steps, commits, wakeups, heartbeat, starts';
+'Each background worker of every database: slot, pid, claimed, steps, commits, wakeups, heartbeat, starts, database, worker number';
 COMMENT ON FUNCTION flowdb.worker_health() IS
-'Health of each background worker slot: pid, alive, heartbeat, restarts, claimed, steps';
+'Health of the workers of this database, by number: pid, alive, heartbeat, restarts, claimed, steps';
 COMMENT ON FUNCTION flowdb.realtime_tables() IS
 'The tables Supabase Realtime streams (those that exist)';
 COMMENT ON FUNCTION flowdb.realtime_enable(name) IS

@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * flowdb.c
- *	  Module entry: settings, shared memory, background worker
+ *	  Module entry: settings, shared memory, the launcher's
  *	  registration and the commit-time wake-up of the workers.
  *
  * A run becomes visible when the transaction that queued it commits.  A
  * statement trigger on flowdb.runs (flowdb.wake_workers) marks the
  * transaction; at XACT_EVENT_COMMIT a transaction callback sets the latch
- * of every flowdb worker.  NOTIFY cannot do this: notifications are not
+ * of every flowdb worker of the committing database (or, when none runs
+ * there, the launcher's: see launcher.c).  NOTIFY cannot do this: notifications are not
  * delivered to a background worker's latch.  The trigger also queues a
  * NOTIFY on channel "flowdb_runs" for outside listeners.
  *
@@ -20,6 +21,7 @@
 
 #include "access/xact.h"
 #include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -123,7 +125,7 @@ static void assign_allow_private_hosts(const char *newval, void *extra);
 /*
  * _PG_init
  *		Define settings; when preloaded, reserve shared memory and register
- *		the background workers.  Loaded later (CREATE EXTENSION or LOAD in a
+ *		the launcher.  Loaded later (CREATE EXTENSION or LOAD in a
  *		server without flowdb in shared_preload_libraries), it defines only
  *		the settings a session may use: PostgreSQL ends the session with a
  *		FATAL when a PGC_POSTMASTER setting is defined after startup.  The
@@ -149,23 +151,8 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = flowdb_shmem_startup;
 
-	for (int i = 0; i < flowdb_workers; i++)
-	{
-		BackgroundWorker worker;
-
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-			BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 1;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "flowdb");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "flowdb_worker_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "flowdb worker %d", i);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "flowdb worker");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		worker.bgw_notify_pid = 0;
-		RegisterBackgroundWorker(&worker);
-	}
+	/* the launcher starts the workers of every database (launcher.c) */
+	flowdb_launcher_init();
 }
 
 /*
@@ -209,13 +196,18 @@ define_settings(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DefineCustomStringVariable("flowdb.database_name",
-								   "Database the flowdb workers connect to.",
-								   NULL, &flowdb_database_name, "postgres",
+								   "Serve only this database (empty: every database that has the extension).",
+								   NULL, &flowdb_database_name, "",
 								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
 								   NULL, NULL, NULL);
 		DefineCustomIntVariable("flowdb.workers",
-								"Number of flowdb background workers.",
+								"Number of flowdb background workers per database that has the extension (0: none, no launcher).",
 								NULL, &flowdb_workers, 1, 0, FLOWDB_MAX_WORKERS,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("flowdb.max_workers",
+								"Most flowdb workers of all databases together.",
+								"Each is a background worker: max_worker_processes must leave room for them and the launcher.",
+								&flowdb_max_workers, 8, 1, FLOWDB_MAX_TOTAL_WORKERS,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	}
 	DefineCustomIntVariable("flowdb.max_inflight",
@@ -561,7 +553,7 @@ flowdb_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(FlowdbShared)));
+	RequestAddinShmemSpace(MAXALIGN(flowdb_shared_size()));
 }
 
 /*
@@ -577,15 +569,20 @@ flowdb_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	flowdb_shared = ShmemInitStruct("flowdb", sizeof(FlowdbShared), &found);
+	flowdb_shared = ShmemInitStruct("flowdb", flowdb_shared_size(), &found);
 	if (!found)
 	{
-		memset(flowdb_shared, 0, sizeof(FlowdbShared));
-		flowdb_shared->nworkers = flowdb_workers;
-		for (int i = 0; i < FLOWDB_MAX_WORKERS; i++)
+		memset(flowdb_shared, 0, flowdb_shared_size());
+		SpinLockInit(&flowdb_shared->mutex);
+		flowdb_shared->nslots = flowdb_max_workers;
+		pg_atomic_init_u32(&flowdb_shared->launcher_pid, 0);
+		pg_atomic_init_u32(&flowdb_shared->launcher_procno, 0);
+		for (int i = 0; i < flowdb_max_workers; i++)
 		{
 			FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
 
+			s->state = FLOWDB_SLOT_FREE;
+			pg_atomic_init_u32(&s->dboid, InvalidOid);
 			pg_atomic_init_u32(&s->pid, 0);
 			pg_atomic_init_u32(&s->procno, 0);
 			pg_atomic_init_u64(&s->claimed, 0);
@@ -601,47 +598,33 @@ flowdb_shmem_startup(void)
 
 /*
  * flowdb_wake_all
- *		Set the latch of every running flowdb worker (but our own).
+ *		Set the latch of every running flowdb worker of this database (but
+ *		our own).  When none runs here, wake the launcher for it: the
+ *		database may have been found without the extension, or its workers
+ *		may be restarting.
  */
 void
 flowdb_wake_all(void)
 {
+	bool		any = false;
+
 	if (flowdb_shared == NULL)
 		return;
-	for (int i = 0; i < flowdb_shared->nworkers; i++)
+	for (int i = 0; i < flowdb_shared->nslots; i++)
 	{
 		FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
 		uint32		pid = pg_atomic_read_u32(&s->pid);
 
-		if (pid == 0 || i == flowdb_my_slot)
+		if (pid == 0 || pg_atomic_read_u32(&s->dboid) != MyDatabaseId)
+			continue;
+		any = true;
+		if (pid == (uint32) MyProcPid)
 			continue;
 		pg_atomic_fetch_add_u64(&s->wakeups, 1);
 		SetLatch(&ProcGlobal->allProcs[pg_atomic_read_u32(&s->procno)].procLatch);
 	}
-}
-
-/*
- * flowdb_worker_heartbeat
- *		Called by a worker at every turn of its loop: record the time in its
- *		slot, and count the process as one more start of the slot the first
- *		time (so restarts after crashes show in flowdb.worker_info).
- */
-void
-flowdb_worker_heartbeat(void)
-{
-	static bool counted = false;
-	FlowdbWorkerSlot *s;
-
-	if (flowdb_shared == NULL || flowdb_my_slot < 0 ||
-		flowdb_my_slot >= FLOWDB_MAX_WORKERS)
-		return;
-	s = &flowdb_shared->slots[flowdb_my_slot];
-	if (!counted)
-	{
-		counted = true;
-		pg_atomic_fetch_add_u64(&s->starts, 1);
-	}
-	pg_atomic_write_u64(&s->heartbeat, (uint64) GetCurrentTimestamp());
+	if (!any)
+		flowdb_launcher_wake(MyDatabaseId);
 }
 
 /*
@@ -661,10 +644,12 @@ flowdb_xact_callback(XactEvent event, void *arg)
 				wake_at_commit = false;
 				flowdb_wake_all();
 			}
+			flowdb_launcher_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_at_commit = false;
+			flowdb_launcher_xact_end(false);
 			break;
 		default:
 			break;
@@ -702,24 +687,41 @@ FLOWDB_FUNCTION_INFO_V1(flowdb_worker_info);
 
 /*
  * flowdb_worker_info
- *		One row per worker slot: pid, counters, last heartbeat (NULL before
- *		the first loop turn) and how many processes ran in the slot.
+ *		One row per worker slot in use, in every database: pid (0 while
+ *		starting), counters, last heartbeat (NULL before the first loop
+ *		turn), how many processes served as this worker, its database and
+ *		its number there.  The database and worker columns come last, so
+ *		the 0.1.0 declaration (without them) still works.
  */
 Datum
 flowdb_worker_info(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			natts;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (flowdb_shared == NULL)
 		PG_RETURN_VOID();
+	natts = rsinfo->setDesc->natts;
 
-	for (int i = 0; i < flowdb_shared->nworkers; i++)
+	for (int i = 0; i < flowdb_shared->nslots; i++)
 	{
 		FlowdbWorkerSlot *s = &flowdb_shared->slots[i];
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 		uint64		beat = pg_atomic_read_u64(&s->heartbeat);
+		int			state;
+		int			worker;
+		Oid			dboid;
+		char	   *dbname;
+
+		SpinLockAcquire(&flowdb_shared->mutex);
+		state = s->state;
+		worker = s->worker;
+		dboid = pg_atomic_read_u32(&s->dboid);
+		SpinLockRelease(&flowdb_shared->mutex);
+		if (state == FLOWDB_SLOT_FREE)
+			continue;
 
 		values[0] = Int32GetDatum(i);
 		values[1] = Int32GetDatum((int32) pg_atomic_read_u32(&s->pid));
@@ -730,6 +732,19 @@ flowdb_worker_info(PG_FUNCTION_ARGS)
 		values[6] = TimestampTzGetDatum((TimestampTz) beat);
 		nulls[6] = (beat == 0);
 		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->starts));
+		if (natts >= 10)
+		{
+			dbname = get_database_name(dboid);
+			nulls[8] = (dbname == NULL);
+			if (dbname != NULL)
+			{
+				NameData   *nd = palloc0(sizeof(NameData));
+
+				namestrcpy(nd, dbname);
+				values[8] = NameGetDatum(nd);
+			}
+			values[9] = Int32GetDatum(worker);
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -11,7 +11,9 @@
 
 #include "postgres.h"
 #include "port/atomics.h"
+#include "storage/spin.h"
 
+/* flowdb.workers: most workers per database */
 #define FLOWDB_MAX_WORKERS 32
 
 /* settings (see docs/configuration.md) */
@@ -59,40 +61,88 @@ extern double flowdb_service_rate(const struct ToolService *svc);
 struct NetGuardPolicy;
 extern const struct NetGuardPolicy *flowdb_net_policy(void);
 
-/* One slot per background worker, in shared memory.  Only plain values:
- * no process-local pointers. */
+/* flowdb.workers: workers per database; flowdb.max_workers: all of them */
+#define FLOWDB_MAX_TOTAL_WORKERS 1024
+/* launcher wake-up requests queued in shared memory (more: rescan all) */
+#define FLOWDB_WAKE_QUEUE 16
+/* databases held at once (DROP/RENAME/ALTER ... SET TABLESPACE/TEMPLATE) */
+#define FLOWDB_MAX_HOLDS 16
+
+/* FlowdbWorkerSlot.state */
+#define FLOWDB_SLOT_FREE 0
+#define FLOWDB_SLOT_RESERVED 1	/* registered by the launcher, not attached */
+#define FLOWDB_SLOT_RUNNING 2	/* a worker process owns it */
+
+/*
+ * One slot per worker process, in shared memory (flowdb.max_workers of
+ * them).  The launcher reserves a slot for worker number `worker` of a
+ * database; the process attaches to it and frees it when it exits.  Only
+ * plain values: no process-local pointers.
+ */
 typedef struct FlowdbWorkerSlot
 {
+	/* protected by FlowdbShared.mutex */
+	int			state;			/* FLOWDB_SLOT_* */
+	uint32		generation;		/* bumped at every reservation */
+	int			worker;			/* number within its database: lease owner */
+	bool		serving;		/* found the extension and entered the loop */
+	bool		noext;			/* exited: the extension is not installed */
+	bool		stop;			/* leave: the database is being dropped... */
+	/* read without the lock */
+	pg_atomic_uint32 dboid;		/* database of the worker */
 	pg_atomic_uint32 pid;		/* 0 when not running */
 	pg_atomic_uint32 procno;	/* pgprocno, valid while pid != 0 */
 	pg_atomic_uint64 claimed;	/* runs claimed */
 	pg_atomic_uint64 steps;		/* step results committed */
 	pg_atomic_uint64 commits;	/* result transactions */
 	pg_atomic_uint64 wakeups;	/* latch wake-ups received from commits */
-	pg_atomic_uint32 db_state;	/* FLOWDB_DB_*: connecting to the database */
 	pg_atomic_uint64 heartbeat; /* TimestampTz of the last loop turn, 0 = never */
-	pg_atomic_uint64 starts;	/* processes that ran in this slot (restarts + 1) */
+	pg_atomic_uint64 starts;	/* processes that served as this worker */
 } FlowdbWorkerSlot;
 
-/* FlowdbWorkerSlot.db_state: a worker that finds FLOWDB_DB_CONNECTING at
- * start died connecting (the database is missing): it waits for the
- * database with a back-off instead of failing again every second */
-#define FLOWDB_DB_OK 0
-#define FLOWDB_DB_CONNECTING 1
-#define FLOWDB_DB_FOUND 2
+/* a database whose workers must stay away until `holder` ends its
+ * transaction (it drops, renames, moves or copies the database) */
+typedef struct FlowdbHold
+{
+	Oid			dboid;			/* InvalidOid: unused entry */
+	int			holder;			/* pid of the backend */
+} FlowdbHold;
 
 typedef struct FlowdbShared
 {
-	int			nworkers;
-	FlowdbWorkerSlot slots[FLOWDB_MAX_WORKERS];
+	slock_t		mutex;			/* slot state, wake queue, holds */
+	int			nslots;			/* flowdb.max_workers */
+	pg_atomic_uint32 launcher_pid;	/* 0 when the launcher is not running */
+	pg_atomic_uint32 launcher_procno;
+	int			nwake;			/* databases in wake[] */
+	bool		wake_overflow;	/* more requests than wake[] holds */
+	Oid			wake[FLOWDB_WAKE_QUEUE];
+	FlowdbHold	holds[FLOWDB_MAX_HOLDS];
+	FlowdbWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FlowdbShared;
 
 extern FlowdbShared *flowdb_shared;
-extern int	flowdb_my_slot;			/* -1 outside a flowdb worker */
+extern int	flowdb_my_slot;			/* worker number in its database (lease
+									 * owner); -1 outside a flowdb worker */
 
 extern void flowdb_wake_all(void);
-/* called once per worker loop turn: heartbeat (and start count) of the slot */
+
+/* launcher.c: the launcher and the life of a worker slot */
+extern int	flowdb_max_workers;
+extern void flowdb_launcher_init(void);
+extern Size flowdb_shared_size(void);
+extern PGDLLEXPORT void flowdb_launcher_main(Datum arg);
+extern void flowdb_launcher_wake(Oid dboid);
+extern void flowdb_launcher_xact_end(bool commit);
+/* worker side: attach to the reserved slot and connect (exits quietly
+ * when the slot was given away); then serving, or exit without the
+ * extension; heartbeat once per loop turn (exits when told to stop) */
+extern FlowdbWorkerSlot *flowdb_worker_attach(Datum arg);
+extern void flowdb_worker_serving(void);
+extern void flowdb_worker_no_extension(void) pg_attribute_noreturn();
 extern void flowdb_worker_heartbeat(void);
+/* the worker's database name, for messages ("" outside a worker) */
+extern const char *flowdb_worker_dbname(void);
 
 /* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,

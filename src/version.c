@@ -89,7 +89,7 @@ flowdb_extension_version_matches(Oid extoid)
 		if (mismatch_told)
 			ereport(LOG,
 					(errmsg("flowdb worker %d: extension flowdb is now version %s in database \"%s\", as the library: processing runs",
-							flowdb_my_slot, installed, flowdb_database_name)));
+							flowdb_my_slot, installed, flowdb_worker_dbname())));
 		mismatch_told = false;
 		pfree(installed);
 		return true;
@@ -100,10 +100,10 @@ flowdb_extension_version_matches(Oid extoid)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("flowdb worker %d: the flowdb library is version %s but database \"%s\" has extension flowdb version %s: no runs are processed until they agree",
 						flowdb_my_slot, flowdb_library_version,
-						flowdb_database_name, installed),
+						flowdb_worker_dbname(), installed),
 				 errhint("Run ALTER EXTENSION flowdb UPDATE; in database \"%s\" (no restart needed: the worker checks again every second). "
 						 "If it reports no update path, the installed extension is newer than this library: install the matching flowdb build and restart the server.",
-						 flowdb_database_name)));
+						 flowdb_worker_dbname())));
 		mismatch_told = true;
 	}
 	pfree(installed);

@@ -21,8 +21,10 @@
  * Crash safety: leases carry the worker's slot number and a token that is
  * new at every claim.  Commits and renewals match the token, so a copy of
  * a run from an older claim (canceled and retried meanwhile, or taken
- * back) can never write: it is dropped.  At start a worker takes back
- * every lease of its slot (its previous incarnation is dead), so
+ * back) can never write: it is dropped.  Slot numbers are per database
+ * (worker N of a database; the launcher runs at most one process as
+ * worker N, see launcher.c).  At start a worker takes back every lease of
+ * its slot (its previous incarnation is dead), so
  * interrupted runs resume at once, counting the crash on each run; a run
  * that was in flight during flowdb.max_run_crashes crashes is failed.
  * Expired leases of other slots are taken back by the periodic scan.
@@ -62,9 +64,6 @@
 #include "worker_int.h"
 #include "version.h"
 
-/* the longest back-off while flowdb.database_name does not exist (s) */
-#define MISSING_DB_MAX_BACKOFF_S 60
-
 dlist_head	worker_runs = DLIST_STATIC_INIT(worker_runs);
 int			worker_nruns = 0;
 HttpMulti  *worker_multi = NULL;
@@ -80,8 +79,7 @@ typedef struct LoopState
 } LoopState;
 
 static void worker_loop(void);
-static bool extension_ready(void);
-static void wait_for_database(void);
+static bool extension_ready(bool *installed);
 static bool wait_for_work(long timeout_ms);
 static double earliest_due(void);
 static void mark_due_runs(double now);
@@ -116,49 +114,20 @@ worker_out_of_memory(void)
 }
 
 /*
- * worker_detach
- *		on_shmem_exit: clear our slot so nobody sets a stale latch.
- */
-static void
-worker_detach(int code, Datum arg)
-{
-	if (worker_slot)
-		pg_atomic_write_u32(&worker_slot->pid, 0);
-}
-
-/*
  * flowdb_worker_main
- *		Entry point of each flowdb background worker.
+ *		Entry point of each flowdb background worker: the launcher starts
+ *		worker number N of one database (launcher.c).
  */
 void
 flowdb_worker_main(Datum arg)
 {
-	int			slot = DatumGetInt32(arg);
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	flowdb_my_slot = slot;
-	if (flowdb_shared && slot < FLOWDB_MAX_WORKERS)
-		worker_slot = &flowdb_shared->slots[slot];
-
-	/* the last start died connecting: wait for the database instead */
-	if (worker_slot && pg_atomic_read_u32(&worker_slot->db_state) == FLOWDB_DB_CONNECTING)
-		wait_for_database();
-	if (worker_slot)
-		pg_atomic_write_u32(&worker_slot->db_state, FLOWDB_DB_CONNECTING);
-	BackgroundWorkerInitializeConnection(flowdb_database_name, NULL, 0);
-	if (worker_slot)
-		pg_atomic_write_u32(&worker_slot->db_state, FLOWDB_DB_OK);
+	/* the slot, flowdb_my_slot = N, and the database connection */
+	worker_slot = flowdb_worker_attach(arg);
 	pgstat_report_appname("flowdb worker");
-
-	if (worker_slot)
-	{
-		pg_atomic_write_u32(&worker_slot->procno, MyProc->pgprocno);
-		pg_atomic_write_u32(&worker_slot->pid, (uint32) MyProcPid);
-		on_shmem_exit(worker_detach, (Datum) 0);
-	}
 
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	worker_multi = http_multi_create();
@@ -168,60 +137,6 @@ flowdb_worker_main(Datum arg)
 				 errmsg("flowdb worker could not initialize libcurl")));
 
 	worker_loop();
-	proc_exit(1);
-}
-
-/*
- * wait_for_database
- *		The previous start of this worker died connecting to
- *		flowdb.database_name (PostgreSQL reports that as FATAL).  Connect
- *		to no database, say so once, and check again with an exponential
- *		back-off (1 s doubling up to MISSING_DB_MAX_BACKOFF_S) until the
- *		database exists; then exit so that the restarted worker connects.
- */
-static void
-wait_for_database(void)
-{
-	long		backoff_s = 1;
-	bool		told = false;
-
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-	pgstat_report_appname("flowdb worker");
-	for (;;)
-	{
-		bool		exists;
-
-		CHECK_FOR_INTERRUPTS();
-		StartTransactionCommand();
-		exists = OidIsValid(get_database_oid(flowdb_database_name, true));
-		CommitTransactionCommand();
-		if (exists)
-			break;
-		if (!told)
-		{
-			ereport(WARNING,
-					(errcode(ERRCODE_UNDEFINED_DATABASE),
-					 errmsg("flowdb worker %d: database \"%s\" does not exist",
-							flowdb_my_slot, flowdb_database_name),
-					 errhint("Create the database, or set flowdb.database_name and restart the server. "
-							 "The worker checks again with a back-off of up to %d s.",
-							 MISSING_DB_MAX_BACKOFF_S)));
-			told = true;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 backoff_s * 1000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		backoff_s = Min(backoff_s * 2, MISSING_DB_MAX_BACKOFF_S);
-	}
-	ereport(LOG,
-			(errmsg("flowdb worker %d: database \"%s\" exists now, restarting to connect",
-					flowdb_my_slot, flowdb_database_name)));
-	pg_atomic_write_u32(&worker_slot->db_state, FLOWDB_DB_FOUND);
 	proc_exit(1);
 }
 
@@ -336,21 +251,28 @@ begin_iteration(LoopState *ls)
 
 /*
  * become_ready
- *		While the extension is absent: check again, idling a second when it
- *		still is.  Once it is there, take back our slot's interrupted runs
- *		and claim at once.  True when the loop may go on.
+ *		The extension is absent (not created, dropped, still being
+ *		created): exit, the launcher probes again later.  Installed at
+ *		another version than the library's: check again, idling a second.
+ *		Once it is there, take back our slot's interrupted runs and claim
+ *		at once.  True when the loop may go on.
  */
 static bool
 become_ready(LoopState *ls)
 {
+	bool		installed;
+
 	if (ls->ready)
 		return true;
-	ls->ready = extension_ready();
+	ls->ready = extension_ready(&installed);
+	if (!installed)
+		flowdb_worker_no_extension();
 	if (!ls->ready)
 	{
 		wait_for_work(1000);
 		return false;
 	}
+	flowdb_worker_serving();
 	store_recover_leases(true);
 	ls->want_claim = true;
 	return true;
@@ -391,7 +313,7 @@ periodic_scan(LoopState *ls)
 	ls->want_claim = true;
 	ls->next_scan = now + flowdb_scan_interval_ms;
 	housekeeping(now);
-	if (!extension_ready())
+	if (!extension_ready(NULL))
 	{
 		ls->ready = false;
 		return false;
@@ -636,25 +558,29 @@ wait_for_work(long timeout_ms)
 
 /*
  * extension_ready
- *		The worker idles while the extension is absent or being created,
- *		while its installed version is not the library's (version.c),
- *		during recovery and binary upgrade.
+ *		Is the extension installed here (created and committed) at the
+ *		library's version (version.c)?  Never during recovery and binary
+ *		upgrade.  *installed (when not NULL): is it there at all?
  */
 static bool
-extension_ready(void)
+extension_ready(bool *installed)
 {
 	bool		ok;
 	Oid			extoid;
 	MemoryContext cxt = CurrentMemoryContext;
 
+	if (installed)
+		*installed = true;		/* idle, do not exit */
 	if (RecoveryInProgress() || IsBinaryUpgrade)
 		return false;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	extoid = get_extension_oid("flowdb", true);
 	ok = OidIsValid(extoid) &&
-		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true))) &&
-		flowdb_extension_version_matches(extoid);
+		OidIsValid(get_relname_relid("runs", get_namespace_oid("flowdb", true)));
+	if (installed)
+		*installed = ok;
+	ok = ok && flowdb_extension_version_matches(extoid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);

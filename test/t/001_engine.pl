@@ -187,7 +187,7 @@ is_deeply(json_dec($s2[0]{body}), { n => 2 }, 'small body from run 2 payload');
 
 # flow_status shape
 is_deeply([ sort keys %$st1 ],
-	[qw(created_at error finished_at id name nodes output started_at status steps workflow_id)],
+	[qw(created_at error finished_at id name nodes output sandbox started_at status steps workflow_id)],
 	'flow_status keys');
 is($st1->{id},     $run1,         'flow_status id');
 is($st1->{name},   'engine-main', 'flow_status name');

@@ -1,9 +1,10 @@
 # 017_missing_db.pl: a flowdb.database_name that does not exist
-# (issue 8, section 1).  The worker's first start fails to connect (one
-# FATAL from PostgreSQL); the next start connects to no database, logs a
-# WARNING once and checks again with an exponential back-off instead of
-# dying every second.  Once the database is created, the worker connects
-# and runs work there.
+# (issue 8, section 1; since issue 10 the setting is an optional filter:
+# the launcher serves only that database).  The launcher says once, with a
+# WARNING, that the database does not exist; no worker tries to connect
+# to it (no FATAL, no restart loop) and none serves another database.
+# Once the database is created with the extension, the launcher (woken by
+# CREATE EXTENSION) starts its worker, which runs work there.
 use strict;
 use warnings;
 
@@ -34,24 +35,30 @@ sub count_in_log
 }
 
 ok(poll($node,
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'flowdb worker'",
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'flowdb launcher'",
 		'1', 20),
-	'the worker waits (connected to no database)');
+	'the launcher runs');
 my $t0 = time;
 my $deadline = time + 20;
 usleep(100_000) while !count_in_log(qr/^.*WARNING:.*does not exist.*$/m) && time < $deadline;
 ok(count_in_log(qr/^.*WARNING:.*does not exist.*$/m), 'said so');
-# five seconds of wall-clock time: a worker restarting every second would
-# log 5+ failures
+like(slurp_file($node->logfile), qr/HINT:  flowdb serves it once it exists/, 'with what to do');
+# five seconds of wall-clock time: nothing tries to connect to it
 usleep(100_000) while time < $t0 + 5;
 my $fatal = count_in_log(qr/^.*FATAL:\s+database "nosuchdb" does not exist.*$/m);
-my $warn  = count_in_log(qr/^.*WARNING:\s+flowdb worker 0: database "nosuchdb" does not exist.*$/m);
-cmp_ok($fatal, '<=', 1, "at most one FATAL connecting ($fatal)");
+my $warn  = count_in_log(qr/^.*WARNING:\s+flowdb: database "nosuchdb" \(flowdb.database_name\) does not exist.*$/m);
+is($fatal, 0, 'no worker tries to connect to it');
 is($warn, 1, 'one WARNING while waiting');
-cmp_ok(count_in_log(qr/^.*exited with exit code.*$/m), '<=', 1, 'the worker did not restart in a loop');
+is(count_in_log(qr/^.*exited with exit code.*$/m), 0, 'nothing restarts in a loop');
+# the filter: postgres has the extension but is not served
+$node->safe_psql('postgres', 'CREATE EXTENSION flowdb');
+usleep(100_000) while time < $t0 + 7;
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'flowdb worker'"),
+	'0', 'no worker serves another database');
 
-# create the database: the worker connects within the back-off (<= 8 s
-# here) and runs a workflow
+# create the database and the extension: the launcher is woken and a
+# worker runs a workflow there
 $node->safe_psql('postgres', 'CREATE DATABASE nosuchdb');
 $node->safe_psql('nosuchdb', 'CREATE EXTENSION flowdb');
 my $fake = start_fake({ '/x' => [ { body => { ok => 1 } } ] });
@@ -65,8 +72,8 @@ while (time < $deadline)
 	last if $st eq 'succeeded';
 	usleep(100_000);
 }
-is($st, 'succeeded', 'once the database exists the worker connects and runs work there');
-ok(count_in_log(qr/^.*database "nosuchdb" exists now.*$/m) == 1, 'and said so');
+is($st, 'succeeded', 'once the database exists with the extension a worker serves it');
+is(count_in_log(qr/^.*database "nosuchdb" exists now.*$/m), 1, 'and said so');
 
 $node->stop('fast');
 done_testing();

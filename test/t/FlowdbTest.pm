@@ -65,7 +65,6 @@ sub new_node
 
 	my %conf = (
 		shared_preload_libraries    => 'flowdb',
-		'flowdb.database_name'      => 'postgres',
 		'flowdb.allow_private_hosts' => 'on',
 		'flowdb.retry_base_ms'      => '50',
 		'flowdb.scan_interval_ms'   => '200',
