@@ -557,14 +557,18 @@ static void claim_tx(void *arg);
 /*
  * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
  * owners so that one owner's backlog cannot starve another owner's run.
- *	owners: every owner with an unfinished run (a loose index scan of
- *		runs_owner_due: one index descent per owner, not per run);
- *	due: the $3 owners whose oldest due run has waited longest;
- *		(the tiebreak on id matches runs_owner_due (owner, next_at, id), which
- *		only that index can serve: with next_at alone a generic plan walks
- *		runs_due past every other owner's runs, 20 ms and more per claim
- *		under a backlog; the owners' terminal NULL row is skipped, it would
- *		scan everything);
+ *	owners: every owner with an unfinished run and that owner's smallest
+ *		next_at (a loose index scan of runs_owner_due (owner, next_at, id):
+ *		one index descent per owner, not per run, and the same descent
+ *		gives the owner's first run; the ORDER BY matches the index, which
+ *		only runs_owner_due can serve: with next_at alone a generic plan
+ *		walks runs_due past every other owner's runs, 20 ms and more per
+ *		claim under a backlog);
+ *	due: the $3 owners whose oldest due run has waited longest (an owner
+ *		whose first run is not due has none due);
+ *		(one descent per owner instead of two: each descent walks past the
+ *		dead index entries claims leave at the front of an owner's range
+ *		until VACUUM, hundreds of pages under a large backlog);
  *	picked: up to $3 oldest due runs of each (index reads only), numbered
  *		per owner;
  *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
@@ -574,23 +578,19 @@ static void claim_tx(void *arg);
  *	taken are locked; the due condition is checked on the locked version).
  */
 #define FAIR_CLAIM_SQL \
-	"WITH RECURSIVE owners(owner) AS (" \
-	"  (SELECT o.owner FROM flowdb.runs o " \
+	"WITH RECURSIVE owners(owner, first) AS (" \
+	"  (SELECT o.owner, o.next_at FROM flowdb.runs o " \
 	"   WHERE o.status IN ('queued', 'running', 'waiting') " \
-	"   ORDER BY o.owner LIMIT 1) " \
+	"   ORDER BY o.owner, o.next_at, o.id LIMIT 1) " \
 	"  UNION ALL " \
-	"  SELECT (SELECT o.owner FROM flowdb.runs o " \
-	"          WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
-	"          ORDER BY o.owner LIMIT 1) " \
-	"  FROM owners p WHERE p.owner IS NOT NULL), " \
+	"  SELECT n.owner, n.first FROM owners p, " \
+	"  LATERAL (SELECT o.owner, o.next_at FROM flowdb.runs o " \
+	"           WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
+	"           ORDER BY o.owner, o.next_at, o.id LIMIT 1) n(owner, first)), " \
 	"due AS (" \
-	"  SELECT p.owner, f.first FROM owners p, " \
-	"  LATERAL (SELECT x.next_at AS first FROM flowdb.runs x " \
-	"           WHERE x.owner = p.owner AND x.status IN ('queued', 'running', 'waiting') " \
-	"             AND x.next_at <= clock_timestamp() " \
-	"           ORDER BY x.next_at, x.id LIMIT 1) f " \
-	"  WHERE p.owner IS NOT NULL " \
-	"  ORDER BY f.first LIMIT $3), " \
+	"  SELECT p.owner, p.first FROM owners p " \
+	"  WHERE p.first <= clock_timestamp() " \
+	"  ORDER BY p.first LIMIT $3), " \
 	"picked AS (" \
 	"  SELECT c.id, c.next_at, " \
 	"         row_number() OVER (PARTITION BY d.owner ORDER BY c.next_at) AS turn " \
