@@ -166,7 +166,26 @@ INSERT INTO hostile (fn, kind, call, want) VALUES
 ('flow_set_sandbox', 'null flag', $$SELECT flow_set_sandbox((SELECT wf FROM mine), NULL)$$, '22004'),
 ('flow_set_sandbox', 'not a uuid', $$SELECT flow_set_sandbox('1; DROP TABLE public.canary')$$, '22P02'),
 ('flow_run', 'dry run of other owner''s workflow', $$SELECT flow_run((SELECT wf FROM victim), '{}', true)$$, 'P0002'),
-('flow_execute', 'injection-shaped sandbox flag', $$SELECT flow_execute(pg_temp.bp(), '{}', 'yes; DROP TABLE public.canary')$$, '22P02');
+('flow_execute', 'injection-shaped sandbox flag', $$SELECT flow_execute(pg_temp.bp(), '{}', 'yes; DROP TABLE public.canary')$$, '22P02'),
+-- versions: flow_update, flow_versions, flow_rollback, flow_delete
+('flow_update', 'other owner''s workflow', $$SELECT flow_update((SELECT wf FROM victim), pg_temp.bp())$$, 'P0002'),
+('flow_update', 'null id', $$SELECT flow_update(NULL, pg_temp.bp())$$, '22004'),
+('flow_update', 'null blueprint', $$SELECT flow_update((SELECT wf FROM mine), NULL)$$, '22004'),
+('flow_update', 'oversized', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp(jsonb_build_object('pad', repeat('x', 300000))))$$, '54000'),
+('flow_update', 'nested', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp(jsonb_build_object('pad', pg_temp.nested(2000))))$$, '54000'),
+('flow_update', 'wrong type', $$SELECT flow_update((SELECT wf FROM mine), '[1, 2]')$$, '22023'),
+('flow_update', 'on_failure naming the victim''s workflow', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp(jsonb_build_object('on_failure', jsonb_build_object('workflow', (SELECT wf FROM victim)))))$$, '22023'),
+('flow_update', 'on_failure naming the victim''s workflow by name', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp('{"on_failure": {"workflow": "v"}}'))$$, '22023'),
+('flow_update', 'injection-shaped on_failure (the flow_save case saved that name)', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp('{"on_failure": {"workflow": "x''); DROP TABLE public.canary; --"}}'))$$, 'ok'),
+('flow_update', 'injection-shaped on_failure, unknown', $$SELECT flow_update((SELECT wf FROM mine), pg_temp.bp('{"on_failure": {"workflow": "y''); DROP TABLE public.canary; --"}}'))$$, '22023'),
+('flow_versions', 'other owner''s workflow', $$SELECT count(*) FROM flow_versions((SELECT wf FROM victim))$$, 'P0002'),
+('flow_versions', 'null', $$SELECT count(*) FROM flow_versions(NULL)$$, 'P0002'),
+('flow_rollback', 'other owner''s workflow', $$SELECT flow_rollback((SELECT wf FROM victim), 1)$$, 'P0002'),
+('flow_rollback', 'no such version', $$SELECT flow_rollback((SELECT wf FROM mine), -2147483648)$$, 'P0002'),
+('flow_rollback', 'null version', $$SELECT flow_rollback((SELECT wf FROM mine), NULL)$$, '22004'),
+('flow_delete', 'other owner''s workflow', $$SELECT flow_delete((SELECT wf FROM victim))$$, 'P0002'),
+('flow_delete', 'null', $$SELECT flow_delete(NULL)$$, '22004'),
+('flow_delete', 'not a uuid', $$SELECT flow_delete('1; DROP TABLE public.canary')$$, '22P02');
 
 -- counts of every flowdb table (as the superuser running the suite)
 CREATE FUNCTION pg_temp.counts() RETURNS jsonb LANGUAGE sql AS $$
@@ -180,7 +199,9 @@ CREATE FUNCTION pg_temp.counts() RETURNS jsonb LANGUAGE sql AS $$
 		'outbox', (SELECT count(*) FROM flowdb.outbox),
 		'deliveries', (SELECT count(*) FROM flowdb.webhook_deliveries),
 		'sessions', (SELECT count(*) FROM flowdb.sessions),
-		'messages', (SELECT count(*) FROM flowdb.messages))
+		'messages', (SELECT count(*) FROM flowdb.messages),
+		'versions', (SELECT count(*) FROM flowdb.workflow_versions),
+		'workflow_changes', (SELECT coalesce(sum(hashtext(w::text)), 0) FROM flowdb.workflows w))
 $$;
 
 -- run one case as the attacker; the SQLSTATE ('ok' when none) and the

@@ -80,7 +80,7 @@ static const char *const common_keys[] = {
 };
 
 static const char *const root_keys[] = {
-	"version", "trigger", "nodes", "edges", NULL
+	"version", "trigger", "nodes", "edges", "on_failure", NULL
 };
 static const char *const node_keys[] = {"id", "type", NULL};
 static const char *const action_keys[] = {
@@ -93,7 +93,8 @@ static const char *const wait_event_keys[] = {
 };
 static const char *const set_keys[] = {"values", NULL};
 static const char *const retry_keys[] = {"max_attempts", "backoff_ms", NULL};
-static const char *const edge_keys[] = {"from", "to", "condition", "else", NULL};
+static const char *const edge_keys[] = {"from", "to", "condition", "else", "on", NULL};
+static const char *const on_failure_keys[] = {"workflow", NULL};
 
 /*
  * bp_err
@@ -1023,6 +1024,7 @@ check_edge(BpState *st, int e, const cJSON *edge)
 	char		p[BP_PATH_LEN];
 	const cJSON *cond;
 	const cJSON *els;
+	const char *on;
 	int			from = st->efrom[e];
 	int			to = st->eto[e];
 	int			k;
@@ -1055,6 +1057,27 @@ check_edge(BpState *st, int e, const cJSON *edge)
 
 	cond = cJSON_GetObjectItemCaseSensitive(edge, "condition");
 	els = cJSON_GetObjectItemCaseSensitive(edge, "else");
+	on = check_string_field(st, edge, path, "on", false);
+	if (on != NULL)
+	{
+		sub_path(p, sizeof(p), path, "on");
+		if (strcmp(on, "success") != 0 && strcmp(on, "failure") != 0)
+			bp_err(st, p, "expected \"success\" or \"failure\", got \"%.*s\"", BP_SHOW, on);
+		else if (strcmp(on, "failure") == 0)
+		{
+			/* a failure path is unconditional: branch after it with a router */
+			if (cond != NULL)
+			{
+				sub_path(p, sizeof(p), path, "condition");
+				bp_err(st, p, "a failure edge (\"on\": \"failure\") cannot have a condition");
+			}
+			if (els != NULL)
+			{
+				sub_path(p, sizeof(p), path, "else");
+				bp_err(st, p, "a failure edge (\"on\": \"failure\") cannot be an else edge");
+			}
+		}
+	}
 	if (cond != NULL)
 	{
 		sub_path(p, sizeof(p), path, "condition");
@@ -1213,7 +1236,8 @@ collect_graph(BpState *st, const cJSON *nodes, const cJSON *edges)
 		st->eto[e] = node_index(st, fdb_json_str(item, "to"));
 		st->edup[e] = false;
 		st->eelse[e] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "else")) &&
-			cJSON_GetObjectItemCaseSensitive(item, "condition") == NULL;
+			cJSON_GetObjectItemCaseSensitive(item, "condition") == NULL &&
+			cJSON_GetObjectItemCaseSensitive(item, "on") == NULL;
 		if (st->efrom[e] >= 0 && st->eto[e] >= 0)
 		{
 			int			k;
@@ -1258,6 +1282,36 @@ index_incoming(BpState *st)
 		if (st->efrom[e] >= 0 && st->eto[e] >= 0)
 			st->in_from[fill[st->eto[e]]++] = st->efrom[e];
 	}
+}
+
+/*
+ * check_on_failure
+ *		$.on_failure: {"workflow": "<id or name>"}, the workflow whose run
+ *		starts when a run of this one fails.  Whether it exists is checked
+ *		in SQL when the workflow is saved (flowdb.check_on_failure).
+ */
+static void
+check_on_failure(BpState *st, const cJSON *of)
+{
+	const char *wf;
+
+	if (of == NULL)
+		return;
+	if (!cJSON_IsObject(of))
+	{
+		bp_err(st, "$.on_failure", "expected object, got %s", fdb_json_type_name(of));
+		return;
+	}
+	wf = check_string_field(st, of, "$.on_failure", "workflow", true);
+	if (wf != NULL)
+	{
+		size_t		n = utf8_chars(wf);
+
+		if (n < 1 || n > BP_MAX_NAME_CHARS)
+			bp_err(st, "$.on_failure.workflow",
+				   "must be a workflow id or name of 1 to %d characters", BP_MAX_NAME_CHARS);
+	}
+	check_unknown_keys(st, of, "$.on_failure", on_failure_keys, NULL, NULL);
 }
 
 /*
@@ -1359,6 +1413,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 		}
 	}
 
+	check_on_failure(st, cJSON_GetObjectItemCaseSensitive(bp, "on_failure"));
 	check_unknown_keys(st, bp, "$", root_keys, NULL, NULL);
 
 	free(st);

@@ -22,7 +22,9 @@
  * [A-Za-z0-9_-]{1,64}, type known, per-type fields, action service/task in
  * the catalog, required params present, param types for literal values,
  * retry/timeout_ms ranges), edges (from/to exist, no self loops, condition
- * shape, at most one else per source, else without condition), acyclic
+ * shape, at most one else per source, else without condition, "on"
+ * success or failure, failure edges without condition or else),
+ * on_failure's shape ({"workflow": "<id or name>"}), acyclic
  * graph, templates (syntax, known root, steps.<id> must be a strict
  * ancestor of the node using it).
  */

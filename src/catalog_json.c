@@ -2,7 +2,8 @@
  *
  * catalog_json.c
  *	  The catalog as JSON (catalog_to_json): node types, trigger types,
- *	  condition operators and every registered service with its tasks and
+ *	  condition operators, edge and workflow-level fields (failure paths)
+ *	  and every registered service with its tasks and
  *	  parameters, for the LLM prompt, flowdb.catalog() and the docs.
  *
  *-------------------------------------------------------------------------
@@ -74,6 +75,23 @@ static const NodeTypeDoc node_types[] = {
 
 static const char *const trigger_types[] = {
 	"manual", "event", "table", "webhook", "schedule", NULL
+};
+
+/* Edge fields and workflow-level fields, for catalog_to_json (bp_validate). */
+static const ToolParam edge_fields[] = {
+	{"from", PT_STRING, true, "Id of the source node."},
+	{"to", PT_STRING, true, "Id of the target node."},
+	{"condition", PT_OBJECT, false,
+	"Take the edge only when this condition holds (not on failure edges)."},
+	{"else", PT_BOOLEAN, false,
+	"true: taken when no conditional sibling edge was taken (not on failure edges)."},
+	{"on", PT_STRING, false,
+	"\"success\" (default) or \"failure\": a failure edge is taken only when the source node fails after its retries; the run then goes on, and {{steps.<source>.error}} holds the error."},
+};
+
+static const ToolParam workflow_fields[] = {
+	{"on_failure", PT_OBJECT, false,
+	"{\"workflow\": \"<id or name>\"}: when a run fails, start that saved workflow of the same owner with trigger_data {run_id, workflow, workflow_id, node, error}."},
 };
 
 static const char *const condition_ops[] = {
@@ -170,7 +188,8 @@ service_to_json(const ToolService *svc)
 /*
  * catalog_to_json
  *		The whole catalog: services with tasks and events, trigger types,
- *		node types with their fields and condition operators.  Caller
+ *		node types with their fields, condition operators, edge fields and
+ *		workflow-level fields (on_failure).  Caller
  *		cJSON_Delete()s the result.
  */
 cJSON *
@@ -204,5 +223,11 @@ catalog_to_json(void)
 	}
 
 	add_string_list(root, "condition_ops", condition_ops);
+	cJSON_AddItemToObject(root, "edge_fields",
+						  params_to_json(edge_fields,
+										 (int) (sizeof(edge_fields) / sizeof(edge_fields[0]))));
+	cJSON_AddItemToObject(root, "workflow_fields",
+						  params_to_json(workflow_fields,
+										 (int) (sizeof(workflow_fields) / sizeof(workflow_fields[0]))));
 	return root;
 }

@@ -12,7 +12,10 @@
  *	  source was skipped;
  *	- a node runs when all its incoming edges are resolved and at least one
  *	  was taken; when all are resolved and none was taken it is skipped;
- *	- a permanently failed node fails the run once nothing is in flight.
+ *	- a permanently failed node fails the run once nothing is in flight,
+ *	  unless it has failure edges ("on": "failure"): then those are taken,
+ *	  its other edges are not, and the run goes on;
+ *	- failure edges are not taken when their source succeeds or is skipped.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,10 +32,12 @@
 static double default_random01(void);
 static int	edge_value(EngineRun *run, int i);
 static void resolve_out_edges(EngineRun *run, const char *node_id, bool skipped,
-							  bool timed_out);
+							  bool timed_out, bool failed);
 static void fail_node(EngineRun *run, const char *node_id, cJSON *input,
 					  const char *error, double started_ms, double now_ms,
 					  EngineEvents *ev);
+static bool is_failure_edge(const cJSON *edge);
+static bool has_failure_edge(EngineRun *run, const char *node_id);
 
 EngineConfig engine_config = {1000.0, 3600000.0, default_random01};
 
@@ -292,6 +297,11 @@ engine_run_new(const char *run_id, const char *workflow_id,
 			run->failing = true;
 			run->error = fdb_strdup(err);
 		}
+		else
+		{
+			/* only meaningful with the error (cleared by flow_retry) */
+			cJSON_DeleteItemFromObjectCaseSensitive(run->state, "failed_node");
+		}
 	}
 	run->edges = cJSON_GetObjectItemCaseSensitive(run->state, "edges");
 	if (!cJSON_IsArray(run->edges) || cJSON_GetArraySize(run->edges) != nedges)
@@ -370,7 +380,7 @@ engine_recover(EngineRun *run)
 
 			if (!run->failing && from && edge_value(run, i) < 0 &&
 				node_status(run, from) == FLOW_SUCCEEDED)
-				resolve_out_edges(run, from, false, false);
+				resolve_out_edges(run, from, false, false, false);
 			i++;
 		}
 	}
@@ -401,10 +411,14 @@ engine_context(EngineRun *run, const char *node_id)
 		cJSON	   *s = cJSON_AddObjectToObject(steps, ns->string);
 		cJSON	   *out = cJSON_GetObjectItemCaseSensitive(ns, "output");
 		const char *st = fdb_json_str(ns, "status");
+		const char *nerr = fdb_json_str(ns, "error");
 
 		if (out)
 			cJSON_AddItemReferenceToObject(s, "output", out);
 		cJSON_AddStringToObject(s, "status", st ? st : "pending");
+		/* a failed node's error, for its failure path */
+		if (nerr && flow_status_parse(st) == FLOW_FAILED)
+			cJSON_AddStringToObject(s, "error", nerr);
 	}
 	cJSON_AddStringToObject(r, "id", run->run_id);
 	cJSON_AddNumberToObject(r, "attempt",
@@ -498,15 +512,50 @@ set_edge(EngineRun *run, int i, bool taken)
 }
 
 /*
+ * is_failure_edge
+ *		Is this an edge taken when its source fails ("on": "failure")?
+ */
+static bool
+is_failure_edge(const cJSON *edge)
+{
+	const char *on = fdb_json_str(edge, "on");
+
+	return on != NULL && strcmp(on, "failure") == 0;
+}
+
+/*
+ * has_failure_edge
+ *		Does node_id have an outgoing failure edge (its failure is handled)?
+ */
+static bool
+has_failure_edge(EngineRun *run, const char *node_id)
+{
+	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(run->bp, "edges");
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, edges)
+	{
+		const char *from = fdb_json_str(e, "from");
+
+		if (from && strcmp(from, node_id) == 0 && is_failure_edge(e))
+			return true;
+	}
+	return false;
+}
+
+/*
  * resolve_out_edges
  *		Decide the outgoing edges of a node that finished.  skipped: none
- *		taken.  A wait_event's else edges are its timeout path: taken when
- *		it timed out (and then only they are), never when the event came.
- *		Otherwise conditions are evaluated against the run context; an
- *		evaluation error fails the run and leaves the edge unresolved.
+ *		taken.  failed (a failure with failure edges): only the failure
+ *		edges are taken.  Failure edges are never taken otherwise.  A
+ *		wait_event's else edges are its timeout path: taken when it timed
+ *		out (and then only they are), never when the event came.  Otherwise
+ *		conditions are evaluated against the run context; an evaluation
+ *		error fails the run and leaves the edge unresolved.
  */
 static void
-resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_out)
+resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_out,
+				  bool failed)
 {
 	const cJSON *edges = cJSON_GetObjectItemCaseSensitive(run->bp, "edges");
 	const cJSON *e;
@@ -525,9 +574,11 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 		const cJSON *cond = cJSON_GetObjectItemCaseSensitive(e, "condition");
 		bool		is_else = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "else"));
 
-		if (from && strcmp(from, node_id) == 0 && !is_else)
+		if (from && strcmp(from, node_id) == 0 && is_failure_edge(e))
+			set_edge(run, i, failed && !skipped);
+		else if (from && strcmp(from, node_id) == 0 && !is_else)
 		{
-			if (skipped || timed_out)
+			if (skipped || timed_out || failed)
 				set_edge(run, i, false);
 			else if (cond == NULL || cJSON_IsNull(cond))
 				set_edge(run, i, true);
@@ -545,6 +596,8 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 					char	   *msg = fdb_asprintf("condition on edge %s -> %s: %s",
 												   node_id, fdb_json_str(e, "to"), err);
 
+					if (!run->failing)
+						set_field(run->state, "failed_node", cJSON_CreateString(node_id));
 					engine_fail_run(run, msg);
 					free(msg);
 					/* stays unresolved: a retried run evaluates it again */
@@ -566,9 +619,11 @@ resolve_out_edges(EngineRun *run, const char *node_id, bool skipped, bool timed_
 		const char *from = fdb_json_str(e, "from");
 		bool		is_else = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "else"));
 
-		if (from && strcmp(from, node_id) == 0 && is_else)
+		if (from && strcmp(from, node_id) == 0 && is_else && !is_failure_edge(e))
 		{
-			if (is_wait)
+			if (failed)
+				set_edge(run, i, false);
+			else if (is_wait)
 				set_edge(run, i, !skipped && timed_out);
 			else
 				set_edge(run, i, !skipped && !any_conditional_taken);
@@ -670,12 +725,15 @@ succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
 	add_event(ev, node_id, FLOW_SUCCEEDED, attempt, input,
 			  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ns, "output"), true),
 			  NULL, started_ms, now_ms);
-	resolve_out_edges(run, node_id, false, timed_out);
+	resolve_out_edges(run, node_id, false, timed_out, false);
 }
 
 /*
  * fail_node
- *		Mark a node failed for good and the run failing.
+ *		Mark a node failed for good.  With failure edges the failure is
+ *		handled: they are taken and the run goes on; otherwise the run is
+ *		failing (and state.failed_node names the first node that failed
+ *		it, for the workflow's on_failure handler).
  */
 static void
 fail_node(EngineRun *run, const char *node_id, cJSON *input, const char *error,
@@ -690,6 +748,13 @@ fail_node(EngineRun *run, const char *node_id, cJSON *input, const char *error,
 	cJSON_DeleteItemFromObjectCaseSensitive(ns, "due");
 	add_event(ev, node_id, FLOW_FAILED, attempt < 1 ? 1 : attempt, input, NULL, error,
 			  started_ms, now_ms);
+	if (has_failure_edge(run, node_id))
+	{
+		resolve_out_edges(run, node_id, false, false, true);
+		return;
+	}
+	if (!run->failing)
+		set_field(run->state, "failed_node", cJSON_CreateString(node_id));
 	msg = fdb_asprintf("node %s failed: %s", node_id, error);
 	engine_fail_run(run, msg);
 	free(msg);
@@ -956,7 +1021,7 @@ engine_advance(EngineRun *run, double now_ms, char ***dispatch, EngineEvents *ev
 
 					set_status(ns, FLOW_SKIPPED);
 					add_event(ev, id, FLOW_SKIPPED, 0, NULL, NULL, NULL, now_ms, now_ms);
-					resolve_out_edges(run, id, true, false);
+					resolve_out_edges(run, id, true, false, false);
 					continue;
 				}
 				send = start_node(run, node, id, now_ms, ev);

@@ -10,12 +10,15 @@
  *						 "error": "...", "due": <epoch ms>,
  *						 "phase": n, "phase_state": {...}}},
  *	  "edges": [true | false | null, ...],	(one per blueprint edge)
- *	  "retries": n}							(flow_retry count)
+ *	  "retries": n,							(flow_retry count)
+ *	  "error": "...", "failed_node": "<id>"}	(once failing)
  *
  * Node status: pending (absent), running (request in flight), retrying
  * (due at "due"), waiting (delay / wait_event, due at "due" or never when
  * 0), resumed (an event arrived; set by SQL, output holds its data),
- * succeeded, failed, skipped.  The worker owns I/O and transactions; the
+ * succeeded, failed, skipped.  A failed node with failure edges ("on":
+ * "failure") does not fail the run: those edges are taken instead.  The
+ * worker owns I/O and transactions; the
  * engine only transforms this JSON and reports log events.
  *
  *-------------------------------------------------------------------------

@@ -258,7 +258,8 @@ draft_other_variants(const cJSON *catalog, cJSON *anyof)
 
 /*
  * draft_edge_schema
- *		{from, to, condition: null | {left, op, right}, else: bool | null}.
+ *		{from, to, condition: null | {left, op, right}, else: bool | null,
+ *		on: "success" | "failure" | null}.
  */
 static cJSON *
 draft_edge_schema(const cJSON *catalog)
@@ -306,6 +307,18 @@ draft_edge_schema(const cJSON *catalog)
 	cJSON_AddStringToObject(t, "description",
 							"true: taken when no conditional sibling edge matched");
 	draft_add_prop(props, req, "else", t);
+
+	t = cJSON_CreateObject();
+	anyof = cJSON_AddArrayToObject(t, "type");
+	cJSON_AddItemToArray(anyof, cJSON_CreateString("string"));
+	cJSON_AddItemToArray(anyof, cJSON_CreateString("null"));
+	anyof = cJSON_AddArrayToObject(t, "enum");
+	cJSON_AddItemToArray(anyof, cJSON_CreateString("success"));
+	cJSON_AddItemToArray(anyof, cJSON_CreateString("failure"));
+	cJSON_AddItemToArray(anyof, cJSON_CreateNull());
+	cJSON_AddStringToObject(t, "description",
+							"failure: taken only when the source node fails (then condition and else are null)");
+	draft_add_prop(props, req, "on", t);
 	return edge;
 }
 
@@ -455,7 +468,10 @@ llm_draft_system_prompt(const cJSON *catalog)
 				 "- Node ids are short and unique (letters, digits, _ or -).  Edges "
 				 "{from, to} order the nodes; a router node branches through edge "
 				 "conditions {left, op, right}; an edge with else true is taken when no "
-				 "conditional sibling matched; condition and else are null otherwise.\n"
+				 "conditional sibling matched; condition and else are null otherwise.  An "
+				 "edge with on \"failure\" is taken only when its source node fails (\"on "
+				 "failure, tell me\"): the run goes on and {{steps.<node id>.error}} holds "
+				 "the error; on is null otherwise.\n"
 				 "- Condition operators: ");
 	draft_prompt_list(&b, cJSON_GetObjectItemCaseSensitive(catalog, "condition_ops"));
 	fdb_buf_puts(&b,

@@ -8,8 +8,8 @@
  *		 the blueprint as given (the payload is a fixed object);
  *	 anything not starting with '{':
  *		 a blueprint and payload generated from the leading bytes (up to
- *		 8 nodes of every type, random DAG edges with conditions and else
- *		 edges, a payload whose "when" string is raw input bytes used by
+ *		 8 nodes of every type, random DAG edges with conditions, else
+ *		 edges and failure edges, a payload whose "when" string is raw input bytes used by
  *		 delay nodes as "until": "{{trigger_data.when}}"), then event bytes.
  *
  * Only blueprints that pass bp_validate are run (flowdb never runs any
@@ -25,7 +25,8 @@
  * Invariants (abort on violation): only pending/retrying action nodes are
  * dispatched, once each, with 1 <= attempt <= max_attempts; nothing is
  * dispatched by a failing run; run status is one of the five and agrees
- * with the nodes (succeeded = every node succeeded or skipped, failed =
+ * with the nodes (succeeded = every node succeeded, skipped or failed
+ * with a failure edge, failed =
  * an error and nothing in flight); after an advance a "running" run has a
  * request in flight (no stuck runs); a state reloaded from its JSON text
  * prints identically; events are well-formed.  No crash, leak or
@@ -258,6 +259,8 @@ gen_blueprint(Reader *r, cJSON **payload)
 				has_else[i] = true;
 				fdb_buf_puts(&b, ", \"else\": true");
 			}
+			else if ((e >> 6) & 1)
+				fdb_buf_puts(&b, ", \"on\": \"failure\"");
 			fdb_buf_puts(&b, "}");
 		}
 	}
@@ -279,6 +282,26 @@ node_status(EngineRun *run, const char *id)
 	const char *s = fdb_json_str(cJSON_GetObjectItemCaseSensitive(run->nodes, id), "status");
 
 	return s ? s : "pending";
+}
+
+/*
+ * has_failure_edge
+ *		Does node id have an outgoing edge with "on": "failure"?
+ */
+static bool
+has_failure_edge(EngineRun *run, const char *id)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run->bp, "edges"))
+	{
+		const char *from = fdb_json_str(e, "from");
+		const char *on = fdb_json_str(e, "on");
+
+		if (from && on && strcmp(from, id) == 0 && strcmp(on, "failure") == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -390,8 +413,9 @@ check_status(EngineRun *run, double *due)
 			const char *id = fdb_json_str(n, "id");
 			const char *ns = id ? node_status(run, id) : "succeeded";
 
-			check(strcmp(ns, "succeeded") == 0 || strcmp(ns, "skipped") == 0,
-				  "run succeeded with an unfinished or failed node", run);
+			check(strcmp(ns, "succeeded") == 0 || strcmp(ns, "skipped") == 0 ||
+				  (strcmp(ns, "failed") == 0 && has_failure_edge(run, id)),
+				  "run succeeded with an unfinished or unhandled failed node", run);
 		}
 	}
 	if (strcmp(st, "failed") == 0)

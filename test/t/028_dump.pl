@@ -25,7 +25,7 @@ use FlowdbTest;
 use FlowdbTools;
 
 my @tables = qw(workflows runs workflow_logs credentials outbox
-  webhook_deliveries sessions messages event_buffer);
+  webhook_deliveries sessions messages event_buffer workflow_versions);
 
 my $fake = start_fake({
 	'/done'  => [ { status => 200, body => { ok  => 1 } } ],

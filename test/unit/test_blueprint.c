@@ -761,6 +761,43 @@ TEST(test_cron_agrees_with_scheduler)
 	}
 }
 
+
+TEST(test_failure_paths)
+{
+#define G(edges) "{" HEAD "'nodes': [" HTTP_NODE("a") ", " ROUTER("b") ", " \
+	"{'id': 'c', 'type': 'set', 'values': {'why': '{{steps.a.error}}'}}], 'edges': " edges "}"
+	expect_valid(G("[{'from': 'a', 'to': 'b', 'on': 'success'}, {'from': 'a', 'to': 'c', 'on': 'failure'}]"));
+	expect_valid(G("[{'from': 'a', 'to': 'b', 'condition': {'left': 1, 'op': 'eq', 'right': 1}},"
+				   " {'from': 'a', 'to': 'c', 'on': 'failure'}]"));
+	expect_errors(G("[{'from': 'a', 'to': 'c', 'on': 'error'}]"),
+				  "$.edges[0].on: expected \"success\" or \"failure\", got \"error\"");
+	expect_errors(G("[{'from': 'a', 'to': 'c', 'on': true}]"),
+				  "$.edges[0].on: expected string, got boolean");
+	expect_errors(G("[{'from': 'a', 'to': 'c', 'on': 'failure',"
+					" 'condition': {'left': 1, 'op': 'eq', 'right': 1}}]"),
+				  "$.edges[0].condition: a failure edge (\"on\": \"failure\") cannot have a condition");
+	expect_errors(G("[{'from': 'a', 'to': 'c', 'on': 'failure', 'else': true}]"),
+				  "$.edges[0].else: a failure edge (\"on\": \"failure\") cannot be an else edge");
+	/* a failure edge and a plain edge to the same node are duplicates */
+	expect_errors(G("[{'from': 'a', 'to': 'c'}, {'from': 'a', 'to': 'c', 'on': 'failure'}]"),
+				  "$.edges[1]: duplicate edge a -> c (also $.edges[0])");
+	/* the failed node must be an ancestor to read its error */
+	expect_errors(G("[]"), "$.nodes[2].values.why: node \"a\" cannot have run before \"c\"");
+	/* failure edges take part in cycles */
+	expect_errors(G("[{'from': 'a', 'to': 'c', 'on': 'failure'}, {'from': 'a', 'to': 'b', 'on': 'failure'},"
+					" {'from': 'b', 'to': 'a'}]"),
+				  "$.edges: cycle a -> b -> a");
+#undef G
+	expect_valid("{" HEAD "'on_failure': {'workflow': 'notify-owner'}, 'nodes': [" ROUTER("a") "]}");
+	expect_errors("{" HEAD "'on_failure': 'notify-owner', 'nodes': [" ROUTER("a") "]}",
+				  "$.on_failure: expected object, got string");
+	expect_errors("{" HEAD "'on_failure': {}, 'nodes': [" ROUTER("a") "]}",
+				  "$.on_failure.workflow: required");
+	expect_errors("{" HEAD "'on_failure': {'workflow': '', 'run': 1}, 'nodes': [" ROUTER("a") "]}",
+				  "$.on_failure.workflow: must be a workflow id or name of 1 to 200 characters",
+				  "$.on_failure.run: unknown field \"run\"");
+}
+
 int
 main(void)
 {
@@ -780,5 +817,6 @@ main(void)
 	RUN(test_long_chain);
 	RUN(test_deep_nesting);
 	RUN(test_cron_agrees_with_scheduler);
+	RUN(test_failure_paths);
 	return UNIT_SUMMARY();
 }

@@ -288,6 +288,18 @@ TEST(test_catalog_json)
 
 	CHECK_INT(cJSON_GetArraySize(ops), 13);
 	CHECK(array_has(ops, "eq") && array_has(ops, "matches") && array_has(ops, "starts_with"));
+
+	/* failure paths: the edge field "on" and the workflow field on_failure */
+	{
+		const cJSON *ef = cJSON_GetObjectItemCaseSensitive(cat, "edge_fields");
+		const cJSON *wf = cJSON_GetObjectItemCaseSensitive(cat, "workflow_fields");
+
+		CHECK_INT(cJSON_GetArraySize(ef), 5);
+		CHECK_STR(fdb_json_str(cJSON_GetArrayItem(ef, 4), "name"), "on");
+		CHECK_CONTAINS(fdb_json_str(cJSON_GetArrayItem(ef, 4), "description"), "\"failure\"");
+		CHECK_INT(cJSON_GetArraySize(wf), 1);
+		CHECK_STR(fdb_json_str(cJSON_GetArrayItem(wf, 0), "name"), "on_failure");
+	}
 	cJSON_Delete(cat);
 }
 

@@ -2056,6 +2056,165 @@ TEST(test_events_growth)
 	engine_events_clear(&ev);
 }
 
+
+/* ---------------------------------------------------------------------
+ * failure edges ("on": "failure")
+ * --------------------------------------------------------------------- */
+
+/* charge -> ship (success), charge -> alert (failure), both -> done */
+#define FAILBP "{" HEAD "'nodes': [" ACT_RETRY("charge", "{'max_attempts': 2}") "," ACT("ship") "," \
+	"{'id': 'alert', 'type': 'action', 'service': 'http', 'task': 'request'," \
+	" 'params': {'url': 'https://x.test/alert', 'why': 'charge: {{steps.charge.error}}'}}," \
+	ROUTER("done") "]," \
+	" 'edges': [{'from': 'charge', 'to': 'ship'}," \
+	" {'from': 'charge', 'to': 'alert', 'on': 'failure'}," \
+	" {'from': 'ship', 'to': 'done'}, {'from': 'alert', 'to': 'done'}]}"
+
+TEST(test_failure_edge_taken)
+{
+	EngineRun  *run = mkrun(FAILBP, NULL, NULL);
+	char		err[FDB_ERRLEN];
+	cJSON	   *p;
+
+	CHECK_STR(adv(run, T0), "charge");
+	/* a retryable error with attempts left retries: the path waits */
+	fail(run, "charge", "HTTP 503", true, -1, T0 + 1);
+	CHECK_STR(st(run, "charge"), "retrying");
+	CHECK_STR(st(run, "alert"), "pending");
+	CHECK_STR(evs(), "charge:retrying:1");
+	CHECK_STR(adv(run, T0 + 5000), "charge");
+	/* the last attempt fails: the failure edge is taken, the run goes on */
+	fail(run, "charge", "HTTP 503", true, -1, T0 + 5001);
+	CHECK(!run->failing);
+	CHECK(run->error == NULL);
+	CHECK_STR(st(run, "charge"), "failed");
+	CHECK_STR(evs(), "charge:failed:2");
+	CHECK_STR(adv(run, T0 + 5002), "alert");
+	CHECK_STR(st(run, "ship"), "skipped");
+	CHECK_STR(evs(), "ship:skipped:0");
+	CHECK_STR(rstat(run, NULL), "running");
+	/* the error is in the context of the alert step */
+	p = engine_render_params(run, "alert", err, sizeof(err));
+	CHECK(same_json(p, "{'url': 'https://x.test/alert', 'why': 'charge: HTTP 503'}"));
+	cJSON_Delete(p);
+	/* the failed node keeps its state across a reload (edges stay decided) */
+	run = reincarnate(run, true);
+	CHECK_STR(st(run, "charge"), "failed");
+	CHECK_STR(st(run, "alert"), "pending");
+	CHECK_STR(adv(run, T0 + 5003), "alert");
+	ok(run, "alert", "{'sent': true}", T0 + 5100);
+	CHECK_STR(adv(run, T0 + 5101), "");
+	/* the join runs once, after the path that ran */
+	CHECK_STR(evs(), "alert:succeeded:1 done:succeeded:1");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	CHECK(fdb_json_str(run->state, "failed_node") == NULL);
+	engine_run_free(run);
+	engine_events_clear(&ev);
+}
+
+TEST(test_failure_edge_not_taken)
+{
+	EngineRun  *run = mkrun(FAILBP, NULL, NULL);
+
+	CHECK_STR(adv(run, T0), "charge");
+	ok(run, "charge", "{'id': 'pay_1'}", T0 + 1);
+	CHECK_STR(adv(run, T0 + 2), "ship");
+	CHECK_STR(st(run, "alert"), "skipped");
+	ok(run, "ship", NULL, T0 + 3);
+	CHECK_STR(adv(run, T0 + 4), "");
+	CHECK_STR(evs(), "charge:succeeded:1 alert:skipped:0 ship:succeeded:1 done:succeeded:1");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+
+	/* skipped source: the failure edge is not taken either */
+	run = mkrun("{" HEAD "'nodes': [" ROUTER("r") "," ACT("a") "," ACT("alert") "],"
+				" 'edges': [{'from': 'r', 'to': 'a', 'condition': {'left': 1, 'op': 'eq', 'right': 2}},"
+				" {'from': 'a', 'to': 'alert', 'on': 'failure'}]}", NULL, NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(st(run, "a"), "skipped");
+	CHECK_STR(st(run, "alert"), "skipped");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+}
+
+TEST(test_failure_without_edge_fails_run)
+{
+	EngineRun  *run = mkrun(FAILBP, NULL, NULL);
+
+	/* the alert step itself has no failure edge: its failure fails the run */
+	CHECK_STR(adv(run, T0), "charge");
+	fail(run, "charge", "card declined", false, -1, T0 + 1);
+	CHECK(!run->failing);
+	CHECK_STR(adv(run, T0 + 2), "alert");
+	fail(run, "alert", "HTTP 404", false, -1, T0 + 3);
+	CHECK(run->failing);
+	CHECK_STR(run->error, "node alert failed: HTTP 404");
+	CHECK_STR(fdb_json_str(run->state, "failed_node"), "alert");
+	CHECK_STR(adv(run, T0 + 4), "");
+	CHECK_STR(st(run, "done"), "pending");
+	CHECK_STR(rstat(run, NULL), "failed");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+
+	/* no failure edge at all: as before, and failed_node names the node */
+	run = mkrun("{" HEAD "'nodes': [" ACT("a") "," ACT("b") "], 'edges': [{'from': 'a', 'to': 'b'}]}",
+				NULL, NULL);
+	CHECK_STR(adv(run, T0), "a");
+	fail(run, "a", "boom", false, -1, T0 + 1);
+	CHECK_STR(rstat(run, NULL), "failed");
+	CHECK_STR(fdb_json_str(run->state, "failed_node"), "a");
+	/* a later failure does not replace the first */
+	engine_fail_run(run, "later");
+	CHECK_STR(fdb_json_str(run->state, "failed_node"), "a");
+	/* reloaded without an error (flow_retry cleared it): failed_node goes too */
+	{
+		cJSON	   *state = cJSON_Duplicate(run->state, true);
+		cJSON	   *bp = cJSON_Duplicate(run->bp, true);
+
+		engine_run_free(run);
+		cJSON_DeleteItemFromObjectCaseSensitive(state, "error");
+		run = engine_run_new("r1", "", bp, NULL, state);
+		CHECK(!run->failing);
+		CHECK(fdb_json_str(run->state, "failed_node") == NULL);
+		engine_run_free(run);
+	}
+	engine_events_clear(&ev);
+}
+
+TEST(test_failure_edge_else_and_instant)
+{
+	/* a failed node takes none of its plain, conditional or else edges */
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" ACT("a") "," ACT("x") "," ACT("y") "," ACT("z") "," ACT("alert") "],"
+							" 'edges': [{'from': 'a', 'to': 'x', 'condition': {'left': 1, 'op': 'eq', 'right': 1}},"
+							" {'from': 'a', 'to': 'y', 'else': true}, {'from': 'a', 'to': 'z'},"
+							" {'from': 'a', 'to': 'alert', 'on': 'failure'}]}", NULL, NULL);
+
+	CHECK_STR(adv(run, T0), "a");
+	fail(run, "a", "bad request", false, -1, T0 + 1);
+	CHECK_STR(adv(run, T0 + 2), "alert");
+	CHECK_STR(st(run, "x"), "skipped");
+	CHECK_STR(st(run, "y"), "skipped");
+	CHECK_STR(st(run, "z"), "skipped");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+
+	/* an instant node (set with a missing path) takes its failure edge in the same advance */
+	run = mkrun("{" HEAD "'nodes': [{'id': 's', 'type': 'set', 'values': {'v': '{{trigger_data.nope}}'}},"
+				" {'id': 'why', 'type': 'set', 'values': {'e': '{{steps.s.error}}', 'st': '{{steps.s.status}}'}}],"
+				" 'edges': [{'from': 's', 'to': 'why', 'on': 'failure'}]}", "{}", NULL);
+	CHECK_STR(adv(run, T0), "");
+	CHECK_STR(evs(), "s:failed:1 why:succeeded:1");
+	CHECK_STR(fdb_json_str(cJSON_GetObjectItemCaseSensitive(nstate(run, "why"), "output"), "e"),
+			  "path trigger_data.nope not found (no key \"nope\" in trigger_data)");
+	CHECK_STR(fdb_json_str(cJSON_GetObjectItemCaseSensitive(nstate(run, "why"), "output"), "st"),
+			  "failed");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+}
+
 int
 main(void)
 {
@@ -2091,6 +2250,10 @@ main(void)
 	RUN_CLEAN(test_recover_failing);
 	RUN_CLEAN(test_state_shapes);
 	RUN_CLEAN(test_events_growth);
+	RUN_CLEAN(test_failure_edge_taken);
+	RUN_CLEAN(test_failure_edge_not_taken);
+	RUN_CLEAN(test_failure_without_edge_fails_run);
+	RUN_CLEAN(test_failure_edge_else_and_instant);
 
 	engine_events_free(&ev);
 	return UNIT_SUMMARY();
