@@ -560,14 +560,18 @@ static void claim_tx(void *arg);
 /*
  * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
  * owners so that one owner's backlog cannot starve another owner's run.
- *	owners: every owner with an unfinished run (a loose index scan of
- *		runs_owner_due: one index descent per owner, not per run);
- *	due: the $3 owners whose oldest due run has waited longest;
- *		(the tiebreak on id matches runs_owner_due (owner, next_at, id), which
- *		only that index can serve: with next_at alone a generic plan walks
- *		runs_due past every other owner's runs, 20 ms and more per claim
- *		under a backlog; the owners' terminal NULL row is skipped, it would
- *		scan everything);
+ *	owners: every owner with an unfinished run and that owner's smallest
+ *		next_at (a loose index scan of runs_owner_due (owner, next_at, id):
+ *		one index descent per owner, not per run, and the same descent
+ *		gives the owner's first run; the ORDER BY matches the index, which
+ *		only runs_owner_due can serve: with next_at alone a generic plan
+ *		walks runs_due past every other owner's runs, 20 ms and more per
+ *		claim under a backlog);
+ *	due: the $3 owners whose oldest due run has waited longest (an owner
+ *		whose first run is not due has none due);
+ *		(one descent per owner instead of two: each descent walks past the
+ *		dead index entries claims leave at the front of an owner's range
+ *		until VACUUM, hundreds of pages under a large backlog);
  *	picked: up to $3 oldest due runs of each (index reads only), numbered
  *		per owner;
  *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
@@ -577,23 +581,19 @@ static void claim_tx(void *arg);
  *	taken are locked; the due condition is checked on the locked version).
  */
 #define FAIR_CLAIM_SQL \
-	"WITH RECURSIVE owners(owner) AS (" \
-	"  (SELECT o.owner FROM flowdb.runs o " \
+	"WITH RECURSIVE owners(owner, first) AS (" \
+	"  (SELECT o.owner, o.next_at FROM flowdb.runs o " \
 	"   WHERE o.status IN ('queued', 'running', 'waiting') " \
-	"   ORDER BY o.owner LIMIT 1) " \
+	"   ORDER BY o.owner, o.next_at, o.id LIMIT 1) " \
 	"  UNION ALL " \
-	"  SELECT (SELECT o.owner FROM flowdb.runs o " \
-	"          WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
-	"          ORDER BY o.owner LIMIT 1) " \
-	"  FROM owners p WHERE p.owner IS NOT NULL), " \
+	"  SELECT n.owner, n.first FROM owners p, " \
+	"  LATERAL (SELECT o.owner, o.next_at FROM flowdb.runs o " \
+	"           WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
+	"           ORDER BY o.owner, o.next_at, o.id LIMIT 1) n(owner, first)), " \
 	"due AS (" \
-	"  SELECT p.owner, f.first FROM owners p, " \
-	"  LATERAL (SELECT x.next_at AS first FROM flowdb.runs x " \
-	"           WHERE x.owner = p.owner AND x.status IN ('queued', 'running', 'waiting') " \
-	"             AND x.next_at <= clock_timestamp() " \
-	"           ORDER BY x.next_at, x.id LIMIT 1) f " \
-	"  WHERE p.owner IS NOT NULL " \
-	"  ORDER BY f.first LIMIT $3), " \
+	"  SELECT p.owner, p.first FROM owners p " \
+	"  WHERE p.first <= clock_timestamp() " \
+	"  ORDER BY p.first LIMIT $3), " \
 	"picked AS (" \
 	"  SELECT c.id, c.next_at, " \
 	"         row_number() OVER (PARTITION BY d.owner ORDER BY c.next_at) AS turn " \
@@ -883,13 +883,23 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
  * k, and only while this claim's lease token holds: u), append their log
  * rows (l) and outbox rows (o), and report per run (by ordinality) 'w'
  * written, 'b' busy (a client holds the row) or 'l' lost.
+ *
+ * Every read of flowdb.runs is by id = ANY ($1), the primary key: the
+ * plan is generic and cached for the life of the worker, often made while
+ * the table was small (or before ANALYZE saw a bulk insert), and was then
+ * a seq scan of all of flowdb.runs per commit, or a bitmap scan of
+ * runs_lease, whose entries for this slot include one dead entry per run
+ * ever claimed (claims are not HOT updates) until VACUUM: thousands of
+ * heap pages per commit.  The lease owner is compared through coalesce so
+ * that runs_lease can never be chosen for it; commit_tx also plans with
+ * enable_seqscan off.
  */
 #define COMMIT_SQL \
 	"WITH x AS (" \
 	"  SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3, $4, $5, $6, $26::uuid[]) " \
 	"    WITH ORDINALITY AS x(id, state, status, error, lease, next_ms, token, ord)), " \
 	"k AS MATERIALIZED (" \
-	"  SELECT r.id FROM flowdb.runs r WHERE r.id IN (SELECT x.id FROM x) " \
+	"  SELECT r.id FROM flowdb.runs r WHERE r.id = ANY ($1::uuid[]) " \
 	"  FOR UPDATE SKIP LOCKED), " \
 	"u AS (" \
 	"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, " \
@@ -902,7 +912,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"    finished_at = CASE WHEN x.status IN ('succeeded', 'failed') THEN now() END, " \
 	"    updated_at = now() " \
 	"  FROM x JOIN k ON k.id = x.id " \
-	"  WHERE r.id = x.id AND r.lease_owner = $7 AND r.lease_token = x.token " \
+	"  WHERE r.id = x.id AND r.id = ANY ($1::uuid[]) " \
+	"    AND coalesce(r.lease_owner, -1) = $7 AND r.lease_token = x.token " \
 	"    AND r.status NOT IN ('canceled', 'succeeded', 'failed') " \
 	"  RETURNING r.id, r.owner, r.status), " \
 	"l AS (" \
@@ -924,7 +935,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"    AS z(run_id, node_id, svc, task, method, url, headers, body) " \
 	"  JOIN u ON u.id = z.run_id) " \
 	"SELECT x.ord, CASE WHEN u.id IS NOT NULL THEN 'w' " \
-	"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 WHERE r2.id = x.id) " \
+	"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 " \
+	"    WHERE r2.id = x.id AND r2.id = ANY ($1::uuid[])) " \
 	"  THEN 'b' ELSE 'l' END, " \
 	"  CASE WHEN u.status IN ('succeeded', 'failed') AND $17 " \
 	"  THEN pg_notify('flowdb_run_finished', u.id::text || ' ' || u.status) END " \
@@ -1035,6 +1047,9 @@ commit_tx(void *arg)
 	if (b->async)
 		(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
 								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	/* the statement reads runs by key only: see COMMIT_SQL */
+	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	prepare_commit();
 	args[COMMIT_RUN_ID] = text_array(b->r[R_ID], b->nr);
 	args[COMMIT_RUN_STATE] = text_array(b->r[R_STATE], b->nr);
