@@ -117,11 +117,15 @@ is($node->safe_psql('postgres', qq{
 	       || '/' || count(*) FILTER (WHERE item IS NOT NULL)
 	       || '/' || count(*) FILTER (WHERE item IS NULL AND status = 'succeeded')
 	       || '/' || min(item) || '-' || max(item)
-	FROM flowdb.workflow_logs WHERE run_id = '$run' AND node_id = 'remind'}),
+	FROM flowdb.workflow_logs WHERE run_id = '$run' AND node_id = 'remind' AND status <> 'started'}),
 	'50/50/1/0-49', '(a) one succeeded log row per item (item 0..49) and one for the node');
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) FROM jsonb_array_elements(flow_status('$run') -> 'steps') s
-	WHERE s ? 'item'}), '50', '(a) flow_status shows the item of each item step');
+	WHERE s ? 'item' AND s ->> 'status' <> 'started'}), '50', '(a) flow_status shows the item of each item step');
+is($node->safe_psql('postgres', qq{
+	SELECT count(DISTINCT item) || '/' || count(*) FROM flowdb.workflow_logs
+	WHERE run_id = '$run' AND node_id = 'remind' AND status = 'started'}),
+	'50/50', '(a) each item logged started once, with its index');
 
 ########################################################################
 # (b) kill -9 in the middle
@@ -170,7 +174,8 @@ is(wait_run($node, $run, 60), 'succeeded', '(c) every item succeeded on its seco
 is($node->safe_psql('postgres', qq{
 	SELECT string_agg(status || ':' || attempt, ',' ORDER BY status, attempt)
 	FROM flowdb.workflow_logs WHERE run_id = '$run' AND item = 2}),
-	'retrying:1,succeeded:2', '(c) item 2 logged its retry and its success (attempt 2)');
+	'retrying:1,started:1,started:2,succeeded:2',
+	'(c) item 2 logged each attempt started, its retry and its success (attempt 2)');
 $by_key = $fake->count_by_key;
 is(scalar(grep { $by_key->{"flowdb-$run-remind.$_"} == 2 } 0 .. 3), 4,
 	'(c) each item sent twice with its own stable key');

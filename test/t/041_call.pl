@@ -227,14 +227,22 @@ is($fake->stats->{max_inflight}, 2, '(e) at most 2 children at once (concurrency
 is(q1("SELECT count(*) FROM flowdb.workflow_logs WHERE run_id = '$run' AND node_id = 'remind' AND item IS NOT NULL AND status = 'succeeded'"),
 	'6', '(e) one log row per item');
 
-$run = flow_execute($node, map_wf_bp('broken', on_item_error => 'continue'), { customers => [ 1, 2 ] });
+$run = flow_execute($node, map_wf_bp('broken', on_item_error => 'continue'), { customers => [ { n => 1 }, { n => 2 } ] });
 is(wait_run($node, $run, 60), 'succeeded', '(e) continue: failed children do not fail the map');
 $res = json_dec(q1("SELECT state #> '{nodes,remind,output}' FROM flowdb.runs WHERE id = '$run'"));
 is("$res->{succeeded}/$res->{failed}", '0/2', '(e) continue: 2 failed');
 like($res->{results}[1]{error} // '', qr/^called run [0-9a-f-]{36} failed: node post failed/,
 	'(e) continue: the result names the failed child');
 
-$run = flow_execute($node, map_wf_bp('wait-forever'), { customers => [ 1, 2, 3 ] });
+# an item that is not an object cannot be a run's trigger_data: that item fails, clearly
+$run = flow_execute($node, map_wf_bp('remind-one', on_item_error => 'continue'), { customers => [ 7, { name => 'x' } ] });
+is(wait_run($node, $run, 60), 'succeeded', '(e) continue: a map with a non-object item still ends');
+$res = json_dec(q1("SELECT state #> '{nodes,remind,output}' FROM flowdb.runs WHERE id = '$run'"));
+is("$res->{succeeded}/$res->{failed}", '1/1', '(e) the non-object item failed, the object item ran');
+like($res->{results}[0]{error} // '', qr/payload must be a JSON object, not number/,
+	'(e) the non-object item says why');
+
+$run = flow_execute($node, map_wf_bp('wait-forever'), { customers => [ { n => 1 }, { n => 2 }, { n => 3 } ] });
 ok(wait_until($node, "SELECT count(*) = 2 FROM flowdb.runs WHERE parent_run_id = '$run' AND status = 'waiting'"),
 	'(e) two children (concurrency 2) are waiting');
 is(q1("SELECT status || ' ' || (lease_owner IS NULL) FROM flowdb.runs WHERE id = '$run'"), 'waiting true',
