@@ -31,7 +31,8 @@ PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pac
               $(wildcard src/tools/*.c)
 PG_SRCS     = src/flowdb.c src/launcher.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \
               src/intent_api.c src/regex_pg.c src/draft_sql.c \
-              src/speech.c src/sphinx.c src/worker_settings.c src/schedule_tz.c
+              src/speech.c src/sphinx.c src/worker_settings.c src/schedule_tz.c \
+              src/table_shape.c
 OBJS        = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 PG_CPPFLAGS = -I$(srcdir)/src -DFLOWDB_VERSION='"$(EXTVERSION)"'

@@ -166,6 +166,29 @@ SELECT flow_validate('{"version": 1, "name": "sample ok",
   "trigger": {"type": "manual", "sample": {"name": "Ravi"}},
   "nodes": [{"id": "s", "type": "set", "values": {"x": "{{trigger_data.name}}"}}]}') AS sample_ok;
 
+-- a table trigger without a sample: the table's columns are what
+-- trigger_data holds (to_jsonb(NEW)); an unknown table stays unchecked
+CREATE TABLE public.shop_orders (id int, customer_name text, amount numeric, meta jsonb);
+SELECT e AS problem FROM jsonb_array_elements_text(flow_validate('{"version": 1, "name": "orders",
+  "trigger": {"type": "table", "table": "shop_orders"},
+  "nodes": [{"id": "s", "type": "set", "values": {"who": "{{trigger_data.customer_nme}}",
+             "amt": "{{trigger_data.amount}}", "deep": "{{trigger_data.meta.anything.below}}",
+             "x": "{{trigger_data.total}}"}}]}') -> 'errors') e;
+SELECT flow_validate('{"version": 1, "name": "orders",
+  "trigger": {"type": "table", "table": "public.shop_orders"},
+  "nodes": [{"id": "s", "type": "set", "values": {"who": "{{trigger_data.customer_name}}"}}]}') AS columns_ok;
+SELECT flow_validate('{"version": 1, "name": "orders",
+  "trigger": {"type": "table", "table": "no_such_table"},
+  "nodes": [{"id": "s", "type": "set", "values": {"who": "{{trigger_data.whatever}}"}}]}') AS unknown_table_unchecked;
+SELECT flow_validate('{"version": 1, "name": "orders",
+  "trigger": {"type": "table", "table": "\"odd name\".x; drop table y"},
+  "nodes": [{"id": "s", "type": "set", "values": {"who": "{{trigger_data.whatever}}"}}]}') AS odd_name_unchecked;
+-- a declared sample wins over the columns
+SELECT flow_validate('{"version": 1, "name": "orders",
+  "trigger": {"type": "table", "table": "shop_orders", "sample": {"total": 1}},
+  "nodes": [{"id": "s", "type": "set", "values": {"x": "{{trigger_data.total}}"}}]}') AS sample_wins;
+DROP TABLE public.shop_orders;
+
 ------------------------------------------------------------------------
 -- a payload that is not a JSON object is refused when queued (22023)
 ------------------------------------------------------------------------

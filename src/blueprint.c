@@ -46,6 +46,7 @@
 #define BP_MAX_TZ_LEN		64		/* time zone names */
 
 bool		(*bp_timezone_hook) (const char *name, char *hint, size_t hintlen) = NULL;
+cJSON	   *(*bp_table_shape_hook) (const char *table) = NULL;
 
 /* Validation state shared by all checks of one bp_validate call. */
 typedef struct BpState
@@ -72,6 +73,8 @@ typedef struct BpState
 	 * sample payload; NULL = unknown (flow_run may pass anything) */
 	const cJSON *trig_shape;
 	const char *trig_shape_what;	/* "the trigger's sample" */
+	cJSON	   *table_shape;	/* owned: a table trigger's columns */
+	char		table_what[BP_MSG_LEN / 2];	/* "the columns of table x" */
 	/* anc[n][a]: a is a strict ancestor of n */
 	unsigned char anc[BP_MAX_NODES][BP_MAX_NODES];
 } BpState;
@@ -920,6 +923,21 @@ check_trigger(BpState *st, const cJSON *trig)
 			st->trig_shape_what = "the trigger's sample";
 		}
 	}
+	else if (type != NULL && strcmp(type, "table") == 0 && bp_table_shape_hook != NULL &&
+			 cJSON_IsString(cJSON_GetObjectItemCaseSensitive(trig, "table")))
+	{
+		/* no sample: the table's columns are what trigger_data holds */
+		const char *table = cJSON_GetObjectItemCaseSensitive(trig, "table")->valuestring;
+
+		st->table_shape = bp_table_shape_hook(table);
+		if (st->table_shape != NULL)
+		{
+			snprintf(st->table_what, sizeof(st->table_what),
+					 "the columns of table %.*s", BP_SHOW, table);
+			st->trig_shape = st->table_shape;
+			st->trig_shape_what = st->table_what;
+		}
+	}
 }
 
 /*
@@ -1754,6 +1772,7 @@ bp_validate(const cJSON *bp, FdbErrors *errs)
 	check_on_failure(st, cJSON_GetObjectItemCaseSensitive(bp, "on_failure"));
 	check_unknown_keys(st, bp, "$", root_keys, NULL, NULL);
 
+	cJSON_Delete(st->table_shape);
 	free(st);
 	return errs->count == before;
 }

@@ -37,6 +37,13 @@ extern bool bp_validate(const cJSON *bp, FdbErrors *errs);
  */
 extern bool (*bp_timezone_hook) (const char *name, char *hint, size_t hintlen);
 
+/*
+ * Set by the backend: the columns of the table a table trigger names, as an
+ * object of null members (what to_jsonb(NEW) holds), or NULL when unknown.
+ * The validator frees it.  Used only when the trigger declares no sample.
+ */
+extern cJSON *(*bp_table_shape_hook) (const char *table);
+
 /* Lookup helpers over a validated blueprint. */
 extern const cJSON *bp_node(const cJSON *bp, const char *id);
 extern int	bp_node_count(const cJSON *bp);

@@ -142,6 +142,7 @@ _PG_init(void)
 	define_settings();
 	cond_regex_matcher = flowdb_regex_match;
 	bp_timezone_hook = flowdb_timezone_known;
+	bp_table_shape_hook = flowdb_table_shape;
 
 	RegisterXactCallback(flowdb_xact_callback, NULL);
 

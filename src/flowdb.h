@@ -176,6 +176,9 @@ extern PGDLLEXPORT void flowdb_worker_main(Datum arg);
 #include <cjson/cJSON.h>
 #include "utils/jsonb.h"
 #include "fjson.h"
+
+/* table_shape.c: a table trigger's columns (bp_table_shape_hook) */
+extern cJSON *flowdb_table_shape(const char *table);
 #define FLOWDB_MAX_JSON_DEPTH FDB_MAX_JSON_DEPTH
 extern cJSON *flowdb_jsonb_to_cjson(Jsonb *jb);
 extern void flowdb_check_json_depth(Jsonb *jb, const char *what);
