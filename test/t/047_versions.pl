@@ -114,7 +114,8 @@ my $s1 = flow_status_of($node, $r1);
 is($s1->{status}, 'succeeded', 'a finished run of the deleted workflow is still readable');
 is($s1->{name}, 'orders v1', 'with its own blueprint');
 is_deeply([ map { "$_->{node_id}/$_->{status}" } @{ $s1->{steps} } ],
-	[ 'first/succeeded', 'approved/succeeded', 'second/succeeded' ], 'and its step log');
+	[ 'first/started', 'first/succeeded', 'approved/succeeded', 'second/started', 'second/succeeded' ],
+	'and its step log (actions logged started, then their outcome)');
 is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.workflows WHERE id = '$wf'"),
 	'0', 'the workflow row is gone');
 
