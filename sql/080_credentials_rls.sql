@@ -130,7 +130,7 @@ SELECT flow_send_event(name => 'shop.order_paid', data => '{"who": "b"}') AS sta
 SELECT flow_execute(:'bp', '{"who": "b"}') AS run_b \gset
 SELECT owner, payload FROM flowdb.runs;
 -- direct writes are refused even on one's own rows
-UPDATE flowdb.runs SET status = 'succeeded';
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now();
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM flowdb.runs;
 \echo :LAST_ERROR_SQLSTATE

@@ -63,7 +63,7 @@ SELECT pg_temp.try($$SELECT flowdb.draft_start_llm('shop-1', repeat('x', 20001))
 
 -- the run ends with a valid draft: ready, named after the blueprint
 \set good '{"version": 1, "name": "Thank payers", "trigger": {"type": "event", "event": "razorpay.payment.captured"}, "nodes": [{"id": "thank", "type": "action", "service": "whatsapp", "task": "send_message", "params": {"to": "{{trigger_data.contact}}", "body": "Thanks!"}}], "edges": []}'
-UPDATE flowdb.runs SET status = 'succeeded',
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now(),
 	state = jsonb_build_object('nodes', jsonb_build_object(
 		'draft', jsonb_build_object('status', 'succeeded', 'output', jsonb_build_object(
 			'blueprint', :'good'::jsonb, 'valid', true, 'problems', '[]'::jsonb, 'model', 'gpt-x')),
@@ -76,7 +76,7 @@ FROM flowdb.workflows WHERE id = :'wid';
 -- step called valid is validated again in SQL: never ready when invalid
 SELECT flowdb.draft_start_llm('shop-1', 'email them') AS wid \gset
 SELECT draft_run_id AS rid FROM flowdb.workflows WHERE id = :'wid' \gset
-UPDATE flowdb.runs SET status = 'succeeded',
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now(),
 	state = jsonb_build_object('nodes', jsonb_build_object(
 		'draft', jsonb_build_object('status', 'succeeded', 'output', jsonb_build_object(
 			'blueprint', :'good'::jsonb, 'valid', true, 'problems', '[]'::jsonb)),
@@ -90,7 +90,7 @@ FROM flowdb.workflows WHERE id = :'wid';
 -- the model's own problems when it stayed invalid
 SELECT flowdb.draft_start_llm('shop-1', 'email them') AS wid \gset
 SELECT draft_run_id AS rid FROM flowdb.workflows WHERE id = :'wid' \gset
-UPDATE flowdb.runs SET status = 'succeeded',
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now(),
 	state = '{"nodes": {"draft": {"status": "succeeded", "output": {"blueprint": null, "valid": false, "problems": ["$: the answer is not a JSON object"]}}, "repair": {"status": "succeeded", "output": {"blueprint": null, "valid": false, "problems": ["$.nodes[0].service: unknown service \"gmail\""]}}}}'
 WHERE id = :'rid';
 SELECT draft_status, draft_problems FROM flowdb.workflows WHERE id = :'wid';
@@ -98,19 +98,19 @@ SELECT draft_status, draft_problems FROM flowdb.workflows WHERE id = :'wid';
 -- a failed run (HTTP errors after retries) and a canceled one
 SELECT flowdb.draft_start_llm('shop-1', 'a') AS wid \gset
 SELECT draft_run_id AS rid FROM flowdb.workflows WHERE id = :'wid' \gset
-UPDATE flowdb.runs SET status = 'failed', error = 'LLM HTTP 401 invalid_api_key: Incorrect API key provided'
+UPDATE flowdb.runs SET status = 'failed', finished_at = now(), error = 'LLM HTTP 401 invalid_api_key: Incorrect API key provided'
 WHERE id = :'rid';
 SELECT draft_status, draft_problems FROM flowdb.workflows WHERE id = :'wid';
 SELECT flowdb.draft_start_llm('shop-1', 'b') AS wid \gset
 SELECT draft_run_id AS rid FROM flowdb.workflows WHERE id = :'wid' \gset
-UPDATE flowdb.runs SET status = 'canceled' WHERE id = :'rid';
+UPDATE flowdb.runs SET status = 'canceled', finished_at = now() WHERE id = :'rid';
 SELECT draft_status, draft_problems FROM flowdb.workflows WHERE id = :'wid';
 
 -- intents: text, audio, bad input
 SELECT flowdb.intent_start_llm('shop-1', 'Ravi ko 500 ka invoice bhejo', NULL, 's1') AS rid \gset
 SELECT purpose, payload, jsonb_path_query_array(blueprint, '$.nodes[*].task') AS tasks
 FROM flowdb.runs WHERE id = :'rid';
-UPDATE flowdb.runs SET status = 'succeeded',
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now(),
 	state = '{"nodes": {"parse": {"status": "succeeded", "output": {"intent": "CREATE_INVOICE", "entities": {"name": "Ravi", "amount": 500}, "confidence": 0.9, "model": "gpt-x"}}}}'
 WHERE id = :'rid';
 -- flowdb.intent_act takes the model's analysis: the invoice is queued as
@@ -125,12 +125,12 @@ SELECT flowdb.intent_start_llm('shop-1', NULL, '\x52494646'::bytea, 's2', 'whats
 SELECT payload, blueprint -> 'nodes' -> 0 -> 'params' AS transcribe_params,
        blueprint -> 'edges' AS edges
 FROM flowdb.runs WHERE id = :'rid';
-UPDATE flowdb.runs SET status = 'succeeded',
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now(),
 	state = '{"nodes": {"transcribe": {"status": "succeeded", "output": {"text": "Ravi ko 500 ka invoice bhejo"}}, "parse": {"status": "succeeded", "output": {"intent": "UNKNOWN", "entities": {}, "confidence": 0}}}}'
 WHERE id = :'rid';
 SELECT output -> 'analysis' AS analysis FROM flowdb.runs WHERE id = :'rid';
 SELECT flowdb.intent_start_llm('shop-1', 'x', NULL, NULL) AS rid \gset
-UPDATE flowdb.runs SET status = 'failed', error = 'LLM HTTP 500' WHERE id = :'rid';
+UPDATE flowdb.runs SET status = 'failed', finished_at = now(), error = 'LLM HTTP 500' WHERE id = :'rid';
 SELECT output FROM flowdb.runs WHERE id = :'rid';
 SELECT pg_temp.try($$SELECT flowdb.intent_start_llm('shop-1', NULL, NULL, NULL)$$);
 SELECT pg_temp.try($$SELECT flowdb.intent_start_llm('shop-1', NULL, ''::bytea, NULL)$$);
@@ -138,7 +138,7 @@ SELECT pg_temp.try($$SELECT flowdb.intent_start_llm('shop-1', repeat('x', 4001),
 
 -- runs without a purpose are left alone
 SELECT flow_execute('{"version": 1, "name": "plain", "trigger": {"type": "manual"}, "nodes": [{"id": "r", "type": "router"}], "edges": []}') AS rid \gset
-UPDATE flowdb.runs SET status = 'succeeded' WHERE id = :'rid';
+UPDATE flowdb.runs SET status = 'succeeded', finished_at = now() WHERE id = :'rid';
 SELECT purpose, output FROM flowdb.runs WHERE id = :'rid';
 
 DELETE FROM flowdb.runs WHERE owner IN ('shop-1', 'shop-2') OR id = :'rid';

@@ -19,12 +19,13 @@ FROM (VALUES ('stats-alice', 'queued', 1), ('stats-alice', 'queued', 2),
              ('stats-alice', 'running', 3), ('stats-alice', 'waiting', 4),
              ('stats-bob', 'queued', 5), ('stats-bob', 'succeeded', 6),
              ('stats-bob', 'failed', 7)) AS v(o, s, n);
-INSERT INTO flowdb.runs (id, owner, status, blueprint, created_at)
+INSERT INTO flowdb.runs (id, owner, status, blueprint, created_at, finished_at)
 SELECT id, owner, status,
        '{"name": "s", "trigger": {"type": "manual"}, "nodes": [
           {"id": "post", "type": "action", "service": "slack", "task": "post_message"},
           {"id": "get", "type": "action", "service": "http", "task": "request"}]}',
-       now() - n * interval '1 minute'
+       now() - n * interval '1 minute',
+       CASE WHEN status IN ('succeeded', 'failed') THEN now() END
 FROM ids;
 INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, started_at, finished_at, duration_ms)
 SELECT i.id, i.owner, l.node, l.status, now() - interval '1 second', now() - l.age, l.ms

@@ -117,11 +117,11 @@ SELECT * FROM pg_temp.progress(:'run2');
 -- only failed or canceled runs; a flow_execute run has no saved workflow
 SELECT pg_temp.try(format('SELECT flow_retry(%L, true)', :'run2')) AS queued_run;
 SELECT flow_execute(:'bp') AS adhoc \gset
-UPDATE flowdb.runs SET status = 'failed' WHERE id = :'adhoc';
+UPDATE flowdb.runs SET status = 'failed', finished_at = now() WHERE id = :'adhoc';
 SELECT pg_temp.try(format('SELECT flow_retry(%L, use_current_blueprint => true)', :'adhoc')) AS adhoc_run;
 SELECT status FROM flowdb.runs WHERE id = :'adhoc';
 -- a current blueprint that is not valid (saved behind flow_save's back) is refused, nothing changes
-UPDATE flowdb.runs SET status = 'failed' WHERE id = :'run2';
+UPDATE flowdb.runs SET status = 'failed', finished_at = now() WHERE id = :'run2';
 UPDATE flowdb.workflows SET blueprint = '{"version": 1, "name": "broken", "trigger": {"type": "manual"}, "nodes": []}' WHERE id = :'wf2';
 SELECT pg_temp.try(format('SELECT flow_retry(%L, true)', :'run2')) AS invalid_current;
 SELECT status, blueprint ->> 'name' AS name FROM flowdb.runs WHERE id = :'run2';

@@ -164,7 +164,7 @@ WHERE id = (SELECT id FROM ids WHERE k = 'handler');
 SELECT count(*) AS runs_after_handler_failed FROM flowdb.runs
 WHERE failure_of = (SELECT id FROM ids WHERE k = 'handler');
 -- a canceled run starts nothing
-UPDATE flowdb.runs SET status = 'canceled' WHERE id = (SELECT id FROM ids WHERE k = 'crun2');
+UPDATE flowdb.runs SET status = 'canceled', finished_at = now() WHERE id = (SELECT id FROM ids WHERE k = 'crun2');
 SELECT count(*) AS after_cancel FROM flowdb.runs WHERE failure_of = (SELECT id FROM ids WHERE k = 'crun2');
 
 ------------------------------------------------------------------------

@@ -1352,7 +1352,7 @@ BEGIN
 	END IF;
 	SELECT count(*) INTO n
 	FROM (SELECT 1 FROM flowdb.runs r
-		  WHERE r.owner = owner AND r.status IN ('queued', 'running', 'waiting')
+		  WHERE r.owner = owner AND r.finished_at IS NULL
 		  LIMIT cap) x;
 	IF n + adding > cap THEN
 		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
@@ -1989,7 +1989,7 @@ BEGIN
 			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
 	INTO runs
 	FROM flowdb.runs r
-	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+	WHERE r.finished_at IS NULL AND (everyone OR r.owner = me);
 
 	SELECT round(count(*) / 5.0, 1) INTO spm
 	FROM flowdb.workflow_logs l
@@ -2030,7 +2030,7 @@ BEGIN
 				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
 				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
 		  FROM flowdb.runs r
-		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  WHERE r.finished_at IS NULL AND (everyone OR r.owner = me)
 		  GROUP BY r.owner) b;
 
 	workers := '[]';
@@ -2443,7 +2443,7 @@ BEGIN
 	FOR r IN
 		SELECT x.id FROM flowdb.runs x
 		WHERE (x.workflow_id = w.id OR x.id = w.draft_run_id)
-		  AND x.status IN ('queued', 'running', 'waiting')
+		  AND x.finished_at IS NULL
 		ORDER BY x.created_at
 		FOR UPDATE
 	LOOP
@@ -2547,7 +2547,7 @@ BEGIN
 			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
 	INTO runs
 	FROM flowdb.runs r
-	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+	WHERE r.finished_at IS NULL AND (everyone OR r.owner = me);
 
 	SELECT round(count(*) / 5.0, 1) INTO spm
 	FROM flowdb.workflow_logs l
@@ -2592,7 +2592,7 @@ BEGIN
 				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
 				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
 		  FROM flowdb.runs r
-		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  WHERE r.finished_at IS NULL AND (everyone OR r.owner = me)
 		  GROUP BY r.owner) b;
 
 	workers := '[]';
@@ -3147,6 +3147,67 @@ BEGIN
 		END;
 	END LOOP;
 	RETURN n;
+END
+$$;
+
+------------------------------------------------------------------------
+-- speed: claims are HOT updates.  No index of flowdb.runs mentions a
+-- column the claim sets (status, lease_*): the indexes of unfinished runs
+-- become partial on finished_at (a CHECK keeps it equal to a final
+-- status), runs_lease goes (lease recovery finds leased runs among the
+-- unfinished ones), and a claim no longer moves next_at
+------------------------------------------------------------------------
+
+-- rows written before the invariant held (none should exist) are mended
+-- first, so that the constraint can be added
+UPDATE flowdb.runs SET finished_at = coalesce(updated_at, now())
+WHERE status IN ('succeeded', 'failed', 'canceled') AND finished_at IS NULL;
+UPDATE flowdb.runs SET finished_at = NULL
+WHERE status NOT IN ('succeeded', 'failed', 'canceled') AND finished_at IS NOT NULL;
+ALTER TABLE flowdb.runs ADD CONSTRAINT runs_finished_check
+	CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL));
+-- runs leased by the previous version keep next_at 'infinity' until their
+-- worker's next commit or lease recovery sets it again
+DROP INDEX flowdb.runs_lease;
+DROP INDEX flowdb.runs_due;
+CREATE INDEX runs_due ON flowdb.runs (next_at)
+	WHERE finished_at IS NULL;
+DROP INDEX flowdb.runs_owner_due;
+CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at, id)
+	WHERE finished_at IS NULL;
+
+-- functions that looked for unfinished runs by status now say finished_at
+-- IS NULL, the predicate of the partial indexes
+-- flowdb.buffer_event: keep a dispatched event for runs that are not parked
+-- on it yet (when an unfinished run of the owner has a wait_event node for
+-- it); resumed lists the runs it resumed already
+CREATE OR REPLACE FUNCTION flowdb.buffer_event(owner text, name text, data jsonb, resumed uuid[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	keep interval := coalesce(nullif(current_setting('flowdb.event_buffer_seconds', true), ''),
+							  '5min')::interval;
+BEGIN
+	IF keep <= interval '0' THEN
+		RETURN;
+	END IF;
+	-- only events a run that exists now could still wait for: an unfinished
+	-- run of the owner whose blueprint has a wait_event node for it (events
+	-- nobody can wait for are not kept, however many are sent)
+	IF NOT EXISTS (
+		SELECT 1 FROM flowdb.runs r
+		WHERE (owner IS NULL OR r.owner = owner)
+		  AND r.finished_at IS NULL
+		  AND r.blueprint @? '$.nodes[*] ? (@.type == "wait_event")'
+		  AND jsonb_path_exists(r.blueprint, '$.nodes[*] ? (@.type == "wait_event" && @.event == $e)',
+								jsonb_build_object('e', name))) THEN
+		RETURN;
+	END IF;
+	INSERT INTO flowdb.event_buffer (owner, name, data, consumed_by, expires_at)
+	VALUES (owner, name, coalesce(data, '{}'), coalesce(resumed, '{}'), now() + keep);
 END
 $$;
 

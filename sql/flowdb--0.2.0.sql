@@ -99,8 +99,9 @@ CREATE TABLE flowdb.runs (
 	-- engine state: {"nodes": {"<id>": {"status", "attempt", "output", ...}}}
 	state		jsonb NOT NULL DEFAULT '{}',
 	error		text,
-	-- when a worker should next look at the run ('infinity' while leased
-	-- or waiting without a timeout)
+	-- when a worker should next look at the run ('infinity' while waiting
+	-- without a timeout); a claim leaves it alone (a lease_owner says the
+	-- run is taken), so that claims are HOT updates
 	next_at		timestamptz NOT NULL DEFAULT now(),
 	lease_owner integer,
 	lease_until timestamptz,
@@ -113,12 +114,19 @@ CREATE TABLE flowdb.runs (
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	started_at	timestamptz,
 	finished_at timestamptz,
-	updated_at	timestamptz NOT NULL DEFAULT now()
-) WITH (fillfactor = 70);		-- room for HOT updates of state at every step
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	-- a run is finished exactly when finished_at is set: the indexes of
+	-- unfinished runs are partial on finished_at, not on status, so that a
+	-- claim (queued -> running) changes no indexed column
+	CONSTRAINT runs_finished_check
+		CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL))
+) WITH (fillfactor = 70);		-- room for HOT updates at claim and every step
+-- no index mentions status, lease_owner, lease_until or lease_token: the
+-- claim sets only those (and started_at, updated_at), so it is a HOT
+-- update that writes no index entry; lease recovery and renewal find
+-- leased runs among the unfinished ones (runs_due) or by id
 CREATE INDEX runs_due ON flowdb.runs (next_at)
-	WHERE status IN ('queued', 'running', 'waiting');
-CREATE INDEX runs_lease ON flowdb.runs (lease_owner)
-	WHERE lease_owner IS NOT NULL;
+	WHERE finished_at IS NULL;
 CREATE INDEX runs_owner ON flowdb.runs (owner, created_at DESC);
 CREATE INDEX runs_workflow ON flowdb.runs (workflow_id);
 CREATE INDEX runs_finished ON flowdb.runs (finished_at)
@@ -2544,7 +2552,7 @@ REVOKE ALL ON FUNCTION flowdb.whatsapp_receive(jsonb, text) FROM PUBLIC;
 -- index (one descent per owner) and takes each owner's oldest due runs in
 -- turn; flowdb.check_backlog counts an owner's unfinished runs with it
 CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at, id)
-	WHERE status IN ('queued', 'running', 'waiting');
+	WHERE finished_at IS NULL;
 
 -- flowdb.check_backlog: refuse (53400) adding new runs for an owner when
 -- that would pass flowdb.max_queued_per_owner unfinished runs (queued,
@@ -2568,7 +2576,7 @@ BEGIN
 	END IF;
 	SELECT count(*) INTO n
 	FROM (SELECT 1 FROM flowdb.runs r
-		  WHERE r.owner = owner AND r.status IN ('queued', 'running', 'waiting')
+		  WHERE r.owner = owner AND r.finished_at IS NULL
 		  LIMIT cap) x;
 	IF n + adding > cap THEN
 		RAISE EXCEPTION 'too many unfinished runs for owner "%"', owner
@@ -2744,7 +2752,7 @@ BEGIN
 	IF NOT EXISTS (
 		SELECT 1 FROM flowdb.runs r
 		WHERE (owner IS NULL OR r.owner = owner)
-		  AND r.status IN ('queued', 'running', 'waiting')
+		  AND r.finished_at IS NULL
 		  AND r.blueprint @? '$.nodes[*] ? (@.type == "wait_event")'
 		  AND jsonb_path_exists(r.blueprint, '$.nodes[*] ? (@.type == "wait_event" && @.event == $e)',
 								jsonb_build_object('e', name))) THEN
@@ -2899,7 +2907,7 @@ BEGIN
 			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
 	INTO runs
 	FROM flowdb.runs r
-	WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me);
+	WHERE r.finished_at IS NULL AND (everyone OR r.owner = me);
 
 	SELECT round(count(*) / 5.0, 1) INTO spm
 	FROM flowdb.workflow_logs l
@@ -2944,7 +2952,7 @@ BEGIN
 				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
 				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
 		  FROM flowdb.runs r
-		  WHERE r.status IN ('queued', 'running', 'waiting') AND (everyone OR r.owner = me)
+		  WHERE r.finished_at IS NULL AND (everyone OR r.owner = me)
 		  GROUP BY r.owner) b;
 
 	workers := '[]';
@@ -3821,7 +3829,7 @@ BEGIN
 	FOR r IN
 		SELECT x.id FROM flowdb.runs x
 		WHERE (x.workflow_id = w.id OR x.id = w.draft_run_id)
-		  AND x.status IN ('queued', 'running', 'waiting')
+		  AND x.finished_at IS NULL
 		ORDER BY x.created_at
 		FOR UPDATE
 	LOOP

@@ -172,11 +172,12 @@ keep_plan(SPIPlanPtr p, const char *what)
 }
 
 /*
- * held_tokens
- *		uuid[] of the lease tokens of the runs this worker holds.
+ * held_uuids
+ *		uuid[] of the lease tokens (or the ids) of the runs this worker
+ *		holds.
  */
 static Datum
-held_tokens(void)
+held_uuids(bool ids)
 {
 	dlist_iter	it;
 	Datum	   *d = palloc(sizeof(Datum) * Max(worker_nruns, 1));
@@ -189,7 +190,8 @@ held_tokens(void)
 		WRun	   *w = dlist_container(WRun, node, it.cur);
 
 		if (!w->lost && w->token[0] != '\0')
-			d[n++] = DirectFunctionCall1(uuid_in, CStringGetDatum(w->token));
+			d[n++] = DirectFunctionCall1(uuid_in,
+										 CStringGetDatum(ids ? w->er->run_id : w->token));
 	}
 	dims[0] = n;
 	return PointerGetDatum(construct_md_array(d, NULL, 1, dims, lbs, UUIDOID,
@@ -217,7 +219,7 @@ typedef enum LeaseParam
 #define RECOVER_LEASES_SQL \
 	"WITH c AS MATERIALIZED (" \
 	"  SELECT id FROM flowdb.runs " \
-	"  WHERE lease_owner IS NOT NULL AND %s " \
+	"  WHERE finished_at IS NULL AND lease_owner IS NOT NULL AND %s " \
 	"  FOR UPDATE SKIP LOCKED) " \
 	"UPDATE flowdb.runs r SET lease_owner = NULL, lease_until = NULL, " \
 	"  lease_token = NULL, crashes = r.crashes + 1, updated_at = now(), " \
@@ -239,7 +241,7 @@ typedef enum LeaseParam
 /* are there own leases left that a client held locked? */
 #define OWN_LEASES_LEFT_SQL \
 	"SELECT 1 FROM flowdb.runs " \
-	"WHERE lease_owner IS NOT NULL " \
+	"WHERE finished_at IS NULL AND lease_owner IS NOT NULL " \
 	"AND (lease_owner = $1 OR lease_owner >= $2) " \
 	"AND (lease_token IS NULL OR lease_token <> ALL ($4)) " \
 	"LIMIT 1"
@@ -247,7 +249,7 @@ typedef enum LeaseParam
 #define RENEW_LEASES_SQL \
 	"UPDATE flowdb.runs SET lease_until = now() + make_interval(secs => $2) " \
 	"WHERE id IN (SELECT id FROM flowdb.runs " \
-	"  WHERE lease_owner = $1 AND lease_token = ANY ($3) " \
+	"  WHERE id = ANY ($4) AND lease_owner = $1 AND lease_token = ANY ($3) " \
 	"  FOR UPDATE SKIP LOCKED)"
 /* parameters of RENEW_LEASES_SQL */
 typedef enum RenewParam
@@ -255,6 +257,7 @@ typedef enum RenewParam
 	RENEW_SLOT,
 	RENEW_LEASE_SECONDS,
 	RENEW_HELD_TOKENS,
+	RENEW_HELD_IDS,				/* the runs' ids: no index has the lease */
 	RENEW_NPARAMS
 } RenewParam;
 #define FIRE_SCHEDULES_SQL "SELECT flowdb.fire_schedules()"
@@ -296,7 +299,7 @@ recover_leases_tx(void *arg)
 	args[LEASE_SLOT] = Int32GetDatum(flowdb_my_slot);
 	args[LEASE_WORKERS] = Int32GetDatum(flowdb_workers);
 	args[LEASE_MAX_CRASHES] = Int32GetDatum(flowdb_max_run_crashes);
-	args[LEASE_HELD_TOKENS] = held_tokens();
+	args[LEASE_HELD_TOKENS] = held_uuids(false);
 	sql = psprintf(RECOVER_LEASES_SQL,
 				   at_start ? RECOVER_OWN_COND : RECOVER_EXPIRED_COND);
 	ret = SPI_execute_with_args(sql, LEASE_NPARAMS, types, args, NULL, false, 0);
@@ -372,7 +375,9 @@ renew_leases_tx(void *arg)
 	types[RENEW_HELD_TOKENS] = UUIDARRAYOID;
 	args[RENEW_SLOT] = Int32GetDatum(flowdb_my_slot);
 	args[RENEW_LEASE_SECONDS] = Int32GetDatum(flowdb_lease_seconds);
-	args[RENEW_HELD_TOKENS] = held_tokens();
+	args[RENEW_HELD_TOKENS] = held_uuids(false);
+	types[RENEW_HELD_IDS] = UUIDARRAYOID;
+	args[RENEW_HELD_IDS] = held_uuids(true);
 	SPI_execute_with_args(RENEW_LEASES_SQL, RENEW_NPARAMS, types, args,
 						  NULL, false, 0);
 	spi_end();
@@ -560,35 +565,35 @@ static void claim_tx(void *arg);
 /*
  * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
  * owners so that one owner's backlog cannot starve another owner's run.
- *	owners: every owner with an unfinished run and that owner's smallest
- *		next_at (a loose index scan of runs_owner_due (owner, next_at, id):
- *		one index descent per owner, not per run, and the same descent
- *		gives the owner's first run; the ORDER BY matches the index, which
- *		only runs_owner_due can serve: with next_at alone a generic plan
- *		walks runs_due past every other owner's runs, 20 ms and more per
- *		claim under a backlog);
+ *	owners: every owner with an unfinished run not in flight, and that
+ *		owner's smallest next_at (a loose index scan of runs_owner_due
+ *		(owner, next_at, id): one descent per owner, not per run, and the
+ *		same descent gives the owner's first run; the ORDER BY matches the
+ *		index, which only runs_owner_due can serve: with next_at alone a
+ *		generic plan walks runs_due past every other owner's runs, 20 ms
+ *		and more per claim under a backlog);
  *	due: the $3 owners whose oldest due run has waited longest (an owner
  *		whose first run is not due has none due);
- *		(one descent per owner instead of two: each descent walks past the
- *		dead index entries claims leave at the front of an owner's range
- *		until VACUUM, hundreds of pages under a large backlog);
- *	picked: up to $3 oldest due runs of each (index reads only), numbered
- *		per owner;
+ *	picked: up to $3 oldest due runs of each, numbered per owner
  *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
  *		ordered index scan instead of sorting a whole backlog);
  *	then the first run of every owner, the second of every owner, ...,
  *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
  *	taken are locked; the due condition is checked on the locked version).
+ * A leased run keeps its next_at and its index entries (the claim is a
+ * HOT update), so the walks read past the runs in flight (lease_owner is
+ * read from the heap; at most flowdb.max_inflight per worker).
  */
 #define FAIR_CLAIM_SQL \
 	"WITH RECURSIVE owners(owner, first) AS (" \
 	"  (SELECT o.owner, o.next_at FROM flowdb.runs o " \
-	"   WHERE o.status IN ('queued', 'running', 'waiting') " \
+	"   WHERE o.finished_at IS NULL AND o.lease_owner IS NULL " \
 	"   ORDER BY o.owner, o.next_at, o.id LIMIT 1) " \
 	"  UNION ALL " \
 	"  SELECT n.owner, n.first FROM owners p, " \
 	"  LATERAL (SELECT o.owner, o.next_at FROM flowdb.runs o " \
-	"           WHERE o.status IN ('queued', 'running', 'waiting') AND o.owner > p.owner " \
+	"           WHERE o.finished_at IS NULL AND o.lease_owner IS NULL " \
+	"             AND o.owner > p.owner " \
 	"           ORDER BY o.owner, o.next_at, o.id LIMIT 1) n(owner, first)), " \
 	"due AS (" \
 	"  SELECT p.owner, p.first FROM owners p " \
@@ -599,13 +604,13 @@ static void claim_tx(void *arg);
 	"         row_number() OVER (PARTITION BY d.owner ORDER BY c.next_at) AS turn " \
 	"  FROM due d, " \
 	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
-	"           WHERE x.owner = d.owner AND x.status IN ('queued', 'running', 'waiting') " \
-	"             AND x.next_at <= clock_timestamp() " \
+	"           WHERE x.owner = d.owner AND x.finished_at IS NULL " \
+	"             AND x.next_at <= clock_timestamp() AND x.lease_owner IS NULL " \
 	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3)) c) " \
 	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
 	"LATERAL (SELECT r.id FROM flowdb.runs r " \
-	"         WHERE r.id = k.id AND r.status IN ('queued', 'running', 'waiting') " \
-	"           AND r.next_at <= clock_timestamp() " \
+	"         WHERE r.id = k.id AND r.finished_at IS NULL " \
+	"           AND r.next_at <= clock_timestamp() AND r.lease_owner IS NULL " \
 	"         FOR UPDATE SKIP LOCKED) l " \
 	"LIMIT $3"
 
@@ -675,7 +680,7 @@ typedef enum ClaimColumn
 	"UPDATE flowdb.runs r SET lease_owner = $1, " \
 	"  lease_until = now() + make_interval(secs => $2), " \
 	"  lease_token = gen_random_uuid(), " \
-	"  next_at = 'infinity', status = 'running', " \
+	"  status = 'running', " \
 	"  started_at = coalesce(r.started_at, now()), updated_at = now() " \
 	"FROM (" FAIR_CLAIM_SQL ") c " \
 	"WHERE r.id = c.id " \
@@ -887,12 +892,9 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
  * Every read of flowdb.runs is by id = ANY ($1), the primary key: the
  * plan is generic and cached for the life of the worker, often made while
  * the table was small (or before ANALYZE saw a bulk insert), and was then
- * a seq scan of all of flowdb.runs per commit, or a bitmap scan of
- * runs_lease, whose entries for this slot include one dead entry per run
- * ever claimed (claims are not HOT updates) until VACUUM: thousands of
- * heap pages per commit.  The lease owner is compared through coalesce so
- * that runs_lease can never be chosen for it; commit_tx also plans with
- * enable_seqscan off.
+ * a seq scan of all of flowdb.runs per commit (commit_tx plans with
+ * enable_seqscan off).  While the run keeps its lease, next_at is left as
+ * the claim found it (no indexed column changes: a HOT update).
  */
 #define COMMIT_SQL \
 	"WITH x AS (" \
@@ -903,8 +905,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"  FOR UPDATE SKIP LOCKED), " \
 	"u AS (" \
 	"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, " \
-	"    next_at = CASE WHEN x.lease IS NOT NULL OR x.next_ms IS NULL " \
-	"                   THEN 'infinity'::timestamptz " \
+	"    next_at = CASE WHEN x.lease IS NOT NULL THEN r.next_at " \
+	"                   WHEN x.next_ms IS NULL THEN 'infinity'::timestamptz " \
 	"                   ELSE to_timestamp(x.next_ms / 1000.0) END, " \
 	"    lease_owner = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_owner END, " \
 	"    lease_until = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_until END, " \
