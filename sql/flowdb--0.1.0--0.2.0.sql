@@ -124,36 +124,7 @@ BEGIN
 END
 $$;
 
--- flow_status: a run with its node states and step log
-CREATE OR REPLACE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	r flowdb.runs;
-	steps jsonb;
-BEGIN
-	SELECT * INTO r FROM flowdb.runs
-	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
-	END IF;
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
-			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
-			'input', l.input, 'output', l.output, 'error', l.error,
-			'started_at', l.started_at, 'finished_at', l.finished_at,
-			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
-	INTO steps
-	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
-	RETURN jsonb_build_object(
-		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
-		'status', r.status, 'error', r.error, 'output', r.output,
-		'nodes', coalesce(r.state -> 'nodes', '{}'),
-		'steps', steps,
-		'created_at', r.created_at, 'started_at', r.started_at,
-		'finished_at', r.finished_at);
-END
-$$;
+-- public.flow_status: replaced once, by the last definition in this script
 
 -- flow_cancel: stop a run that has not finished; true when it was canceled
 CREATE OR REPLACE FUNCTION public.flow_cancel(run_id uuid) RETURNS boolean
@@ -1798,37 +1769,7 @@ BEGIN
 END
 $$;
 
--- flow_status: a run with its node states and step log
-CREATE OR REPLACE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	r flowdb.runs;
-	steps jsonb;
-BEGIN
-	SELECT * INTO r FROM flowdb.runs
-	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
-	END IF;
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
-			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
-			'input', l.input, 'output', l.output, 'error', l.error,
-			'started_at', l.started_at, 'finished_at', l.finished_at,
-			'duration_ms', l.duration_ms) ORDER BY l.id), '[]')
-	INTO steps
-	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
-	RETURN jsonb_build_object(
-		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
-		'status', r.status, 'error', r.error, 'output', r.output,
-		'sandbox', r.sandbox,
-		'nodes', coalesce(r.state -> 'nodes', '{}'),
-		'steps', steps,
-		'created_at', r.created_at, 'started_at', r.started_at,
-		'finished_at', r.finished_at);
-END
-$$;
+-- public.flow_status: replaced once, by the last definition in this script
 
 -- flow_set_sandbox: flag (or unflag) a workflow of the caller so that
 -- every run of it is a dry run; true when the flag changed.  Runs already
@@ -1963,105 +1904,7 @@ AS $$
 	ORDER BY g.n
 $$;
 
--- flow_stats: load and health.  Runs by state, steps per minute (last 5
--- minutes), failed attempts by service and step latency percentiles (last
--- hour), backlog per owner, and the workers.  A caller sees only their own
--- runs and steps; service_role and superusers see every owner (scope
--- "all").  Workers that are not alive are also raised as a WARNING.
-CREATE OR REPLACE FUNCTION public.flow_stats() RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	me text := flowdb.current_owner();
-	everyone boolean := flowdb.caller_is_admin();
-	runs jsonb;
-	spm numeric;
-	failures jsonb;
-	latency jsonb;
-	backlog jsonb;
-	workers jsonb;
-	w record;
-BEGIN
-	SELECT jsonb_build_object(
-			'queued', count(*) FILTER (WHERE r.status = 'queued'),
-			'running', count(*) FILTER (WHERE r.status = 'running'),
-			'waiting', count(*) FILTER (WHERE r.status = 'waiting'))
-	INTO runs
-	FROM flowdb.runs r
-	WHERE r.finished_at IS NULL AND (everyone OR r.owner = me);
-
-	SELECT round(count(*) / 5.0, 1) INTO spm
-	FROM flowdb.workflow_logs l
-	WHERE l.finished_at >= now() - interval '5 minutes'
-	  AND l.status IN ('succeeded', 'failed', 'retrying')
-	  AND (everyone OR l.owner = me);
-
-	SELECT coalesce(jsonb_object_agg(f.service, f.n), '{}') INTO failures
-	FROM (SELECT coalesce(jsonb_path_query_first(r.blueprint,
-								'$.nodes[*] ? (@.id == $id).service',
-								jsonb_build_object('id', l.node_id)) #>> '{}', 'unknown') AS service,
-				 count(*) AS n
-		  FROM flowdb.workflow_logs l
-		  JOIN flowdb.runs r ON r.id = l.run_id
-		  WHERE l.finished_at >= now() - interval '1 hour'
-			AND l.status IN ('failed', 'retrying')
-			AND (everyone OR l.owner = me)
-		  GROUP BY 1) f;
-
-	SELECT jsonb_build_object(
-			'steps', count(*),
-			'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
-			'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1),
-			'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.duration_ms)::numeric, 1))
-	INTO latency
-	FROM flowdb.workflow_logs l
-	WHERE l.finished_at >= now() - interval '1 hour'
-	  AND l.duration_ms IS NOT NULL
-	  AND (everyone OR l.owner = me);
-
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
-			'owner', b.owner, 'queued', b.queued, 'running', b.running,
-			'waiting', b.waiting, 'oldest_queued_at', b.oldest) ORDER BY b.queued DESC, b.owner), '[]')
-	INTO backlog
-	FROM (SELECT r.owner,
-				 count(*) FILTER (WHERE r.status = 'queued') AS queued,
-				 count(*) FILTER (WHERE r.status = 'running') AS running,
-				 count(*) FILTER (WHERE r.status = 'waiting') AS waiting,
-				 min(r.created_at) FILTER (WHERE r.status = 'queued') AS oldest
-		  FROM flowdb.runs r
-		  WHERE r.finished_at IS NULL AND (everyone OR r.owner = me)
-		  GROUP BY r.owner) b;
-
-	workers := '[]';
-	FOR w IN SELECT * FROM flowdb.worker_health() LOOP
-		workers := workers || jsonb_build_array(jsonb_build_object(
-			'slot', w.slot, 'alive', w.alive, 'heartbeat_at', w.heartbeat_at,
-			'restarts', w.restarts)
-			|| CASE WHEN everyone THEN jsonb_build_object(
-				'pid', w.pid, 'claimed', w.claimed, 'steps', w.steps)
-			   ELSE '{}' END);
-		IF NOT w.alive THEN
-			RAISE WARNING 'flowdb worker % is not running', w.slot
-				USING DETAIL = CASE WHEN w.pid IS NULL
-						THEN 'Its slot has no process (restarts so far: ' || w.restarts || ').'
-						ELSE 'Its process has not gone round its loop since '
-							 || coalesce(w.heartbeat_at::text, 'it started') || '.' END,
-					  HINT = 'Check the server log for flowdb worker and launcher errors: flowdb.max_workers and max_worker_processes must leave room for the workers of every database, and flowdb.database_name, when set, must name this database.';
-		END IF;
-	END LOOP;
-
-	RETURN jsonb_build_object(
-		'scope', CASE WHEN everyone THEN 'all' ELSE 'owner' END,
-		'at', now(),
-		'runs', runs,
-		'steps_per_minute', spm,
-		'failures_by_service', failures,
-		'latency_ms', latency,
-		'backlog', backlog,
-		'workers', workers);
-END
-$$;
+-- public.flow_stats: replaced once, by the last definition in this script
 
 COMMENT ON FUNCTION flowdb.worker_info() IS
 'Each background worker of every database: slot, pid, claimed, steps, commits, wakeups, heartbeat, starts, database, worker number';
@@ -2488,42 +2331,7 @@ SELECT pg_catalog.pg_extension_config_dump('flowdb.workflow_versions', '');
 
 ALTER TABLE flowdb.workflow_logs ADD COLUMN item integer;
 
-CREATE OR REPLACE FUNCTION public.flow_status(run_id uuid) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	r flowdb.runs;
-	steps jsonb;
-BEGIN
-	SELECT * INTO r FROM flowdb.runs
-	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
-	END IF;
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
-			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
-			'input', l.input, 'output', l.output, 'error', l.error,
-			'started_at', l.started_at, 'finished_at', l.finished_at,
-			'duration_ms', l.duration_ms) || CASE WHEN l.item IS NULL THEN '{}'::jsonb
-			ELSE jsonb_build_object('item', l.item) END ORDER BY l.id), '[]')
-	INTO steps
-	FROM flowdb.workflow_logs l WHERE l.run_id = r.id;
-	RETURN jsonb_build_object(
-		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
-		'status', r.status, 'error', r.error, 'output', r.output,
-		'sandbox', r.sandbox,
-		'nodes', coalesce(r.state -> 'nodes', '{}'),
-		'steps', steps,
-		'created_at', r.created_at, 'started_at', r.started_at,
-		'finished_at', r.finished_at)
-		-- call nodes: the run that called this one, the runs it called
-		|| jsonb_build_object('parent_run_id', r.parent_run_id, 'children',
-			(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'node', c.parent_node,
-					'workflow_id', c.workflow_id, 'status', c.status) ORDER BY c.created_at), '[]')
-			 FROM flowdb.runs c WHERE c.parent_run_id = r.id));
-END
-$$;
+-- public.flow_status: replaced once, by the last definition in this script
 
 -- flow_stats: failures of a map's items count for the service of its "do"
 CREATE OR REPLACE FUNCTION public.flow_stats() RETURNS jsonb
