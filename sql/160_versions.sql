@@ -56,6 +56,9 @@ INSERT INTO ids SELECT 'run2', flow_run((SELECT id FROM ids WHERE k = 'wf'));
 -- each run keeps the blueprint it was queued with and names its version
 SELECT k, r.workflow_version, r.blueprint ->> 'name' AS bp_name
 FROM ids JOIN flowdb.runs r ON r.id = ids.id WHERE k LIKE 'run%' ORDER BY k;
+-- flow_status says the version too
+SELECT k, (flow_status(id) ->> 'workflow_version')::int AS status_version
+FROM ids WHERE k LIKE 'run%' ORDER BY k;
 
 -- refused, with nothing written
 SELECT pg_temp.try($$SELECT flow_update((SELECT id FROM ids WHERE k = 'wf'),
@@ -153,6 +156,9 @@ SELECT r.owner, r.status, r.workflow_id = (SELECT id FROM ids WHERE k = 'alerts'
 	   r.payload ->> 'run_id' = (SELECT id FROM ids WHERE k = 'crun')::text AS names_failed_run,
 	   r.payload ->> 'workflow_id' = (SELECT id FROM ids WHERE k = 'charge')::text AS names_workflow
 FROM flowdb.runs r WHERE r.id = (SELECT id FROM ids WHERE k = 'handler');
+-- flow_status of the handler run names the failed run
+SELECT flow_status((SELECT id FROM ids WHERE k = 'handler')) ->> 'failure_of'
+	   = (SELECT id FROM ids WHERE k = 'crun')::text AS status_names_failed_run;
 SELECT node_id, status, error, output ->> 'run_id' = (SELECT id FROM ids WHERE k = 'handler')::text AS names_handler
 FROM flowdb.workflow_logs WHERE run_id = (SELECT id FROM ids WHERE k = 'crun');
 -- the handler failing starts nothing more (its own blueprint has no

@@ -480,7 +480,11 @@ BEGIN
 		|| jsonb_build_object('parent_run_id', r.parent_run_id, 'children',
 			(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'node', c.parent_node,
 					'workflow_id', c.workflow_id, 'status', c.status) ORDER BY c.created_at), '[]')
-			 FROM flowdb.runs c WHERE c.parent_run_id = r.id));
+			 FROM flowdb.runs c WHERE c.parent_run_id = r.id))
+		-- the saved workflow's version it runs, and for an on_failure
+		-- handler run the run whose failure started it
+		|| jsonb_build_object('workflow_version', r.workflow_version,
+			'failure_of', r.failure_of);
 END
 $$;
 
