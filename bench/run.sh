@@ -28,7 +28,7 @@ for a in "$@"; do
 	--no-build) BUILD=0 ;;
 	--perf) PERF=1 ;;
 	--keep) KEEP=1 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $a" >&2; exit 2 ;;
 	esac
 done
