@@ -2,7 +2,14 @@
  * fastserver.c: a small, fast HTTP/1.1 server for the flowdb benchmarks.
  *
  * One thread, epoll, non-blocking sockets, keep-alive and pipelining.
- * Every request gets "200 OK" with a small JSON body at once.
+ * Every request gets "200 OK" with a small JSON body at once, except:
+ *   /d/<ms>/...        answered <ms> milliseconds (0 - 600000) after the
+ *                      request was read (a slow API).  The connection waits
+ *                      (a later pipelined request on it is answered after
+ *                      this one); other connections are served meanwhile:
+ *                      pending answers sit in a min-heap of due times and
+ *                      the epoll_wait timeout is the earliest of them, so
+ *                      an answer leaves at most ~1 ms late.
  *
  * Requests whose path starts with /t/ are recorded: arrival time
  * (CLOCK_REALTIME, ns, taken when the complete request has been read) and
@@ -50,6 +57,10 @@ typedef struct Conn
 	size_t		outcap;
 	int			close_after;	/* close once out is flushed */
 	int			waiting;		/* has a pending /_wait */
+	int			delayed;		/* has a pending /d/<ms>/ answer */
+	int64_t		due_ns;			/* when (CLOCK_MONOTONIC) */
+	size_t		heap_idx;		/* its slot in the timer heap */
+	uint64_t	delayed_n;		/* request number of the pending answer */
 	int			dead;			/* to be closed after this epoll batch */
 	struct Conn *next_dead;
 	char		waitpath[PATH_MAX_LEN + 1];
@@ -72,6 +83,11 @@ static const char *dumpfile = NULL;
 static Conn *waiters = NULL;
 static Conn *deadlist = NULL;
 
+/* pending delayed answers: min-heap of connections by due_ns */
+static Conn **theap = NULL;
+static size_t ntheap = 0;
+static size_t captheap = 0;
+
 /* open-addressing hash: path -> record index + 1 (0 = empty) */
 static size_t *htab = NULL;
 static size_t hcap = 0;
@@ -85,6 +101,104 @@ now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+theap_set(size_t i, Conn *c)
+{
+	theap[i] = c;
+	c->heap_idx = i;
+}
+
+static void
+theap_up(size_t i)
+{
+	Conn	   *c = theap[i];
+
+	while (i > 0 && theap[(i - 1) / 2]->due_ns > c->due_ns)
+	{
+		theap_set(i, theap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	theap_set(i, c);
+}
+
+static void
+theap_down(size_t i)
+{
+	Conn	   *c = theap[i];
+
+	for (;;)
+	{
+		size_t		k = 2 * i + 1;
+
+		if (k >= ntheap)
+			break;
+		if (k + 1 < ntheap && theap[k + 1]->due_ns < theap[k]->due_ns)
+			k++;
+		if (theap[k]->due_ns >= c->due_ns)
+			break;
+		theap_set(i, theap[k]);
+		i = k;
+	}
+	theap_set(i, c);
+}
+
+static void
+theap_push(Conn *c)
+{
+	if (ntheap == captheap)
+	{
+		size_t		ncap = captheap ? captheap * 2 : 1024;
+		Conn	  **n = realloc(theap, ncap * sizeof(Conn *));
+
+		if (n == NULL)
+		{
+			perror("realloc");
+			exit(1);
+		}
+		theap = n;
+		captheap = ncap;
+	}
+	theap_set(ntheap++, c);
+	theap_up(ntheap - 1);
+}
+
+static void
+theap_remove(Conn *c)
+{
+	size_t		i = c->heap_idx;
+
+	ntheap--;
+	if (i < ntheap)
+	{
+		theap_set(i, theap[ntheap]);
+		theap_up(i);
+		theap_down(theap[i]->heap_idx);
+	}
+}
+
+/* epoll_wait timeout: ms until the earliest delayed answer is due, or -1 */
+static int
+theap_timeout(void)
+{
+	int64_t		left;
+
+	if (ntheap == 0)
+		return -1;
+	left = theap[0]->due_ns - mono_ns();
+	if (left <= 0)
+		return 0;
+	return (int) ((left + 999999) / 1000000);	/* round up: never early */
 }
 
 static uint64_t
@@ -223,6 +337,8 @@ conn_close(Conn *c)
 		if (*pp)
 			*pp = c->next_waiter;
 	}
+	if (c->delayed)
+		theap_remove(c);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->in);
@@ -252,21 +368,27 @@ out_append(Conn *c, const char *data, size_t len)
 }
 
 static void
-respond(Conn *c, const char *body)
+respond_status(Conn *c, const char *status, const char *body)
 {
 	char		hdr[256];
 	size_t		blen = strlen(body);
 	int			n;
 
 	n = snprintf(hdr, sizeof(hdr),
-				 "HTTP/1.1 200 OK\r\n"
+				 "HTTP/1.1 %s\r\n"
 				 "Content-Type: application/json\r\n"
 				 "Content-Length: %zu\r\n"
 				 "%s"
 				 "\r\n",
-				 blen, c->close_after ? "Connection: close\r\n" : "");
+				 status, blen, c->close_after ? "Connection: close\r\n" : "");
 	out_append(c, hdr, (size_t) n);
 	out_append(c, body, blen);
+}
+
+static void
+respond(Conn *c, const char *body)
+{
+	respond_status(c, "200 OK", body);
 }
 
 /* write what we can; 0 = ok, -1 = connection is gone */
@@ -293,7 +415,7 @@ flush_out(Conn *c)
 		c->outoff += (size_t) w;
 	}
 	c->outoff = c->outlen = 0;
-	if (c->close_after && !c->waiting)
+	if (c->close_after && !c->waiting && !c->delayed)
 		return -1;
 	return 0;
 }
@@ -344,7 +466,7 @@ handle_requests(Conn *c)
 {
 	size_t		off = 0;
 
-	while (!c->waiting)
+	while (!c->waiting && !c->delayed)
 	{
 		char	   *start = c->in + off;
 		size_t		avail = c->inlen - off;
@@ -426,6 +548,22 @@ handle_requests(Conn *c)
 				}
 				else
 					pp = &w->next_waiter;
+			}
+		}
+		else if (strncmp(path, "/d/", 3) == 0 && path[3] >= '0' && path[3] <= '9')
+		{
+			char	   *end;
+			long		dms = strtol(path + 3, &end, 10);
+
+			if ((*end != '/' && *end != '\0' && *end != '?') || dms > 600000)
+				respond_status(c, "400 Bad Request", "{\"error\":\"/d/<ms>/: ms is 0 - 600000\"}");
+			else
+			{
+				/* answered by fire_timers; the loop stops at c->delayed */
+				c->delayed = 1;
+				c->delayed_n = nrequests;
+				c->due_ns = mono_ns() + (int64_t) dms * 1000000LL;
+				theap_push(c);
 			}
 		}
 		else if (strncmp(path, "/_wait/", 7) == 0)
@@ -527,6 +665,28 @@ on_readable(Conn *c)
 		conn_close(c);
 }
 
+/* answer the delayed requests that are due, then what is queued behind them */
+static void
+fire_timers(void)
+{
+	int64_t		now = mono_ns();
+
+	while (ntheap > 0 && theap[0]->due_ns <= now)
+	{
+		Conn	   *c = theap[0];
+		char		body[96];
+
+		theap_remove(c);
+		c->delayed = 0;
+		snprintf(body, sizeof(body), "{\"ok\":true,\"n\":%llu}",
+				 (unsigned long long) c->delayed_n);
+		respond(c, body);
+		/* Connection: close answers nothing after this request */
+		if ((c->close_after ? flush_out(c) : handle_requests(c)) < 0)
+			conn_close(c);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,7 +774,7 @@ main(int argc, char **argv)
 
 	while (!stop)
 	{
-		int			n = epoll_wait(epfd, events, MAX_EVENTS, -1);
+		int			n = epoll_wait(epfd, events, MAX_EVENTS, theap_timeout());
 
 		if (n < 0)
 		{
@@ -670,6 +830,7 @@ main(int argc, char **argv)
 			deadlist = d->next_dead;
 			conn_close(d);
 		}
+		fire_timers();
 	}
 	fprintf(stderr, "fastserver: %llu requests, %zu recorded, dumped %zu\n",
 			(unsigned long long) nrequests, nrecs, dump());

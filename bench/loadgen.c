@@ -5,7 +5,11 @@
  *
  * Usage: loadgen HOST PORT CONNS SECONDS [PATH]
  * A PATH ending in '/' gets a sequence number appended (unique paths).
- * Prints: "loadgen: <n> requests in <s> s = <r> req/s, errors <e>"
+ * Prints: "loadgen: <n> requests in <s> s = <r> req/s, errors <e>,
+ * latency min/mean/max <a>/<b>/<c> ms" (request sent to response read).
+ * Against fastserver's /d/<ms>/ (a delayed answer) the rate is at most
+ * CONNS / <ms> and every latency should be just above <ms>: a server that
+ * served the delayed requests one after the other would show far less.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +30,7 @@ typedef struct
 	int			fd;
 	char		buf[8192];
 	size_t		len;
+	double		sent;			/* when the outstanding request was sent */
 } LConn;
 
 static double
@@ -80,6 +85,7 @@ send_req(LConn *c)
 		}
 		off += (size_t) w;
 	}
+	c->sent = now_s();
 	return 0;
 }
 
@@ -111,6 +117,7 @@ main(int argc, char **argv)
 	int			epfd;
 	LConn	   *conns;
 	unsigned long long done = 0, errors = 0;
+	double		lat_min = 0, lat_max = 0, lat_sum = 0;
 	struct epoll_event evs[256];
 
 	if (argc < 5)
@@ -174,8 +181,15 @@ main(int argc, char **argv)
 			c->len += (size_t) r;
 			while ((k = complete(c->buf, c->len)) > 0)
 			{
+				double		lat = now_s() - c->sent;
+
 				if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0)
 					errors++;
+				if (done == 0 || lat < lat_min)
+					lat_min = lat;
+				if (lat > lat_max)
+					lat_max = lat;
+				lat_sum += lat;
 				done++;
 				memmove(c->buf, c->buf + k, c->len - k);
 				c->len -= k;
@@ -184,7 +198,9 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	printf("loadgen: %llu requests in %.2f s = %.0f req/s, errors %llu\n",
-		   done, t1 - t0, done / (t1 - t0), errors);
+	printf("loadgen: %llu requests in %.2f s = %.0f req/s, errors %llu, "
+		   "latency min/mean/max %.2f/%.2f/%.2f ms\n",
+		   done, t1 - t0, done / (t1 - t0), errors,
+		   lat_min * 1e3, done ? lat_sum / done * 1e3 : 0.0, lat_max * 1e3);
 	return errors ? 1 : 0;
 }

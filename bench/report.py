@@ -59,6 +59,13 @@ def verdict(ok):
     return "met" if ok else "NOT met"
 
 
+def secs(x):
+    return "n/a" if x is None else f"{x:.3f} s"
+
+
+PGNET_BOUND = 200   # pg_net's design: a batch of at most 200 requests per 1 s loop
+
+
 def main():
     m = load(sys.argv[1])
     out_path = sys.argv[2]
@@ -143,6 +150,24 @@ def main():
         rows.append(("Worker RssAnon over the steady-stream phase", f"{an_c0/1024:.1f} -> {an_c1/1024:.1f} MB", "-",
                      f"{g*100:+.1f}% over {int(num(m, 'stream_steps', 0)):,} steps",
                      f"leak check (< 10%): {verdict(g < 0.10)}"))
+    # slow API: the in-flight bound max_inflight / latency
+    slow = num(m, "slow_rate_from_start")
+    slow_bound = num(m, "slow_bound")
+    slow_ms = m.get("slow_delay_ms", "?")
+    if slow is not None or slow_bound is not None:
+        rows.append((f"Slow API ({slow_ms} ms answers), 1-step runs (steps/s)", fmt_rate(slow),
+                     f"{fmt_rate(slow_bound)} (max_inflight {m.get('slow_max_inflight', '?')} / {slow_ms} ms)",
+                     ratio(slow, slow_bound),
+                     f">= 0.9x: {verdict(slow is not None and slow_bound and slow / slow_bound >= 0.9)}"))
+        rows.append(("Slow API vs pg_net's design bound (steps/s)", fmt_rate(slow),
+                     f"{PGNET_BOUND} (pg_net: batch 200 per 1 s loop)", ratio(slow, PGNET_BOUND),
+                     "(for reference)"))
+    fan = num(m, "fan_flowdb_secs")
+    fan_curl = num(m, "fan_curl_secs")
+    if fan is not None or fan_curl is not None:
+        rows.append((f"Fan-out, {int(num(m, 'fan_n', 0)):,} GETs as 1-step runs (COMMIT to last answer)", secs(fan),
+                     f"{secs(fan_curl)} (curl --parallel-max {m.get('fan_parallel', '?')})", ratio(fan, fan_curl),
+                     f"<= 2x: {verdict(fan is not None and fan_curl and fan / fan_curl <= 2)}"))
     tsteps = num(m, "total_steps")
     tcommits = num(m, "total_commits")
     if tsteps and tcommits:
@@ -239,6 +264,62 @@ def main():
             md.append(f"| {label} | {ms(v[0])} | {ms(v[1])} | {ms(v[2])} | {ms(v[3])} | {ms(v[4])} | {v[5]} |")
     md.append("")
 
+    if "slow_rate" in m:
+        md.append("## Slow API\n")
+        md.append(f"{m.get('slow_steps')} 1-step runs ({int(num(m, 'slow_steps', 0)) // max(1, int(num(m, 'slow_max_inflight', 1)))} "
+                  f"waves of flowdb.max_inflight = {m.get('slow_max_inflight')}) queued in one transaction; every request "
+                  f"goes to fastserver's `/d/{slow_ms}/slow`, answered {slow_ms} ms after it was read.  "
+                  f"flowdb.max_host_connections = {m.get('slow_max_host_connections')} "
+                  f"({'no cap' if m.get('slow_max_host_connections') == '0' else 'capped'}): "
+                  f"the worker may open as many connections to the server as it has requests in flight.  "
+                  f"steps/s = log rows / (last finished_at - first started_at): the first answers arrive "
+                  f"{slow_ms} ms after the phase starts, so the finished_at span of the other phases would leave out "
+                  f"one latency (shown for comparison).\n")
+        md.append("| runs ok | steps | seconds (first start to last finish) | **steps/s** | steps/s over the finished_at span | "
+                  "HTTP p50 (worker's duration_ms) | in flight: peak / mean | queueing s | worker commits | steps/commit | "
+                  "worker CPU/step | worker CPU busy | waiting for a CPU |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        md.append(f"| {m.get('slow_runs_ok')} | {m.get('slow_steps')} | {m.get('slow_secs_from_start')} | "
+                  f"**{fmt_rate(slow)}** | {fmt_rate(num(m, 'slow_rate'))} ({m.get('slow_secs')} s) | "
+                  f"{m.get('slow_http_p50_ms')} ms | {m.get('slow_inflight_peak')} / {m.get('slow_inflight_mean')} | "
+                  f"{m.get('slow_queue_secs')} | {m.get('slow_worker_commits')} | {m.get('slow_steps_per_commit')} | "
+                  f"{m.get('slow_cpu_us_per_step')} us | {m.get('slow_cpu_busy_pct')}% | {m.get('slow_runq_wait_pct')}% |")
+        md.append("")
+        md.append(f"- bound: flowdb.max_inflight / latency = {m.get('slow_max_inflight')} / {slow_ms} ms = "
+                  f"**{fmt_rate(slow_bound)} steps/s**; flowdb {fmt_rate(slow)} = {ratio(slow, slow_bound)}; "
+                  f"target >= 0.9x: **{verdict(slow is not None and slow_bound and slow / slow_bound >= 0.9)}**.")
+        md.append(f"- pg_net design bound (batch 200 per 1 s loop): {PGNET_BOUND}/s whatever the latency; "
+                  f"flowdb / {PGNET_BOUND} = {ratio(slow, PGNET_BOUND)}.  A design figure, not measured here.")
+        md.append(f"- in flight: peak = most requests between their log row's started_at and finished_at at once; "
+                  f"mean = sum of (finished_at - started_at) / the phase's seconds (steps/s = mean in flight / "
+                  f"mean request time).")
+        md.append(f"- server check just before the phase: loadgen, {m.get('slow_selftest_conns')} keep-alive connections "
+                  f"on `/d/{slow_ms}/`, closed loop: {fmt_rate(num(m, 'slow_selftest_rps'))} req/s, latency "
+                  f"min/mean/max {m.get('slow_selftest_latency_ms')} ms (the server is not the limit when this "
+                  f"exceeds the bound: "
+                  f"{verdict((num(m, 'slow_selftest_rps') or 0) > (slow_bound or 0))}).\n")
+
+    if "fanout_rate" in m:
+        md.append("## Fan-out\n")
+        md.append(f"{int(num(m, 'fan_n', 0)):,} GETs of `http://127.0.0.1:PORT/f/<i>` (i = 1..{m.get('fan_n')}, "
+                  f"fastserver answers at once).\n")
+        md.append(f"- flowdb: {m.get('fan_n')} 1-step runs (`http`/`request`, method GET) queued in one transaction "
+                  f"(`flow_execute` over generate_series); from the queuing COMMIT (clock_timestamp() just before "
+                  f"it) to the last log row's finished_at (the last answer): **{secs(fan)}**; to the last run's "
+                  f"finished_at (now() of the worker's commit): {secs(num(m, 'fan_flowdb_durable_secs'))}.  "
+                  f"Runs ok {m.get('fanout_runs_ok')}; the server saw {m.get('fanout_server_requests')} requests; "
+                  f"worker {fmt_rate(num(m, 'fanout_rate'))} steps/s over the finished_at span, in flight peak / mean "
+                  f"{m.get('fanout_inflight_peak')} / {m.get('fanout_inflight_mean')}, HTTP p50 "
+                  f"{m.get('fanout_http_p50_ms')} ms, {m.get('fanout_worker_commits')} commits "
+                  f"({m.get('fanout_steps_per_commit')} steps/commit), CPU {m.get('fanout_cpu_us_per_step')} us/step.")
+        md.append(f"- bound: `curl --parallel --parallel-max {m.get('fan_parallel')} -w '%{{http_code}}\\n' "
+                  f"-K bench/out/fanout.curl` (one `url` and `output = \"/dev/null\"` per GET; "
+                  f"{m.get('fan_curl_version')}), wall time of the process (date +%s.%N around it): "
+                  f"**{secs(fan_curl)}**; all {m.get('fan_n')} answers 200, the server saw "
+                  f"{m.get('fan_curl_server_requests')} requests.")
+        md.append(f"- flowdb / curl = {ratio(fan, fan_curl)}; target <= 2x: "
+                  f"**{verdict(fan is not None and fan_curl and fan / fan_curl <= 2)}**.\n")
+
     md.append("## Worker memory\n")
     md.append(f"VmRSS of the flowdb worker (pid from flowdb.worker_info()), sampled every second during the "
               f"throughput phases ({m.get('rss_samples')} samples, bench/out/rss-*.txt): start "
@@ -278,7 +359,7 @@ def main():
     md.append("## flowdb.worker_info() at the end\n")
     md.append(f"claimed {m.get('total_claimed')}, steps {m.get('total_steps')}, commits {m.get('total_commits')}, "
               f"wakeups {m.get('total_wakeups')}"
-              + (f" -> {tsteps / tcommits:.1f} steps per commit overall (includes the latency phase, 1 step per commit)."
+              + (f" -> {tsteps / tcommits:.1f} steps per commit overall (includes the latency phase, 1 step per commit, and the slow-API and fan-out phases)."
                  if tsteps and tcommits else "."))
     md.append("")
     with open(out_path, "w") as f:

@@ -1,6 +1,7 @@
 #!/bin/bash
-# bench/run.sh: flowdb throughput, pickup latency and worker memory against
-# what the same PostgreSQL can do with the same writes (see bench/README.md).
+# bench/run.sh: flowdb throughput, pickup latency, worker memory, a slow API
+# and a fan-out against what the same PostgreSQL, the in-flight limit and
+# curl can do (see bench/README.md).
 #
 #   bash bench/run.sh            full run  -> bench/results.md
 #   bash bench/run.sh --smoke    CI-sized  -> bench/out/results-smoke.md
@@ -27,7 +28,7 @@ for a in "$@"; do
 	--no-build) BUILD=0 ;;
 	--perf) PERF=1 ;;
 	--keep) KEEP=1 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $a" >&2; exit 2 ;;
 	esac
 done
@@ -35,10 +36,12 @@ done
 if [ "$MODE" = full ]; then
 	N1=20000; N5=5000; NSTREAM=60000; STREAM_BATCH=20
 	PGB_T=20; LAT_N=2000; SELFTEST_S=3; PHASE_TIMEOUT=1200
+	SLOW_WAVES=40; NFAN=3000
 	RESULTS=${RESULTS:-$BENCH/results.md}
 else
 	N1=1000; N5=200; NSTREAM=1000; STREAM_BATCH=20
 	PGB_T=5; LAT_N=200; SELFTEST_S=1; PHASE_TIMEOUT=120
+	SLOW_WAVES=6; NFAN=3000
 	RESULTS=${RESULTS:-$OUT/results-smoke.md}
 fi
 
@@ -180,7 +183,8 @@ q "CREATE TABLE bench.commit_probe (id uuid PRIMARY KEY DEFAULT gen_random_uuid(
 metric pg_version "$(q 'SHOW server_version')"
 metric pg_settings "$(q "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
 	FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method',
-	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'flowdb.max_queued_per_owner', 'max_wal_size')")"
+	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'flowdb.max_queued_per_owner',
+	'flowdb.max_host_connections', 'max_wal_size')")"
 
 WPID=""
 for _ in $(seq 100); do
@@ -271,6 +275,7 @@ phase() {
 	local name=$1 steps=$2 nruns=$3; shift 3
 	local lastid c0 c1 t0 t1 stats
 	lastid=$(q "SELECT coalesce(max(id), 0) FROM flowdb.workflow_logs")
+	PHASE_LASTID=$lastid		# for measurements after phase() returns
 	q "SELECT coalesce(max(created_at), '-infinity') FROM flowdb.runs" >"$WORK/lastrun"
 	c0=$(counters)
 	local cpu0 cpu1 t2
@@ -290,9 +295,11 @@ phase() {
 	stats=$(q "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),
 			round(extract(epoch FROM max(finished_at) - min(finished_at))::numeric, 3),
 			round((count(*) / nullif(extract(epoch FROM max(finished_at) - min(finished_at)), 0))::numeric, 1),
-			round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::numeric, 2)
+			round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::numeric, 2),
+			round(extract(epoch FROM max(finished_at) - min(started_at))::numeric, 3),
+			round((count(*) / nullif(extract(epoch FROM max(finished_at) - min(started_at)), 0))::numeric, 1)
 		FROM flowdb.workflow_logs WHERE id > $lastid AND status <> 'started'" | tr '|' ' ')
-	read -r n nok secs rate dur <<<"$stats"
+	read -r n nok secs rate dur secs_s rate_s <<<"$stats"
 	local runs_ok
 	runs_ok=$(q "SELECT count(*) FROM flowdb.runs WHERE created_at > '$(cat "$WORK/lastrun")' AND status = 'succeeded'")
 	read -r cl0 st0 co0 wk0 <<<"$c0"
@@ -307,6 +314,9 @@ phase() {
 	metric "${name}_runs_ok" "$runs_ok/$nruns"
 	metric "${name}_secs" "$secs"
 	metric "${name}_rate" "$rate"
+	# from the first request's start: counts the first answer's latency too
+	metric "${name}_secs_from_start" "$secs_s"
+	metric "${name}_rate_from_start" "$rate_s"
 	metric "${name}_http_p50_ms" "$dur"
 	metric "${name}_queue_secs" "$(calc "$t1 - $t0" 2)"
 	metric "${name}_worker_steps" "$dsteps"
@@ -321,6 +331,28 @@ phase() {
 	metric "${name}_runq_wait_pct" "$(calc "100 * ($rq1 - $rq0) / 1e9 / ($t2 - $t0)" 0)"
 	metric "${name}_rss_end_kb" "$(rss "$WPID")"
 	metric "${name}_anon_end_kb" "$(anon "$WPID")"
+}
+
+# inflight_stats NAME: requests in flight during the phase just run, from
+# the log rows' started_at/finished_at: the peak and the mean (sum of the
+# request times / first start to last finish)
+inflight_stats() {
+	local peak mean
+	read -r peak mean <<<"$(q "WITH l AS (SELECT started_at AS s, finished_at AS f FROM flowdb.workflow_logs
+			WHERE id > $PHASE_LASTID AND status <> 'started'),
+		ev AS (SELECT s AS t, 1 AS d FROM l UNION ALL SELECT f, -1 FROM l),
+		c AS (SELECT sum(d) OVER (ORDER BY t, d) AS n FROM ev)
+		SELECT (SELECT max(n) FROM c),
+			(SELECT round((extract(epoch FROM sum(f - s)) / nullif(extract(epoch FROM max(f) - min(s)), 0))::numeric, 1) FROM l)" | tr '|' ' ')"
+	metric "$1_inflight_peak" "$peak"
+	metric "$1_inflight_mean" "$mean"
+}
+
+# phase_strict NAME: the phase's steps and runs must all have succeeded
+phase_strict() {
+	local e
+	e=$(sed -n "s/^$1_error=//p" "$M")
+	[ -z "$e" ] || fail "$1: $e"
 }
 
 # one transaction queues them all: the worker starts at its commit
@@ -458,6 +490,92 @@ done
 log "$(echo "$LAT" | tr '\n' ';')"
 http_get /_dump >/dev/null
 metric arrivals_recorded "$(wc -l <"$OUT/arrivals-$MODE.txt")"
+
+########################################################################
+# slow API: every answer takes SLOW_MS; the bound is the in-flight limit
+########################################################################
+SLOW_MS=100
+MAXINF=$(q "SHOW flowdb.max_inflight")
+metric slow_delay_ms "$SLOW_MS"
+metric slow_max_inflight "$MAXINF"
+metric slow_max_host_connections "$(q "SHOW flowdb.max_host_connections")"
+# sanity check of the server: twice max_inflight connections, closed loop
+SLOW_CONNS=$((2 * MAXINF > 1000 ? 1000 : 2 * MAXINF))
+log "fastserver delayed self-test: ${SELFTEST_S}s x $SLOW_CONNS connections on /d/$SLOW_MS/"
+SELFD=$("$OUT/loadgen" 127.0.0.1 "$SPORT" "$SLOW_CONNS" "$SELFTEST_S" "/d/$SLOW_MS/selftest/") ||
+	fail "loadgen on /d/$SLOW_MS/ failed: $SELFD"
+log "$SELFD"
+metric slow_selftest_conns "$SLOW_CONNS"
+metric slow_selftest_rps "$(echo "$SELFD" | sed -n 's/.*= \([0-9]*\) req\/s.*/\1/p')"
+metric slow_selftest_latency_ms "$(echo "$SELFD" | sed -n 's/.*latency min\/mean\/max \([0-9.\/]*\) ms.*/\1/p')"
+# whole waves of max_inflight runs: the bound max_inflight / latency is
+# reachable only when the last wave is full
+NSLOW=$((SLOW_WAVES * MAXINF))
+BPSLOW=$(echo "$BP1" | sed "s|\"name\": \"bench-1step\"|\"name\": \"bench-slow\"|; s|$URL/w/notify|$URL/d/$SLOW_MS/slow|")
+[ "$(q "SELECT flow_validate('$BPSLOW')->>'valid'")" = true ] || fail "slow blueprint invalid: $(q "SELECT flow_validate('$BPSLOW')")"
+phase slow "$NSLOW" "$NSLOW" queue_bulk "$BPSLOW" "$NSLOW"
+phase_strict slow
+inflight_stats slow
+metric slow_bound "$(calc "$MAXINF * 1000 / $SLOW_MS" 1)"
+log "slow: $(sed -n 's/^slow_rate_from_start=//p' "$M") steps/s from the first request's start, in flight peak $(sed -n 's/^slow_inflight_peak=//p' "$M") mean $(sed -n 's/^slow_inflight_mean=//p' "$M"); bound $MAXINF / ${SLOW_MS} ms = $(calc "$MAXINF * 1000 / $SLOW_MS" 0) steps/s"
+
+########################################################################
+# fan-out: NFAN GETs as NFAN 1-step runs vs curl --parallel
+########################################################################
+FAN_PAR=64
+BPFAN='{"version": 1, "name": "bench-fanout", "trigger": {"type": "manual"},
+ "nodes": [{"id": "get", "type": "action", "service": "http", "task": "request",
+   "params": {"method": "GET", "url": "'$URL'/f/{{trigger_data.i}}"}}],
+ "edges": []}'
+[ "$(q "SELECT flow_validate('$BPFAN')->>'valid'")" = true ] || fail "fan-out blueprint invalid: $(q "SELECT flow_validate('$BPFAN')")"
+# server's request counter: how many requests each side really made
+srv_requests() { http_get /_count | sed -n 's/.*"requests":\([0-9]*\).*/\1/p'; }
+
+# bound: curl fetches the same URLs, FAN_PAR transfers at once
+for i in $(seq "$NFAN"); do
+	printf 'url = "%s/f/%d"\noutput = "/dev/null"\n' "$URL" "$i"
+done >"$WORK/fanout.curl"
+cp "$WORK/fanout.curl" "$OUT/fanout.curl"
+command -v curl >/dev/null || fail "curl is not installed (scripts/deps.sh)"
+metric fan_curl_version "$(curl --version | head -1 | cut -d' ' -f1-2)"
+log "fan-out bound: curl --parallel --parallel-max $FAN_PAR, $NFAN GETs"
+r0=$(srv_requests)
+FC0=$(date +%s.%N)
+curl -sS --no-progress-meter --parallel --parallel-max "$FAN_PAR" -w '%{http_code}\n' \
+	-K "$WORK/fanout.curl" >"$WORK/fanout.codes" 2>"$WORK/fanout.err" ||
+	{ cat "$WORK/fanout.err" >&2; fail "curl --parallel failed"; }
+FC1=$(date +%s.%N)
+r1=$(srv_requests)
+n200=$(grep -c '^200$' "$WORK/fanout.codes" || true)
+[ "$n200" = "$NFAN" ] || fail "curl: $n200 of $NFAN answers were 200"
+metric fan_n "$NFAN"
+metric fan_parallel "$FAN_PAR"
+metric fan_curl_secs "$(calc "$FC1 - $FC0" 3)"
+metric fan_curl_server_requests "$((r1 - r0 - 1))"
+log "fan-out bound: curl $(calc "$FC1 - $FC0" 3) s ($((r1 - r0 - 1)) requests at the server)"
+
+# flowdb: one transaction queues them all; the clock starts just before
+# its COMMIT (clock_timestamp() on the same machine's clock)
+queue_fanout() {
+	FAN_T0=$("${PSQL[@]}" -c "BEGIN" \
+		-c "SELECT count(flow_execute('$BPFAN'::jsonb, jsonb_build_object('i', g))) FROM generate_series(1, $NFAN) g" \
+		-c "SELECT extract(epoch FROM clock_timestamp())" -c "COMMIT" | tail -1)
+}
+r0=$(srv_requests)
+phase fanout "$NFAN" "$NFAN" queue_fanout
+phase_strict fanout
+inflight_stats fanout
+r1=$(srv_requests)
+metric fanout_server_requests "$((r1 - r0 - 1))"
+# wall: queuing COMMIT -> last log row's finished_at (the last answer);
+# durable: -> the last run's finished_at (now() of the worker's commit)
+read -r fan_wall fan_durable <<<"$(q "SELECT round((extract(epoch FROM max(l.finished_at)) - $FAN_T0)::numeric, 3),
+	(SELECT round((extract(epoch FROM max(r.finished_at)) - $FAN_T0)::numeric, 3)
+	 FROM flowdb.runs r WHERE r.id IN (SELECT run_id FROM flowdb.workflow_logs WHERE id > $PHASE_LASTID))
+	FROM flowdb.workflow_logs l WHERE l.id > $PHASE_LASTID AND l.status <> 'started'" | tr '|' ' ')"
+metric fan_flowdb_secs "$fan_wall"
+metric fan_flowdb_durable_secs "$fan_durable"
+log "fan-out: flowdb $fan_wall s from the queuing COMMIT to the last answer ($fan_durable s to the last run's commit), curl $(calc "$FC1 - $FC0" 3) s"
 
 read -r cl st co wk <<<"$(counters)"
 metric total_claimed "$cl"
