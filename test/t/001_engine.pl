@@ -187,9 +187,11 @@ is_deeply(json_dec($s2[0]{body}), { n => 2 }, 'small body from run 2 payload');
 
 # flow_status shape
 is_deeply([ sort keys %$st1 ],
-	[qw(children created_at error finished_at id name nodes output parent_run_id progress sandbox started_at status steps workflow_id)],
+	[qw(children created_at error failure_of finished_at id name nodes output parent_run_id progress sandbox started_at status steps workflow_id workflow_version)],
 	'flow_status keys');
 is($st1->{id},     $run1,         'flow_status id');
+ok(!defined $st1->{workflow_version} && !defined $st1->{failure_of},
+	'flow_status: no workflow version or failed run for a flow_execute run');
 is($st1->{name},   'engine-main', 'flow_status name');
 is($st1->{status}, 'succeeded',   'flow_status status');
 ok(!defined $st1->{error},       'flow_status error is null');
