@@ -2963,11 +2963,9 @@ END
 $$;
 
 ------------------------------------------------------------------------
--- speed: claims are HOT updates.  No index of flowdb.runs mentions a
--- column the claim sets (status, lease_*): the indexes of unfinished runs
--- become partial on finished_at (a CHECK keeps it equal to a final
--- status), runs_lease goes (lease recovery finds leased runs among the
--- unfinished ones), and a claim no longer moves next_at
+-- speed: the indexes of unfinished runs become partial on finished_at (a
+-- CHECK keeps it equal to a final status), so that the worker's commits
+-- while it keeps a run's lease are HOT updates
 ------------------------------------------------------------------------
 
 -- rows written before the invariant held (none should exist) are mended
@@ -2978,9 +2976,6 @@ UPDATE flowdb.runs SET finished_at = NULL
 WHERE status NOT IN ('succeeded', 'failed', 'canceled') AND finished_at IS NOT NULL;
 ALTER TABLE flowdb.runs ADD CONSTRAINT runs_finished_check
 	CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL));
--- runs leased by the previous version keep next_at 'infinity' until their
--- worker's next commit or lease recovery sets it again
-DROP INDEX flowdb.runs_lease;
 DROP INDEX flowdb.runs_due;
 CREATE INDEX runs_due ON flowdb.runs (next_at)
 	WHERE finished_at IS NULL;

@@ -99,9 +99,8 @@ CREATE TABLE flowdb.runs (
 	-- engine state: {"nodes": {"<id>": {"status", "attempt", "output", ...}}}
 	state		jsonb NOT NULL DEFAULT '{}',
 	error		text,
-	-- when a worker should next look at the run ('infinity' while waiting
-	-- without a timeout); a claim leaves it alone (a lease_owner says the
-	-- run is taken), so that claims are HOT updates
+	-- when a worker should next look at the run ('infinity' while leased
+	-- or waiting without a timeout)
 	next_at		timestamptz NOT NULL DEFAULT now(),
 	lease_owner integer,
 	lease_until timestamptz,
@@ -116,17 +115,16 @@ CREATE TABLE flowdb.runs (
 	finished_at timestamptz,
 	updated_at	timestamptz NOT NULL DEFAULT now(),
 	-- a run is finished exactly when finished_at is set: the indexes of
-	-- unfinished runs are partial on finished_at, not on status, so that a
-	-- claim (queued -> running) changes no indexed column
+	-- unfinished runs are partial on finished_at, not on status, so that
+	-- an update that changes the status only (a commit while the lease is
+	-- kept) changes no indexed column
 	CONSTRAINT runs_finished_check
 		CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL))
-) WITH (fillfactor = 70);		-- room for HOT updates at claim and every step
--- no index mentions status, lease_owner, lease_until or lease_token: the
--- claim sets only those (and started_at, updated_at), so it is a HOT
--- update that writes no index entry; lease recovery and renewal find
--- leased runs among the unfinished ones (runs_due) or by id
+) WITH (fillfactor = 70);		-- room for HOT updates of state at every step
 CREATE INDEX runs_due ON flowdb.runs (next_at)
 	WHERE finished_at IS NULL;
+CREATE INDEX runs_lease ON flowdb.runs (lease_owner)
+	WHERE lease_owner IS NOT NULL;
 CREATE INDEX runs_owner ON flowdb.runs (owner, created_at DESC);
 CREATE INDEX runs_workflow ON flowdb.runs (workflow_id);
 CREATE INDEX runs_finished ON flowdb.runs (finished_at)

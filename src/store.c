@@ -257,7 +257,7 @@ typedef enum RenewParam
 	RENEW_SLOT,
 	RENEW_LEASE_SECONDS,
 	RENEW_HELD_TOKENS,
-	RENEW_HELD_IDS,				/* the runs' ids: no index has the lease */
+	RENEW_HELD_IDS,				/* the runs' ids: found by primary key */
 	RENEW_NPARAMS
 } RenewParam;
 #define FIRE_SCHEDULES_SQL "SELECT flowdb.fire_schedules()"
@@ -565,35 +565,38 @@ static void claim_tx(void *arg);
 /*
  * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
  * owners so that one owner's backlog cannot starve another owner's run.
- *	owners: every owner with an unfinished run not in flight, and that
- *		owner's smallest next_at (a loose index scan of runs_owner_due
- *		(owner, next_at, id): one descent per owner, not per run, and the
- *		same descent gives the owner's first run; the ORDER BY matches the
+ *	owners: every owner with an unfinished run, and that owner's
+ *		smallest next_at (a loose index scan of runs_owner_due (owner,
+ *		next_at, id): one descent per owner, not per run, and the same
+ *		descent gives the owner's first run; the ORDER BY matches the
  *		index, which only runs_owner_due can serve: with next_at alone a
  *		generic plan walks runs_due past every other owner's runs, 20 ms
  *		and more per claim under a backlog);
  *	due: the $3 owners whose oldest due run has waited longest (an owner
  *		whose first run is not due has none due);
- *	picked: up to $3 oldest due runs of each, numbered per owner
+ *	picked: up to $3 oldest due runs of each (index reads only), numbered
+ *		per owner
  *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
  *		ordered index scan instead of sorting a whole backlog);
  *	then the first run of every owner, the second of every owner, ...,
  *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
  *	taken are locked; the due condition is checked on the locked version).
- * A leased run keeps its next_at and its index entries (the claim is a
- * HOT update), so the walks read past the runs in flight (lease_owner is
- * read from the heap; at most flowdb.max_inflight per worker).
+ * A claim moves next_at to 'infinity' (CLAIM_SQL), so the runs in flight
+ * are out of every walk's way.  A claim that left next_at alone would be
+ * a HOT update, but then each walk reads every held run (up to
+ * 4 x flowdb.max_inflight) from the heap: measured, the claims under a
+ * 10,000-run backlog against a 100 ms API then cost about 6 ms of worker
+ * CPU per step.
  */
 #define FAIR_CLAIM_SQL \
 	"WITH RECURSIVE owners(owner, first) AS (" \
 	"  (SELECT o.owner, o.next_at FROM flowdb.runs o " \
-	"   WHERE o.finished_at IS NULL AND o.lease_owner IS NULL " \
+	"   WHERE o.finished_at IS NULL " \
 	"   ORDER BY o.owner, o.next_at, o.id LIMIT 1) " \
 	"  UNION ALL " \
 	"  SELECT n.owner, n.first FROM owners p, " \
 	"  LATERAL (SELECT o.owner, o.next_at FROM flowdb.runs o " \
-	"           WHERE o.finished_at IS NULL AND o.lease_owner IS NULL " \
-	"             AND o.owner > p.owner " \
+	"           WHERE o.finished_at IS NULL AND o.owner > p.owner " \
 	"           ORDER BY o.owner, o.next_at, o.id LIMIT 1) n(owner, first)), " \
 	"due AS (" \
 	"  SELECT p.owner, p.first FROM owners p " \
@@ -605,12 +608,12 @@ static void claim_tx(void *arg);
 	"  FROM due d, " \
 	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
 	"           WHERE x.owner = d.owner AND x.finished_at IS NULL " \
-	"             AND x.next_at <= clock_timestamp() AND x.lease_owner IS NULL " \
+	"             AND x.next_at <= clock_timestamp() " \
 	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3)) c) " \
 	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
 	"LATERAL (SELECT r.id FROM flowdb.runs r " \
 	"         WHERE r.id = k.id AND r.finished_at IS NULL " \
-	"           AND r.next_at <= clock_timestamp() AND r.lease_owner IS NULL " \
+	"           AND r.next_at <= clock_timestamp() " \
 	"         FOR UPDATE SKIP LOCKED) l " \
 	"LIMIT $3"
 
@@ -680,7 +683,7 @@ typedef enum ClaimColumn
 	"UPDATE flowdb.runs r SET lease_owner = $1, " \
 	"  lease_until = now() + make_interval(secs => $2), " \
 	"  lease_token = gen_random_uuid(), " \
-	"  status = 'running', " \
+	"  next_at = 'infinity', status = 'running', " \
 	"  started_at = coalesce(r.started_at, now()), updated_at = now() " \
 	"FROM (" FAIR_CLAIM_SQL ") c " \
 	"WHERE r.id = c.id " \
@@ -897,8 +900,9 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
  * nested loop whatever the estimates) and carries x's columns, so that u
  * joins one CTE by index; joining x and k to a bitmap scan of
  * id = ANY ($1) was planned as nested loops rescanning both CTEs per run,
- * quadratic in the batch (2 of 5 ms for 64 runs).  While the run keeps its lease, next_at is left as
- * the claim found it (no indexed column changes: a HOT update).
+ * quadratic in the batch (2 of 5 ms for 64 runs).  While the run keeps
+ * its lease its status and next_at stay, so the update changes no indexed
+ * column (a HOT update).
  */
 #define COMMIT_SQL \
 	"WITH x AS (" \
@@ -909,8 +913,8 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"                              FOR UPDATE SKIP LOCKED) l), " \
 	"u AS (" \
 	"  UPDATE flowdb.runs r SET state = x.state, status = x.status, error = x.error, " \
-	"    next_at = CASE WHEN x.lease IS NOT NULL THEN r.next_at " \
-	"                   WHEN x.next_ms IS NULL THEN 'infinity'::timestamptz " \
+	"    next_at = CASE WHEN x.lease IS NOT NULL OR x.next_ms IS NULL " \
+	"                   THEN 'infinity'::timestamptz " \
 	"                   ELSE to_timestamp(x.next_ms / 1000.0) END, " \
 	"    lease_owner = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_owner END, " \
 	"    lease_until = CASE WHEN x.lease IS NULL THEN NULL ELSE r.lease_until END, " \
