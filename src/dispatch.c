@@ -401,11 +401,14 @@ dispatch_pace_wake_at(void)
 }
 
 /*
- * dispatch_pump_queue
- *		Start queued requests while below flowdb.max_inflight.
+ * pump_queue
+ *		Start queued requests while below flowdb.max_inflight; with
+ *		settled_only, only those of runs with no results waiting to be
+ *		advanced (a run whose results just came in may have failed or
+ *		changed course: its queued requests wait for the commit).
  */
-void
-dispatch_pump_queue(void)
+static void
+pump_queue(bool settled_only)
 {
 	bool		started = false;
 	dlist_mutable_iter it;
@@ -425,6 +428,8 @@ dispatch_pump_queue(void)
 
 		if (http_inflight(worker_multi) >= flowdb_max_inflight)
 			break;
+		if (settled_only && c->run->advance && !c->run->lost)
+			continue;
 		if (!c->run->lost && limit > 0 && idx >= 0 && idx < (int) lengthof(service_inflight) &&
 			service_inflight[idx] >= limit)
 			continue;			/* over the service's limit: wait in the queue */
@@ -459,6 +464,30 @@ dispatch_pump_queue(void)
 	/* let curl connect and send now rather than after the next wait */
 	if (started)
 		http_socket_action(worker_multi, -1, 0);
+}
+
+/*
+ * dispatch_pump_queue
+ *		Start queued requests while below flowdb.max_inflight.
+ */
+void
+dispatch_pump_queue(void)
+{
+	pump_queue(false);
+}
+
+/*
+ * dispatch_refill_slots
+ *		Start the queued requests of other runs in the slots that the
+ *		responses just handled freed, before the commit of those responses
+ *		waits for its WAL flush: against a slow API the slots would
+ *		otherwise stay empty for a commit's time in every round trip.
+ *		Requests of runs whose results are not advanced yet stay queued.
+ */
+void
+dispatch_refill_slots(void)
+{
+	pump_queue(true);
 }
 
 /*

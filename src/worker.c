@@ -8,7 +8,8 @@
  *	  handles signals and timers and holds the runs.
  *
  * Loop (one iteration, worker_loop):
- *	 1. pop completed transfers, apply them to their runs (engine);
+ *	 1. pop completed transfers, apply them to their runs (engine), and
+ *		start queued requests of other runs in the freed slots;
  *	 2. commit all changed runs in ONE transaction: log rows, outbox rows
  *		and the runs' new state (durable before anything depends on it);
  *	 3. claim runnable runs (FOR UPDATE SKIP LOCKED, lease) when woken,
@@ -484,6 +485,7 @@ worker_loop(void)
 		if (!become_ready(&ls))
 			continue;
 		apply_completed_calls(ls.cxt);	/* 1. completed requests */
+		dispatch_refill_slots();	/* their slots, before the commit waits */
 		store_commit_changes();		/* 2. results, before anything uses them */
 		if (!periodic_scan(&ls))	/* 3. housekeeping and claim */
 			continue;

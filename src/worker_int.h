@@ -103,6 +103,7 @@ extern WOutbox *store_outbox_add(void);
 /* dispatch.c: requests */
 extern void dispatch_advance_run(WRun *w, double now);
 extern void dispatch_pump_queue(void);
+extern void dispatch_refill_slots(void);
 extern void dispatch_apply_response(WCall *c, HttpResponse *resp);
 extern void dispatch_free_call(WCall *c);
 extern double dispatch_pace_wake_at(void);
