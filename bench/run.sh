@@ -1,7 +1,7 @@
 #!/bin/bash
-# bench/run.sh: flowdb throughput, pickup latency, worker memory, a slow API
-# and a fan-out against what the same PostgreSQL, the in-flight limit and
-# curl can do (see bench/README.md).
+# bench/run.sh: flowdb throughput (one worker, then two), pickup latency,
+# worker memory, a slow API and a fan-out against what the same PostgreSQL,
+# the in-flight limit and curl can do (see bench/README.md).
 #
 #   bash bench/run.sh            full run  -> bench/results.md
 #   bash bench/run.sh --smoke    CI-sized  -> bench/out/results-smoke.md
@@ -621,6 +621,29 @@ metric total_claimed "$cl"
 metric total_steps "$st"
 metric total_commits "$co"
 metric total_wakeups "$wk"
+
+########################################################################
+# two workers: the same cluster restarted with flowdb.workers = 2, the
+# 1-step bulk phase again, against the batched bound measured above
+########################################################################
+log "two workers: restarting PostgreSQL with flowdb.workers = 2"
+q "ALTER SYSTEM SET flowdb.workers = 2"
+$RUNAS "$PGBIN/pg_ctl" -D "$PGDIR" -l "$PGDIR/server.log" -m fast -w -t 60 restart >/dev/null ||
+	fail "restart with flowdb.workers = 2 failed"
+# the new workers count from zero; wait for both to be in their loop
+WPIDS=()
+for _ in $(seq 100); do
+	read -r -a WPIDS <<<"$(q "SELECT string_agg(pid::text, ' ' ORDER BY worker) FROM flowdb.worker_info()
+		WHERE pid <> 0 AND heartbeat_at IS NOT NULL AND database = current_database()" 2>/dev/null || true)"
+	[ ${#WPIDS[@]} -ge 2 ] && break
+	sleep 0.1
+done
+[ ${#WPIDS[@]} -eq 2 ] || fail "flowdb.workers = 2: ${#WPIDS[@]} live workers after the restart"
+metric two_workers_setting "$(q "SHOW flowdb.workers")"
+log "two workers: pids ${WPIDS[*]}"
+phase two_workers "$N1" "$N1" queue_bulk "$BP1" "$N1"
+phase_strict two_workers
+log "two workers: $(sed -n 's/^two_workers_rate=//p' "$M") steps/s; bound (batched, one client, $K steps per transaction) $(sed -n 's/^pgbench_batch_steps=//p' "$M") steps/s"
 metric loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 metric bench_secs "$(since "$T_BUILT")"
 metric total_secs "$(since "$T_START")"
