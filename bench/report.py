@@ -78,6 +78,7 @@ def main():
     r1 = num(m, "one_step_rate")
     r5 = num(m, "five_step_rate")
     rs = num(m, "stream_rate")
+    r2 = num(m, "two_workers_rate")
     bound = lat(m, "bound_commit")
     fcommit = lat(m, "flowdb_commit")
     p0 = lat(m, "pickup_from_t0")
@@ -111,6 +112,10 @@ def main():
                  f"{fmt_rate(tps)} (pgbench tps)", ratio(rs, tps), "(queue-rate bound)"))
     rows.append((f"Throughput, 1-step vs batched bound ({k} steps/txn)", fmt_rate(r1),
                  f"{fmt_rate(tps_b)} (steps/s)", ratio(r1, tps_b), "(for reference)"))
+    if "two_workers_rate" in m:
+        rows.append((f"Throughput, 1-step runs, two workers vs batched bound ({k} steps/txn)", fmt_rate(r2),
+                     f"{fmt_rate(tps_b)} (steps/s)", ratio(r2, tps_b),
+                     f">= 1.0x: {verdict(r2 is not None and tps_b and r2 / tps_b >= 1.0)}"))
     if p0 and bound:
         rows.append(("Pickup p50, arrival - t0 (before COMMIT)", ms(p0[0]),
                      f"{ms(bound[0])} (bare COMMIT p50)", signed_ms(p0[0] - bound[0]),
@@ -171,7 +176,7 @@ def main():
     tsteps = num(m, "total_steps")
     tcommits = num(m, "total_commits")
     if tsteps and tcommits:
-        rows.append(("Worker steps / commits (all phases)", f"{int(tsteps):,} / {int(tcommits):,}", "1 per txn",
+        rows.append(("Worker steps / commits (all phases" + (", one worker)" if "two_workers_rate" in m else ")"), f"{int(tsteps):,} / {int(tcommits):,}", "1 per txn",
                      f"{tsteps / tcommits:.1f} steps/commit", "(batching)"))
 
     head = ("metric", "flowdb", "bound", "ratio", "target")
@@ -224,7 +229,8 @@ def main():
     md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p, label in (("one_step", "1-step, one bulk transaction"),
                      ("five_step", "5-step, one bulk transaction"),
-                     ("stream", "1-step, steady stream (pgbench queues 20/txn)")):
+                     ("stream", "1-step, steady stream (pgbench queues 20/txn)"),
+                     ("two_workers", "1-step, one bulk transaction, two workers (CPU, RSS: both)")):
         if f"{p}_rate" not in m:
             continue
         md.append(f"| {label} | {m.get(p + '_runs_ok')} | {m.get(p + '_steps')} | {m.get(p + '_secs')} | "
@@ -247,6 +253,26 @@ def main():
               f"**{fmt_rate(tps_b)} steps/s**.")
     md.append("- the runs_wake statement trigger is disabled during the bound: clients that queue runs fire it, "
               "the worker's own writes do not.\n")
+
+    if "two_workers_rate" in m:
+        nw = int(num(m, "two_workers_workers", 2))
+        wsteps = [num(m, f"two_workers_w{i}_steps", 0) for i in range(1, nw + 1)]
+        wtotal = sum(wsteps) or 1
+        md.append("## Two workers\n")
+        md.append(f"Last phase: the cluster restarted with flowdb.workers = {m.get('two_workers_setting')}, then the "
+                  f"1-step bulk phase again ({m.get('two_workers_runs_ok')} runs, one transaction, same blueprint): "
+                  f"**{fmt_rate(r2)} steps/s** over the finished_at span ({m.get('two_workers_secs')} s), "
+                  f"{m.get('two_workers_worker_commits')} commits ({m.get('two_workers_steps_per_commit')} steps/commit).\n")
+        md.append("- split: " + "; ".join(
+            f"worker {i} (pid {m.get(f'two_workers_w{i}_pid')}) {int(wsteps[i - 1]):,} steps "
+            f"({100 * wsteps[i - 1] / wtotal:.0f}%) in {m.get(f'two_workers_w{i}_commits')} commits, "
+            f"CPU {m.get(f'two_workers_w{i}_cpu_secs')} s" for i in range(1, nw + 1)) + ".")
+        md.append(f"- both workers' CPU: {m.get('two_workers_cpu_secs')} s = {m.get('two_workers_cpu_us_per_step')} us "
+                  f"per step (1-step phase, one worker: {m.get('one_step_cpu_us_per_step')} us); busy "
+                  f"{m.get('two_workers_cpu_busy_pct')}% of one core (at most {100 * nw}%).")
+        md.append(f"- bound: the batched pgbench figure above ({k} steps per transaction, one client) = "
+                  f"{fmt_rate(tps_b)} steps/s; two workers / bound = {ratio(r2, tps_b)}; target >= 1.0x: "
+                  f"**{verdict(r2 is not None and tps_b and r2 / tps_b >= 1.0)}**.\n")
 
     md.append("## Pickup latency\n")
     md.append("One run at a time: BEGIN; SELECT flow_execute(1-step blueprint, url http://127.0.0.1:PORT/t/{{run.id}}); "
@@ -360,7 +386,9 @@ def main():
     md.append(f"claimed {m.get('total_claimed')}, steps {m.get('total_steps')}, commits {m.get('total_commits')}, "
               f"wakeups {m.get('total_wakeups')}"
               + (f" -> {tsteps / tcommits:.1f} steps per commit overall (includes the latency phase, 1 step per commit, and the slow-API and fan-out phases)."
-                 if tsteps and tcommits else "."))
+                 if tsteps and tcommits else ".")
+              + (" Read before the restart with two workers (the counters start from zero at a restart)."
+                 if "two_workers_rate" in m else ""))
     md.append("")
     with open(out_path, "w") as f:
         f.write("\n".join(md) + "\n")

@@ -1,7 +1,7 @@
 #!/bin/bash
-# bench/run.sh: flowdb throughput, pickup latency, worker memory, a slow API
-# and a fan-out against what the same PostgreSQL, the in-flight limit and
-# curl can do (see bench/README.md).
+# bench/run.sh: flowdb throughput (one worker, then two), pickup latency,
+# worker memory, a slow API and a fan-out against what the same PostgreSQL,
+# the in-flight limit and curl can do (see bench/README.md).
 #
 #   bash bench/run.sh            full run  -> bench/results.md
 #   bash bench/run.sh --smoke    CI-sized  -> bench/out/results-smoke.md
@@ -201,12 +201,27 @@ shmem() { awk '/^RssShmem/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # utime + stime of a process, in clock ticks
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
+runq_ns() { awk '{print $2}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
+# the workers phase() and wait_idle() watch: this one, both of them in the
+# two-worker phase at the end
+WPIDS=("$WPID")
+# sum_pids FN: FN PID (an integer) summed over the watched workers
+sum_pids() {
+	local p v s=0
+	for p in "${WPIDS[@]}"; do
+		v=$("$1" "$p")
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
 log "flowdb worker pid $WPID, VmRSS $(rss "$WPID") kB (RssAnon $(anon "$WPID") kB)"
 metric rss_start_kb "$(rss "$WPID")"
 metric anon_start_kb "$(anon "$WPID")"
 
-# worker counters: "claimed steps commits wakeups"
-counters() { q "SELECT claimed || ' ' || steps || ' ' || commits || ' ' || wakeups FROM flowdb.worker_info() WHERE pid <> 0"; }
+# worker counters, summed over the live workers: "claimed steps commits wakeups"
+counters() { q "SELECT sum(claimed) || ' ' || sum(steps) || ' ' || sum(commits) || ' ' || sum(wakeups) FROM flowdb.worker_info() WHERE pid <> 0"; }
+# one worker's share: "steps commits cpu_ticks"
+worker_share() { echo "$(q "SELECT steps || ' ' || commits FROM flowdb.worker_info() WHERE pid = $1") $(cpu_ticks "$1")"; }
 
 # memory sampler: "epoch_s VmRSS_kB RssAnon_kB RssShmem_kB" every second
 # while the throughput phases run
@@ -246,7 +261,7 @@ BP5='{"version": 1, "name": "bench-5step", "trigger": {"type": "manual"},
 
 # wait_idle TIMEOUT: until no run is queued, running or waiting
 wait_idle() {
-	local deadline=$(( $(date +%s) + $1 )) left
+	local deadline=$(( $(date +%s) + $1 )) left p gone
 	while :; do
 		# one probe of runs_due (partial on unfinished runs), not a count:
 		# this poll shares the 2 cores with the worker it measures
@@ -256,8 +271,10 @@ wait_idle() {
 			log "timeout: $left runs unfinished"
 			return 1
 		fi
-		if [ ! -d "/proc/$WPID" ]; then
-			log "flowdb worker $WPID is gone"
+		gone=""
+		for p in "${WPIDS[@]}"; do [ -d "/proc/$p" ] || gone=$p; done
+		if [ -n "$gone" ]; then
+			log "flowdb worker $gone is gone"
 			sleep 0.5
 			grep -a -A1 'flowdb worker.*terminated by signal' "$PGDIR/server.log" | head -4 >"$CRASH" || true
 			if [ -s "$CRASH" ]; then
@@ -279,17 +296,24 @@ phase() {
 	q "SELECT coalesce(max(created_at), '-infinity') FROM flowdb.runs" >"$WORK/lastrun"
 	c0=$(counters)
 	local cpu0 cpu1 t2
-	cpu0=$(cpu_ticks "$WPID")
+	cpu0=$(sum_pids cpu_ticks)
 	local rq0 rq1
-	rq0=$(awk '{print $2}' "/proc/$WPID/schedstat" 2>/dev/null || echo 0)
+	rq0=$(sum_pids runq_ns)
+	local share0=() share1=() i
+	if [ ${#WPIDS[@]} -gt 1 ]; then
+		for i in "${!WPIDS[@]}"; do share0[i]=$(worker_share "${WPIDS[i]}"); done
+	fi
 	t0=$(date +%s.%N)
 	"$@"
 	t1=$(date +%s.%N)
 	log "$name: queued $nruns runs in $(calc "$t1 - $t0" 2) s; waiting"
 	wait_idle "$PHASE_TIMEOUT" || fail "$name did not finish"
 	t2=$(date +%s.%N)
-	cpu1=$(cpu_ticks "$WPID")
-	rq1=$(awk '{print $2}' "/proc/$WPID/schedstat" 2>/dev/null || echo 0)
+	cpu1=$(sum_pids cpu_ticks)
+	rq1=$(sum_pids runq_ns)
+	if [ ${#WPIDS[@]} -gt 1 ]; then
+		for i in "${!WPIDS[@]}"; do share1[i]=$(worker_share "${WPIDS[i]}"); done
+	fi
 	c1=$(counters)
 	# steps/s from the first to the last finished_at of the phase's log rows
 	stats=$(q "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),
@@ -307,7 +331,7 @@ phase() {
 	local dsteps=$((st1 - st0)) dcommits=$((co1 - co0))
 	local per
 	per=$(calc "$dsteps / $(( dcommits > 0 ? dcommits : 1 ))" 1)
-	log "$name: $n log rows ($nok succeeded, expected $steps), $runs_ok/$nruns runs succeeded, ${secs}s -> $rate steps/s; worker: $dsteps steps in $dcommits commits ($per steps/commit), $((wk1 - wk0)) wakeups; VmRSS $(rss "$WPID") kB (RssAnon $(anon "$WPID") kB)"
+	log "$name: $n log rows ($nok succeeded, expected $steps), $runs_ok/$nruns runs succeeded, ${secs}s -> $rate steps/s; worker: $dsteps steps in $dcommits commits ($per steps/commit), $((wk1 - wk0)) wakeups; VmRSS $(sum_pids rss) kB (RssAnon $(sum_pids anon) kB)"
 	[ "$nok" = "$steps" ] && [ "$runs_ok" = "$nruns" ] || metric "${name}_error" "expected $steps steps and $nruns runs, got $nok and $runs_ok"
 	metric "${name}_steps" "$n"
 	metric "${name}_ok" "$nok"
@@ -329,8 +353,23 @@ phase() {
 	metric "${name}_cpu_busy_pct" "$(calc "100 * ($cpu1 - $cpu0) / $CLK_TCK / ($t2 - $t0)" 0)"
 	# time the worker was runnable but waited for a CPU (/proc/<pid>/schedstat)
 	metric "${name}_runq_wait_pct" "$(calc "100 * ($rq1 - $rq0) / 1e9 / ($t2 - $t0)" 0)"
-	metric "${name}_rss_end_kb" "$(rss "$WPID")"
-	metric "${name}_anon_end_kb" "$(anon "$WPID")"
+	metric "${name}_rss_end_kb" "$(sum_pids rss)"
+	metric "${name}_anon_end_kb" "$(sum_pids anon)"
+	# several workers: each one's steps, commits and CPU (the sums are above)
+	if [ ${#WPIDS[@]} -gt 1 ]; then
+		local s0 m0 u0 s1 m1 u1 split=""
+		metric "${name}_workers" "${#WPIDS[@]}"
+		for i in "${!WPIDS[@]}"; do
+			read -r s0 m0 u0 <<<"${share0[i]}"
+			read -r s1 m1 u1 <<<"${share1[i]}"
+			metric "${name}_w$((i + 1))_pid" "${WPIDS[i]}"
+			metric "${name}_w$((i + 1))_steps" "$((s1 - s0))"
+			metric "${name}_w$((i + 1))_commits" "$((m1 - m0))"
+			metric "${name}_w$((i + 1))_cpu_secs" "$(calc "($u1 - $u0) / $CLK_TCK" 2)"
+			split="$split${split:+, }worker $((i + 1)) (pid ${WPIDS[i]}) $((s1 - s0)) steps in $((m1 - m0)) commits, CPU $(calc "($u1 - $u0) / $CLK_TCK" 2) s"
+		done
+		log "$name: $split"
+	fi
 }
 
 # inflight_stats NAME: requests in flight during the phase just run, from
@@ -582,6 +621,29 @@ metric total_claimed "$cl"
 metric total_steps "$st"
 metric total_commits "$co"
 metric total_wakeups "$wk"
+
+########################################################################
+# two workers: the same cluster restarted with flowdb.workers = 2, the
+# 1-step bulk phase again, against the batched bound measured above
+########################################################################
+log "two workers: restarting PostgreSQL with flowdb.workers = 2"
+q "ALTER SYSTEM SET flowdb.workers = 2"
+$RUNAS "$PGBIN/pg_ctl" -D "$PGDIR" -l "$PGDIR/server.log" -m fast -w -t 60 restart >/dev/null ||
+	fail "restart with flowdb.workers = 2 failed"
+# the new workers count from zero; wait for both to be in their loop
+WPIDS=()
+for _ in $(seq 100); do
+	read -r -a WPIDS <<<"$(q "SELECT string_agg(pid::text, ' ' ORDER BY worker) FROM flowdb.worker_info()
+		WHERE pid <> 0 AND heartbeat_at IS NOT NULL AND database = current_database()" 2>/dev/null || true)"
+	[ ${#WPIDS[@]} -ge 2 ] && break
+	sleep 0.1
+done
+[ ${#WPIDS[@]} -eq 2 ] || fail "flowdb.workers = 2: ${#WPIDS[@]} live workers after the restart"
+metric two_workers_setting "$(q "SHOW flowdb.workers")"
+log "two workers: pids ${WPIDS[*]}"
+phase two_workers "$N1" "$N1" queue_bulk "$BP1" "$N1"
+phase_strict two_workers
+log "two workers: $(sed -n 's/^two_workers_rate=//p' "$M") steps/s; bound (batched, one client, $K steps per transaction) $(sed -n 's/^pgbench_batch_steps=//p' "$M") steps/s"
 metric loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 metric bench_secs "$(since "$T_BUILT")"
 metric total_secs "$(since "$T_START")"
