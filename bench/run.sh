@@ -165,6 +165,7 @@ start_cluster "$PGDIR" "$PORT" \
 	"synchronous_commit = on" \
 	"max_wal_size = 4GB" \
 	"checkpoint_timeout = 30min" \
+	"autovacuum_naptime = 10s" \
 	"max_connections = 50" \
 	"flowdb.workers = 1" \
 	"flowdb.allow_private_hosts = on" \
@@ -184,7 +185,7 @@ metric pg_version "$(q 'SHOW server_version')"
 metric pg_settings "$(q "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
 	FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method',
 	'flowdb.workers', 'flowdb.max_inflight', 'flowdb.claim_batch', 'flowdb.notify', 'flowdb.max_queued_per_owner',
-	'flowdb.max_host_connections', 'max_wal_size')")"
+	'flowdb.max_host_connections', 'max_wal_size', 'autovacuum_naptime')")"
 
 WPID=""
 for _ in $(seq 100); do

@@ -2976,6 +2976,9 @@ UPDATE flowdb.runs SET finished_at = NULL
 WHERE status NOT IN ('succeeded', 'failed', 'canceled') AND finished_at IS NOT NULL;
 ALTER TABLE flowdb.runs ADD CONSTRAINT runs_finished_check
 	CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL));
+-- vacuumed as a queue table (see the install script)
+ALTER TABLE flowdb.runs SET (autovacuum_vacuum_scale_factor = 0.01,
+	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 DROP INDEX flowdb.runs_due;
 CREATE INDEX runs_due ON flowdb.runs (next_at)
 	WHERE finished_at IS NULL;

@@ -121,6 +121,13 @@ CREATE TABLE flowdb.runs (
 	CONSTRAINT runs_finished_check
 		CHECK ((status IN ('succeeded', 'failed', 'canceled')) = (finished_at IS NOT NULL))
 ) WITH (fillfactor = 70);		-- room for HOT updates of state at every step
+-- a queue table: every run is updated at claim and at finish, which leaves
+-- dead entries at the front of runs_due and runs_owner_due that every
+-- claim walks until VACUUM removes them (measured: 320 index pages per
+-- walk after 160,000 runs, claims 3 ms slower each).  Vacuum it after 1%
+-- of its rows changed, unthrottled (the default waits for 20%, throttled)
+ALTER TABLE flowdb.runs SET (autovacuum_vacuum_scale_factor = 0.01,
+	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 CREATE INDEX runs_due ON flowdb.runs (next_at)
 	WHERE finished_at IS NULL;
 CREATE INDEX runs_lease ON flowdb.runs (lease_owner)
