@@ -40,6 +40,9 @@ static void fail_node(EngineRun *run, const char *node_id, cJSON *input,
 					  const char *error, double started_ms, double now_ms,
 					  EngineEvents *ev);
 static bool is_failure_edge(const cJSON *edge);
+static void fail_over_state_cap(EngineRun *run, const char *node_id, int item,
+								cJSON *input, double started_ms, double now_ms,
+								EngineEvents *ev);
 static bool has_failure_edge(EngineRun *run, const char *node_id);
 
 static bool is_map_node(const cJSON *node);
@@ -773,12 +776,8 @@ succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
 
 		if (size > max || run->state_bytes > max - size)
 		{
-			char	   *msg = fdb_asprintf("the run's state would be larger than %zu bytes "
-										   "(flowdb.max_state_bytes)", max);
-
 			cJSON_Delete(output);
-			fail_node(run, node_id, input, msg, started_ms, now_ms, ev);
-			free(msg);
+			fail_over_state_cap(run, node_id, -1, input, started_ms, now_ms, ev);
 			return;
 		}
 		run->state_bytes += size;
@@ -796,6 +795,26 @@ succeed_node(EngineRun *run, const char *node_id, cJSON *input, cJSON *output,
 			  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ns, "output"), true),
 			  NULL, started_ms, now_ms);
 	resolve_out_edges(run, node_id, false, timed_out, false);
+}
+
+/*
+ * fail_over_state_cap
+ *		Fail a node whose output (or a map's items, or a map item's result,
+ *		item >= 0) would grow the run's state past flowdb.max_state_bytes.
+ */
+static void
+fail_over_state_cap(EngineRun *run, const char *node_id, int item, cJSON *input,
+					double started_ms, double now_ms, EngineEvents *ev)
+{
+	size_t		max = engine_config.max_state_bytes;
+	char	   *msg = item >= 0
+		? fdb_asprintf("item %d: the run's state would be larger than %zu bytes "
+					   "(flowdb.max_state_bytes)", item, max)
+		: fdb_asprintf("the run's state would be larger than %zu bytes "
+					   "(flowdb.max_state_bytes)", max);
+
+	fail_node(run, node_id, input, msg, started_ms, now_ms, ev);
+	free(msg);
 }
 
 /*
@@ -1690,12 +1709,8 @@ map_start(EngineRun *run, const cJSON *node, const char *id, double now_ms,
 		if (size > max || run->state_bytes > max - size ||
 			(size_t) n * 5 > max - size - run->state_bytes)
 		{
-			char	   *msg = fdb_asprintf("the run's state would be larger than %zu bytes "
-										   "(flowdb.max_state_bytes)", max);
-
 			cJSON_Delete(items);
-			fail_node(run, id, NULL, msg, now_ms, now_ms, ev);
-			free(msg);
+			fail_over_state_cap(run, id, -1, NULL, now_ms, now_ms, ev);
 			return;
 		}
 		run->state_bytes += size + (size_t) n * 5;
@@ -1930,12 +1945,8 @@ map_item_done(EngineRun *run, const char *node_id, int index, cJSON *input,
 
 		if (size > max || run->state_bytes > max - size)
 		{
-			char	   *msg = fdb_asprintf("item %d: the run's state would be larger than %zu bytes "
-										   "(flowdb.max_state_bytes)", index, max);
-
 			cJSON_Delete(result);
-			fail_node(run, node_id, NULL, msg, now_ms, now_ms, ev);
-			free(msg);
+			fail_over_state_cap(run, node_id, index, NULL, now_ms, now_ms, ev);
 			return;
 		}
 		run->state_bytes += size;
