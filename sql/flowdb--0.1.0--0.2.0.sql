@@ -60,20 +60,7 @@ BEGIN
 END
 $$;
 
--- flow_execute: validate a blueprint and queue a run of it
-CREATE OR REPLACE FUNCTION public.flow_execute(blueprint jsonb, payload jsonb DEFAULT '{}')
-RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM flowdb.refuse_anon();
-	IF blueprint IS NULL THEN
-		RAISE EXCEPTION 'blueprint must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	RETURN flowdb.enqueue(blueprint, payload, NULL, flowdb.current_owner());
-END
-$$;
+-- public.flow_execute: replaced, with a sandbox argument, in the dry-runs section below
 
 -- flow_save: validate and save a workflow; returns its id
 CREATE OR REPLACE FUNCTION public.flow_save(blueprint jsonb, active boolean DEFAULT true)
@@ -96,33 +83,7 @@ BEGIN
 END
 $$;
 
--- flow_run: queue a run of a saved workflow
-CREATE OR REPLACE FUNCTION public.flow_run(workflow_id uuid, payload jsonb DEFAULT '{}')
-RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	w flowdb.workflows;
-BEGIN
-	PERFORM flowdb.refuse_anon();
-	IF workflow_id IS NULL THEN
-		RAISE EXCEPTION 'workflow_id must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT * INTO w FROM flowdb.workflows
-	WHERE id = flow_run.workflow_id AND owner = flowdb.current_owner();
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'workflow % not found', workflow_id
-			USING ERRCODE = 'no_data_found';
-	END IF;
-	IF w.blueprint IS NULL THEN
-		RAISE EXCEPTION 'workflow % has no blueprint (draft %)', workflow_id, w.draft_status
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Wait until the draft is ready, or save a blueprint with flow_save.';
-	END IF;
-	RETURN flowdb.enqueue(w.blueprint, payload, w.id, w.owner);
-END
-$$;
+-- public.flow_run: replaced, with a sandbox argument, in the dry-runs section below
 
 -- public.flow_status: replaced once, by the last definition in this script
 
