@@ -82,7 +82,8 @@ FlowdbWorkerSlot *worker_slot = NULL;
 typedef struct LoopState
 {
 	bool		ready;			/* the extension is there (extension_ready) */
-	bool		want_claim;		/* claim at the next chance */
+	bool		want_claim;		/* the queue may hold more runs for us:
+								 * claim when there is room */
 	double		next_scan;		/* epoch ms of the next periodic scan */
 	MemoryContext cxt;			/* reset at every iteration */
 } LoopState;
@@ -369,21 +370,34 @@ periodic_scan(LoopState *ls)
 }
 
 /*
+ * claim_room
+ *		How many more runs this worker may hold: at most flowdb.claim_batch
+ *		at a time, up to four times flowdb.max_inflight in all.
+ */
+static int
+claim_room(void)
+{
+	return Min(flowdb_claim_batch, flowdb_max_inflight * 4 - worker_nruns);
+}
+
+/*
  * claim_if_wanted
- *		Step 3b: claim as many runs as there is room for; a full claim
- *		means there may be more, so claim again next time.
+ *		Step 3b: claim as many runs as there is room for.  Only a claim that
+ *		found fewer runs than it asked for says the queue is drained; a
+ *		worker holding all it may hold keeps wanting to claim, so that the
+ *		runs still queued are claimed as soon as held runs finish (not at
+ *		the next periodic scan, which left the in-flight slots empty for up
+ *		to flowdb.scan_interval_ms behind every backlog).
  */
 static void
 claim_if_wanted(LoopState *ls)
 {
-	int			room;
+	int			room = claim_room();
 
-	if (!ls->want_claim)
+	if (!ls->want_claim || room <= 0)
 		return;
-	room = Min(flowdb_claim_batch, flowdb_max_inflight * 4 - worker_nruns);
-	ls->want_claim = false;
-	if (room > 0 && store_claim_runs(room) == room)
-		ls->want_claim = true;	/* there may be more */
+	if (store_claim_runs(room) < room)
+		ls->want_claim = false;
 }
 
 /*
@@ -453,7 +467,8 @@ wait_for_next_event(LoopState *ls)
 	/* a paced request's turn */
 	if (pace_wake_at > 0 && (long) ceil(pace_wake_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(pace_wake_at - worker_now_ms());
-	if (timeout < 0 || ls->want_claim || http_has_done(worker_multi))
+	if (timeout < 0 || (ls->want_claim && claim_room() > 0) ||
+		http_has_done(worker_multi))
 		timeout = 0;
 	/* a latch wake-up means a commit queued or changed runs */
 	if (wait_for_work(timeout))
