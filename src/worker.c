@@ -139,6 +139,14 @@ flowdb_worker_main(Datum arg)
 	worker_slot = flowdb_worker_attach(arg);
 	pgstat_report_appname("flowdb worker");
 
+	/*
+	 * No JIT: the worker's statements are short and cached, but a commit of
+	 * a few hundred runs is estimated past jit_above_cost, and compiling it
+	 * took 50-70 ms each time (measured with auto_explain), longer than the
+	 * statement itself, while every response in flight waited.
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	worker_multi = http_multi_create();
 	if (worker_multi == NULL)
