@@ -2940,9 +2940,9 @@ ALTER TABLE flowdb.runs ADD CONSTRAINT runs_finished_check
 -- vacuumed as a queue table (see the install script)
 ALTER TABLE flowdb.runs SET (autovacuum_vacuum_scale_factor = 0.01,
 	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
+-- no index on next_at alone: the claim walks runs_owner_due (see the
+-- install script)
 DROP INDEX flowdb.runs_due;
-CREATE INDEX runs_due ON flowdb.runs (next_at)
-	WHERE finished_at IS NULL;
 DROP INDEX flowdb.runs_owner_due;
 CREATE INDEX runs_owner_due ON flowdb.runs (owner, next_at, id)
 	WHERE finished_at IS NULL;

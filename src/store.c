@@ -569,9 +569,9 @@ static void claim_tx(void *arg);
  *		smallest next_at (a loose index scan of runs_owner_due (owner,
  *		next_at, id): one descent per owner, not per run, and the same
  *		descent gives the owner's first run; the ORDER BY matches the
- *		index, which only runs_owner_due can serve: with next_at alone a
- *		generic plan walks runs_due past every other owner's runs, 20 ms
- *		and more per claim under a backlog);
+ *		index, the only index of unfinished runs, so that no plan made
+ *		from stale statistics can prefer another partial index and sort
+ *		a whole backlog);
  *	due: the $3 owners whose oldest due run has waited longest (an owner
  *		whose first run is not due has none due);
  *	picked: up to $3 oldest due runs of each (index reads only), numbered
@@ -581,6 +581,10 @@ static void claim_tx(void *arg);
  *	then the first run of every owner, the second of every owner, ...,
  *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
  *	taken are locked; the due condition is checked on the locked version).
+ *	The lock is taken by primary key alone, behind OFFSET 0: with the due
+ *	condition inside, a plan made while the queue was empty locked
+ *	through a scan of a partial index of unfinished runs, reading the
+ *	whole backlog once per run (18,400 rows per run, 10 ms each).
  * A claim moves next_at to 'infinity' (CLAIM_SQL), so the runs in flight
  * are out of every walk's way.  A claim that left next_at alone would be
  * a HOT update, but then each walk reads every held run (up to
@@ -611,10 +615,9 @@ static void claim_tx(void *arg);
 	"             AND x.next_at <= clock_timestamp() " \
 	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3)) c) " \
 	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
-	"LATERAL (SELECT r.id FROM flowdb.runs r " \
-	"         WHERE r.id = k.id AND r.finished_at IS NULL " \
-	"           AND r.next_at <= clock_timestamp() " \
-	"         FOR UPDATE SKIP LOCKED) l " \
+	"LATERAL (SELECT r.id, r.finished_at, r.next_at FROM flowdb.runs r " \
+	"         WHERE r.id = k.id OFFSET 0 FOR UPDATE SKIP LOCKED) l " \
+	"WHERE l.finished_at IS NULL AND l.next_at <= clock_timestamp() " \
 	"LIMIT $3"
 
 
