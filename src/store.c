@@ -558,13 +558,15 @@ typedef struct ClaimArgs
 {
 	int			limit;
 	int			claimed;
+	int			seen;			/* candidates the walk picked */
 } ClaimArgs;
 
 static void claim_tx(void *arg);
 
 /*
- * FAIR_CLAIM_SQL: the ids of up to $3 due runs, taken round-robin across
- * owners so that one owner's backlog cannot starve another owner's run.
+ * FAIR_CLAIM_SQL: the CTEs that pick up to $3 due runs (taken), round-robin
+ * across owners so that one owner's backlog cannot starve another owner's
+ * run.
  *	owners: every owner with an unfinished run, and that owner's
  *		smallest next_at (a loose index scan of runs_owner_due (owner,
  *		next_at, id): one descent per owner, not per run, and the same
@@ -574,11 +576,16 @@ static void claim_tx(void *arg);
  *		a whole backlog);
  *	due: the $3 owners whose oldest due run has waited longest (an owner
  *		whose first run is not due has none due);
- *	picked: up to $3 oldest due runs of each (index reads only), numbered
- *		per owner
- *		(LIMIT (SELECT $3): an unknown limit keeps the planner on the
+ *	picked: up to $3 x $4 oldest due runs of each (index reads only),
+ *		numbered per owner ($4: flowdb.workers, the workers that may be
+ *		claiming at the same moment: the runs another worker is locking
+ *		now still look due to this walk, and with only $3 candidates a
+ *		second worker found every one of them locked, claimed nothing
+ *		and idled until the next scan: two workers ran 1,622 steps/s
+ *		where one ran 3,230)
+ *		(LIMIT (SELECT ...): an unknown limit keeps the planner on the
  *		ordered index scan instead of sorting a whole backlog);
- *	then the first run of every owner, the second of every owner, ...,
+ *	taken: the first run of every owner, the second of every owner, ...,
  *	each locked with SKIP LOCKED as the LIMIT reaches it (only the rows
  *	taken are locked; the due condition is checked on the locked version).
  *	The lock is taken by primary key alone, behind OFFSET 0: with the due
@@ -613,30 +620,36 @@ static void claim_tx(void *arg);
 	"  LATERAL (SELECT x.id, x.next_at FROM flowdb.runs x " \
 	"           WHERE x.owner = d.owner AND x.finished_at IS NULL " \
 	"             AND x.next_at <= clock_timestamp() " \
-	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3)) c) " \
-	"SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
-	"LATERAL (SELECT r.id, r.finished_at, r.next_at FROM flowdb.runs r " \
-	"         WHERE r.id = k.id OFFSET 0 FOR UPDATE SKIP LOCKED) l " \
-	"WHERE l.finished_at IS NULL AND l.next_at <= clock_timestamp() " \
-	"LIMIT $3"
+	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3 * $4)) c), " \
+	"taken AS MATERIALIZED (" \
+	"  SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
+	"  LATERAL (SELECT r.id, r.finished_at, r.next_at FROM flowdb.runs r " \
+	"           WHERE r.id = k.id OFFSET 0 FOR UPDATE SKIP LOCKED) l " \
+	"  WHERE l.finished_at IS NULL AND l.next_at <= clock_timestamp() " \
+	"  LIMIT $3)"
 
 
 /*
  * store_claim_runs
  *		Lease up to limit runnable runs; returns how many were claimed
- *		(0 when the claim waited too long for a lock).
+ *		(0 when the claim waited too long for a lock).  *contended: the
+ *		walk picked due runs it could not lease (locked by another
+ *		worker's claim or a client), so more may be due.
  */
 int
-store_claim_runs(int limit)
+store_claim_runs(int limit, bool *contended)
 {
 	ClaimArgs	a;
 
 	a.limit = limit;
 	a.claimed = 0;
+	a.seen = 0;
+	*contended = false;
 	if (!locked_tx(claim_tx, &a, "claim"))
 		return 0;
 	if (a.claimed > 0)
 		claim_flush_lsn = XactLastCommitEnd;
+	*contended = a.seen > a.claimed;
 	return a.claimed;
 }
 
@@ -665,6 +678,7 @@ typedef enum ClaimParam
 	CLAIM_SLOT,					/* this worker's slot: lease_owner */
 	CLAIM_LEASE_SECONDS,		/* flowdb.lease_seconds */
 	CLAIM_LIMIT,				/* how many runs at the most */
+	CLAIM_SPREAD,				/* candidates per run: flowdb.workers */
 	CLAIM_NPARAMS
 } ClaimParam;
 
@@ -678,21 +692,32 @@ typedef enum ClaimColumn
 	CLAIM_COL_PAYLOAD,
 	CLAIM_COL_STATE,
 	CLAIM_COL_TOKEN,
-	CLAIM_COL_SANDBOX
+	CLAIM_COL_SANDBOX,
+	CLAIM_COL_SEEN
 } ClaimColumn;
 
-/* CLAIM_SQL: lease the runs FAIR_CLAIM_SQL picks, a new token each */
+/*
+ * CLAIM_SQL: lease the runs FAIR_CLAIM_SQL took, a new token each; one row
+ * per leased run, and always at least one row (a row of NULLs when none
+ * was leased) carrying how many candidates the walk picked (CLAIM_COL_SEEN:
+ * more than were leased means some were locked by others, so the queue is
+ * not known to be drained).
+ */
 #define CLAIM_SQL \
-	"UPDATE flowdb.runs r SET lease_owner = $1, " \
-	"  lease_until = now() + make_interval(secs => $2), " \
-	"  lease_token = gen_random_uuid(), " \
-	"  next_at = 'infinity', status = 'running', " \
-	"  started_at = coalesce(r.started_at, now()), updated_at = now() " \
-	"FROM (" FAIR_CLAIM_SQL ") c " \
-	"WHERE r.id = c.id " \
-	"RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, " \
-	"  r.blueprint::text, r.payload::text, r.state::text, " \
-	"  r.lease_token::text, r.sandbox"
+	FAIR_CLAIM_SQL ", " \
+	"u AS (" \
+	"  UPDATE flowdb.runs r SET lease_owner = $1, " \
+	"    lease_until = now() + make_interval(secs => $2), " \
+	"    lease_token = gen_random_uuid(), " \
+	"    next_at = 'infinity', status = 'running', " \
+	"    started_at = coalesce(r.started_at, now()), updated_at = now() " \
+	"  FROM taken c " \
+	"  WHERE r.id = c.id " \
+	"  RETURNING r.id::text AS id, coalesce(r.workflow_id::text, '') AS workflow_id, " \
+	"    r.owner, r.blueprint::text AS blueprint, r.payload::text AS payload, " \
+	"    r.state::text AS state, r.lease_token::text AS token, r.sandbox) " \
+	"SELECT u.*, (SELECT count(*) FROM picked) AS seen " \
+	"FROM (SELECT) one LEFT JOIN u ON true"
 
 /*
  * prepare_claim
@@ -708,6 +733,7 @@ prepare_claim(void)
 	types[CLAIM_SLOT] = INT4OID;
 	types[CLAIM_LEASE_SECONDS] = INT4OID;
 	types[CLAIM_LIMIT] = INT4OID;
+	types[CLAIM_SPREAD] = INT4OID;
 	claim_plan = keep_plan(SPI_prepare(CLAIM_SQL, CLAIM_NPARAMS, types), "claim");
 }
 
@@ -780,22 +806,44 @@ claim_tx(void *arg)
 	/* no WAL flush wait here: flush_claims flushes once requests are out */
 	(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+
+	/*
+	 * By index only, as in commit_tx: the cached plan may be made while the
+	 * table is small (a new install, a drained queue), and a sequential
+	 * scan per run locked is then cheapest on paper.
+	 */
+	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	prepare_claim();
 	args[CLAIM_SLOT] = Int32GetDatum(flowdb_my_slot);
 	args[CLAIM_LEASE_SECONDS] = Int32GetDatum(flowdb_lease_seconds);
 	args[CLAIM_LIMIT] = Int32GetDatum(a->limit);
+	args[CLAIM_SPREAD] = Int32GetDatum(Max(flowdb_workers, 1));
 	ret = SPI_execute_plan(claim_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: claim failed: %d", ret);
 	n = SPI_processed;
 	/* load_credentials runs queries: keep the claim's own result */
 	claimed = SPI_tuptable;
+	a->claimed = 0;
+	a->seen = 0;
 	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		seen = SPI_getbinval(claimed->vals[i], claimed->tupdesc,
+										 CLAIM_COL_SEEN, &isnull);
+
+		if (!isnull)
+			a->seen = (int) DatumGetInt64(seen);
+		(void) SPI_getbinval(claimed->vals[i], claimed->tupdesc, CLAIM_COL_ID, &isnull);
+		if (isnull)
+			continue;			/* the row of NULLs: nothing leased */
 		hold_claimed_run(claimed->vals[i], claimed->tupdesc);
+		a->claimed++;
+	}
 	spi_end();
 	if (worker_slot)
-		pg_atomic_fetch_add_u64(&worker_slot->claimed, n);
-	a->claimed = (int) n;
+		pg_atomic_fetch_add_u64(&worker_slot->claimed, a->claimed);
 }
 
 /*

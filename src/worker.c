@@ -85,6 +85,8 @@ typedef struct LoopState
 	bool		want_claim;		/* the queue may hold more runs for us:
 								 * claim when there is room */
 	double		next_scan;		/* epoch ms of the next periodic scan */
+	double		claim_retry_at; /* epoch ms: a contended claim's next try */
+	int			claim_backoff_ms;	/* its wait, doubling while contended */
 	MemoryContext cxt;			/* reset at every iteration */
 } LoopState;
 
@@ -367,6 +369,7 @@ periodic_scan(LoopState *ls)
 	if (now < ls->next_scan)
 		return true;
 	ls->want_claim = true;
+	ls->claim_retry_at = 0;
 	ls->next_scan = now + flowdb_scan_interval_ms;
 	housekeeping(now);
 	if (!extension_ready(NULL))
@@ -391,21 +394,37 @@ claim_room(void)
 /*
  * claim_if_wanted
  *		Step 3b: claim as many runs as there is room for.  Only a claim that
- *		found fewer runs than it asked for says the queue is drained; a
- *		worker holding all it may hold keeps wanting to claim, so that the
- *		runs still queued are claimed as soon as held runs finish (not at
- *		the next periodic scan, which left the in-flight slots empty for up
- *		to flowdb.scan_interval_ms behind every backlog).
+ *		found fewer runs than it asked for, and no due run it could not
+ *		lease, says the queue is drained; a worker holding all it may hold
+ *		keeps wanting to claim, so that the runs still queued are claimed
+ *		as soon as held runs finish (not at the next periodic scan, which
+ *		left the in-flight slots empty for up to flowdb.scan_interval_ms
+ *		behind every backlog).  Due runs locked by others (two workers
+ *		claiming at once took the same candidates, and both went idle with
+ *		half a batch each) are tried again after a wait that doubles from
+ *		1 ms up to the scan interval while they stay locked (a client may
+ *		hold its row locks for long).
  */
 static void
 claim_if_wanted(LoopState *ls)
 {
 	int			room = claim_room();
+	int			claimed;
+	bool		contended;
 
-	if (!ls->want_claim || room <= 0)
+	if (!ls->want_claim || room <= 0 || worker_now_ms() < ls->claim_retry_at)
 		return;
-	if (store_claim_runs(room) < room)
+	claimed = store_claim_runs(room, &contended);
+	if (claimed == room || (claimed > 0 && !contended))
+		ls->claim_backoff_ms = 0;
+	if (claimed < room && !contended)
 		ls->want_claim = false;
+	else if (claimed < room)
+	{
+		ls->claim_backoff_ms = Min(Max(ls->claim_backoff_ms * 2, 1),
+								   flowdb_scan_interval_ms);
+		ls->claim_retry_at = worker_now_ms() + ls->claim_backoff_ms;
+	}
 }
 
 /*
@@ -475,12 +494,18 @@ wait_for_next_event(LoopState *ls)
 	/* a paced request's turn */
 	if (pace_wake_at > 0 && (long) ceil(pace_wake_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(pace_wake_at - worker_now_ms());
-	if (timeout < 0 || (ls->want_claim && claim_room() > 0) ||
-		http_has_done(worker_multi))
+	/* a claim to make: now, or when a contended claim tries again */
+	if (ls->want_claim && claim_room() > 0 &&
+		(long) ceil(ls->claim_retry_at - worker_now_ms()) < timeout)
+		timeout = (long) ceil(ls->claim_retry_at - worker_now_ms());
+	if (timeout < 0 || http_has_done(worker_multi))
 		timeout = 0;
 	/* a latch wake-up means a commit queued or changed runs */
 	if (wait_for_work(timeout))
+	{
 		ls->want_claim = true;
+		ls->claim_retry_at = 0;
+	}
 	/* held runs whose retry, delay or wait timeout came due */
 	if (due > 0 && due <= worker_now_ms())
 		mark_due_runs(worker_now_ms());
@@ -498,6 +523,8 @@ worker_loop(void)
 	ls.ready = false;
 	ls.want_claim = true;
 	ls.next_scan = 0;
+	ls.claim_retry_at = 0;
+	ls.claim_backoff_ms = 0;
 	ls.cxt = AllocSetContextCreate(TopMemoryContext, "flowdb worker loop",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)

@@ -93,7 +93,7 @@ extern bool store_own_recovery_pending(void);
 extern void store_renew_leases(void);
 extern void store_fire_schedules(void);
 extern bool store_prune(void);
-extern int	store_claim_runs(int limit);
+extern int	store_claim_runs(int limit, bool *contended);
 extern void store_flush_claims(void);
 extern void store_commit_changes(void);
 extern bool store_run_disposition(WRun *w, double now, const char **dbstatus,

@@ -48,8 +48,8 @@ is($node->safe_psql('postgres',
 	'300', 'and succeeded');
 
 my $log = slurp_file($node->logfile, $from);
-# one plan per LOG entry; the claim is the UPDATE that sets lease_owner
-my @claims = grep { /Query Text: UPDATE flowdb\.runs r SET lease_owner/ }
+# one plan per LOG entry; the claim walks the owners and sets lease_owner
+my @claims = grep { /Query Text: WITH RECURSIVE owners.*UPDATE flowdb\.runs r SET lease_owner/ }
   split /\n(?=\S.*LOG:  duration:)/, $log;
 cmp_ok(scalar(@claims), '>', 0, 'auto_explain logged claim plans: ' . scalar(@claims));
 my @bad;
