@@ -382,13 +382,24 @@ periodic_scan(LoopState *ls)
 
 /*
  * claim_room
- *		How many more runs this worker may hold: at most flowdb.claim_batch
- *		at a time, up to four times flowdb.max_inflight in all.
+ *		How many runs the next claim may take: at most flowdb.claim_batch,
+ *		up to four times flowdb.max_inflight held in all; 0 until there is
+ *		room for a whole batch (or for flowdb.max_inflight runs, when that
+ *		is less).  The claim is fair only among the owners one claim
+ *		takes (as many as it has room for): a worker that claimed one or
+ *		two runs each time one finished gave every place to the owner with
+ *		the oldest backlog, and another owner's single run waited behind
+ *		92 of its requests (018_fairness.pl).
  */
 static int
 claim_room(void)
 {
-	return Min(flowdb_claim_batch, flowdb_max_inflight * 4 - worker_nruns);
+	int			cap = flowdb_max_inflight * 4;
+	int			room = Min(flowdb_claim_batch, cap - worker_nruns);
+
+	if (room < Min(flowdb_claim_batch, flowdb_max_inflight))
+		return 0;
+	return room;
 }
 
 /*

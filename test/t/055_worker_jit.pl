@@ -31,9 +31,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements');
 
 my $fake = start_fake({ '/*' => [ { body => { ok => JSON::PP::true } } ] });
 my $bp = blueprint(name => 'jit', nodes => [ http_node('s', $fake->url('/jit/{{trigger_data.i}}')) ]);
-$node->safe_psql('postgres',
-	'SELECT count(flow_execute(' . sql_json($bp) . ", jsonb_build_object('i', g))) "
-	  . 'FROM generate_series(1, 40) g');
+flow_execute_many($node, $bp, 40);
 ok(wait_runs($node, "blueprint->>'name' = 'jit'", 60), 'the 40 runs finished');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM flowdb.runs WHERE blueprint->>'name' = 'jit' AND status = 'succeeded'"),

@@ -30,9 +30,7 @@ sub queue
 {
 	my ($name, $n) = @_;
 	my $bp = blueprint(name => $name, nodes => [ http_node('s', $fake->url("/$name/{{trigger_data.i}}")) ]);
-	$node->safe_psql('postgres',
-		'SELECT count(flow_execute(' . sql_json($bp) . ", jsonb_build_object('i', g))) "
-		  . "FROM generate_series(1, $n) g");
+	flow_execute_many($node, $bp, $n);
 	ok(wait_runs($node, "blueprint->>'name' = '$name'", 120), "$name: the $n runs finished");
 }
 

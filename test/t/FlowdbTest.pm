@@ -31,7 +31,7 @@ use Time::HiRes qw(usleep time);
 our @EXPORT = qw(
   new_node start_fake wait_run wait_runs poll
   blueprint http_node chain
-  flow_execute sql_json json_enc json_dec
+  flow_execute flow_execute_many sql_json json_enc json_dec
   run_row run_logs started_logs flow_status_of log_counts worker_pid
   query_json sql_error
 );
@@ -158,6 +158,16 @@ sub flow_execute
 		    'SELECT flow_execute('
 		  . sql_json($bp) . ', '
 		  . sql_json($payload // {}) . ')');
+}
+
+# flow_execute_many(NODE, BLUEPRINT, N): queue N runs in one transaction,
+# payloads {"i": 1} .. {"i": N}; returns N
+sub flow_execute_many
+{
+	my ($node, $bp, $n) = @_;
+	return $node->safe_psql('postgres',
+		'SELECT count(flow_execute(' . sql_json($bp) . ", jsonb_build_object('i', g))) "
+		  . "FROM generate_series(1, $n) g");
 }
 
 # query_json(NODE, SQL): decode the JSON the query returns (one value)
