@@ -701,7 +701,9 @@ typedef enum ClaimColumn
  * per leased run, and always at least one row (a row of NULLs when none
  * was leased) carrying how many candidates the walk picked (CLAIM_COL_SEEN:
  * more than were leased means some were locked by others, so the queue is
- * not known to be drained).
+ * not known to be drained).  The runs are updated by an array of ids, one
+ * key lookup each: a join with taken was planned, under enable_seqscan off
+ * and a small table, as a merge join over a full scan of runs_pkey.
  */
 #define CLAIM_SQL \
 	FAIR_CLAIM_SQL ", " \
@@ -711,8 +713,7 @@ typedef enum ClaimColumn
 	"    lease_token = gen_random_uuid(), " \
 	"    next_at = 'infinity', status = 'running', " \
 	"    started_at = coalesce(r.started_at, now()), updated_at = now() " \
-	"  FROM taken c " \
-	"  WHERE r.id = c.id " \
+	"  WHERE r.id = ANY (ARRAY(SELECT c.id FROM taken c)) " \
 	"  RETURNING r.id::text AS id, coalesce(r.workflow_id::text, '') AS workflow_id, " \
 	"    r.owner, r.blueprint::text AS blueprint, r.payload::text AS payload, " \
 	"    r.state::text AS state, r.lease_token::text AS token, r.sandbox) " \
