@@ -622,7 +622,8 @@ static void claim_tx(void *arg);
 	"             AND x.next_at <= clock_timestamp() " \
 	"           ORDER BY x.next_at, x.id LIMIT (SELECT $3 * $4)) c), " \
 	"taken AS MATERIALIZED (" \
-	"  SELECT l.id FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
+	"  SELECT l.id, k.turn, k.next_at " \
+	"  FROM (SELECT * FROM picked ORDER BY turn, next_at) k, " \
 	"  LATERAL (SELECT r.id, r.finished_at, r.next_at FROM flowdb.runs r " \
 	"           WHERE r.id = k.id OFFSET 0 FOR UPDATE SKIP LOCKED) l " \
 	"  WHERE l.finished_at IS NULL AND l.next_at <= clock_timestamp() " \
@@ -703,7 +704,9 @@ typedef enum ClaimColumn
  * more than were leased means some were locked by others, so the queue is
  * not known to be drained).  The runs are updated by an array of ids, one
  * key lookup each: a join with taken was planned, under enable_seqscan off
- * and a small table, as a merge join over a full scan of runs_pkey.
+ * and a small table, as a merge join over a full scan of runs_pkey.  The
+ * rows come back in the order taken chose them (owners in turn, oldest
+ * first): the worker holds, and so sends, its runs in that order.
  */
 #define CLAIM_SQL \
 	FAIR_CLAIM_SQL ", " \
@@ -718,7 +721,8 @@ typedef enum ClaimColumn
 	"    r.owner, r.blueprint::text AS blueprint, r.payload::text AS payload, " \
 	"    r.state::text AS state, r.lease_token::text AS token, r.sandbox) " \
 	"SELECT u.*, (SELECT count(*) FROM picked) AS seen " \
-	"FROM (SELECT) one LEFT JOIN u ON true"
+	"FROM (SELECT) one LEFT JOIN (u JOIN taken t ON t.id::text = u.id) ON true " \
+	"ORDER BY t.turn, t.next_at"
 
 /*
  * prepare_claim
