@@ -428,7 +428,8 @@ pump_queue(bool settled_only)
 
 		if (http_inflight(worker_multi) >= flowdb_max_inflight)
 			break;
-		if (settled_only && c->run->advance && !c->run->lost)
+		if (settled_only && (c->run->advance || c->run->unapplied > 0) &&
+			!c->run->lost)
 			continue;
 		if (!c->run->lost && limit > 0 && idx >= 0 && idx < (int) lengthof(service_inflight) &&
 			service_inflight[idx] >= limit)

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -762,6 +763,51 @@ http_socket_action(HttpMulti *m, int fd, int events)
 		curl_multi_socket_action(m->multi, (curl_socket_t) fd, mask, &running);
 	}
 	collect_done(m);
+}
+
+/*
+ * http_poll
+ *		Drive curl on whatever is ready now, without waiting: one poll(2)
+ *		of its sockets with a zero timeout, then its timer if that expired.
+ *		For the worker's steps between waits (a commit, a claim), so that
+ *		answers that came in meanwhile free their slots at once.
+ */
+void
+http_poll(HttpMulti *m)
+{
+	int			n = m->nsocks;
+	struct pollfd *fds;
+	int			ready;
+
+	if (n > 0 && (fds = malloc(sizeof(struct pollfd) * n)) != NULL)
+	{
+		/* a copy: curl changes its socket list while it is driven */
+		for (int i = 0; i < n; i++)
+		{
+			fds[i].fd = m->socks[i].fd;
+			fds[i].events = ((m->socks[i].what & HTTP_EV_IN) ? POLLIN : 0) |
+				((m->socks[i].what & HTTP_EV_OUT) ? POLLOUT : 0);
+			fds[i].revents = 0;
+		}
+		ready = poll(fds, (nfds_t) n, 0);
+		for (int i = 0; ready > 0 && i < n; i++)
+		{
+			int			ev = 0;
+
+			if (fds[i].revents == 0)
+				continue;
+			/* errors and hang-ups: let curl read them and find out */
+			if (fds[i].revents & (POLLIN | POLLERR | POLLHUP))
+				ev |= HTTP_EV_IN;
+			if (fds[i].revents & POLLOUT)
+				ev |= HTTP_EV_OUT;
+			http_socket_action(m, fds[i].fd, ev);
+			ready--;
+		}
+		free(fds);
+	}
+	if (http_timeout(m) == 0)
+		http_socket_action(m, -1, 0);
 }
 
 /*

@@ -69,6 +69,9 @@ extern long http_timeout(HttpMulti *m);
 /* Drive curl: fd ready (fd >= 0, events HTTP_EV_*) or timer (fd = -1). */
 extern void http_socket_action(HttpMulti *m, int fd, int events);
 
+/* Drive curl on the sockets ready now and an expired timer (no wait). */
+extern void http_poll(HttpMulti *m);
+
 /* A completed transfer, or NULL.  The caller takes *resp (free with
  * http_response_free) and gets the owner back; the transfer is freed. */
 extern void *http_next_done(HttpMulti *m, HttpResponse *resp);

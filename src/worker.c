@@ -90,6 +90,17 @@ typedef struct LoopState
 	MemoryContext cxt;			/* reset at every iteration */
 } LoopState;
 
+/* an answer taken between steps, applied at the next step 1 */
+typedef struct Arrival
+{
+	WCall	   *call;
+	HttpResponse resp;
+} Arrival;
+
+static Arrival *arrivals;		/* malloc */
+static int	narrivals;
+static int	caparrivals;
+
 static void worker_loop(void);
 static bool extension_ready(bool *installed);
 static bool wait_for_work(long timeout_ms);
@@ -338,8 +349,9 @@ become_ready(LoopState *ls)
 
 /*
  * apply_completed_calls
- *		Step 1: apply every finished transfer to its run; an error fails
- *		only that run.
+ *		Step 1: apply every finished transfer to its run, the answers taken
+ *		between the last iteration's steps first; an error fails only that
+ *		run.
  */
 static void
 apply_completed_calls(MemoryContext cxt)
@@ -347,12 +359,66 @@ apply_completed_calls(MemoryContext cxt)
 	HttpResponse resp;
 	WCall	   *done;
 
+	for (int i = 0; i < narrivals; i++)
+	{
+		done = arrivals[i].call;
+		done->run->unapplied--;
+		apply_response_guarded(done, &arrivals[i].resp, cxt);
+		http_response_free(&arrivals[i].resp);
+		dispatch_free_call(done);
+	}
+	narrivals = 0;
 	while ((done = http_next_done(worker_multi, &resp)) != NULL)
 	{
 		apply_response_guarded(done, &resp, cxt);
 		http_response_free(&resp);
 		dispatch_free_call(done);
 	}
+}
+
+/*
+ * take_arrivals
+ *		Between the long steps of an iteration (the commit, the claim):
+ *		read the answers that came in meanwhile and refill their slots
+ *		with queued requests of other runs.  The answers are kept, not
+ *		applied: a run's results are applied at step 1 and committed before
+ *		the run advances (its next request never goes out before the
+ *		result it depends on is durable), and its own queued requests wait
+ *		for that (dispatch_refill_slots).  Against a slow API an answer
+ *		otherwise kept its slot empty for the rest of the iteration, about
+ *		a commit and a claim (10 ms of every 100 ms round trip at 256 in
+ *		flight).  At most flowdb.max_inflight answers are kept.
+ */
+static void
+take_arrivals(void)
+{
+	bool		took = false;
+
+	http_poll(worker_multi);
+	while (narrivals < flowdb_max_inflight && http_has_done(worker_multi))
+	{
+		Arrival    *a;
+
+		if (narrivals == caparrivals)
+		{
+			int			ncap = Max(caparrivals * 2, 16);
+			Arrival    *na = realloc(arrivals, sizeof(Arrival) * ncap);
+
+			if (na == NULL)
+				break;			/* keep them in curl's queue for step 1 */
+			arrivals = na;
+			caparrivals = ncap;
+		}
+		a = &arrivals[narrivals];
+		a->call = http_next_done(worker_multi, &a->resp);
+		if (a->call == NULL)
+			break;
+		a->call->run->unapplied++;
+		narrivals++;
+		took = true;
+	}
+	if (took)
+		dispatch_refill_slots();
 }
 
 /*
@@ -509,7 +575,7 @@ wait_for_next_event(LoopState *ls)
 	if (ls->want_claim && claim_room() > 0 &&
 		(long) ceil(ls->claim_retry_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(ls->claim_retry_at - worker_now_ms());
-	if (timeout < 0 || http_has_done(worker_multi))
+	if (timeout < 0 || http_has_done(worker_multi) || narrivals > 0)
 		timeout = 0;
 	/* a latch wake-up means a commit queued or changed runs */
 	if (wait_for_work(timeout))
@@ -548,9 +614,11 @@ worker_loop(void)
 		apply_completed_calls(ls.cxt);	/* 1. completed requests */
 		dispatch_refill_slots();	/* their slots, before the commit waits */
 		store_commit_changes();		/* 2. results, before anything uses them */
+		take_arrivals();		/* answers that came in during the commit */
 		if (!periodic_scan(&ls))	/* 3. housekeeping and claim */
 			continue;
 		claim_if_wanted(&ls);
+		take_arrivals();		/* ... and during the claim */
 		now = worker_now_ms();
 		if (advance_held_runs(now, ls.cxt))	/* 4. advance, dispatch */
 			continue;			/* commit before waiting */

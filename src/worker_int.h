@@ -36,6 +36,8 @@ typedef struct WRun
 	double		unlogged_start; /* earliest "started" log event not
 								 * committed yet (0: none) */
 	int			inflight;		/* requests queued or in flight */
+	int			unapplied;		/* answers taken between steps, not yet
+								 * applied (worker.c: arrivals) */
 	bool		dirty;			/* state changed since last commit */
 	bool		advance;		/* engine_advance needed */
 	bool		lost;			/* canceled or taken away: drop */
