@@ -69,6 +69,10 @@ extern long http_timeout(HttpMulti *m);
 /* Drive curl: fd ready (fd >= 0, events HTTP_EV_*) or timer (fd = -1). */
 extern void http_socket_action(HttpMulti *m, int fd, int events);
 
+/* A descriptor readable while a socket of curl is ready, or -1 (then wait
+ * on http_sockets). */
+extern int	http_wait_fd(HttpMulti *m);
+
 /* Drive curl on the sockets ready now and an expired timer (no wait). */
 extern void http_poll(HttpMulti *m);
 

@@ -676,18 +676,55 @@ mark_due_runs(double now)
 }
 
 /*
- * wait_for_work
- *		Sleep on the latch, postmaster death and curl's sockets; drive curl
- *		on whatever became ready.  Returns true when the latch was set (a
- *		commit queued or changed runs).
+ * wait_on_curl_set
+ *		wait_for_work with curl's epoll set (fd): one wait set for the life
+ *		of the worker (latch, postmaster, fd), then drive curl on whatever
+ *		is ready.  True when the latch was set.
  */
 static bool
-wait_for_work(long timeout_ms)
+wait_on_curl_set(int fd, long timeout_ms)
+{
+	static WaitEventSet *kept = NULL;
+	static int	kept_fd = -1;
+	WaitEvent	events[3];
+	int			n;
+	bool		latch = false;
+
+	if (kept == NULL || kept_fd != fd)
+	{
+		if (kept != NULL)
+			FreeWaitEventSet(kept);
+		kept = CreateWaitEventSet(TopMemoryContext, 3);
+		AddWaitEventToSet(kept, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(kept, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		AddWaitEventToSet(kept, WL_SOCKET_READABLE, fd, NULL, NULL);
+		kept_fd = fd;
+	}
+	n = WaitEventSetWait(kept, timeout_ms, events, lengthof(events),
+						 PG_WAIT_EXTENSION);
+	for (int i = 0; i < n; i++)
+		if (events[i].events & WL_LATCH_SET)
+			latch = true;
+	http_poll(worker_multi);
+	return latch;
+}
+
+/*
+ * wait_on_sockets
+ *		wait_for_work without an epoll set: a wait set of the latch, the
+ *		postmaster and every socket of curl, built for this wait.  True
+ *		when the latch was set.
+ */
+static bool
+wait_on_sockets(long timeout_ms)
 {
 	WaitEventSet *set;
 	HttpSocket *socks;
 	int			nsocks = http_sockets(worker_multi, &socks);
 	WaitEvent	events[64];
+	int			fds[64];
+	int			what[64];
+	int			k = 0;
 	int			n;
 	bool		latch = false;
 
@@ -704,33 +741,45 @@ wait_for_work(long timeout_ms)
 			ev |= WL_SOCKET_WRITEABLE;
 		AddWaitEventToSet(set, ev, socks[i].fd, NULL, NULL);
 	}
-
 	n = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
 						 PG_WAIT_EXTENSION);
 	/* copy fds before curl changes its socket list */
+	for (int i = 0; i < n; i++)
 	{
-		int			fds[64];
-		int			what[64];
-		int			k = 0;
-
-		for (int i = 0; i < n; i++)
+		if (events[i].events & WL_LATCH_SET)
+			latch = true;
+		else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
 		{
-			if (events[i].events & WL_LATCH_SET)
-				latch = true;
-			else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
-			{
-				fds[k] = events[i].fd;
-				what[k] = ((events[i].events & WL_SOCKET_READABLE) ? HTTP_EV_IN : 0) |
-					((events[i].events & WL_SOCKET_WRITEABLE) ? HTTP_EV_OUT : 0);
-				k++;
-			}
+			fds[k] = events[i].fd;
+			what[k] = ((events[i].events & WL_SOCKET_READABLE) ? HTTP_EV_IN : 0) |
+				((events[i].events & WL_SOCKET_WRITEABLE) ? HTTP_EV_OUT : 0);
+			k++;
 		}
-		FreeWaitEventSet(set);
-		for (int i = 0; i < k; i++)
-			http_socket_action(worker_multi, fds[i], what[i]);
 	}
+	FreeWaitEventSet(set);
+	for (int i = 0; i < k; i++)
+		http_socket_action(worker_multi, fds[i], what[i]);
 	if (http_timeout(worker_multi) == 0)
 		http_socket_action(worker_multi, -1, 0);
+	return latch;
+}
+
+/*
+ * wait_for_work
+ *		Sleep on the latch, postmaster death and curl's sockets; drive curl
+ *		on whatever became ready.  Returns true when the latch was set (a
+ *		commit queued or changed runs).
+ */
+static bool
+wait_for_work(long timeout_ms)
+{
+	int			fd = http_wait_fd(worker_multi);
+	bool		latch;
+
+	if (fd >= 0)
+		latch = wait_on_curl_set(fd, timeout_ms);
+	else
+		latch = wait_on_sockets(timeout_ms);
 	if (latch)
 		ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();

@@ -24,6 +24,7 @@ static int	clients[MAX_CLIENTS];
 static int	nclients;
 static int	srv_connections;
 static int	srv_requests;
+static bool via_wait_fd;		/* fetch waits as the worker does */
 
 /*
  * server_start
@@ -147,6 +148,13 @@ fetch(HttpMulti *m, const char *service, const char *spec, const char *url,
 			p[n].fd = clients[i];
 			p[n++].events = POLLIN;
 		}
+		if (via_wait_fd)
+		{
+			/* as the worker waits: on the one descriptor, then http_poll */
+			p[n].fd = http_wait_fd(m);
+			p[n++].events = POLLIN;
+			ns = 0;
+		}
 		for (int i = 0; i < ns && n < (int) (sizeof(p) / sizeof(p[0])); i++)
 		{
 			p[n].fd = socks[i].fd;
@@ -159,6 +167,11 @@ fetch(HttpMulti *m, const char *service, const char *spec, const char *url,
 			continue;
 		}
 		server_step(p, 1 + nclients);
+		if (via_wait_fd)
+		{
+			http_poll(m);
+			continue;
+		}
 		for (int i = 1 + nclients; i < n; i++)
 		{
 			int			ev = ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) ? HTTP_EV_IN : 0) |
@@ -234,6 +247,51 @@ TEST(pools_per_service)
 	http_multi_destroy(m);
 }
 
+/*
+ * readable_now
+ *		Is fd readable at once?
+ */
+static bool
+readable_now(int fd)
+{
+	struct pollfd p = {.fd = fd,.events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+TEST(wait_fd_follows_curl_sockets)
+{
+	HttpMulti  *m = http_multi_create();
+	char		url[128];
+	char		err[256];
+	int			conns = srv_connections;
+	int			reqs = srv_requests;
+
+	/* Linux: the epoll set socket_cb keeps */
+	CHECK(http_wait_fd(m) >= 0);
+	/* nothing watched yet: not ready, and polling drives nothing */
+	CHECK(!readable_now(http_wait_fd(m)));
+	http_poll(m);
+	CHECK(!http_has_done(m));
+
+	via_wait_fd = true;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w1", srv_port);
+	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
+	/* the kept-alive connection is idle: curl stopped watching it */
+	CHECK(!readable_now(http_wait_fd(m)));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w2", srv_port);
+	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
+	/* the second request went over the same connection, watched again */
+	CHECK_INT(srv_connections, conns + 1);
+	CHECK_INT(srv_requests, reqs + 2);
+	/* a refused request never opens a socket to watch */
+	CHECK_INT(fetch(m, "http", "off", url, err, sizeof(err)), 0);
+	CHECK_CONTAINS(err, "private address");
+	CHECK(!readable_now(http_wait_fd(m)));
+	via_wait_fd = false;
+	http_multi_destroy(m);
+}
+
 int
 main(void)
 {
@@ -241,6 +299,7 @@ main(void)
 	server_start();
 	RUN(keep_alive_and_policy_change);
 	RUN(pools_per_service);
+	RUN(wait_fd_follows_curl_sockets);
 	for (int i = 0; i < nclients; i++)
 		close(clients[i]);
 	close(srv_fd);
