@@ -104,6 +104,11 @@ typedef struct EngineRun
 								 * the state must be committed for the
 								 * database to start its child run; the
 								 * worker clears it */
+	/* engine_run_state's last answer, valid until a call that may change
+	 * the state (every such call clears memo_valid first) */
+	bool		memo_valid;
+	FlowStatus	memo_status;
+	double		memo_due;
 } EngineRun;
 
 /* Settings the engine reads (the worker copies GUCs here). */

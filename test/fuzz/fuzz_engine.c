@@ -426,7 +426,12 @@ check_status(EngineRun *run, double *due)
 {
 	const char *st = engine_run_status(run, due);
 	const cJSON *n;
+	double		fresh_due;
 
+	/* the kept answer is the one the nodes give now */
+	run->memo_valid = false;
+	check(engine_run_state(run, &fresh_due) == flow_status_parse(st) &&
+		  fresh_due == *due, "engine_run_state kept a stale answer", run);
 	check(*due >= 0, "negative next_due", run);
 	check(strcmp(st, "running") == 0 || strcmp(st, "retrying") == 0 ||
 		  strcmp(st, "waiting") == 0 || strcmp(st, "succeeded") == 0 ||
@@ -628,6 +633,7 @@ drive(cJSON *bp, cJSON *payload, Reader *r)
 				cJSON_ReplaceItemInObjectCaseSensitive(ns, "status", cJSON_CreateString("resumed"));
 				cJSON_DeleteItemFromObjectCaseSensitive(ns, "output");
 				cJSON_AddItemToObject(ns, "output", cJSON_CreateObject());
+				run->memo_valid = false;	/* changed outside the engine */
 			}
 			else if (due > now)
 				now = due;
@@ -677,6 +683,7 @@ drive(cJSON *bp, cJSON *payload, Reader *r)
 					cJSON_ReplaceItemInObjectCaseSensitive(ns, "status", cJSON_CreateString("resumed"));
 					cJSON_DeleteItemFromObjectCaseSensitive(ns, "output");
 					cJSON_AddItemToObject(ns, "output", out ? out : cJSON_CreateObject());
+					run->memo_valid = false;	/* changed outside the engine */
 				}
 				break;
 			case 9:
