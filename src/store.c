@@ -725,6 +725,30 @@ typedef enum ClaimColumn
 	"ORDER BY t.turn, t.next_at"
 
 /*
+ * cached_plan_by_key
+ *		For this transaction's claim or commit statement: plan it once for
+ *		the life of the worker, and by index only.
+ *		- plan_cache_mode = force_generic_plan: by default every execution
+ *		  of a prepared statement with parameters may be planned again for
+ *		  its values (a custom plan), and these statements were, each time:
+ *		  the planner read the size of flowdb.runs and of its 8 indexes
+ *		  (9 lseek calls per mention of the table, 4 mentions per commit)
+ *		  and planned a statement of 6 CTEs again, on every claim and
+ *		  commit.
+ *		- enable_seqscan = off: the one plan may be made while the table is
+ *		  small (a new install, a drained queue), when a sequential scan of
+ *		  flowdb.runs per run locked or written is cheapest on paper.
+ */
+static void
+cached_plan_by_key(void)
+{
+	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
  * prepare_claim
  *		Prepare CLAIM_SQL once for the life of the worker.
  */
@@ -811,14 +835,8 @@ claim_tx(void *arg)
 	/* no WAL flush wait here: flush_claims flushes once requests are out */
 	(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-
-	/*
-	 * By index only, as in commit_tx: the cached plan may be made while the
-	 * table is small (a new install, a drained queue), and a sequential
-	 * scan per run locked is then cheapest on paper.
-	 */
-	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
-							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	/* by index only, one plan: see cached_plan_by_key */
+	cached_plan_by_key();
 	prepare_claim();
 	args[CLAIM_SLOT] = Int32GetDatum(flowdb_my_slot);
 	args[CLAIM_LEASE_SECONDS] = Int32GetDatum(flowdb_lease_seconds);
@@ -1113,9 +1131,8 @@ commit_tx(void *arg)
 	if (b->async)
 		(void) set_config_option("synchronous_commit", "off", PGC_SUSET,
 								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-	/* the statement reads runs by key only: see COMMIT_SQL */
-	(void) set_config_option("enable_seqscan", "off", PGC_SUSET,
-							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	/* the statement reads runs by key only (see COMMIT_SQL), one plan */
+	cached_plan_by_key();
 	prepare_commit();
 	args[COMMIT_RUN_ID] = text_array(b->r[R_ID], b->nr);
 	args[COMMIT_RUN_STATE] = text_array(b->r[R_STATE], b->nr);
