@@ -39,6 +39,7 @@
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr commit_plan = NULL;
+static SPIPlanPtr credential_plan = NULL;
 
 /* end of the last claim's commit record, until flush_claims flushed it */
 static XLogRecPtr claim_flush_lsn = InvalidXLogRecPtr;
@@ -487,6 +488,10 @@ load_credentials(const char *owner, const cJSON *bp)
 
 	if (!OidIsValid(get_relname_relid("credentials", get_namespace_oid("flowdb", true))))
 		return creds;
+	/* prepared once: claimed runs of services with credentials look up one each */
+	if (credential_plan == NULL)
+		credential_plan = keep_plan(SPI_prepare(CREDENTIAL_SQL, CRED_NPARAMS, types),
+									"credential");
 	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(bp, "nodes"))
 	{
 		/* a map's items run its "do" action */
@@ -510,8 +515,7 @@ load_credentials(const char *owner, const cJSON *bp)
 		args[CRED_OWNER] = CStringGetTextDatum(owner);
 		args[CRED_SERVICE] = CStringGetTextDatum(svc);
 		args[CRED_NAME] = CStringGetTextDatum(name);
-		ret = SPI_execute_with_args(CREDENTIAL_SQL, CRED_NPARAMS, types, args,
-									NULL, true, 1);
+		ret = SPI_execute_plan(credential_plan, args, NULL, true, 1);
 		if (ret == SPI_OK_SELECT && SPI_processed == 1)
 		{
 			char	   *txt = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
