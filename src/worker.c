@@ -16,7 +16,10 @@
  *		when the scan timer fired or when the last claim was full;
  *	 4. advance changed runs: instant nodes resolve in memory, action
  *		nodes become requests (at most flowdb.max_inflight in flight);
- *	 5. wait on latch + postmaster death + curl sockets + timers.
+ *	 5. wait on latch + postmaster death + curl's epoll set + timers.
+ * After steps 2 and 3, answers that came in meanwhile are taken (not
+ * applied: that is step 1 of the next iteration) and their slots refilled
+ * (take_arrivals).
  * No transaction is open while requests are in flight or while waiting.
  *
  * Crash safety: leases carry the worker's slot number and a token that is
