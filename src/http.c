@@ -28,7 +28,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
+/* FLOWDB_NO_EPOLL: build the poll(2) fallback only (test_http_noepoll) */
+#if defined(__linux__) && !defined(FLOWDB_NO_EPOLL)
+#define HTTP_EPOLL 1
 #include <sys/epoll.h>
 #endif
 #include <sys/time.h>
@@ -459,7 +461,7 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 static void
 epoll_watch(HttpMulti *m, int s, int events, bool added)
 {
-#ifdef __linux__
+#ifdef HTTP_EPOLL
 	struct epoll_event ee;
 
 	if (m->epfd < 0)
@@ -564,7 +566,7 @@ http_multi_create(void)
 		return NULL;
 	}
 	m->timeout_ms = -1;
-#ifdef __linux__
+#ifdef HTTP_EPOLL
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 #else
 	m->epfd = -1;
@@ -893,7 +895,7 @@ poll_sockets(HttpMulti *m)
 void
 http_poll(HttpMulti *m)
 {
-#ifdef __linux__
+#ifdef HTTP_EPOLL
 	if (m->epfd >= 0 && !m->epoll_broken)
 	{
 		struct epoll_event evs[256];
