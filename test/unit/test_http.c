@@ -24,8 +24,13 @@ static int	clients[MAX_CLIENTS];
 static int	nclients;
 static int	srv_connections;
 static int	srv_requests;
-static bool via_wait_fd;		/* fetch waits as the worker does */
-static bool via_http_poll;		/* fetch lets http_poll find the ready sockets */
+/* how fetch drives curl */
+static enum
+{
+	DRIVE_SOCKETS,				/* poll(2) of curl's sockets, then each one */
+	DRIVE_WAIT_FD,				/* as the worker: http_wait_fd, then http_poll */
+	DRIVE_HTTP_POLL				/* http_poll finds the ready sockets itself */
+}			drive = DRIVE_SOCKETS;
 
 /*
  * server_start
@@ -149,7 +154,7 @@ fetch(HttpMulti *m, const char *service, const char *spec, const char *url,
 			p[n].fd = clients[i];
 			p[n++].events = POLLIN;
 		}
-		if (via_wait_fd)
+		if (drive == DRIVE_WAIT_FD)
 		{
 			/* as the worker waits: on the one descriptor, then http_poll */
 			p[n].fd = http_wait_fd(m);
@@ -168,7 +173,7 @@ fetch(HttpMulti *m, const char *service, const char *spec, const char *url,
 			continue;
 		}
 		server_step(p, 1 + nclients);
-		if (via_wait_fd || via_http_poll)
+		if (drive != DRIVE_SOCKETS)
 		{
 			http_poll(m);
 			continue;
@@ -248,7 +253,6 @@ TEST(pools_per_service)
 	http_multi_destroy(m);
 }
 
-#ifndef FLOWDB_NO_EPOLL
 /*
  * readable_now
  *		Is fd readable at once?
@@ -261,13 +265,38 @@ readable_now(int fd)
 	return poll(&p, 1, 0) == 1;
 }
 
+/*
+ * fetch_twice_kept_alive
+ *		Two GETs of /<tag>1 and /<tag>2, curl driven as drive says: both
+ *		200, over one new connection kept alive between them.
+ */
+static void
+fetch_twice_kept_alive(HttpMulti *m, const char *tag)
+{
+	char		url[128];
+	char		err[256];
+	int			conns = srv_connections;
+	int			reqs = srv_requests;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s1", srv_port, tag);
+	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
+	/* the kept-alive connection is idle: curl stopped watching it */
+	if (drive == DRIVE_WAIT_FD)
+		CHECK(!readable_now(http_wait_fd(m)));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s2", srv_port, tag);
+	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
+	/* the second request went over the same connection */
+	CHECK_INT(srv_connections, conns + 1);
+	CHECK_INT(srv_requests, reqs + 2);
+}
+
+#ifndef FLOWDB_NO_EPOLL
+
 TEST(wait_fd_follows_curl_sockets)
 {
 	HttpMulti  *m = http_multi_create();
 	char		url[128];
 	char		err[256];
-	int			conns = srv_connections;
-	int			reqs = srv_requests;
 
 	/* Linux: the epoll set socket_cb keeps */
 	CHECK(http_wait_fd(m) >= 0);
@@ -276,21 +305,14 @@ TEST(wait_fd_follows_curl_sockets)
 	http_poll(m);
 	CHECK(!http_has_done(m));
 
-	via_wait_fd = true;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w1", srv_port);
-	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
-	/* the kept-alive connection is idle: curl stopped watching it */
-	CHECK(!readable_now(http_wait_fd(m)));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w2", srv_port);
-	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
-	/* the second request went over the same connection, watched again */
-	CHECK_INT(srv_connections, conns + 1);
-	CHECK_INT(srv_requests, reqs + 2);
+	drive = DRIVE_WAIT_FD;
+	fetch_twice_kept_alive(m, "w");
 	/* a refused request never opens a socket to watch */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w3", srv_port);
 	CHECK_INT(fetch(m, "http", "off", url, err, sizeof(err)), 0);
 	CHECK_CONTAINS(err, "private address");
 	CHECK(!readable_now(http_wait_fd(m)));
-	via_wait_fd = false;
+	drive = DRIVE_SOCKETS;
 	http_multi_destroy(m);
 }
 #else
@@ -298,10 +320,6 @@ TEST(wait_fd_follows_curl_sockets)
 TEST(poll_fallback_drives_curl)
 {
 	HttpMulti  *m = http_multi_create();
-	char		url[128];
-	char		err[256];
-	int			conns = srv_connections;
-	int			reqs = srv_requests;
 
 	/* built without epoll: no descriptor, the worker waits on the sockets */
 	CHECK_INT(http_wait_fd(m), -1);
@@ -309,14 +327,9 @@ TEST(poll_fallback_drives_curl)
 	CHECK(!http_has_done(m));
 
 	/* http_poll's poll(2) of the socket list alone drives the transfers */
-	via_http_poll = true;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/p1", srv_port);
-	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/p2", srv_port);
-	CHECK_INT(fetch(m, "http", "on", url, err, sizeof(err)), 200);
-	CHECK_INT(srv_connections, conns + 1);
-	CHECK_INT(srv_requests, reqs + 2);
-	via_http_poll = false;
+	drive = DRIVE_HTTP_POLL;
+	fetch_twice_kept_alive(m, "p");
+	drive = DRIVE_SOCKETS;
 	http_multi_destroy(m);
 }
 #endif
