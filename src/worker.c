@@ -397,6 +397,8 @@ take_arrivals(void)
 {
 	bool		took = false;
 
+	if (http_inflight(worker_multi) == 0)
+		return;					/* nothing can have come in */
 	http_poll(worker_multi);
 	while (narrivals < flowdb_max_inflight && http_has_done(worker_multi))
 	{
