@@ -4024,7 +4024,11 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER runs_start_calls BEFORE UPDATE ON flowdb.runs
+-- OF state: only an update that writes the state can make a call wait
+-- without its child (the state it leaves behind had every child started);
+-- the worker's claim, which does not write it, skips the two jsonpath
+-- tests (measured: 0.1 of 0.42 ms of the claim of one run)
+CREATE TRIGGER runs_start_calls BEFORE UPDATE OF state ON flowdb.runs
 	FOR EACH ROW
 	WHEN (NEW.state @? '$.nodes.* ? (@.status == "waiting" && exists (@.call) && !(exists (@.child)))'
 		  OR NEW.state @? '$.nodes.*.map.active.* ? (@.status == "waiting" && exists (@.call) && !(exists (@.child)))')
