@@ -348,7 +348,7 @@ dispatch_advance_run(WRun *w, double now)
 		}
 	}
 	engine_free_dispatch(ids, n);
-	/* new log rows (not "started" ones waiting to ride along) */
+	/* new log rows (not "started" ones: see worker_needs_commit) */
 	if (w->events.n > logged)
 		w->dirty = true;
 	/* a parked call: commit now, so that its child run starts now */
@@ -523,9 +523,9 @@ start_call(WCall *c)
 
 /*
  * note_started
- *		The call's request is out: the engine logs the attempt as started,
- *		and the row waits for a commit to ride along with
- *		(worker_needs_commit).
+ *		The call's request is out: the engine logs the attempt as started;
+ *		the row is committed only if the request is still in flight
+ *		100 ms later (worker_needs_commit) or its run commits first.
  */
 static void
 note_started(WCall *c)

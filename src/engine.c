@@ -106,6 +106,32 @@ engine_events_clear(EngineEvents *ev)
 }
 
 /*
+ * engine_events_retain
+ *		Keep the events flagged in keep, in their order; free the others.
+ */
+void
+engine_events_retain(EngineEvents *ev, const bool *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < ev->n; i++)
+	{
+		EngineEvent *e = &ev->items[i];
+
+		if (keep[i])
+		{
+			ev->items[n++] = *e;
+			continue;
+		}
+		free(e->node_id);
+		free(e->error);
+		cJSON_Delete(e->input);
+		cJSON_Delete(e->output);
+	}
+	ev->n = n;
+}
+
+/*
  * engine_events_free
  *		Free everything.
  */

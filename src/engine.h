@@ -129,6 +129,8 @@ extern void engine_events_init(EngineEvents *ev);
 extern void engine_events_clear(EngineEvents *ev);	/* frees items, keeps
 													 * buffer */
 extern void engine_events_free(EngineEvents *ev);
+/* keep the events whose keep[i] is true (in order), free the others */
+extern void engine_events_retain(EngineEvents *ev, const bool *keep);
 
 /* Take ownership of bp/payload/state (state may be NULL = fresh run). */
 extern EngineRun *engine_run_new(const char *run_id, const char *workflow_id,

@@ -1058,6 +1058,7 @@ typedef struct CommitBatch
 	double	   *l_start;
 	double	   *l_end;
 	char	   *outcome;		/* per run: 'w' written, 'b' busy, 'l' lost */
+	double		now;			/* when it was built (start_fate) */
 	bool		async;			/* only "started" rows: no WAL flush wait */
 } CommitBatch;
 
@@ -1211,6 +1212,44 @@ batch_add_run(CommitBatch *b, WRun *w, double now, MemoryContext cxt)
 	b->r[R_TOKEN][k] = w->token;
 }
 
+/* what a commit does with a log event (start_fate) */
+typedef enum EventFate
+{
+	EVENT_WRITE,				/* a row of this commit */
+	EVENT_DROP,					/* a "started" row next to its outcome */
+	EVENT_HOLD					/* a "started" row kept for a later commit */
+} EventFate;
+
+/*
+ * start_fate
+ *		What the commit does with the run's event i.  A "started" row
+ *		waits while its request is in flight less than STARTED_LOG_DELAY_MS
+ *		and the run keeps its lease (another commit of the run follows),
+ *		and is dropped once its attempt's outcome is beside it: committed
+ *		together, it would never have shown a request in flight, and the
+ *		outcome row has the start time too.  Fast steps so write one log
+ *		row, not two.
+ */
+static EventFate
+start_fate(const WRun *w, int i, double now)
+{
+	const EngineEvent *s = &w->events.items[i];
+
+	if (strcmp(s->status, "started") != 0)
+		return EVENT_WRITE;
+	for (int j = i + 1; j < w->events.n; j++)
+	{
+		const EngineEvent *o = &w->events.items[j];
+
+		if (o->attempt == s->attempt && o->item == s->item &&
+			strcmp(o->status, "started") != 0 && strcmp(o->node_id, s->node_id) == 0)
+			return EVENT_DROP;
+	}
+	if (!w->releasing && now - s->started_ms < STARTED_LOG_DELAY_MS)
+		return EVENT_HOLD;
+	return EVENT_WRITE;
+}
+
 /*
  * batch_add_logs
  *		The run's log rows not yet committed.
@@ -1221,7 +1260,11 @@ batch_add_logs(CommitBatch *b, WRun *w)
 	for (int i = 0; i < w->events.n; i++)
 	{
 		EngineEvent *e = &w->events.items[i];
-		int			nl = b->nl++;
+		int			nl;
+
+		if (start_fate(w, i, b->now) != EVENT_WRITE)
+			continue;
+		nl = b->nl++;
 
 		b->l[L_RUN][nl] = w->er->run_id;
 		b->l[L_NODE][nl] = pstrdup(e->node_id);
@@ -1276,6 +1319,7 @@ build_batch(CommitBatch *b, WRun **list, int nr)
 	for (int i = 0; i < nr; i++)
 		nl += list[i]->events.n;
 	batch_alloc(b, list, nr, nl, noutbox);
+	b->now = now;
 	b->async = true;
 	for (int i = 0; i < nr; i++)
 		if (list[i]->dirty)
@@ -1286,6 +1330,28 @@ build_batch(CommitBatch *b, WRun **list, int nr)
 		batch_add_logs(b, list[k]);
 		batch_add_outbox(b, list[k]);
 	}
+}
+
+/*
+ * keep_held_back_starts
+ *		After the run's commit: forget the events written or dropped, keep
+ *		the "started" rows held back (start_fate) for a later commit.
+ */
+static void
+keep_held_back_starts(WRun *w, double now)
+{
+	bool	   *keep = palloc(sizeof(bool) * Max(w->events.n, 1));
+
+	w->unlogged_start = 0;
+	for (int i = 0; i < w->events.n; i++)
+	{
+		keep[i] = start_fate(w, i, now) == EVENT_HOLD;
+		if (keep[i] && (w->unlogged_start == 0 ||
+						w->events.items[i].started_ms < w->unlogged_start))
+			w->unlogged_start = w->events.items[i].started_ms;
+	}
+	engine_events_retain(&w->events, keep);
+	pfree(keep);
 }
 
 /*
@@ -1334,8 +1400,13 @@ apply_outcomes(CommitBatch *b, TxResult result)
 			w->lost = true;
 		}
 		w->dirty = false;
-		w->unlogged_start = 0;
-		engine_events_clear(&w->events);
+		if (what == 'w')
+			keep_held_back_starts(w, b->now);
+		else
+		{
+			w->unlogged_start = 0;
+			engine_events_clear(&w->events);
+		}
 	}
 	if (worker_slot && result == TX_OK)
 	{
@@ -1485,23 +1556,13 @@ runs_to_commit(int *nr)
 	*nr = n;
 	if (n == 0)
 		return NULL;
-	/* "started" rows of other runs ride along with this commit */
-	n = 0;
-	dlist_foreach(it, &worker_runs)
-	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
-
-		if (worker_needs_commit(w, now) || worker_has_unlogged_start(w, now))
-			n++;
-	}
-	*nr = n;
 	list = palloc(sizeof(WRun *) * n);
 	n = 0;
 	dlist_foreach(it, &worker_runs)
 	{
 		WRun	   *w = dlist_container(WRun, node, it.cur);
 
-		if (worker_needs_commit(w, now) || worker_has_unlogged_start(w, now))
+		if (worker_needs_commit(w, now))
 			list[n++] = w;
 	}
 	return list;

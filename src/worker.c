@@ -68,14 +68,6 @@
 #include "worker_int.h"
 #include "version.h"
 
-/*
- * A request that went out is logged "started" with the next commit the
- * worker makes anyway; when none comes within this many ms (a slow
- * request), the started rows are committed on their own, asynchronously
- * and batched across runs (see worker_needs_commit).
- */
-#define STARTED_LOG_DELAY_MS 100
-
 dlist_head	worker_runs = DLIST_STATIC_INIT(worker_runs);
 int			worker_nruns = 0;
 HttpMulti  *worker_multi = NULL;
@@ -177,9 +169,8 @@ flowdb_worker_main(Datum arg)
 /*
  * worker_needs_commit
  *		Does the run have changes to commit now (not waiting for a
- *		client's row lock to go away)?  Results do at once; "started" log
- *		rows only once they waited STARTED_LOG_DELAY_MS for another commit
- *		to ride along with (worker_has_unlogged_start).
+ *		client's row lock to go away)?  Results do at once; a "started"
+ *		log row only once its request was in flight STARTED_LOG_DELAY_MS.
  */
 bool
 worker_needs_commit(WRun *w, double now)
@@ -188,17 +179,6 @@ worker_needs_commit(WRun *w, double now)
 		return false;
 	return w->dirty ||
 		(w->unlogged_start > 0 && now - w->unlogged_start >= STARTED_LOG_DELAY_MS);
-}
-
-/*
- * worker_has_unlogged_start
- *		Does the run hold "started" log rows that may ride along with a
- *		commit being made anyway?
- */
-bool
-worker_has_unlogged_start(WRun *w, double now)
-{
-	return w->unlogged_start > 0 && w->busy_until <= now && !w->lost;
 }
 
 /*
@@ -570,7 +550,7 @@ wait_for_next_event(LoopState *ls)
 		timeout = ct;
 	if (due > 0 && (long) (due - worker_now_ms()) < timeout)
 		timeout = (long) (due - worker_now_ms());
-	/* "started" rows that found no commit to ride along with */
+	/* "started" rows of requests in flight for STARTED_LOG_DELAY_MS */
 	if (log_at > 0 && (long) ceil(log_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(log_at - worker_now_ms());
 	/* a paced request's turn */

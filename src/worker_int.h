@@ -23,6 +23,15 @@
 #include "engine.h"
 #include "http.h"
 
+/*
+ * A request still in flight this many ms after it went out gets its
+ * "started" log row: with the next commit of its run from then on, or on
+ * its own, asynchronously and batched across runs (worker_needs_commit).
+ * An answer that comes sooner is logged by its outcome row alone, which
+ * has the start time too (store.c: start_fate).
+ */
+#define STARTED_LOG_DELAY_MS 100
+
 /* a run held by this worker */
 typedef struct WRun
 {
@@ -85,7 +94,6 @@ extern FlowdbWorkerSlot *worker_slot;	/* NULL without shared memory */
 
 extern double worker_now_ms(void);
 extern bool worker_needs_commit(WRun *w, double now);
-extern bool worker_has_unlogged_start(WRun *w, double now);
 extern void worker_fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);
 extern pg_attribute_noreturn() void worker_out_of_memory(void);
 

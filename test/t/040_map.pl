@@ -125,7 +125,7 @@ is($node->safe_psql('postgres', qq{
 is($node->safe_psql('postgres', qq{
 	SELECT count(DISTINCT item) || '/' || count(*) FROM flowdb.workflow_logs
 	WHERE run_id = '$run' AND node_id = 'remind' AND status = 'started'}),
-	'50/50', '(a) each item logged started once, with its index');
+	'50/50', '(a) each item (answered after 300 ms) logged started once, with its index');
 
 ########################################################################
 # (b) kill -9 in the middle
@@ -174,8 +174,8 @@ is(wait_run($node, $run, 60), 'succeeded', '(c) every item succeeded on its seco
 is($node->safe_psql('postgres', qq{
 	SELECT string_agg(status || ':' || attempt, ',' ORDER BY status, attempt)
 	FROM flowdb.workflow_logs WHERE run_id = '$run' AND item = 2}),
-	'retrying:1,started:1,started:2,succeeded:2',
-	'(c) item 2 logged each attempt started, its retry and its success (attempt 2)');
+	'retrying:1,succeeded:2',
+	'(c) item 2 logged its retry and its success (attempt 2), no started row (fast answers)');
 $by_key = $fake->count_by_key;
 is(scalar(grep { $by_key->{"flowdb-$run-remind.$_"} == 2 } 0 .. 3), 4,
 	'(c) each item sent twice with its own stable key');

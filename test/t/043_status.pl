@@ -4,11 +4,14 @@
 #    request is in flight, flow_status lists every node in blueprint order,
 #    the first one "running" with "since" (when the request went out) and
 #    the others "pending", and the step log already has a "started" row
-#    (committed without waiting for the answer: what Realtime subscribers
-#    of flowdb.workflow_logs see).  Once it finished: one started row per
-#    attempt, before the attempt's outcome row; durations in progress.
-# 2. A retried attempt (503 then 200) is logged started twice, attempts 1
-#    and 2; flow_status progress says attempt 2 of 3.
+#    (committed 100 ms after the request went out, without waiting for the
+#    answer: what Realtime subscribers of flowdb.workflow_logs see).  Once
+#    it finished: that started row, before the attempt's outcome row; the
+#    fast step after it has only its outcome row; durations in progress.
+# 2. A retried slow attempt (503 then 200, 400 ms each) is logged started
+#    twice, attempts 1 and 2; flow_status progress says attempt 2 of 3.
+#    The same answers without the delay log only the two outcomes, each
+#    with its start time and duration.
 # 3. A saved workflow fails on a typo in its second step's URL; the user
 #    fixes the saved workflow and calls flow_retry(run, use_current_blueprint
 #    => true): the first step is not sent again (its output is kept), the
@@ -27,7 +30,11 @@ my $node = new_node('status');
 my $fake = start_fake({
 	'/slow'  => [ { delay_ms => 4000, body => { slow => JSON::PP::true } } ],
 	'/after' => [ { body => { after => JSON::PP::true } } ],
-	'/flaky' => [ { status => 503, body => 'busy' }, { body => { ok => JSON::PP::true } } ],
+	'/flaky' => [
+		{ status => 503, body => 'busy', delay_ms => 400 },
+		{ body => { ok => JSON::PP::true }, delay_ms => 400 }
+	],
+	'/flaky_fast' => [ { status => 503, body => 'busy' }, { body => { ok => JSON::PP::true } } ],
 	'/fetch' => [ { body => { order => 42 } } ],
 	'/typo'  => [ { status => 404, body => 'no such page' } ],
 	'/fixed' => [ { echo => JSON::PP::true } ],
@@ -88,8 +95,8 @@ is_deeply([ map { $_->{status} } @{ $st->{progress} } ], [ 'succeeded', 'succeed
 cmp_ok($st->{progress}[0]{duration_ms}, '>=', 3500, 'the slow node took its 4 s');
 ok(defined $st->{progress}[0]{finished_at}, 'and has a finish time');
 is_deeply([ map { "$_->{node_id}/$_->{status}" } @{ $st->{steps} } ],
-	[ 'zz_slow/started', 'zz_slow/succeeded', 'gate/succeeded', 'after/started', 'after/succeeded' ],
-	'step log: started before each request outcome, none for the router');
+	[ 'zz_slow/started', 'zz_slow/succeeded', 'gate/succeeded', 'after/succeeded' ],
+	'step log: started for the request in flight, none for the fast request or the router');
 
 ########################################################################
 # 2. a retried attempt is started again
@@ -102,10 +109,20 @@ is_deeply(
 	query_json($node,
 		"SELECT jsonb_agg(status || ':' || attempt ORDER BY id) FROM flowdb.workflow_logs WHERE run_id = '$r2'"),
 	[ 'started:1', 'retrying:1', 'started:2', 'succeeded:2' ],
-	'each attempt is logged started before its outcome');
+	'each slow attempt is logged started before its outcome');
 $st = flow_status_of($node, $r2);
 is($st->{progress}[0]{attempt}, 2, 'progress: attempt 2');
 is($st->{progress}[0]{max_attempts}, 3, 'of 3');
+
+my $r2f = flow_execute($node,
+	blueprint(nodes => [ http_node('f', $fake->url('/flaky_fast'), max_attempts => 3, backoff_ms => 50) ]));
+is(wait_run($node, $r2f, 60), 'succeeded', 'fast 503 then 200: succeeded');
+is( $node->safe_psql('postgres', qq{
+		SELECT string_agg(status || ':' || attempt || ':' || (started_at IS NOT NULL)
+		  || ':' || (duration_ms >= 0), ',' ORDER BY id)
+		FROM flowdb.workflow_logs WHERE run_id = '$r2f'}),
+	'retrying:1:true:true,succeeded:2:true:true',
+	'fast attempts: only their outcome rows, each with its start time and duration');
 
 ########################################################################
 # 3. flow_retry with the current blueprint after a fix
