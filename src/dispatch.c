@@ -525,7 +525,7 @@ start_call(WCall *c)
  * note_started
  *		The call's request is out: the engine logs the attempt as started;
  *		the row is committed only if the request is still in flight
- *		100 ms later (worker_needs_commit) or its run commits first.
+ *		STARTED_LOG_DELAY_MS later (store.c: start_fate).
  */
 static void
 note_started(WCall *c)
