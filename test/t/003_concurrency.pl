@@ -58,8 +58,8 @@ sub check_batch
 		      WHERE r.$where GROUP BY 1, 2) x}),
 		'200/200',
 		"$label: each of the 200 nodes has exactly one finished log row, succeeded");
-	# a started row only for a request in flight at a commit of its run
-	# (or past 100 ms), committed before its outcome, never with it
+	# a started row only for a request still in flight 100 ms after it
+	# went out: committed before its outcome, never with it
 	is( $node->safe_psql(
 			'postgres', qq{
 		SELECT count(*) FILTER (WHERE started = 0 OR (started = 1 AND first AND s_x <> o_x))
