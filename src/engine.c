@@ -87,6 +87,19 @@ engine_events_init(EngineEvents *ev)
 }
 
 /*
+ * event_free
+ *		Free one event's contents.
+ */
+static void
+event_free(EngineEvent *e)
+{
+	free(e->node_id);
+	free(e->error);
+	cJSON_Delete(e->input);
+	cJSON_Delete(e->output);
+}
+
+/*
  * engine_events_clear
  *		Free the events' contents, keep the array for reuse.
  */
@@ -94,14 +107,7 @@ void
 engine_events_clear(EngineEvents *ev)
 {
 	for (int i = 0; i < ev->n; i++)
-	{
-		EngineEvent *e = &ev->items[i];
-
-		free(e->node_id);
-		free(e->error);
-		cJSON_Delete(e->input);
-		cJSON_Delete(e->output);
-	}
+		event_free(&ev->items[i]);
 	ev->n = 0;
 }
 
@@ -116,17 +122,10 @@ engine_events_retain(EngineEvents *ev, const bool *keep)
 
 	for (int i = 0; i < ev->n; i++)
 	{
-		EngineEvent *e = &ev->items[i];
-
 		if (keep[i])
-		{
-			ev->items[n++] = *e;
-			continue;
-		}
-		free(e->node_id);
-		free(e->error);
-		cJSON_Delete(e->input);
-		cJSON_Delete(e->output);
+			ev->items[n++] = ev->items[i];
+		else
+			event_free(&ev->items[i]);
 	}
 	ev->n = n;
 }
