@@ -246,7 +246,8 @@ worker_fail_run_on_error(WRun *w, MemoryContext cxt, const char *what)
 
 /*
  * apply_response_guarded
- *		apply_response; an error fails only the call's run.
+ *		dispatch_apply_response; an error fails only that run.  Frees the
+ *		response and the call either way.
  */
 static void
 apply_response_guarded(WCall *c, HttpResponse *resp, MemoryContext cxt)
@@ -260,6 +261,8 @@ apply_response_guarded(WCall *c, HttpResponse *resp, MemoryContext cxt)
 		worker_fail_run_on_error(c->run, cxt, "apply a response to");
 	}
 	PG_END_TRY();
+	http_response_free(resp);
+	dispatch_free_call(c);
 }
 
 /*
@@ -347,16 +350,10 @@ apply_completed_calls(MemoryContext cxt)
 		done = arrivals[i].call;
 		done->run->unapplied--;
 		apply_response_guarded(done, &arrivals[i].resp, cxt);
-		http_response_free(&arrivals[i].resp);
-		dispatch_free_call(done);
 	}
 	narrivals = 0;
 	while ((done = http_next_done(worker_multi, &resp)) != NULL)
-	{
 		apply_response_guarded(done, &resp, cxt);
-		http_response_free(&resp);
-		dispatch_free_call(done);
-	}
 }
 
 /*
