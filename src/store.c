@@ -1235,14 +1235,15 @@ start_fate(const WRun *w, int i, double now)
 {
 	const EngineEvent *s = &w->events.items[i];
 
-	if (strcmp(s->status, "started") != 0)
+	if (strcmp(s->status, flow_status_names[FLOW_STARTED]) != 0)
 		return EVENT_WRITE;
 	for (int j = i + 1; j < w->events.n; j++)
 	{
 		const EngineEvent *o = &w->events.items[j];
 
 		if (o->attempt == s->attempt && o->item == s->item &&
-			strcmp(o->status, "started") != 0 && strcmp(o->node_id, s->node_id) == 0)
+			strcmp(o->status, flow_status_names[FLOW_STARTED]) != 0 &&
+			strcmp(o->node_id, s->node_id) == 0)
 			return EVENT_DROP;
 	}
 	if (!w->releasing && now - s->started_ms < STARTED_LOG_DELAY_MS)
@@ -1545,19 +1546,9 @@ runs_to_commit(int *nr)
 {
 	dlist_iter	it;
 	double		now = worker_now_ms();
-	WRun	  **list;
+	WRun	  **list = palloc(sizeof(WRun *) * Max(worker_nruns, 1));
 	int			n = 0;
 
-	dlist_foreach(it, &worker_runs)
-	{
-		if (worker_needs_commit(dlist_container(WRun, node, it.cur), now))
-			n++;
-	}
-	*nr = n;
-	if (n == 0)
-		return NULL;
-	list = palloc(sizeof(WRun *) * n);
-	n = 0;
 	dlist_foreach(it, &worker_runs)
 	{
 		WRun	   *w = dlist_container(WRun, node, it.cur);
@@ -1565,6 +1556,7 @@ runs_to_commit(int *nr)
 		if (worker_needs_commit(w, now))
 			list[n++] = w;
 	}
+	*nr = n;
 	return list;
 }
 
