@@ -896,7 +896,7 @@ void
 http_poll(HttpMulti *m)
 {
 #ifdef HTTP_EPOLL
-	if (m->epfd >= 0 && !m->epoll_broken)
+	if (http_wait_fd(m) >= 0)
 	{
 		struct epoll_event evs[256];
 		int			n = epoll_wait(m->epfd, evs, lengthof_evs(evs), 0);
