@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS="postgresql-15 postgresql-server-dev-15 postgresql-contrib libcurl4-openssl-dev
       libcjson-dev libipc-run-perl valgrind clang libclang-rt-14-dev python3 make gcc
-      pkg-config libpocketsphinx-dev pocketsphinx-en-us espeak-ng sox curl"
+      pkg-config libpocketsphinx-dev pocketsphinx-en-us espeak-ng sox curl nodejs openssl"
 
 missing=""
 for p in $PKGS; do

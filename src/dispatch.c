@@ -508,6 +508,7 @@ start_call(WCall *c)
 	limits.policy_text = flowdb_allow_private_hosts;
 	limits.service = c->svc ? c->svc->name : NULL;
 	limits.proxy = flowdb_http_proxy;
+	limits.ca_file = flowdb_http_ca_file;
 	limits.max_host_connections = flowdb_max_host_connections;
 	c->started_ms = worker_now_ms();
 	err[0] = '\0';

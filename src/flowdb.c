@@ -56,6 +56,7 @@ int			flowdb_lease_seconds = 60;
 int			flowdb_scan_interval_ms = 1000;
 char	   *flowdb_allow_private_hosts = NULL;
 char	   *flowdb_http_proxy = NULL;
+char	   *flowdb_http_ca_file = NULL;
 int			flowdb_http_timeout_ms = 30000;
 int			flowdb_max_response_bytes = 1024 * 1024;
 int			flowdb_max_redirects = 3;
@@ -250,6 +251,12 @@ define_settings(void)
 	DefineCustomStringVariable("flowdb.http_proxy",
 							   "Proxy for the workers' HTTP requests (curl syntax); empty = none, proxy environment variables are ignored.",
 							   NULL, &flowdb_http_proxy, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("flowdb.http_ca_file",
+							   "PEM file of the certificate authorities the workers trust for https; empty = libcurl's default bundle.",
+							   "For servers with certificates of a private CA.  A file the server cannot read fails every https request.",
+							   &flowdb_http_ca_file, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("flowdb.http_timeout_ms",

@@ -25,6 +25,7 @@ extern int	flowdb_lease_seconds;
 extern int	flowdb_scan_interval_ms;
 extern char *flowdb_allow_private_hosts;
 extern char *flowdb_http_proxy;
+extern char *flowdb_http_ca_file;
 extern int	flowdb_http_timeout_ms;
 extern int	flowdb_max_response_bytes;
 extern int	flowdb_max_redirects;

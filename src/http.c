@@ -719,6 +719,10 @@ http_start(HttpMulti *m, const HttpRequest *req, const HttpLimits *limits,
 	/* "" disables http_proxy/https_proxy/all_proxy from the environment */
 	curl_easy_setopt(e, CURLOPT_PROXY, t->proxied ? limits->proxy : "");
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	/* a private CA's bundle in place of libcurl's (a reused connection
+	 * must have been verified with the same one: libcurl compares them) */
+	if (limits->ca_file != NULL && limits->ca_file[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, limits->ca_file);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "flowdb/0.1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

@@ -32,6 +32,7 @@ typedef struct HttpLimits
 								 * connection pools */
 	const char *service;		/* service of the request (policy rules) */
 	const char *proxy;			/* "" or NULL = no proxy at all */
+	const char *ca_file;		/* "" or NULL = libcurl's CA bundle */
 	long		max_host_connections;	/* per host and port; 0 = no cap */
 } HttpLimits;
 
