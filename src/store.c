@@ -537,23 +537,17 @@ load_credentials(const char *owner, const cJSON *bp)
 static void
 drop_old_copy(const char *run_id)
 {
-	dlist_iter	it;
+	WRun	   *w = worker_held_run(run_id);
 
-	dlist_foreach(it, &worker_runs)
-	{
-		WRun	   *w = dlist_container(WRun, node, it.cur);
-
-		if (!w->lost && strcmp(w->er->run_id, run_id) == 0)
-		{
-			ereport(LOG,
-					(errmsg("flowdb worker %d: run %s was claimed again, dropping its previous copy",
-							flowdb_my_slot, run_id)));
-			w->lost = true;
-			w->dirty = false;
-			w->advance = false;
-			engine_events_clear(&w->events);
-		}
-	}
+	if (w == NULL || w->lost)
+		return;
+	ereport(LOG,
+			(errmsg("flowdb worker %d: run %s was claimed again, dropping its previous copy",
+					flowdb_my_slot, run_id)));
+	w->lost = true;
+	w->dirty = false;
+	w->advance = false;
+	engine_events_clear(&w->events);
 }
 
 
@@ -817,8 +811,7 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 		engine_fail_run(w->er, "the run's blueprint, payload or state could not be parsed");
 		w->dirty = true;
 	}
-	dlist_push_tail(&worker_runs, &w->node);
-	worker_nruns++;
+	worker_hold_run(w);
 }
 
 /*
@@ -1509,17 +1502,9 @@ prune_outbox(void)
 	for (int i = 0; i < noutbox; i++)
 	{
 		WOutbox    *o = &outbox[i];
-		bool		keep = false;
-		dlist_iter	it;
+		WRun	   *w = worker_held_run(o->run_id);
 
-		dlist_foreach(it, &worker_runs)
-		{
-			WRun	   *w = dlist_container(WRun, node, it.cur);
-
-			if (w->dirty && !w->lost && strcmp(w->er->run_id, o->run_id) == 0)
-				keep = true;
-		}
-		if (keep)
+		if (w != NULL && w->dirty && !w->lost)
 		{
 			outbox[kept++] = *o;
 			continue;

@@ -92,6 +92,8 @@ extern int	worker_nruns;
 extern HttpMulti *worker_multi;
 extern FlowdbWorkerSlot *worker_slot;	/* NULL without shared memory */
 
+extern void worker_hold_run(WRun *w);
+extern WRun *worker_held_run(const char *run_id);
 extern double worker_now_ms(void);
 extern bool worker_needs_commit(WRun *w, double now);
 extern void worker_fail_run_on_error(WRun *w, MemoryContext cxt, const char *what);

@@ -40,12 +40,23 @@ const stats = {
 	protocols: {}, session_of: {}
 };
 
-// writeStats: replace the stats file (write, then rename)
+// writeStats: replace the stats file (write, then rename) once the
+// current pass of the event loop is over, so that a burst of requests
+// costs one write (a test reads it after the worker committed the
+// answers: milliseconds later)
+let statsPending = false;
 function writeStats()
 {
-	const tmp = opt.stats + '.tmp';
-	fs.writeFileSync(tmp, JSON.stringify(stats));
-	fs.renameSync(tmp, opt.stats);
+	if (statsPending)
+		return;
+	statsPending = true;
+	setImmediate(() => {
+		const tmp = opt.stats + '.tmp';
+
+		statsPending = false;
+		fs.writeFileSync(tmp, JSON.stringify(stats));
+		fs.renameSync(tmp, opt.stats);
+	});
 }
 
 const server = http2.createSecureServer({
