@@ -1,26 +1,30 @@
 #!/usr/bin/env node
-// h2server.js: a fake HTTPS server that speaks HTTP/2 only (ALPN "h2"),
-// for the worker's HTTP/2 test (test/t/059_http2.pl).
+// tlsserver.js: a fake HTTPS server for the worker's HTTP/2 test
+// (test/t/059_http2.pl).  --protocol h2 (the default) speaks HTTP/2 only
+// (ALPN "h2"); --protocol http/1.1 speaks HTTP/1.1 only.
 //
 // Every request is answered after --delay-ms with 200 and a JSON body
-// {"ok": true, "path": ..., "protocol": "2.0"}.  The server records what
-// the test checks in --stats (rewritten atomically after every change):
-//   {"requests": N, "sessions": N (TLS connections that spoke HTTP/2),
-//    "inflight": N, "max_inflight": N (streams open at once, all sessions),
-//    "protocols": {"2.0": N, ...}, "session_of": {"/path": session number}}
+// {"ok": true, "path": ..., "protocol": "2.0" or "1.1"}.  The server records
+// what the test checks in --stats (rewritten after every change):
+//   {"requests": N, "connections": N (TLS connections accepted),
+//    "inflight": N, "max_inflight": N (requests open at once, all
+//    connections), "protocols": {"2.0": N, ...},
+//    "connection_of": {"/path": connection number}}
 // and writes its port to --port-file once it listens.  It exits when
 // --parent-pid is gone or after --max-seconds.
 //
-// Usage: node h2server.js --cert F --key F --port-file F --stats F
-//                         [--delay-ms N] [--parent-pid N] [--max-seconds N]
+// Usage: node tlsserver.js --cert F --key F --port-file F --stats F
+//                          [--protocol h2|http/1.1] [--delay-ms N]
+//                          [--parent-pid N] [--max-seconds N]
 'use strict';
 
 const fs = require('fs');
 const http2 = require('http2');
+const https = require('https');
 
 function parseArgs(argv)
 {
-	const o = { 'delay-ms': '0', 'max-seconds': '600' };
+	const o = { 'delay-ms': '0', 'max-seconds': '600', protocol: 'h2' };
 	for (let i = 2; i < argv.length; i += 2)
 	{
 		if (!argv[i].startsWith('--') || i + 1 >= argv.length)
@@ -30,14 +34,16 @@ function parseArgs(argv)
 	for (const k of ['cert', 'key', 'port-file', 'stats'])
 		if (!o[k])
 			throw new Error('--' + k + ' is required');
+	if (o.protocol !== 'h2' && o.protocol !== 'http/1.1')
+		throw new Error('--protocol is h2 or http/1.1');
 	return o;
 }
 
 const opt = parseArgs(process.argv);
 const delayMs = parseInt(opt['delay-ms'], 10);
 const stats = {
-	requests: 0, sessions: 0, inflight: 0, max_inflight: 0,
-	protocols: {}, session_of: {}
+	requests: 0, connections: 0, inflight: 0, max_inflight: 0,
+	protocols: {}, connection_of: {}
 };
 
 // writeStats: replace the stats file (write, then rename) once the
@@ -59,22 +65,15 @@ function writeStats()
 	});
 }
 
-const server = http2.createSecureServer({
-	cert: fs.readFileSync(opt.cert),
-	key: fs.readFileSync(opt.key),
-	allowHTTP1: false
-});
-
-server.on('session', (session) => {
-	session.flowdbNumber = ++stats.sessions;
-	writeStats();
-});
-
-server.on('request', (req, res) => {
+// answer: the request handler of both protocols
+function answer(req, res)
+{
 	const path = req.url;
+	const sock = req.stream ? req.stream.session.socket : req.socket;
+
 	stats.requests++;
 	stats.protocols[req.httpVersion] = (stats.protocols[req.httpVersion] || 0) + 1;
-	stats.session_of[path] = req.stream.session.flowdbNumber;
+	stats.connection_of[path] = sock.flowdbNumber;
 	stats.inflight++;
 	if (stats.inflight > stats.max_inflight)
 		stats.max_inflight = stats.inflight;
@@ -88,6 +87,18 @@ server.on('request', (req, res) => {
 			res.end(JSON.stringify({ ok: true, path: path, protocol: req.httpVersion }));
 		}, delayMs);
 	});
+}
+
+const tlsOptions = { cert: fs.readFileSync(opt.cert), key: fs.readFileSync(opt.key) };
+const server = opt.protocol === 'h2'
+	? http2.createSecureServer(Object.assign({ allowHTTP1: false }, tlsOptions), answer)
+	: https.createServer(Object.assign({ ALPNProtocols: ['http/1.1'] }, tlsOptions), answer);
+// no idle timeout: connections live as long as the client keeps them
+server.keepAliveTimeout = 0;
+
+server.on('secureConnection', (socket) => {
+	socket.flowdbNumber = ++stats.connections;
+	writeStats();
 });
 
 server.listen(0, '127.0.0.1', () => {
