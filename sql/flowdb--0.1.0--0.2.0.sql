@@ -2944,6 +2944,19 @@ ALTER TABLE flowdb.runs ADD CONSTRAINT runs_finished_check
 -- vacuumed as a queue table (see the install script)
 ALTER TABLE flowdb.runs SET (autovacuum_vacuum_scale_factor = 0.01,
 	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
+-- flowdb.runs.state is written again at every commit of its run, and a
+-- large state (a map over thousands of items: about 1 MB) is compressed
+-- again each time.  lz4 compresses faster than pglz (a map
+-- over 8,000 items: 3.6 s of the worker instead of 4.1, measured) for
+-- about 20% more bytes.  A server built without lz4 keeps pglz.
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_settings
+			   WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+		ALTER TABLE flowdb.runs ALTER COLUMN state SET COMPRESSION lz4;
+	END IF;
+END
+$$;
 -- no index on next_at alone: the claim walks runs_owner_due (see the
 -- install script)
 DROP INDEX flowdb.runs_due;

@@ -128,6 +128,19 @@ CREATE TABLE flowdb.runs (
 -- changed, unthrottled (the default waits for 20%, throttled)
 ALTER TABLE flowdb.runs SET (autovacuum_vacuum_scale_factor = 0.01,
 	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
+-- flowdb.runs.state is written again at every commit of its run, and a
+-- large state (a map over thousands of items: about 1 MB) is compressed
+-- again each time.  lz4 compresses faster than pglz (a map
+-- over 8,000 items: 3.6 s of the worker instead of 4.1, measured) for
+-- about 20% more bytes.  A server built without lz4 keeps pglz.
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_settings
+			   WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+		ALTER TABLE flowdb.runs ALTER COLUMN state SET COMPRESSION lz4;
+	END IF;
+END
+$$;
 -- Unfinished runs are indexed once, by runs_owner_due (owner, next_at, id)
 -- below, which the claim walks.  A second partial index on next_at alone
 -- cost an insert at every queueing and claim, and was a trap: a cached

@@ -375,6 +375,18 @@ is_deeply($differ, [], "schema after ALTER EXTENSION flowdb UPDATE from $previou
   . "new columns last in both scripts; pg_extension_config_dump for new tables).  '-' lines: the fresh install,\n"
   . "'+' lines: after the update.  Files per object in $diffdir.\n$report";
 
+# runs.state compressed with lz4 where the server has it, in both
+my $lz4 = $node->safe_psql('postgres',
+	"SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'") eq 't';
+for my $db ('postgres', 'fresh')
+{
+	is($node->safe_psql($db,
+			"SELECT attcompression FROM pg_attribute WHERE attrelid = 'flowdb.runs'::regclass AND attname = 'state'"),
+		$lz4 ? 'l' : '', "$db: runs.state is compressed with " . ($lz4 ? 'lz4' : 'the default'));
+}
+ok($updated_schema->{'TABLE flowdb.runs'} =~ /SET COMPRESSION lz4/ || !$lz4,
+	'the schema dump shows the column compression (so the comparison covers it)');
+
 # the comparison can fail: four changes to the fresh database, each reported
 $node->safe_psql(
 	'fresh', q{
