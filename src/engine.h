@@ -109,6 +109,9 @@ typedef struct EngineRun
 	bool		memo_valid;
 	FlowStatus	memo_status;
 	double		memo_due;
+	/* random access to one map's items and result slots (engine.c:
+	 * map_index), NULL until a map needs it */
+	struct EngineMapIndex *map_index;
 } EngineRun;
 
 /* Settings the engine reads (the worker copies GUCs here). */

@@ -2142,6 +2142,84 @@ TEST(test_map_basic)
 	engine_run_free(run);
 }
 
+#define MAP2(id, items) "{'id': '" id "', 'type': 'map', 'items': " items ", 'concurrency': 2, " \
+	"'do': {'service': 'http', 'task': 'request', " \
+	"'params': {'url': 'https://x.test/" id "/{{index}}', 'body': {'who': '{{item}}'}}}}"
+
+/*
+ * TEST test_map_two_at_once
+ *		Two maps running side by side, their items finishing in turns: each
+ *		item renders its own map's item and its result lands in its own
+ *		map's slot (the run's map index is rebuilt at every switch).
+ */
+TEST(test_map_two_at_once)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" MAP2("m", "['a', 'b', 'c']") ", "
+							MAP2("n", "['x', 'y', 'z']") "], 'edges': []}", "{}", NULL);
+	const char *names[2] = {"m", "n"};
+	char		err[256];
+
+	CHECK_STR(adv(run, T0), "m[0],m[1],n[0],n[1]");
+	for (int i = 0; i < 3; i++)
+	{
+		for (int k = 0; k < 2; k++)
+		{
+			char		step[16];
+			char		want[64];
+			char		out[64];
+			cJSON	   *params;
+
+			snprintf(step, sizeof(step), "%s[%d]", names[k], i);
+			params = engine_render_params(run, step, err, sizeof(err));
+			snprintf(want, sizeof(want), "https://x.test/%s/%d", names[k], i);
+			CHECK_STR(fdb_json_str(params, "url"), want);
+			snprintf(out, sizeof(out), "{'who': '%s', 'i': %d}",
+					 fdb_json_str(cJSON_GetObjectItemCaseSensitive(params, "body"), "who"), i);
+			cJSON_Delete(params);
+			ok(run, step, out, T0 + 10 * (i + 1));
+		}
+		(void) adv(run, T0 + 10 * (i + 1));
+	}
+	CHECK_STR(mout(run, "m"), "{\"results\":[{\"who\":\"a\",\"i\":0},{\"who\":\"b\",\"i\":1},"
+			  "{\"who\":\"c\",\"i\":2}],\"succeeded\":3,\"failed\":0}");
+	CHECK_STR(mout(run, "n"), "{\"results\":[{\"who\":\"x\",\"i\":0},{\"who\":\"y\",\"i\":1},"
+			  "{\"who\":\"z\",\"i\":2}],\"succeeded\":3,\"failed\":0}");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+}
+
+/*
+ * TEST test_map_after_map
+ *		A map over the results of the map before it: the second map's
+ *		state may be allocated where the first one's was freed, and must
+ *		not be taken for it.
+ */
+TEST(test_map_after_map)
+{
+	EngineRun  *run = mkrun("{" HEAD "'nodes': [" MAP2("m", "['a', 'b']") ", "
+							MAP2("n", "'{{steps.m.output.results}}'") "], "
+							"'edges': [{'from': 'm', 'to': 'n'}]}", "{}", NULL);
+	char		err[256];
+	cJSON	   *params;
+
+	CHECK_STR(adv(run, T0), "m[0],m[1]");
+	ok(run, "m[1]", "'B'", T0 + 10);
+	ok(run, "m[0]", "'A'", T0 + 10);
+	CHECK_STR(adv(run, T0 + 10), "n[0],n[1]");
+	CHECK_STR(mout(run, "m"), "{\"results\":[\"A\",\"B\"],\"succeeded\":2,\"failed\":0}");
+	params = engine_render_params(run, "n[1]", err, sizeof(err));
+	CHECK(same_json(params, "{'url': 'https://x.test/n/1', 'body': {'who': 'B'}}"));
+	cJSON_Delete(params);
+	ok(run, "n[0]", "1", T0 + 20);
+	ok(run, "n[1]", "2", T0 + 20);
+	(void) adv(run, T0 + 20);
+	CHECK_STR(mout(run, "n"), "{\"results\":[1,2],\"succeeded\":2,\"failed\":0}");
+	CHECK_STR(rstat(run, NULL), "succeeded");
+	engine_run_free(run);
+	engine_events_clear(&ev);
+}
+
 TEST(test_map_default_concurrency_and_empty)
 {
 	char		items[2048];
@@ -2737,6 +2815,8 @@ main(void)
 	RUN_CLEAN(test_state_shapes);
 	RUN_CLEAN(test_events_growth);
 	RUN_CLEAN(test_map_basic);
+	RUN_CLEAN(test_map_two_at_once);
+	RUN_CLEAN(test_map_after_map);
 	RUN_CLEAN(test_map_default_concurrency_and_empty);
 	RUN_CLEAN(test_map_item_errors);
 	RUN_CLEAN(test_map_bad_items);
