@@ -402,29 +402,57 @@ fdb_json_num(const cJSON *obj, const char *key, double *out)
 }
 
 /*
+ * number_format
+ *		The text fdb_number_text returns, into buf (64 bytes): integers
+ *		(|v| < 1e18) without a fraction, digit by digit; otherwise %.15g if
+ *		it round-trips, else %.17g; NaN and infinities by name.  Returns
+ *		its length.
+ */
+static size_t
+number_format(char *buf, double v)
+{
+	if (isfinite(v) && fabs(v) < 1e18 && v == (double) (long long) v)
+	{
+		long long	i = (long long) v;	/* -0.0 becomes 0 */
+		unsigned long long u = i < 0 ? 0 - (unsigned long long) i : (unsigned long long) i;
+		char		tmp[24];
+		size_t		n = 0;
+		size_t		len = 0;
+
+		do
+		{
+			tmp[n++] = (char) ('0' + u % 10);
+			u /= 10;
+		} while (u > 0);
+		if (i < 0)
+			buf[len++] = '-';
+		while (n > 0)
+			buf[len++] = tmp[--n];
+		buf[len] = '\0';
+		return len;
+	}
+	if (!isfinite(v))
+	{
+		/* JSON has no NaN/Infinity; cJSON prints them as null */
+		strcpy(buf, isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"));
+		return strlen(buf);
+	}
+	fdb_fmt(buf, 64, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		fdb_fmt(buf, 64, "%.17g", v);
+	return strlen(buf);
+}
+
+/*
  * fdb_number_text
- *		Shortest text for a double: integers (|v| < 1e18) without a
- *		fraction, otherwise %.15g if it round-trips, else %.17g.
+ *		Shortest text for a double (number_format), malloc'd.
  */
 static char *
 fdb_number_text(double v)
 {
 	char		buf[64];
 
-	if (isfinite(v) && fabs(v) < 1e18 && v == (double) (long long) v)
-	{
-		/* avoid printing "-0" */
-		fdb_fmt(buf, sizeof(buf), "%lld", (long long) v);
-		return fdb_strdup(buf);
-	}
-	if (!isfinite(v))
-	{
-		/* JSON has no NaN/Infinity; cJSON prints them as null */
-		return fdb_strdup(isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"));
-	}
-	fdb_fmt(buf, sizeof(buf), "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		fdb_fmt(buf, sizeof(buf), "%.17g", v);
+	number_format(buf, v);
 	return fdb_strdup(buf);
 }
 
@@ -463,10 +491,16 @@ static void
 print_string(FdbBuf *b, const char *str)
 {
 	const unsigned char *p = (const unsigned char *) (str ? str : "");
+	const unsigned char *plain = p;	/* start of the bytes kept as is */
 
 	fdb_buf_append(b, "\"", 1);
 	for (; *p; p++)
 	{
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			continue;
+		/* the plain bytes before this one in one append, then its escape */
+		fdb_buf_append(b, (const char *) plain, p - plain);
+		plain = p + 1;
 		switch (*p)
 		{
 			case '"':
@@ -485,12 +519,10 @@ print_string(FdbBuf *b, const char *str)
 				fdb_buf_append(b, "\\t", 2);
 				break;
 			default:
-				if (*p < 0x20)
-					fdb_buf_printf(b, "\\u%04x", *p);
-				else
-					fdb_buf_append(b, (const char *) p, 1);
+				fdb_buf_printf(b, "\\u%04x", *p);
 		}
 	}
+	fdb_buf_append(b, (const char *) plain, p - plain);
 	fdb_buf_append(b, "\"", 1);
 }
 
@@ -504,57 +536,56 @@ print_value(FdbBuf *b, const cJSON *v)
 {
 	const cJSON *c;
 	bool		first = true;
+	char		num[64];
 
-	if (v == NULL || cJSON_IsNull(v) || cJSON_IsInvalid(v))
-		fdb_buf_puts(b, "null");
-	else if (cJSON_IsFalse(v))
-		fdb_buf_puts(b, "false");
-	else if (cJSON_IsTrue(v))
-		fdb_buf_puts(b, "true");
-	else if (cJSON_IsNumber(v))
+	/* a switch on the type bits: cJSON_IsX are calls into the library */
+	switch (v == NULL ? cJSON_NULL : (v->type & 0xFF))
 	{
-		if (isfinite(v->valuedouble))
-		{
-			char	   *t = fdb_number_text(v->valuedouble);
-
-			fdb_buf_puts(b, t ? t : "null");
-			free(t);
-		}
-		else
-			fdb_buf_puts(b, "null");
+		case cJSON_False:
+			fdb_buf_append(b, "false", 5);
+			break;
+		case cJSON_True:
+			fdb_buf_append(b, "true", 4);
+			break;
+		case cJSON_Number:
+			if (isfinite(v->valuedouble))
+				fdb_buf_append(b, num, number_format(num, v->valuedouble));
+			else
+				fdb_buf_append(b, "null", 4);
+			break;
+		case cJSON_String:
+			print_string(b, v->valuestring);
+			break;
+		case cJSON_Raw:
+			fdb_buf_puts(b, v->valuestring ? v->valuestring : "null");
+			break;
+		case cJSON_Array:
+			fdb_buf_append(b, "[", 1);
+			for (c = v->child; c != NULL; c = c->next)
+			{
+				if (!first)
+					fdb_buf_append(b, ",", 1);
+				first = false;
+				print_value(b, c);
+			}
+			fdb_buf_append(b, "]", 1);
+			break;
+		case cJSON_Object:
+			fdb_buf_append(b, "{", 1);
+			for (c = v->child; c != NULL; c = c->next)
+			{
+				if (!first)
+					fdb_buf_append(b, ",", 1);
+				first = false;
+				print_string(b, c->string);
+				fdb_buf_append(b, ":", 1);
+				print_value(b, c);
+			}
+			fdb_buf_append(b, "}", 1);
+			break;
+		default:				/* null, invalid */
+			fdb_buf_append(b, "null", 4);
 	}
-	else if (cJSON_IsString(v))
-		print_string(b, v->valuestring);
-	else if (cJSON_IsRaw(v))
-		fdb_buf_puts(b, v->valuestring ? v->valuestring : "null");
-	else if (cJSON_IsArray(v))
-	{
-		fdb_buf_append(b, "[", 1);
-		cJSON_ArrayForEach(c, v)
-		{
-			if (!first)
-				fdb_buf_append(b, ",", 1);
-			first = false;
-			print_value(b, c);
-		}
-		fdb_buf_append(b, "]", 1);
-	}
-	else if (cJSON_IsObject(v))
-	{
-		fdb_buf_append(b, "{", 1);
-		cJSON_ArrayForEach(c, v)
-		{
-			if (!first)
-				fdb_buf_append(b, ",", 1);
-			first = false;
-			print_string(b, c->string);
-			fdb_buf_append(b, ":", 1);
-			print_value(b, c);
-		}
-		fdb_buf_append(b, "}", 1);
-	}
-	else
-		fdb_buf_puts(b, "null");
 }
 
 /*

@@ -273,6 +273,41 @@ TEST(test_json_print)
 	t = fdb_json_print(NULL);
 	CHECK_STR(t, "null");
 	free(t);
+
+	/* escapes at the start, between plain runs, back to back and at the
+	 * end; UTF-8 kept as is; and the text reads back as the same string */
+	{
+		const char *raw = "\"a\\b\nc\rd\te\x01" "f\x1f\"\"\u00e9\u20b9 500\\";
+		cJSON	   *back;
+
+		v = cJSON_CreateString(raw);
+		t = fdb_json_print(v);
+		CHECK_STR(t, "\"\\\"a\\\\b\\nc\\rd\\te\\u0001f\\u001f\\\"\\\"\u00e9\u20b9 500\\\\\"");
+		back = cJSON_Parse(t);
+		CHECK(cJSON_IsString(back) && strcmp(back->valuestring, raw) == 0);
+		cJSON_Delete(back);
+		free(t);
+		cJSON_Delete(v);
+	}
+	v = cJSON_CreateString("");
+	t = fdb_json_print(v);
+	CHECK_STR(t, "\"\"");
+	free(t);
+	cJSON_Delete(v);
+
+	/* numbers: integers digit by digit (no "-0"), others %.15g or %.17g */
+	v = cJSON_Parse("[-0.0, -12, 0, 1e17, 1e18, 0.1, 1.5e-7, -2.5, 123456789.125, "
+					"-999999999999999999, 1.7976931348623157e308, 3.141592653589793, true, false, null]");
+	t = fdb_json_print(v);
+	CHECK_STR(t, "[0,-12,0,100000000000000000,1e+18,0.1,1.5e-07,-2.5,123456789.125,"
+			  "-1e+18,1.7976931348623157e+308,3.1415926535897931,true,false,null]");
+	free(t);
+	cJSON_Delete(v);
+	v = cJSON_CreateNumber(NAN);
+	t = fdb_json_print(v);
+	CHECK_STR(t, "null");
+	free(t);
+	cJSON_Delete(v);
 }
 
 TEST(test_urlencode)
