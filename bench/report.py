@@ -173,6 +173,11 @@ def main():
         rows.append((f"Fan-out, {int(num(m, 'fan_n', 0)):,} GETs as 1-step runs (COMMIT to last answer)", secs(fan),
                      f"{secs(fan_curl)} (curl --parallel-max {m.get('fan_parallel', '?')})", ratio(fan, fan_curl),
                      f"<= 2x: {verdict(fan is not None and fan_curl and fan / fan_curl <= 2)}"))
+    map_rate = num(m, "map_rate")
+    if map_rate is not None:
+        rows.append((f"Map over {int(num(m, 'map_items', 0)):,} items in one run (steps/s)", fmt_rate(map_rate),
+                     f"{fmt_rate(num(m, 'one_step_rate'))} (the same step as 1-step runs)",
+                     ratio(map_rate, num(m, "one_step_rate")), "(for reference)"))
     tsteps = num(m, "total_steps")
     tcommits = num(m, "total_commits")
     if tsteps and tcommits:
@@ -345,6 +350,18 @@ def main():
                   f"{m.get('fan_curl_server_requests')} requests.")
         md.append(f"- flowdb / curl = {ratio(fan, fan_curl)}; target <= 2x: "
                   f"**{verdict(fan is not None and fan_curl and fan / fan_curl <= 2)}**.\n")
+
+    if "map_rate" in m:
+        md.append("## A large map\n")
+        md.append(f"One run whose `map` node posts to `/w/notify` once per item, 100 at a time, over "
+                  f"{int(num(m, 'map_items', 0)):,} items (`{{{{item.phone}}}}`, `{{{{index}}}}` in the body).  The "
+                  f"run's state keeps every item and every result, and the whole state is written at each commit: "
+                  f"**{m.get('map_run_secs')} s** from the run's start to its finish, "
+                  f"{fmt_rate(map_rate)} steps/s over the log rows' finished_at span "
+                  f"({ratio(map_rate, num(m, 'one_step_rate'))} of the 1-step runs' rate), "
+                  f"{m.get('map_worker_commits')} commits, worker CPU {m.get('map_cpu_us_per_step')} us per item; "
+                  f"final state {int(num(m, 'map_state_text_bytes', 0)):,} bytes of JSON, "
+                  f"{int(num(m, 'map_state_bytes', 0)):,} stored (compressed).\n")
 
     md.append("## Worker memory\n")
     md.append(f"VmRSS of the flowdb worker (pid from flowdb.worker_info()), sampled every second during the "

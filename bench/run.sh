@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/run.sh: flowdb throughput (one worker, then two), pickup latency,
-# worker memory, a slow API and a fan-out against what the same PostgreSQL,
+# worker memory, a slow API, a fan-out and a large map against what the same PostgreSQL,
 # the in-flight limit and curl can do (see bench/README.md).
 #
 #   bash bench/run.sh            full run  -> bench/results.md
@@ -36,12 +36,12 @@ done
 if [ "$MODE" = full ]; then
 	N1=20000; N5=5000; NSTREAM=100000; STREAM_BATCH=20
 	PGB_T=20; LAT_N=2000; SELFTEST_S=3; PHASE_TIMEOUT=1200
-	SLOW_WAVES=40; NFAN=3000
+	SLOW_WAVES=40; NFAN=3000; NMAP=10000
 	RESULTS=${RESULTS:-$BENCH/results.md}
 else
 	N1=1000; N5=200; NSTREAM=1000; STREAM_BATCH=20
 	PGB_T=5; LAT_N=200; SELFTEST_S=1; PHASE_TIMEOUT=120
-	SLOW_WAVES=6; NFAN=3000
+	SLOW_WAVES=6; NFAN=3000; NMAP=1000
 	RESULTS=${RESULTS:-$OUT/results-smoke.md}
 fi
 
@@ -616,6 +616,33 @@ read -r fan_wall fan_durable <<<"$(q "SELECT round((extract(epoch FROM max(l.fin
 metric fan_flowdb_secs "$fan_wall"
 metric fan_flowdb_durable_secs "$fan_durable"
 log "fan-out: flowdb $fan_wall s from the queuing COMMIT to the last answer ($fan_durable s to the last run's commit), curl $(calc "$FC1 - $FC0" 3) s"
+
+########################################################################
+# a map: one run whose map node sends NMAP requests, 100 at a time (its
+# state keeps every item and result and is written at every commit),
+# beside the rate of the same requests as 1-step runs (one_step)
+########################################################################
+BPMAP='{"version": 1, "name": "bench-map", "trigger": {"type": "manual"},
+ "nodes": [{"id": "each", "type": "map", "items": "{{trigger_data.items}}", "concurrency": 100,
+   "do": {"service": "http", "task": "request",
+     "params": {"method": "POST", "url": "'$URL'/w/notify", "body": {"to": "{{item.phone}}", "i": "{{index}}"}}}}],
+ "edges": []}'
+[ "$(q "SELECT flow_validate('$BPMAP')->>'valid'")" = true ] || fail "map blueprint invalid: $(q "SELECT flow_validate('$BPMAP')")"
+queue_map() {
+	q "SELECT flow_execute('$BPMAP'::jsonb, jsonb_build_object('items',
+		(SELECT jsonb_agg(jsonb_build_object('phone', '+91' || (9000000000 + g)::text, 'name', 'Customer ' || g))
+		 FROM generate_series(1, $NMAP) g))) IS NOT NULL" >/dev/null
+}
+# the map's own log row besides one per item
+phase map "$((NMAP + 1))" 1 queue_map
+phase_strict map
+read -r map_secs map_state map_text <<<"$(q "SELECT round(extract(epoch FROM finished_at - started_at)::numeric, 3),
+	pg_column_size(state), octet_length(state::text) FROM flowdb.runs WHERE blueprint->>'name' = 'bench-map'" | tr '|' ' ')"
+metric map_items "$NMAP"
+metric map_run_secs "$map_secs"
+metric map_state_bytes "$map_state"
+metric map_state_text_bytes "$map_text"
+log "map: $NMAP items in one run in $map_secs s ($(sed -n 's/^map_rate=//p' "$M") steps/s; 1-step runs: $(sed -n 's/^one_step_rate=//p' "$M")); final state $map_text bytes of JSON, $map_state stored"
 
 read -r cl st co wk <<<"$(counters)"
 metric total_claimed "$cl"
