@@ -255,59 +255,48 @@ TEST(test_json_to_text)
 	free(t);
 }
 
-TEST(test_json_print)
+/*
+ * printed
+ *		fdb_json_print of v (deleted afterwards), in a static buffer.
+ */
+static const char *
+printed(cJSON *v)
 {
-	cJSON	   *v = cJSON_Parse("{\"k\": [1, 2, {\"x\": \"y\\n\"}], \"n\": null}");
+	static char buf[1024];
 	char	   *t = fdb_json_print(v);
 
-	CHECK_STR(t, "{\"k\":[1,2,{\"x\":\"y\\n\"}],\"n\":null}");
+	snprintf(buf, sizeof(buf), "%s", t ? t : "(NULL)");
 	free(t);
 	cJSON_Delete(v);
+	return buf;
+}
 
-	v = cJSON_CreateString("quoted");
-	t = fdb_json_print(v);
-	CHECK_STR(t, "\"quoted\"");
-	free(t);
-	cJSON_Delete(v);
+TEST(test_json_print)
+{
+	const char *raw = "\"a\\b\nc\rd\te\x01" "f\x1f\"\"\u00e9\u20b9 500\\";
+	cJSON	   *back;
 
-	t = fdb_json_print(NULL);
-	CHECK_STR(t, "null");
-	free(t);
+	CHECK_STR(printed(cJSON_Parse("{\"k\": [1, 2, {\"x\": \"y\\n\"}], \"n\": null}")),
+			  "{\"k\":[1,2,{\"x\":\"y\\n\"}],\"n\":null}");
+	CHECK_STR(printed(cJSON_CreateString("quoted")), "\"quoted\"");
+	CHECK_STR(printed(NULL), "null");
+	CHECK_STR(printed(cJSON_CreateString("")), "\"\"");
 
 	/* escapes at the start, between plain runs, back to back and at the
 	 * end; UTF-8 kept as is; and the text reads back as the same string */
-	{
-		const char *raw = "\"a\\b\nc\rd\te\x01" "f\x1f\"\"\u00e9\u20b9 500\\";
-		cJSON	   *back;
-
-		v = cJSON_CreateString(raw);
-		t = fdb_json_print(v);
-		CHECK_STR(t, "\"\\\"a\\\\b\\nc\\rd\\te\\u0001f\\u001f\\\"\\\"\u00e9\u20b9 500\\\\\"");
-		back = cJSON_Parse(t);
-		CHECK(cJSON_IsString(back) && strcmp(back->valuestring, raw) == 0);
-		cJSON_Delete(back);
-		free(t);
-		cJSON_Delete(v);
-	}
-	v = cJSON_CreateString("");
-	t = fdb_json_print(v);
-	CHECK_STR(t, "\"\"");
-	free(t);
-	cJSON_Delete(v);
+	CHECK_STR(printed(cJSON_CreateString(raw)),
+			  "\"\\\"a\\\\b\\nc\\rd\\te\\u0001f\\u001f\\\"\\\"\u00e9\u20b9 500\\\\\"");
+	back = cJSON_Parse(printed(cJSON_CreateString(raw)));
+	CHECK(cJSON_IsString(back) && strcmp(back->valuestring, raw) == 0);
+	cJSON_Delete(back);
 
 	/* numbers: integers digit by digit (no "-0"), others %.15g or %.17g */
-	v = cJSON_Parse("[-0.0, -12, 0, 1e17, 1e18, 0.1, 1.5e-7, -2.5, 123456789.125, "
-					"-999999999999999999, 1.7976931348623157e308, 3.141592653589793, true, false, null]");
-	t = fdb_json_print(v);
-	CHECK_STR(t, "[0,-12,0,100000000000000000,1e+18,0.1,1.5e-07,-2.5,123456789.125,"
+	CHECK_STR(printed(cJSON_Parse("[-0.0, -12, 0, 1e17, 1e18, 0.1, 1.5e-7, -2.5, 123456789.125, "
+								  "-999999999999999999, 1.7976931348623157e308, 3.141592653589793, "
+								  "true, false, null]")),
+			  "[0,-12,0,100000000000000000,1e+18,0.1,1.5e-07,-2.5,123456789.125,"
 			  "-1e+18,1.7976931348623157e+308,3.1415926535897931,true,false,null]");
-	free(t);
-	cJSON_Delete(v);
-	v = cJSON_CreateNumber(NAN);
-	t = fdb_json_print(v);
-	CHECK_STR(t, "null");
-	free(t);
-	cJSON_Delete(v);
+	CHECK_STR(printed(cJSON_CreateNumber(NAN)), "null");
 }
 
 TEST(test_urlencode)
