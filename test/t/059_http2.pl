@@ -33,8 +33,6 @@ use FindBin;
 use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
 use FlowdbTools qw(wait_until reload_settings);
-use POSIX qw(WNOHANG);
-use Time::HiRes qw(usleep);
 use Cwd qw(abs_path);
 
 my $nodejs = (grep { -x "$_/node" } split /:/, $ENV{PATH})[0];
@@ -59,28 +57,10 @@ sub start_tls
 	my ($protocol, $delay) = @_;
 	my $n = ++$nservers;
 	my %s = (stats => "$dir/stats$n.json", port_file => "$dir/port$n", log => "$dir/server$n.log");
-	my $parent = $$;
-	my $pid = fork;
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open STDIN,  '<',  '/dev/null';
-		open STDOUT, '>>', $s{log};
-		open STDERR, '>>', $s{log};
-		exec 'node', $server, '--cert', "$dir/cert.pem", '--key', "$dir/key.pem",
-		  '--port-file', $s{port_file}, '--stats', $s{stats}, '--protocol', $protocol,
-		  '--delay-ms', $delay, '--parent-pid', $parent
-		  or POSIX::_exit(127);
-	}
-	$s{pid} = $pid;
-	my $deadline = time + 20;
-	until (-s $s{port_file})
-	{
-		BAIL_OUT("tlsserver ($protocol) did not start: " . (-f $s{log} ? slurp_file($s{log}) : ''))
-		  if waitpid($pid, WNOHANG) == $pid || time > $deadline;
-		usleep(20_000);
-	}
-	($s{port}) = slurp_file($s{port_file}) =~ /(\d+)/;
+	($s{pid}, $s{port}) = spawn_server($s{port_file}, $s{log},
+		'node', $server, '--cert', "$dir/cert.pem", '--key', "$dir/key.pem",
+		'--port-file', $s{port_file}, '--stats', $s{stats}, '--protocol', $protocol,
+		'--delay-ms', $delay, '--parent-pid', $$);
 	note "tlsserver $protocol on port $s{port}";
 	return \%s;
 }

@@ -29,7 +29,7 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
-  new_node start_fake wait_run wait_runs poll
+  new_node start_fake spawn_server wait_run wait_runs poll
   blueprint http_node chain
   flow_execute flow_execute_many sql_json json_enc json_dec
   run_row run_logs started_logs flow_status_of log_counts worker_pid
@@ -314,37 +314,45 @@ sub start_fake
 	close $fh;
 
 	my $python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
-	my @cmd = (
+	($f{pid}, $f{port}) = spawn_server($f{port_file}, $f{log},
 		$python, $FAKE,
 		'--port-file', $f{port_file},
 		'--script', $f{script},
 		'--capture', $f{capture},
 		'--max-seconds', ($o{max_seconds} // 600),
 		'--parent-pid', $$);
+	my $self = bless \%f, 'FlowdbTest::Fake';
+	note "fake server $f{name} on port $f{port} (pid $f{pid})";
+	return $self;
+}
+
+# spawn_server(PORT_FILE, LOG, CMD...): run a fake server (stdout and
+# stderr to LOG) that writes the port it listens on to PORT_FILE; returns
+# (pid, port) once it did, dies with the log when it exits or takes 20 s
+sub spawn_server
+{
+	my ($port_file, $log, @cmd) = @_;
 	my $pid = fork;
 	die "fork failed: $!" unless defined $pid;
 	if ($pid == 0)
 	{
 		open STDIN, '<', '/dev/null';
-		open STDOUT, '>>', $f{log};
-		open STDERR, '>>', $f{log};
+		open STDOUT, '>>', $log;
+		open STDERR, '>>', $log;
 		exec @cmd or POSIX::_exit(127);
 	}
-	$f{pid} = $pid;
 	my $deadline = time + 20;
-	until (-s $f{port_file})
+	until (-s $port_file)
 	{
 		if (waitpid($pid, WNOHANG) == $pid || time > $deadline)
 		{
-			my $log = -f $f{log} ? slurp_file($f{log}) : '';
-			die "fake server did not start: $log";
+			my $text = -f $log ? slurp_file($log) : '';
+			die "$cmd[0] $cmd[1] did not start: $text";
 		}
 		usleep(20_000);
 	}
-	($f{port}) = slurp_file($f{port_file}) =~ /(\d+)/;
-	my $self = bless \%f, 'FlowdbTest::Fake';
-	note "fake server $f{name} on port $f{port} (pid $pid)";
-	return $self;
+	my ($port) = slurp_file($port_file) =~ /(\d+)/;
+	return ($pid, $port);
 }
 
 package FlowdbTest::Fake;
