@@ -156,9 +156,9 @@ worker_out_of_memory(void)
  *		thousands of items: about 1 MB) has it printed and parsed again at
  *		every commit; with glibc's defaults those megabytes were mapped,
  *		faulted in page by page and returned at each commit, and a map
- *		over 8,000 items took 8.3 to 15.5 s of the worker instead of 4.7
- *		(measured; page faults are dear in a VM).  Small states gain
- *		nothing and lose nothing.
+ *		over 8,000 items took 8.3 to 15.5 s of the worker instead of 4.1
+ *		to 4.9 (measured; page faults are dear in a VM).  1-step runs
+ *		showed no difference beyond the noise.
  */
 static void
 keep_freed_memory(void)
