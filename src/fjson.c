@@ -526,6 +526,34 @@ print_string(FdbBuf *b, const char *str)
 	fdb_buf_append(b, "\"", 1);
 }
 
+static void print_value(FdbBuf *b, const cJSON *v);
+
+/*
+ * print_members
+ *		An array's elements or an object's members (with their keys)
+ *		between brackets[0] and brackets[1], comma-separated.
+ */
+static void
+print_members(FdbBuf *b, const cJSON *v, const char *brackets)
+{
+	bool		first = true;
+
+	fdb_buf_append(b, brackets, 1);
+	for (const cJSON *c = v->child; c != NULL; c = c->next)
+	{
+		if (!first)
+			fdb_buf_append(b, ",", 1);
+		first = false;
+		if (brackets[0] == '{')
+		{
+			print_string(b, c->string);
+			fdb_buf_append(b, ":", 1);
+		}
+		print_value(b, c);
+	}
+	fdb_buf_append(b, brackets + 1, 1);
+}
+
 /*
  * print_value
  *		Append compact JSON of v.  Numbers use the shortest text that reads
@@ -534,8 +562,6 @@ print_string(FdbBuf *b, const char *str)
 static void
 print_value(FdbBuf *b, const cJSON *v)
 {
-	const cJSON *c;
-	bool		first = true;
 	char		num[64];
 
 	/* a switch on the type bits: cJSON_IsX are calls into the library */
@@ -560,28 +586,10 @@ print_value(FdbBuf *b, const cJSON *v)
 			fdb_buf_puts(b, v->valuestring ? v->valuestring : "null");
 			break;
 		case cJSON_Array:
-			fdb_buf_append(b, "[", 1);
-			for (c = v->child; c != NULL; c = c->next)
-			{
-				if (!first)
-					fdb_buf_append(b, ",", 1);
-				first = false;
-				print_value(b, c);
-			}
-			fdb_buf_append(b, "]", 1);
+			print_members(b, v, "[]");
 			break;
 		case cJSON_Object:
-			fdb_buf_append(b, "{", 1);
-			for (c = v->child; c != NULL; c = c->next)
-			{
-				if (!first)
-					fdb_buf_append(b, ",", 1);
-				first = false;
-				print_string(b, c->string);
-				fdb_buf_append(b, ":", 1);
-				print_value(b, c);
-			}
-			fdb_buf_append(b, "}", 1);
+			print_members(b, v, "{}");
 			break;
 		default:				/* null, invalid */
 			fdb_buf_append(b, "null", 4);
