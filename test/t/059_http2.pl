@@ -21,6 +21,8 @@
 #     hold that certificate: the next run fails with a certificate error
 #     and the server sees no request (the connection verified under the
 #     other CA is not reused);
+#   - a CA file that does not exist: the next run fails with curl's
+#     reason and the worker goes on;
 #   - the setting is the superuser's: hidden from and not settable by
 #     other roles.
 use strict;
@@ -144,6 +146,20 @@ is($row->{status}, 'failed', 'it failed');
 like($row->{error}, qr/certificate/i, 'with a certificate error');
 note "error: $row->{error}";
 ok(!exists server_stats($h2)->{connection_of}{'/untrusted'}, 'and the server saw no request');
+
+# a CA file that does not exist: the step fails with curl's reason, the
+# worker goes on (same process), the server sees nothing
+my $wpid = worker_pid($node);
+reload_settings($node, 'flowdb.http_ca_file' => '/nonexistent/flowdb-ca.pem');
+$run = flow_execute($node, blueprint(name => 'h2-nofile',
+	nodes => [ http_node('s', "https://127.0.0.1:$h2->{port}/nofile", method => 'GET') ]));
+ok(wait_run($node, $run, 60), 'the run with a missing CA file finished');
+$row = run_row($node, $run);
+is($row->{status}, 'failed', 'it failed');
+like($row->{error}, qr/CA cert|certificate/i, "with curl's certificate error");
+note "error: $row->{error}";
+ok(!exists server_stats($h2)->{connection_of}{'/nofile'}, 'the server saw no request');
+is(worker_pid($node), $wpid, 'the worker did not restart');
 
 # the setting is the superuser's
 $node->safe_psql('postgres', 'CREATE ROLE h2_tenant LOGIN');
