@@ -100,6 +100,8 @@ typedef struct LoopState
 	double		next_scan;		/* epoch ms of the next periodic scan */
 	double		claim_retry_at; /* epoch ms: a contended claim's next try */
 	int			claim_backoff_ms;	/* its wait, doubling while contended */
+	double		stats_due;		/* epoch ms: table statistics still pending
+								 * are flushed by then (0: none pending) */
 	MemoryContext cxt;			/* reset at every iteration */
 } LoopState;
 
@@ -323,15 +325,51 @@ advance_run_guarded(WRun *w, double now, MemoryContext cxt)
 }
 
 /*
+ * report_table_stats
+ *		Hand the worker's counts of rows inserted, updated and deleted to
+ *		the cumulative statistics, as a backend does between statements.
+ *		A background worker that never does leaves autovacuum and
+ *		ANALYZE blind to its writes: every claim and finish updates
+ *		flowdb.runs and every step inserts into flowdb.workflow_logs, and
+ *		none of it counted (pg_stat_user_tables showed 0 updates), so the
+ *		dead rows of flowdb.runs were vacuumed only when clients' own
+ *		writes happened to trigger it.  Flushed at most once a second (the
+ *		server's rate limit, which keeps this cheap at every iteration);
+ *		counts left pending are forced out at ls->stats_due, which
+ *		wait_for_next_event wakes the worker for, as an idle backend
+ *		does (called at every iteration and before every wait).
+ */
+static void
+report_table_stats(LoopState *ls)
+{
+	double		now = worker_now_ms();
+	long		retry_ms;
+
+	if (ls->stats_due > 0 && now >= ls->stats_due)
+	{
+		(void) pgstat_report_stat(true);
+		ls->stats_due = 0;
+		return;
+	}
+	retry_ms = pgstat_report_stat(false);
+	if (retry_ms == 0)
+		ls->stats_due = 0;
+	else if (ls->stats_due == 0)
+		ls->stats_due = now + retry_ms;
+}
+
+/*
  * begin_iteration
- *		Start of every loop: interrupts, the heartbeat, a fresh memory
- *		context and a pending configuration reload (SIGHUP).
+ *		Start of every loop: interrupts, the heartbeat, the table
+ *		statistics, a fresh memory context and a pending configuration
+ *		reload (SIGHUP).
  */
 static void
 begin_iteration(LoopState *ls)
 {
 	CHECK_FOR_INTERRUPTS();
 	flowdb_worker_heartbeat();
+	report_table_stats(ls);
 	MemoryContextReset(ls->cxt);
 	MemoryContextSwitchTo(ls->cxt);
 
@@ -582,6 +620,8 @@ wait_for_next_event(LoopState *ls)
 	double		pace_wake_at = dispatch_pace_wake_at();
 	double		log_at = earliest_start_log();
 
+	/* this iteration's transactions: counted now, or a wake-up to force */
+	report_table_stats(ls);
 	if (ct >= 0 && ct < timeout)
 		timeout = ct;
 	if (due > 0 && (long) (due - worker_now_ms()) < timeout)
@@ -589,6 +629,9 @@ wait_for_next_event(LoopState *ls)
 	/* "started" rows of requests in flight for STARTED_LOG_DELAY_MS */
 	if (log_at > 0 && (long) ceil(log_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(log_at - worker_now_ms());
+	/* statistics left pending (report_table_stats) */
+	if (ls->stats_due > 0 && (long) ceil(ls->stats_due - worker_now_ms()) < timeout)
+		timeout = (long) ceil(ls->stats_due - worker_now_ms());
 	/* a paced request's turn */
 	if (pace_wake_at > 0 && (long) ceil(pace_wake_at - worker_now_ms()) < timeout)
 		timeout = (long) ceil(pace_wake_at - worker_now_ms());
@@ -623,6 +666,7 @@ worker_loop(void)
 	ls.next_scan = 0;
 	ls.claim_retry_at = 0;
 	ls.claim_backoff_ms = 0;
+	ls.stats_due = 0;
 	ls.cxt = AllocSetContextCreate(TopMemoryContext, "flowdb worker loop",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
