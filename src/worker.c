@@ -10,16 +10,21 @@
  * Loop (one iteration, worker_loop):
  *	 1. pop completed transfers, apply them to their runs (engine), and
  *		start queued requests of other runs in the freed slots;
- *	 2. commit all changed runs in ONE transaction: log rows, outbox rows
- *		and the runs' new state (durable before anything depends on it);
- *	 3. claim runnable runs (FOR UPDATE SKIP LOCKED, lease) when woken,
- *		when the scan timer fired or when the last claim was full;
+ *	 2. claim runnable runs (FOR UPDATE SKIP LOCKED, lease) when woken,
+ *		when the scan timer fired or when the last claim was full; the
+ *		claim commits without waiting for its WAL flush;
+ *	 3. commit all changed runs in ONE transaction: log rows, outbox rows
+ *		and the runs' new state (durable before anything depends on it).
+ *		Its WAL flush makes the claim before it durable too: one flush
+ *		per loop, not two;
  *	 4. advance changed runs: instant nodes resolve in memory, action
  *		nodes become requests (at most flowdb.max_inflight in flight);
+ *		flush the claim if step 3 did not;
  *	 5. wait on latch + postmaster death + curl's epoll set + timers.
  * After steps 2 and 3, answers that came in meanwhile are taken (not
  * applied: that is step 1 of the next iteration) and their slots refilled
- * (take_arrivals).
+ * (take_arrivals).  A claim is durable before any answer to its requests
+ * is applied (see store_flush_claims).
  * No transaction is open while requests are in flight or while waiting.
  *
  * Crash safety: leases carry the worker's slot number and a token that is
@@ -482,7 +487,7 @@ take_arrivals(void)
 
 /*
  * periodic_scan
- *		Step 3a: when the scan timer fired, claim, do the housekeeping and
+ *		Step 2a: when the scan timer fired, claim, do the housekeeping and
  *		check that the extension is still there.  False when it is not
  *		(the loop goes back to waiting for it).
  */
@@ -529,7 +534,7 @@ claim_room(void)
 
 /*
  * claim_if_wanted
- *		Step 3b: claim as many runs as there is room for.  Only a claim that
+ *		Step 2b: claim as many runs as there is room for.  Only a claim that
  *		found fewer runs than it asked for, and no due run it could not
  *		lease, says the queue is drained; a worker holding all it may hold
  *		keeps wanting to claim, so that the runs still queued are claimed
@@ -678,12 +683,12 @@ worker_loop(void)
 			continue;
 		apply_completed_calls(ls.cxt);	/* 1. completed requests */
 		dispatch_refill_slots();	/* their slots, before the commit waits */
-		store_commit_changes();		/* 2. results, before anything uses them */
-		take_arrivals();		/* answers that came in during the commit */
-		if (!periodic_scan(&ls))	/* 3. housekeeping and claim */
+		if (!periodic_scan(&ls))	/* 2. housekeeping and claim */
 			continue;
 		claim_if_wanted(&ls);
-		take_arrivals();		/* ... and during the claim */
+		take_arrivals();		/* answers that came in during the claim */
+		store_commit_changes();		/* 3. results, before anything uses them */
+		take_arrivals();		/* ... and during the commit */
 		now = worker_now_ms();
 		if (advance_held_runs(now, ls.cxt))	/* 4. advance, dispatch */
 			continue;			/* commit before waiting */
