@@ -200,6 +200,18 @@ flowdb_worker_main(Datum arg)
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * READ COMMITTED, whatever the database or role defaults to (ALTER
+	 * DATABASE ... SET reaches a background worker too).  The claim locks
+	 * with SKIP LOCKED, and its UPDATE, like the commit of results,
+	 * re-checks a row a concurrent transaction changed (a cancel, a retry)
+	 * and skips it; under REPEATABLE READ or SERIALIZABLE that race is an
+	 * error (40001) failing the whole claim or commit, and SERIALIZABLE
+	 * also takes predicate locks on all the claim reads (061).
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
 	keep_freed_memory();
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	worker_multi = http_multi_create();
