@@ -107,6 +107,8 @@ typedef struct LoopState
 	int			claim_backoff_ms;	/* its wait, doubling while contended */
 	double		stats_due;		/* epoch ms: table statistics still pending
 								 * are flushed by then (0: none pending) */
+	double		read_only_since;	/* epoch ms: idle because writes are
+									 * refused (0: they are not) */
 	MemoryContext cxt;			/* reset at every iteration */
 } LoopState;
 
@@ -395,7 +397,58 @@ begin_iteration(LoopState *ls)
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 		engine_config.retry_base_ms = flowdb_retry_base_ms;
+		/* writes refused from now on: stop before the next claim or commit */
+		if (DefaultXactReadOnly)
+			ls->ready = false;
 	}
+}
+
+/*
+ * How long a worker waits while default_transaction_read_only is on
+ * before it starts afresh, to read the database's setting again.
+ */
+#define READ_ONLY_RECHECK_MS 10000
+
+/*
+ * writes_refused
+ *		Is default_transaction_read_only on for the worker (a database in
+ *		read-only mode: a full disk, a migration's soft freeze)?  Then the
+ *		worker idles instead of failing every claim and commit, exiting
+ *		and being started again every second with an ERROR each time.  A
+ *		reload (ALTER SYSTEM) reaches it at once; ALTER DATABASE/ROLE ...
+ *		SET only reaches new sessions, so after READ_ONLY_RECHECK_MS a
+ *		worker that holds no run exits and the launcher starts a fresh
+ *		one, which reads the setting of the moment (a worker holding runs
+ *		went read-only by a reload, and a reload ends it).  One LOG line
+ *		when it starts waiting, one when writes are allowed again.  Runs
+ *		held meanwhile are taken back when writes come back, as after a
+ *		restart (their requests in flight are sent again).
+ */
+static bool
+writes_refused(LoopState *ls)
+{
+	double		now = worker_now_ms();
+
+	if (!DefaultXactReadOnly)
+	{
+		if (ls->read_only_since > 0)
+			ereport(LOG,
+					(errmsg("flowdb worker %d: writes are allowed again, going on",
+							flowdb_my_slot)));
+		ls->read_only_since = 0;
+		return false;
+	}
+	if (ls->read_only_since == 0)
+	{
+		ls->read_only_since = now;
+		ereport(LOG,
+				(errmsg("flowdb worker %d: default_transaction_read_only is on, not claiming or committing runs",
+						flowdb_my_slot),
+				 errhint("Runs wait until writes are allowed; requests already in flight are sent again then.")));
+	}
+	else if (worker_nruns == 0 && now - ls->read_only_since >= READ_ONLY_RECHECK_MS)
+		proc_exit(1);			/* a new session reads the database's setting */
+	return true;
 }
 
 /*
@@ -413,6 +466,11 @@ become_ready(LoopState *ls)
 
 	if (ls->ready)
 		return true;
+	if (writes_refused(ls))
+	{
+		wait_for_work(1000);
+		return false;
+	}
 	ls->ready = extension_ready(&installed);
 	if (!installed)
 		flowdb_worker_no_extension();
@@ -684,6 +742,7 @@ worker_loop(void)
 	ls.claim_retry_at = 0;
 	ls.claim_backoff_ms = 0;
 	ls.stats_due = 0;
+	ls.read_only_since = 0;
 	ls.cxt = AllocSetContextCreate(TopMemoryContext, "flowdb worker loop",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
