@@ -214,6 +214,15 @@ flowdb_worker_main(Datum arg)
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Triggers fire for the worker's writes, whatever the database sets:
+	 * with session_replication_role = replica they would not, and a parked
+	 * parent would never resume when its child ends
+	 * (runs_resume_parked_calls), nor foreign keys be checked (061).
+	 */
+	SetConfigOption("session_replication_role", "origin",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
 	keep_freed_memory();
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	worker_multi = http_multi_create();

@@ -12,11 +12,16 @@
 # then failed runs one by one), and SERIALIZABLE adds predicate locks on
 # every run and index page the claim reads.
 #
+# The same holds for session_replication_role: at 'replica' no trigger
+# fires, and the worker's writes rely on flowdb's triggers.
+#
 # Checked: with the database's default at SERIALIZABLE, runs go through,
 # and the worker's transactions take no predicate lock (SIReadLock),
 # which a serializable transaction always takes: a client's open
 # serializable transaction keeps the predicate locks of every serializable
 # transaction that overlapped it, so they would still be in pg_locks.
+# With the database at session_replication_role = replica, a parent
+# parked on a call still resumes when its child ends.
 use strict;
 use warnings;
 
@@ -64,5 +69,35 @@ is(worker_pid($node), $pid, 'the same worker process throughout');
 
 $bg->query_safe('COMMIT');
 $bg->quit;
+
+# session_replication_role = replica turns triggers off; the worker's
+# writes need theirs: a parent parked on a call resumes by a trigger when
+# its child ends
+$node->safe_psql('postgres',
+	"ALTER DATABASE postgres RESET default_transaction_isolation; "
+	  . "ALTER DATABASE postgres SET session_replication_role = 'replica'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok(poll($node,
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
+		  . "AND pid <> $pid", 't', 60),
+	'another new worker started');
+is($node->safe_psql('postgres', 'SHOW session_replication_role'), 'replica',
+	'sessions of this database replicate (no triggers)');
+# the client's own statements run with triggers, as a client's would
+my $child = $node->safe_psql('postgres',
+	"SET session_replication_role = origin; SELECT flow_save("
+	  . sql_json(blueprint(name => 'iso-child', nodes => [ http_node('s', $fake->url('/iso-child')) ]))
+	  . ", true)");
+like($child, qr/^[0-9a-f-]{36}$/, 'the child workflow is saved');
+my $parent = $node->safe_psql('postgres',
+	"SET session_replication_role = origin; SELECT flow_execute("
+	  . sql_json(blueprint(name => 'iso-parent',
+			nodes => [ { id => 'c', type => 'call', workflow => 'iso-child' } ]))
+	  . ", '{}')");
+is(wait_run($node, $parent, 60), 'succeeded', 'the parent resumed when its child ended');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM flowdb.runs WHERE parent_run_id = '$parent' AND status = 'succeeded'"),
+	'1', 'one child, succeeded');
+
 $fake->stop;
 done_testing();
