@@ -223,6 +223,16 @@ flowdb_worker_main(Datum arg)
 	SetConfigOption("session_replication_role", "origin",
 					PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Names in the worker's statements (now(), =, gen_random_uuid(), ...)
+	 * resolve in pg_catalog only.  The worker runs as a superuser, and
+	 * the database's owner, who need not be one, may set the database's
+	 * search_path: with a schema of theirs before pg_catalog, a function
+	 * of theirs named now() ran as the superuser at every claim (063).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
 	keep_freed_memory();
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
 	worker_multi = http_multi_create();
