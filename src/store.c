@@ -657,8 +657,8 @@ store_claim_runs(int limit, bool *contended)
  *		Make the last claim durable once its first requests are out, if
  *		nothing flushed it yet.  The claim commits without waiting for its
  *		WAL flush: the commit of results that follows it in the loop
- *		flushes it along with its own (one flush per loop, measured 5 to
- *		8% more 1-step runs a second than a flush of each), and when there
+ *		flushes it along with its own (one flush per loop: 473 fdatasync
+ *		calls for 20,000 1-step runs instead of 1,049), and when there
  *		were no results to commit, this flush comes after the claimed
  *		runs' requests have left.  Either way the claim is durable before
  *		any response is handled, so a crash while a response is processed
