@@ -54,13 +54,13 @@ ok(poll($node,
 	'scan interval reloaded');
 push @runs, flow_execute($node, $bp, { i => 4 });
 ok(wait_runs($node, 'true', 30), 'a fourth run finished');
-ok(poll($node, caught_up(4), 't', 15), 'its counts arrived');
+ok(poll($node, caught_up(4), 't', 30), 'its counts arrived');
 
 # a fifth run right after: its counts come less than a second after the
 # last flush, are held back, and must be forced out while the worker idles
 push @runs, flow_execute($node, $bp, { i => 5 });
 ok(wait_runs($node, 'true', 30), 'a fifth run finished');
-ok(poll($node, caught_up(5), 't', 25),
+ok(poll($node, caught_up(5), 't', 30),
 	'its counts arrived too, well before the next periodic scan');
 
 $fake->stop;
