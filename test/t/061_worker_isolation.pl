@@ -40,12 +40,8 @@ $node->safe_psql('postgres',
 	"ALTER DATABASE postgres SET default_transaction_isolation = 'serializable'");
 # a new worker process, which takes the database's settings at start
 my $old = worker_pid($node);
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
-ok(poll($node,
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
-		  . "AND pid <> $old", 't', 60),
-	'a new worker started');
-my $pid = worker_pid($node);
+my $pid = restart_worker($node);
+ok($pid && $pid != $old, 'a new worker started');
 is($node->safe_psql('postgres', 'SHOW transaction_isolation'), 'serializable',
 	'sessions of this database default to serializable');
 
@@ -76,11 +72,8 @@ $bg->quit;
 $node->safe_psql('postgres',
 	"ALTER DATABASE postgres RESET default_transaction_isolation; "
 	  . "ALTER DATABASE postgres SET session_replication_role = 'replica'");
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok(poll($node,
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
-		  . "AND pid <> $pid", 't', 60),
-	'another new worker started');
+my $third = restart_worker($node);
+ok($third && $third != $pid, 'another new worker started');
 is($node->safe_psql('postgres', 'SHOW session_replication_role'), 'replica',
 	'sessions of this database replicate (no triggers)');
 # the client's own statements run with triggers, as a client's would

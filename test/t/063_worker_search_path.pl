@@ -34,24 +34,21 @@ is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = '
 	'f', 'the owner of the database is not a superuser');
 
 # as the owner: functions shadowing pg_catalog's, and the database's
-# search_path putting them first
-$node->safe_psql('postgres', q{
+# search_path putting them first; each records its name, who called it,
+# whether that role is a superuser and the calling backend's type
+my $shadows = join '', map { qq{
+	CREATE FUNCTION evil.$_->[0]() RETURNS $_->[1] LANGUAGE sql AS \$\$
+		INSERT INTO evil.calls SELECT '$_->[0]', current_user,
+			(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
+			(SELECT backend_type FROM pg_catalog.pg_stat_activity
+			 WHERE pid = pg_catalog.pg_backend_pid());
+		SELECT pg_catalog.$_->[0]() \$\$;} } ([ 'now', 'timestamptz' ], [ 'gen_random_uuid', 'uuid' ]);
+$node->safe_psql('postgres', qq{
 	SET ROLE owner;
 	CREATE SCHEMA evil;
 	CREATE TABLE evil.calls (fn text, caller text, super boolean, app text);
 	GRANT INSERT ON evil.calls TO PUBLIC;
-	CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql AS $$
-		INSERT INTO evil.calls SELECT 'now', current_user,
-			(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
-			(SELECT backend_type FROM pg_catalog.pg_stat_activity
-			 WHERE pid = pg_catalog.pg_backend_pid());
-		SELECT pg_catalog.now() $$;
-	CREATE FUNCTION evil.gen_random_uuid() RETURNS uuid LANGUAGE sql AS $$
-		INSERT INTO evil.calls SELECT 'gen_random_uuid', current_user,
-			(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
-			(SELECT backend_type FROM pg_catalog.pg_stat_activity
-			 WHERE pid = pg_catalog.pg_backend_pid());
-		SELECT pg_catalog.gen_random_uuid() $$;
+	$shadows
 	GRANT USAGE ON SCHEMA evil TO PUBLIC;
 	ALTER DATABASE postgres SET search_path = evil, pg_catalog;
 });
@@ -60,11 +57,8 @@ is($node->safe_psql('postgres', 'SHOW search_path'), 'evil, pg_catalog',
 
 # a new worker process, which takes the database's settings at start
 my $old = worker_pid($node);
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
-ok(poll($node,
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
-		  . "AND pid <> $old", 't', 60),
-	'a new worker started');
+my $pid = restart_worker($node);
+ok($pid && $pid != $old, 'a new worker started');
 
 # (public is not on the path any more: the client names the function)
 $node->safe_psql('postgres',

@@ -32,7 +32,7 @@ our @EXPORT = qw(
   new_node start_fake spawn_server wait_run wait_runs poll
   blueprint http_node chain
   flow_execute flow_execute_many sql_json json_enc json_dec
-  run_row run_logs started_logs flow_status_of log_counts worker_pid
+  run_row run_logs started_logs flow_status_of log_counts worker_pid restart_worker
   query_json sql_error
 );
 
@@ -96,6 +96,21 @@ sub worker_pid
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'flowdb worker' ORDER BY pid LIMIT 1"
 	);
 	return ($rc == 0 && $out =~ /^(\d+)$/) ? $1 : 0;
+}
+
+# restart_worker(NODE): end the worker with pg_terminate_backend (no
+# crash: the launcher starts it again) and wait for the new process, which
+# reads the database's settings afresh; returns its pid
+sub restart_worker
+{
+	my ($node) = @_;
+	my $old = worker_pid($node);
+	$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
+	poll($node,
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'flowdb worker' "
+		  . "AND pid <> $old", 't', 60)
+	  or return 0;
+	return worker_pid($node);
 }
 
 ########################################################################
