@@ -179,6 +179,53 @@ keep_freed_memory(void)
 }
 
 /*
+ * The worker's session settings, whatever its database or role sets
+ * (ALTER DATABASE/ROLE ... SET reaches a background worker too):
+ *	jit = off: the worker's statements are short and cached, but a commit
+ *		of a few hundred runs is estimated past jit_above_cost, and
+ *		compiling it took 50-70 ms each time (measured with auto_explain),
+ *		longer than the statement itself, while every response in flight
+ *		waited;
+ *	READ COMMITTED: the claim locks with SKIP LOCKED, and its UPDATE, like
+ *		the commit of results, re-checks a row a concurrent transaction
+ *		changed (a cancel, a retry) and skips it; under REPEATABLE READ or
+ *		SERIALIZABLE that race is an error (40001) failing the whole claim
+ *		or commit, and SERIALIZABLE also takes predicate locks on all the
+ *		claim reads (061);
+ *	session_replication_role = origin: at replica no trigger fires, and a
+ *		parked parent would never resume when its child ends
+ *		(runs_resume_parked_calls), nor foreign keys be checked (061);
+ *	search_path = pg_catalog, pg_temp: names in the worker's statements
+ *		(now(), =, gen_random_uuid(), ...) resolve in pg_catalog only.  The
+ *		worker runs as a superuser, and the database's owner, who need not
+ *		be one, may set the database's search_path: with a schema of
+ *		theirs before pg_catalog, a function of theirs named now() ran as
+ *		the superuser at every claim (063).
+ */
+static const struct
+{
+	const char *name;
+	const char *value;
+}			pinned_settings[] = {
+	{"jit", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"session_replication_role", "origin"},
+	{"search_path", "pg_catalog, pg_temp"},
+};
+
+/*
+ * pin_session_settings
+ *		Set pinned_settings for the life of the worker's session.
+ */
+static void
+pin_session_settings(void)
+{
+	for (int i = 0; i < (int) lengthof(pinned_settings); i++)
+		SetConfigOption(pinned_settings[i].name, pinned_settings[i].value,
+						PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
  * flowdb_worker_main
  *		Entry point of each flowdb background worker: the launcher starts
  *		worker number N of one database (launcher.c).
@@ -194,44 +241,7 @@ flowdb_worker_main(Datum arg)
 	worker_slot = flowdb_worker_attach(arg);
 	pgstat_report_appname("flowdb worker");
 
-	/*
-	 * No JIT: the worker's statements are short and cached, but a commit of
-	 * a few hundred runs is estimated past jit_above_cost, and compiling it
-	 * took 50-70 ms each time (measured with auto_explain), longer than the
-	 * statement itself, while every response in flight waited.
-	 */
-	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-
-	/*
-	 * READ COMMITTED, whatever the database or role defaults to (ALTER
-	 * DATABASE ... SET reaches a background worker too).  The claim locks
-	 * with SKIP LOCKED, and its UPDATE, like the commit of results,
-	 * re-checks a row a concurrent transaction changed (a cancel, a retry)
-	 * and skips it; under REPEATABLE READ or SERIALIZABLE that race is an
-	 * error (40001) failing the whole claim or commit, and SERIALIZABLE
-	 * also takes predicate locks on all the claim reads (061).
-	 */
-	SetConfigOption("default_transaction_isolation", "read committed",
-					PGC_SUSET, PGC_S_OVERRIDE);
-
-	/*
-	 * Triggers fire for the worker's writes, whatever the database sets:
-	 * with session_replication_role = replica they would not, and a parked
-	 * parent would never resume when its child ends
-	 * (runs_resume_parked_calls), nor foreign keys be checked (061).
-	 */
-	SetConfigOption("session_replication_role", "origin",
-					PGC_SUSET, PGC_S_OVERRIDE);
-
-	/*
-	 * Names in the worker's statements (now(), =, gen_random_uuid(), ...)
-	 * resolve in pg_catalog only.  The worker runs as a superuser, and
-	 * the database's owner, who need not be one, may set the database's
-	 * search_path: with a schema of theirs before pg_catalog, a function
-	 * of theirs named now() ran as the superuser at every claim (063).
-	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp",
-					PGC_SUSET, PGC_S_OVERRIDE);
+	pin_session_settings();
 
 	keep_freed_memory();
 	engine_config.retry_base_ms = flowdb_retry_base_ms;
