@@ -26,7 +26,7 @@ endif
 
 PURE_SRCS   = src/fjson.c src/template.c src/condition.c src/blueprint.c src/pace.c \
               src/catalog.c src/catalog_json.c src/httpmsg.c src/toolkit.c src/service_limits.c \
-              src/engine.c src/cron.c src/intent.c src/draft.c src/netguard.c \
+              src/engine.c src/map_parts.c src/cron.c src/intent.c src/draft.c src/netguard.c \
               src/wav.c src/grammar.c src/suggest.c \
               $(wildcard src/tools/*.c)
 PG_SRCS     = src/flowdb.c src/launcher.c src/api.c src/http.c src/worker.c src/store.c src/dispatch.c src/version.c src/webhook.c \

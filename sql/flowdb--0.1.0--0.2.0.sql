@@ -3000,6 +3000,31 @@ END
 $$;
 
 ------------------------------------------------------------------------
+-- A running map's items and results, stored apart from its run's state
+-- (src/map_parts.h).  While a map node runs, the state in flowdb.runs
+-- says "items": {"apart": "<instance>"} (the same for "results") and each
+-- commit of the worker adds only what is new here: the items once, each
+-- item's result once.  Rewriting the whole lists at every commit made a
+-- map's time per item grow with its number of items.  The run's final
+-- state is written whole and its rows are deleted.  Only the worker reads
+-- and writes the table: row level security with no policy, no grants.
+------------------------------------------------------------------------
+
+CREATE TABLE flowdb.map_parts (
+	run_id		uuid NOT NULL REFERENCES flowdb.runs (id) ON DELETE CASCADE,
+	node_id		text NOT NULL,
+	-- one start of the map (its claim's lease token and a number): rows
+	-- of an earlier start (flow_retry) are never read as this one's
+	instance	text NOT NULL,
+	-- -1: the map's items array; else the result of item number item
+	item		integer NOT NULL CHECK (item >= -1),
+	value		jsonb NOT NULL,
+	PRIMARY KEY (run_id, node_id, instance, item)
+);
+ALTER TABLE flowdb.map_parts ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('flowdb.map_parts', '');
+
+------------------------------------------------------------------------
 -- ops: privileges (keep this section LAST).  The privilege model of the
 -- install script's last section, applied again: functions created above
 -- get their grants; existing ones keep theirs (CREATE OR REPLACE keeps

@@ -782,6 +782,41 @@ run_is_sandboxed(HeapTuple tup, TupleDesc desc)
 	return isnull || DatumGetBool(d);
 }
 
+/* a run's rows of flowdb.map_parts (map_parts.h) */
+#define MAP_PARTS_SQL \
+	"SELECT node_id, instance, item, value::text FROM flowdb.map_parts WHERE run_id = $1"
+
+/*
+ * load_map_parts
+ *		The claimed run's state stores running maps apart: read the run's
+ *		rows and put the maps' arrays back (map_parts_restore).  False,
+ *		with the reason in err, when they cannot be: the run fails.
+ */
+static bool
+load_map_parts(WRun *w, const char *id, cJSON *state, char *err, size_t errlen)
+{
+	Oid			type = UUIDOID;
+	Datum		arg = DirectFunctionCall1(uuid_in, CStringGetDatum(id));
+	MapPartRow *rows;
+	int			ret;
+
+	ret = SPI_execute_with_args(MAP_PARTS_SQL, 1, &type, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "flowdb: reading flowdb.map_parts failed: %d", ret);
+	rows = palloc(sizeof(MapPartRow) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		rows[i].node_id = SPI_getvalue(t, d, 1);
+		rows[i].instance = SPI_getvalue(t, d, 2);
+		rows[i].item = atoi(SPI_getvalue(t, d, 3));
+		rows[i].value = SPI_getvalue(t, d, 4);
+	}
+	return map_parts_restore(&w->parts, state, rows, (int) SPI_processed, err, errlen);
+}
+
 /*
  * hold_claimed_run
  *		Make one row the claim returned a held run: drop an older copy of
@@ -798,11 +833,20 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 	cJSON	   *payload = cJSON_Parse(SPI_getvalue(tup, desc, CLAIM_COL_PAYLOAD));
 	cJSON	   *state = cJSON_Parse(SPI_getvalue(tup, desc, CLAIM_COL_STATE));
 	WRun	   *w = calloc(1, sizeof(WRun));
+	char		parts_err[256];
+	bool		parts_ok = true;
 
 	if (w == NULL)
 		worker_out_of_memory();
 	drop_old_copy(id);
 	snprintf(w->token, sizeof(w->token), "%s", SPI_getvalue(tup, desc, CLAIM_COL_TOKEN));
+	if (state != NULL && map_parts_needed(state) &&
+		!(parts_ok = load_map_parts(w, id, state, parts_err, sizeof(parts_err))))
+	{
+		/* the engine never sees a state with maps missing: failed below */
+		cJSON_Delete(state);
+		state = cJSON_CreateObject();
+	}
 	w->er = engine_run_new(id, wf, bp ? bp : cJSON_CreateObject(), payload, state);
 	snprintf(w->owner, sizeof(w->owner), "%s", owner);
 	w->sandbox = run_is_sandboxed(tup, desc);
@@ -813,6 +857,13 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 	if (bp == NULL || payload == NULL || state == NULL)
 	{
 		engine_fail_run(w->er, "the run's blueprint, payload or state could not be parsed");
+		w->dirty = true;
+	}
+	else if (!parts_ok)
+	{
+		char	   *msg = psprintf("the run's state could not be restored: %s", parts_err);
+
+		engine_fail_run(w->er, msg);
 		w->dirty = true;
 	}
 	worker_hold_run(w);
@@ -932,6 +983,10 @@ enum
 {
 	O_RUN, O_NODE, O_SVC, O_TASK, O_METHOD, O_URL, O_HEADERS, O_BODY, O_NCOLS
 };
+enum
+{
+	P_RUN, P_NODE, P_INSTANCE, P_ITEM, P_VALUE, P_NCOLS
+};
 
 /*
  * Parameters of COMMIT_SQL, in $n order ($1 is COMMIT_RUN_ID).  The log
@@ -954,18 +1009,23 @@ typedef enum CommitParam
 	COMMIT_OUT_FIRST,			/* $18..$25: the O_* columns */
 	COMMIT_RUN_TOKEN = COMMIT_OUT_FIRST + O_NCOLS,	/* $26 uuid[] */
 	COMMIT_LOG_ITEM,			/* $27 text[]: a map item's index, or NULL */
+	COMMIT_PART_FIRST,			/* $28..$32: the P_* columns (map_parts) */
+	COMMIT_PART_CLEAR = COMMIT_PART_FIRST + P_NCOLS,	/* $33 uuid[]: runs
+														 * whose rows go */
 	COMMIT_NPARAMS
 } CommitParam;
 
 StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
-				 COMMIT_RUN_TOKEN == 25 && COMMIT_LOG_ITEM == 26 && COMMIT_NPARAMS == 27,
+				 COMMIT_RUN_TOKEN == 25 && COMMIT_LOG_ITEM == 26 &&
+				 COMMIT_PART_FIRST == 27 && COMMIT_PART_CLEAR == 32 && COMMIT_NPARAMS == 33,
 				 "COMMIT_SQL numbers its parameters as CommitParam does");
 
 /*
  * COMMIT_SQL: write the runs' state (x, only rows not locked by clients:
  * k, and only while this claim's lease token holds: u), append their log
- * rows (l) and outbox rows (o), and report per run (by ordinality) 'w'
- * written, 'b' busy (a client holds the row) or 'l' lost.
+ * rows (l), outbox rows (o) and rows of running maps (p: map_parts.h), delete
+ * the map rows of runs that end (c), and report per run (by ordinality)
+ * 'w' written, 'b' busy (a client holds the row) or 'l' lost.
  *
  * Every read of flowdb.runs is one primary-key lookup per run: the plan
  * is generic and cached for the life of the worker, often made while the
@@ -1018,7 +1078,17 @@ StaticAssertDecl(COMMIT_LOG_START == 14 && COMMIT_NOTIFY == 16 &&
 	"    z.headers::jsonb, z.body " \
 	"  FROM unnest($18::uuid[], $19, $20, $21, $22, $23, $24, $25) " \
 	"    AS z(run_id, node_id, svc, task, method, url, headers, body) " \
-	"  JOIN u ON u.id = z.run_id) " \
+	"  JOIN u ON u.id = z.run_id), " \
+	"p AS (" \
+	"  INSERT INTO flowdb.map_parts (run_id, node_id, instance, item, value) " \
+	"  SELECT q.run_id, q.node_id, q.instance, q.item::int, q.value::jsonb " \
+	"  FROM unnest($28::uuid[], $29, $30, $31, $32) " \
+	"    AS q(run_id, node_id, instance, item, value) " \
+	"  JOIN u ON u.id = q.run_id " \
+	"  ON CONFLICT (run_id, node_id, instance, item) DO UPDATE SET value = excluded.value), " \
+	"c AS (" \
+	"  DELETE FROM flowdb.map_parts mp USING u " \
+	"  WHERE u.id = ANY ($33::uuid[]) AND mp.run_id = u.id) " \
 	"SELECT x.ord, CASE WHEN u.id IS NOT NULL THEN 'w' " \
 	"  WHEN k.id IS NULL AND EXISTS (SELECT FROM flowdb.runs r2 " \
 	"    WHERE r2.id = x.id AND r2.id = ANY ($1::uuid[])) " \
@@ -1051,6 +1121,10 @@ typedef struct CommitBatch
 	char	 ***r;
 	char	 ***l;
 	char	 ***o;
+	char	 ***p;				/* rows of flowdb.map_parts */
+	char	  **clear;			/* runs whose map_parts rows go */
+	int			np;
+	int			nclear;
 	double	   *r_next;
 	double	   *l_start;
 	double	   *l_end;
@@ -1070,16 +1144,20 @@ serialize_state(WRun *w, MemoryContext cxt)
 {
 	char	   *volatile text = NULL;
 
+	/* running maps' arrays are written apart (collect_map_parts) */
+	map_parts_detach(&w->parts);
 	PG_TRY();
 	{
 		text = json_text(w->er->state);
 	}
 	PG_CATCH();
 	{
+		map_parts_attach(&w->parts);
 		worker_fail_run_on_error(w, cxt, "store the state of");
 		text = NULL;
 	}
 	PG_END_TRY();
+	map_parts_attach(&w->parts);
 	if (text == NULL || strlen(text) > (size_t) flowdb_max_state_bytes)
 	{
 		char	   *msg = psprintf("the run's state is larger than %d bytes (flowdb.max_state_bytes)",
@@ -1087,9 +1165,27 @@ serialize_state(WRun *w, MemoryContext cxt)
 
 		if (text != NULL)
 			engine_fail_oversized(w->er, msg);
+		/* the run ends now: its whole state, no rows apart */
+		map_parts_collect(&w->parts, w->er->state, w->token, true);
 		text = json_text(w->er->state);
 	}
 	return text;
+}
+
+/*
+ * collect_map_parts
+ *		The rows of flowdb.map_parts this commit of the run adds (the items
+ *		of maps that started, results that came in), or, when the run ends
+ *		with it, none and a delete of its rows (map_parts_collect).
+ */
+static void
+collect_map_parts(WRun *w)
+{
+	double		due;
+	FlowStatus	st = engine_run_state(w->er, &due);
+
+	map_parts_collect(&w->parts, w->er->state, w->token,
+					  st == FLOW_SUCCEEDED || st == FLOW_FAILED);
 }
 
 
@@ -1152,6 +1248,9 @@ commit_tx(void *arg)
 		args[COMMIT_OUT_FIRST + i] = text_array(b->o[i], b->no);
 	args[COMMIT_RUN_TOKEN] = text_array(b->r[R_TOKEN], b->nr);
 	args[COMMIT_LOG_ITEM] = text_array(b->l[L_NCOLS], b->nl);
+	for (int i = 0; i < P_NCOLS; i++)
+		args[COMMIT_PART_FIRST + i] = text_array(b->p[i], b->np);
+	args[COMMIT_PART_CLEAR] = text_array(b->clear, b->nclear);
 	ret = SPI_execute_plan(commit_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: commit failed: %d", ret);
@@ -1170,14 +1269,19 @@ commit_tx(void *arg)
 
 /*
  * batch_alloc
- *		Room in the batch for nr runs with nl log rows and no outbox rows.
+ *		Room in the batch for nr runs with nl log rows, no outbox rows and
+ *		np rows of flowdb.map_parts.
  */
 static void
-batch_alloc(CommitBatch *b, WRun **list, int nr, int nl, int no)
+batch_alloc(CommitBatch *b, WRun **list, int nr, int nl, int no, int np)
 {
 	b->r = alloc_columns(R_NCOLS, nr);
 	b->l = alloc_columns(L_NCOLS + 1, nl);	/* + the item column */
 	b->o = alloc_columns(O_NCOLS, no);
+	b->p = alloc_columns(P_NCOLS, np);
+	b->clear = palloc0(sizeof(char *) * Max(nr, 1));
+	b->np = 0;
+	b->nclear = 0;
 	b->runs = list;
 	b->outcome = palloc0(Max(nr, 1));
 	b->r_next = palloc(sizeof(double) * Max(nr, 1));
@@ -1304,6 +1408,29 @@ batch_add_outbox(CommitBatch *b, WRun *w)
 }
 
 /*
+ * batch_add_parts
+ *		The run's rows of flowdb.map_parts for this commit, or the delete
+ *		of its rows when it ends (collect_map_parts, serialize_state).
+ */
+static void
+batch_add_parts(CommitBatch *b, WRun *w)
+{
+	for (int i = 0; i < w->parts.nrows; i++)
+	{
+		MapPartRow *row = &w->parts.rows[i];
+		int			np = b->np++;
+
+		b->p[P_RUN][np] = w->er->run_id;
+		b->p[P_NODE][np] = row->node_id;
+		b->p[P_INSTANCE][np] = row->instance;
+		b->p[P_ITEM][np] = psprintf("%d", row->item);
+		b->p[P_VALUE][np] = row->value;
+	}
+	if (w->parts.clear)
+		b->clear[b->nclear++] = w->er->run_id;
+}
+
+/*
  * build_batch
  *		The commit statement's inputs for the runs in list.
  */
@@ -1312,11 +1439,16 @@ build_batch(CommitBatch *b, WRun **list, int nr)
 {
 	double		now = worker_now_ms();
 	int			nl = 0;
+	int			np = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < nr; i++)
+	{
 		nl += list[i]->events.n;
-	batch_alloc(b, list, nr, nl, noutbox);
+		collect_map_parts(list[i]);
+		np += list[i]->parts.nrows;
+	}
+	batch_alloc(b, list, nr, nl, noutbox, np);
 	b->now = now;
 	b->async = true;
 	for (int i = 0; i < nr; i++)
@@ -1327,6 +1459,7 @@ build_batch(CommitBatch *b, WRun **list, int nr)
 		batch_add_run(b, list[k], now, cxt);
 		batch_add_logs(b, list[k]);
 		batch_add_outbox(b, list[k]);
+		batch_add_parts(b, list[k]);
 	}
 }
 
@@ -1370,6 +1503,7 @@ apply_outcomes(CommitBatch *b, TxResult result)
 		WRun	   *w = b->runs[i];
 		char		what = result == TX_OK ? b->outcome[i] : 'b';
 
+		map_parts_written(&w->parts, what == 'w');
 		if (what == 'b')
 		{
 			/* a client holds the row: keep the changes, try again soon */
@@ -1431,6 +1565,9 @@ commit_runs(WRun **list, int nr, char **failure)
 	result = guarded_tx(commit_tx, &b, "commit", failure);
 	if (result != TX_FAILED)
 		apply_outcomes(&b, result);
+	else
+		for (int i = 0; i < nr; i++)
+			map_parts_written(&list[i]->parts, false);
 	return result;
 }
 

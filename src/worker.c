@@ -1089,6 +1089,7 @@ free_run(WRun *w)
 	dlist_delete(&w->node);
 	worker_nruns--;
 	engine_events_free(&w->events);
+	map_parts_free(&w->parts);
 	engine_run_free(w->er);
 	cJSON_Delete(w->credentials);
 	free(w);

@@ -22,6 +22,7 @@
 #include "catalog.h"
 #include "engine.h"
 #include "http.h"
+#include "map_parts.h"
 
 /*
  * A request still in flight this many ms after it went out gets its
@@ -41,6 +42,7 @@ typedef struct WRun
 	cJSON	   *credentials;	/* {"<service>/<name>": secret}, malloc */
 	EngineEvents events;		/* log rows not yet committed */
 	char		token[40];		/* lease token of this claim */
+	MapParts	parts;			/* running maps stored apart (map_parts.h) */
 	double		busy_until;		/* row locked by a client: commit after */
 	double		unlogged_start; /* earliest "started" log event not
 								 * committed yet (0: none) */

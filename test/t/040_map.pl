@@ -142,6 +142,18 @@ my $done_before = $node->safe_psql('postgres', qq{
 	WHERE run_id = '$run' AND item IS NOT NULL AND status = 'succeeded'});
 is($node->safe_psql('postgres', "SELECT status FROM flowdb.runs WHERE id = '$run'"), 'running',
 	'(b) the map is still going when the worker is killed');
+# while it runs, its items and results are stored apart from the state
+# (map_parts.h): markers in the state, a row per finished item
+is($node->safe_psql('postgres', qq{
+	SELECT state #>> '{nodes,remind,map,items,apart}' = state #>> '{nodes,remind,map,results,apart}'
+	FROM flowdb.runs WHERE id = '$run'}), 't',
+	'(b) the state in flowdb.runs names where its items and results are');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FILTER (WHERE item = -1 AND jsonb_array_length(value) = 50) || '/' ||
+	       count(*) FILTER (WHERE item = ANY ('{$done_before}'::int[]))
+	FROM flowdb.map_parts WHERE run_id = '$run'}),
+	'1/' . scalar(split /,/, $done_before),
+	'(b) flowdb.map_parts holds the 50 items and the result of every item logged');
 my $old = kill_worker($node);
 ok(wait_worker($node, $old, 60), '(b) a new worker runs');
 is(wait_run($node, $run, 120), 'succeeded', '(b) the run finished after the crash');
@@ -158,11 +170,36 @@ cmp_ok($total, '<=', 55, '(b) at most the 5 items in flight at the kill were sen
 ok(!grep({ $_ > 2 } values %$by_key), '(b) no item sent more than twice');
 ok(results_in_order(output($run), 50), '(b) results complete and in order');
 is($node->safe_psql('postgres', qq{
+	SELECT count(*) || '/' || (position('apart' IN (SELECT state::text FROM flowdb.runs WHERE id = '$run')) > 0)
+	FROM flowdb.map_parts WHERE run_id = '$run'}),
+	'0/false', '(b) the finished run has its whole state and no rows apart');
+is($node->safe_psql('postgres', qq{
 	SELECT count(*) FILTER (WHERE n = 1) FROM (
 	  SELECT item, count(*) AS n FROM flowdb.workflow_logs
 	  WHERE run_id = '$run' AND item IS NOT NULL AND status = 'succeeded' GROUP BY 1) x}),
 	'50', '(b) exactly one succeeded log row per item');
 is(scalar(crash_lines($node)), 0, '(b) no process crashed by itself');
+
+# a map whose rows apart were lost while no worker held it: the run
+# fails with the reason instead of going on without its items.  A client
+# locks the run's row, so the restarted worker cannot take it back, until
+# the items row is deleted.
+$fake->reset;
+$run = flow_execute($node, map_bp('lost', 'slow', concurrency => 2), items(8));
+ok(wait_until($node, qq{
+	SELECT count(*) >= 2 FROM flowdb.map_parts WHERE run_id = '$run' AND item >= 0}, 't', 30),
+	'(b) two items of another map finished');
+my $bg = $node->background_psql('postgres', on_error_stop => 1);
+$bg->query_safe("BEGIN; SELECT 1 FROM flowdb.runs WHERE id = '$run' FOR UPDATE");
+ok(restart_worker($node), '(b) its worker ended and a new one started');
+$bg->query_safe("DELETE FROM flowdb.map_parts WHERE run_id = '$run' AND item = -1; COMMIT");
+$bg->quit;
+is(wait_run($node, $run, 60), 'failed', '(b) the run without its items failed');
+like($node->safe_psql('postgres', "SELECT error FROM flowdb.runs WHERE id = '$run'"),
+	qr/^the run's state could not be restored: map node "remind": its items \(instance [0-9a-f-]+\.1\) are missing from flowdb\.map_parts$/,
+	'(b) the error says which rows are missing');
+is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.map_parts WHERE run_id = '$run'"),
+	'0', '(b) the failed run\'s rows are gone');
 
 ########################################################################
 # (c) retries, on_item_error, bad items
