@@ -4227,6 +4227,65 @@ CREATE TABLE flowdb.map_parts (
 ALTER TABLE flowdb.map_parts ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('flowdb.map_parts', '');
 
+-- flowdb.map_parts_fold: the state with its running maps' lists put back
+-- from flowdb.map_parts, whose rows of the run are deleted.  For a run
+-- that ends outside the worker's final commit (flow_cancel, a canceled
+-- parent, too many worker crashes): its stored state is whole, as every
+-- finished run's is.  A map whose items row is missing keeps its marker.
+CREATE FUNCTION flowdb.map_parts_fold(run_id uuid, state jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	k text;
+	inst text;
+	items jsonb;
+	results jsonb;
+BEGIN
+	FOR k, inst IN
+		SELECT n.key, n.value #>> '{map,items,apart}'
+		FROM jsonb_each(CASE WHEN jsonb_typeof(state -> 'nodes') = 'object'
+							 THEN state -> 'nodes' ELSE '{}' END) n
+		WHERE n.value #>> '{map,items,apart}' IS NOT NULL
+	LOOP
+		SELECT p.value INTO items FROM flowdb.map_parts p
+		WHERE p.run_id = run_id AND p.node_id = k AND p.instance = inst AND p.item = -1;
+		CONTINUE WHEN items IS NULL OR jsonb_typeof(items) <> 'array';
+		SELECT coalesce(jsonb_agg(coalesce(p.value, 'null') ORDER BY g.i), '[]') INTO results
+		FROM generate_series(0, jsonb_array_length(items) - 1) g(i)
+		LEFT JOIN flowdb.map_parts p
+		  ON p.run_id = run_id AND p.node_id = k AND p.instance = inst AND p.item = g.i;
+		state := jsonb_set(jsonb_set(state, ARRAY['nodes', k, 'map', 'items'], items),
+						   ARRAY['nodes', k, 'map', 'results'], results);
+	END LOOP;
+	DELETE FROM flowdb.map_parts p WHERE p.run_id = run_id;
+	RETURN state;
+END
+$$;
+
+-- flowdb.runs_map_parts_fold: BEFORE trigger: a run that ends with its
+-- maps' lists apart gets them back (flowdb.map_parts_fold).  The worker's
+-- own final commit writes the whole state: this fires only for the other
+-- ways a run ends.
+CREATE FUNCTION flowdb.runs_map_parts_fold() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.state := flowdb.map_parts_fold(NEW.id, NEW.state);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER runs_map_parts_fold BEFORE UPDATE OF status ON flowdb.runs
+	FOR EACH ROW
+	WHEN (NEW.status IN ('succeeded', 'failed', 'canceled')
+		  AND OLD.status NOT IN ('succeeded', 'failed', 'canceled')
+		  AND NEW.state @? '$.nodes.*.map.items.apart')
+	EXECUTE FUNCTION flowdb.runs_map_parts_fold();
+REVOKE ALL ON FUNCTION flowdb.map_parts_fold(uuid, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flowdb.runs_map_parts_fold() FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- Privilege model (keep this section last: it covers every function
 -- created above).  docs/security.md explains it.

@@ -201,6 +201,24 @@ like($node->safe_psql('postgres', "SELECT error FROM flowdb.runs WHERE id = '$ru
 is($node->safe_psql('postgres', "SELECT count(*) FROM flowdb.map_parts WHERE run_id = '$run'"),
 	'0', '(b) the failed run\'s rows are gone');
 
+# a map canceled while it runs: the canceled run's state has its lists
+# back (whole, as every finished run's), and its rows apart are gone
+$fake->reset;
+$run = flow_execute($node, map_bp('cancel', 'slow', concurrency => 2), items(8));
+ok(wait_until($node, qq{
+	SELECT count(*) >= 2 FROM flowdb.map_parts WHERE run_id = '$run' AND item >= 0}, 't', 30),
+	'(b) two items of a map to cancel finished');
+is($node->safe_psql('postgres', "SELECT flow_cancel('$run')"), 't', '(b) the map run is canceled');
+is($node->safe_psql('postgres', qq{
+	SELECT status || ' ' || jsonb_array_length(state #> '{nodes,remind,map,items}') || ' ' ||
+	  jsonb_array_length(state #> '{nodes,remind,map,results}') || ' ' ||
+	  ((SELECT count(*) FROM jsonb_array_elements(state #> '{nodes,remind,map,results}') e
+	    WHERE e #>> '{body,json,i}' IS NOT NULL) >= 2) || ' ' ||
+	  (SELECT count(*) FROM flowdb.map_parts WHERE run_id = '$run')
+	FROM flowdb.runs WHERE id = '$run'}),
+	'canceled 8 8 true 0',
+	'(b) the canceled run keeps its 8 items and the results that came in; no rows apart');
+
 ########################################################################
 # (c) retries, on_item_error, bad items
 ########################################################################
