@@ -355,7 +355,8 @@ def main():
         md.append("## A large map\n")
         md.append(f"One run whose `map` node posts to `/w/notify` once per item, 100 at a time, over "
                   f"{int(num(m, 'map_items', 0)):,} items (`{{{{item.phone}}}}`, `{{{{index}}}}` in the body).  The "
-                  f"run's state keeps every item and every result, and the whole state is written at each commit: "
+                  f"map's items and results are kept apart from the run's state while it runs (flowdb.map_parts: each "
+                  f"commit adds the new results only; the final commit writes the whole state): "
                   f"**{m.get('map_run_secs')} s** from the run's start to its finish, "
                   f"{fmt_rate(map_rate)} steps/s over the log rows' finished_at span "
                   f"({ratio(map_rate, num(m, 'one_step_rate'))} of the 1-step runs' rate), "

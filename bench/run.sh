@@ -619,7 +619,7 @@ log "fan-out: flowdb $fan_wall s from the queuing COMMIT to the last answer ($fa
 
 ########################################################################
 # a map: one run whose map node sends NMAP requests, 100 at a time (its
-# state keeps every item and result and is written at every commit),
+# items and results are written apart from its state, once each),
 # beside the rate of the same requests as 1-step runs (one_step)
 ########################################################################
 BPMAP='{"version": 1, "name": "bench-map", "trigger": {"type": "manual"},
