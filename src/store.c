@@ -682,6 +682,7 @@ typedef enum ClaimParam
 	CLAIM_LEASE_SECONDS,		/* flowdb.lease_seconds */
 	CLAIM_LIMIT,				/* how many runs at the most */
 	CLAIM_SPREAD,				/* candidates per run: flowdb.workers */
+	CLAIM_TOKEN,				/* uuid: this claim's lease token */
 	CLAIM_NPARAMS
 } ClaimParam;
 
@@ -700,7 +701,7 @@ typedef enum ClaimColumn
 } ClaimColumn;
 
 /*
- * CLAIM_SQL: lease the runs FAIR_CLAIM_SQL took, a new token each; one row
+ * CLAIM_SQL: lease the runs FAIR_CLAIM_SQL took with this claim's token ($5); one row
  * per leased run, and always at least one row (a row of NULLs when none
  * was leased) carrying how many candidates the walk picked (CLAIM_COL_SEEN:
  * more than were leased means some were locked by others, so the queue is
@@ -715,7 +716,7 @@ typedef enum ClaimColumn
 	"u AS (" \
 	"  UPDATE flowdb.runs r SET lease_owner = $1, " \
 	"    lease_until = now() + make_interval(secs => $2), " \
-	"    lease_token = gen_random_uuid(), " \
+	"    lease_token = $5, " \
 	"    next_at = 'infinity', status = 'running', " \
 	"    started_at = coalesce(r.started_at, now()), updated_at = now() " \
 	"  WHERE r.id = ANY (ARRAY(SELECT c.id FROM taken c)) " \
@@ -765,6 +766,7 @@ prepare_claim(void)
 	types[CLAIM_LEASE_SECONDS] = INT4OID;
 	types[CLAIM_LIMIT] = INT4OID;
 	types[CLAIM_SPREAD] = INT4OID;
+	types[CLAIM_TOKEN] = UUIDOID;
 	claim_plan = keep_plan(SPI_prepare(CLAIM_SQL, CLAIM_NPARAMS, types), "claim");
 }
 
@@ -870,8 +872,30 @@ hold_claimed_run(HeapTuple tup, TupleDesc desc)
 }
 
 /*
+ * claim_token
+ *		A new lease token for one claim, shared by the runs it leases: the
+ *		token tells this claim from every other claim of the same run,
+ *		which is all the commits and renewals check.  One random value per
+ *		claim instead of a gen_random_uuid() per run (each a call into
+ *		OpenSSL: 5.6% of the claim's CPU in 1-step runs).
+ */
+static Datum
+claim_token(void)
+{
+	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+	if (!pg_strong_random(u->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random lease token")));
+	u->data[6] = (u->data[6] & 0x0f) | 0x40;	/* version 4 */
+	u->data[8] = (u->data[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	return UUIDPGetDatum(u);
+}
+
+/*
  * claim_tx
- *		The claim transaction: lease runs with a new token each and load
+ *		The claim transaction: lease runs with a new token and load
  *		them with their credentials.
  */
 static void
@@ -894,6 +918,7 @@ claim_tx(void *arg)
 	args[CLAIM_LEASE_SECONDS] = Int32GetDatum(flowdb_lease_seconds);
 	args[CLAIM_LIMIT] = Int32GetDatum(a->limit);
 	args[CLAIM_SPREAD] = Int32GetDatum(Max(flowdb_workers, 1));
+	args[CLAIM_TOKEN] = claim_token();
 	ret = SPI_execute_plan(claim_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "flowdb: claim failed: %d", ret);
