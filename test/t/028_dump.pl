@@ -25,13 +25,14 @@ use FlowdbTest;
 use FlowdbTools;
 
 my @tables = qw(workflows runs workflow_logs credentials outbox
-  webhook_deliveries sessions messages event_buffer workflow_versions);
+  webhook_deliveries sessions messages event_buffer workflow_versions map_parts);
 
 my $fake = start_fake({
 	'/done'  => [ { status => 200, body => { ok  => 1 } } ],
 	'/fail'  => [ { status => 400, body => { err => 'no' } } ],
 	'/after' => [ { status => 200, body => { ok  => 2 } } ],
-	'/queued' => [ { status => 200, body => { ok => 3 } } ] });
+	'/queued' => [ { status => 200, body => { ok => 3 } } ],
+	'/each/*' => [ { delay_ms => 400, echo => 1 } ] });
 
 my $src = new_node('dump_src');
 
@@ -67,6 +68,17 @@ my $wait_run = flow_execute(
 		edges => [ chain('w', 'b') ]),
 	{});
 ok(wait_status($src, $wait_run, 'waiting', 60, 'r.lease_owner IS NULL'), 'source: run waiting for its event');
+
+# a map in the middle of its items (they are in flowdb.map_parts)
+my $map_run = flow_execute(
+	$src,
+	blueprint(nodes => [ {
+		id => 'm', type => 'map', items => '{{trigger_data.items}}', concurrency => 1,
+		do => { service => 'http', task => 'request',
+			params => { method => 'POST', url => $fake->url('/each/') . '{{index}}', body => { i => '{{item}}' } } } } ]),
+	{ items => [ 0 .. 5 ] });
+ok(wait_until($src, qq{SELECT count(*) >= 2 FROM flowdb.map_parts WHERE run_id = '$map_run' AND item >= 0},
+		't', 60), 'source: a map with two of its six items done');
 
 # the other tables
 set_credential($src, 'razorpay', 'default', { key_id => 'rzp_test_dump', key_secret => 'dumpsecret' });
@@ -108,7 +120,7 @@ for my $t (@tables)
 {
 	unlike($before->{$t}, qr/^0 /, "source: flowdb.$t has rows");
 }
-is((split ' ', $before->{runs})[0], 4, 'source: four runs');
+is((split ' ', $before->{runs})[0], 5, 'source: five runs');
 
 # dump and restore into a new cluster
 my $dump = $PostgreSQL::Test::Utils::tmp_check . '/flowdb.dump';
@@ -145,6 +157,16 @@ like($after[0]{body} // '', qr/"got":\s*"?7/, 'restored: with the event data');
 is($dst->safe_psql('restored',
 		"SELECT count(*) FROM flowdb.workflow_logs WHERE run_id = '$wait_run' AND node_id = 'b' AND status = 'succeeded'"),
 	1, 'restored: a new log row (the identity sequence was restored)');
+
+ok($dst->poll_query_until('restored', "SELECT status FROM flowdb.runs WHERE id = '$map_run'", 'succeeded'),
+	'restored: the map went on from its rows and succeeded');
+is($dst->safe_psql('restored', qq{
+	SELECT string_agg(r #>> '{body,json,i}', ',' ORDER BY n)
+	FROM flowdb.runs, jsonb_array_elements(state #> '{nodes,m,output,results}') WITH ORDINALITY AS x(r, n)
+	WHERE id = '$map_run'}), '0,1,2,3,4,5', 'restored: the map has all six results, in order');
+my $by_key = $fake->count_by_key;
+is(scalar(grep { ($by_key->{"flowdb-$map_run-m.$_"} // 0) == 1 } 0, 1), 2,
+	'restored: the items done before the dump were not sent again');
 
 is(scalar $fake->requests_for('/done'), 1, 'the succeeded run was not run again');
 is(scalar $fake->requests_for('/fail'), 1, 'the failed run was not run again');
