@@ -450,8 +450,10 @@ begin_iteration(LoopState *ls)
  *		one, which reads the setting of the moment (a worker holding runs
  *		went read-only by a reload, and a reload ends it).  One LOG line
  *		when it starts waiting, one when writes are allowed again.  Runs
- *		held meanwhile are taken back when writes come back, as after a
- *		restart (their requests in flight are sent again).
+ *		held meanwhile stay in the worker with the answers that came in
+ *		and are committed when writes come back (062_read_only): nothing
+ *		is sent again and no crash is counted, unless the pause outlasted
+ *		flowdb.lease_seconds and another worker took them over first.
  */
 static bool
 writes_refused(LoopState *ls)
@@ -473,7 +475,7 @@ writes_refused(LoopState *ls)
 		ereport(LOG,
 				(errmsg("flowdb worker %d: default_transaction_read_only is on, not claiming or committing runs",
 						flowdb_my_slot),
-				 errhint("Runs wait until writes are allowed; requests already in flight are sent again then.")));
+				 errhint("Runs wait until writes are allowed; answers to requests already in flight are kept until then.")));
 	}
 	else if (worker_nruns == 0 && now - ls->read_only_since >= READ_ONLY_RECHECK_MS)
 		proc_exit(1);			/* a new session reads the database's setting */

@@ -7,7 +7,8 @@
 # and was started again every second, with an ERROR each time.  It now
 # idles and says so once, and goes on when writes are allowed again:
 #   - set by ALTER SYSTEM and a reload: the running worker sees both
-#     changes;
+#     changes, and a run whose request was in flight keeps its answer
+#     and is committed afterwards (not sent again, no crash counted);
 #   - set by ALTER DATABASE: only new sessions see it, so an idle worker
 #     starts afresh every 10 seconds to read the setting again.
 use strict;
@@ -22,7 +23,9 @@ use lib $FindBin::RealBin;    # FlowdbTest.pm (PROVE_FLAGS does not reach prove)
 use FlowdbTest;
 
 my $node = new_node('readonly');
-my $fake = start_fake({ '/*' => [ { body => { ok => JSON::PP::true } } ] });
+my $fake = start_fake({
+	'/held' => [ { delay_ms => 2000, body => { ok => JSON::PP::true } } ],
+	'/*' => [ { body => { ok => JSON::PP::true } } ] });
 my $bp = blueprint(name => 'ro', nodes => [ http_node('s', $fake->url('/ro')) ]);
 
 is(wait_run($node, flow_execute($node, $bp, { i => 0 }), 30), 'succeeded', 'a first run');
@@ -89,11 +92,34 @@ is(wait_run($node, $run, 30), 'succeeded', 'the run goes through once writes are
 is(worker_pid($node), $pid, 'still the same worker process');
 is(count(qr/writes are allowed again/), 1, 'one LOG line says so');
 
-# 2. ALTER DATABASE: a new worker starts read-only
+# 2. a request in flight when a reload turns the database read-only: its
+# run waits in the worker (nothing committed), and goes on when writes are
+# allowed again, with the answer it got: not taken back, not sent again
+my $held = flow_execute($node, blueprint(name => 'held', nodes => [ http_node('h', $fake->url('/held')) ]), {});
+ok(poll($node, "SELECT status = 'running' FROM flowdb.runs WHERE id = '$held'", 't', 30),
+	'a run is in flight');
+my $deadline = time + 30;
+usleep(100_000) while !$fake->requests_for('/held') && time < $deadline;
+is(scalar $fake->requests_for('/held'), 1, 'its request reached the server');
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()");
+ok(wait_log(qr/default_transaction_read_only is on, not claiming/, 2, 10), 'read-only again');
+sleep 3;    # the answer came in meanwhile
+is($node->safe_psql('postgres', "SELECT status FROM flowdb.runs WHERE id = '$held'"),
+	'running', 'nothing is committed while writes are refused');
+$node->safe_psql('postgres',
+	"ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf()");
+is(wait_run($node, $held, 30), 'succeeded', 'the run ends once writes are allowed');
+is(scalar $fake->requests_for('/held'), 1, 'its request was sent once');
+is($node->safe_psql('postgres', "SELECT crashes FROM flowdb.runs WHERE id = '$held'"),
+	'0', 'and no crash was counted');
+is(worker_pid($node), $pid, 'the same worker process throughout');
+
+# 3. ALTER DATABASE: a new worker starts read-only
 $node->safe_psql('postgres',
 	"ALTER DATABASE postgres SET default_transaction_read_only = on");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok(wait_log(qr/default_transaction_read_only is on, not claiming/, 2, 30),
+ok(wait_log(qr/default_transaction_read_only is on, not claiming/, 3, 30),
 	'a new worker finds the database read-only');
 $run = queue(2);
 ok(looped(worker_pid($node)), 'the new worker went on looping');
@@ -104,7 +130,7 @@ $node->safe_psql('postgres',
 	"BEGIN READ WRITE; ALTER DATABASE postgres RESET default_transaction_read_only; COMMIT");
 is(wait_run($node, $run, 40), 'succeeded',
 	'the run goes through once a fresh worker reads the reset setting');
-cmp_ok(count(qr/default_transaction_read_only is on, not claiming/), '<=', 6,
+cmp_ok(count(qr/default_transaction_read_only is on, not claiming/), '<=', 7,
 	'an idle read-only worker starts afresh every 10 s, not every second');
 
 $fake->stop;
