@@ -178,3 +178,21 @@ SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 10000), 'op'
 SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 10000), 'op', 'matches', 'right', '(a|aa)*c'), '{}') AS hostile_at_limit;
 SELECT flowdb.eval_condition(jsonb_build_object('left', repeat('a', 40000), 'op', 'matches', 'right', '(a|aa)*c'), '{}');
 \echo :LAST_ERROR_SQLSTATE
+-- patterns on which glibc's regcomp would spin uninterruptibly (copies of
+-- a part that can match nothing; stacked repetitions) are refused, also
+-- when a template makes them from run data: the worker never compiles
+-- them with glibc, and a pattern PostgreSQL's engine refuses is an error
+SELECT flowdb.eval_condition('{"left": "x", "op": "matches", "right": "{{ trigger_data.p }}"}',
+                             '{"trigger_data": {"p": "((((a)?)?)?)+"}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT flowdb.eval_condition('{"left": "x", "op": "matches", "right": "{{ trigger_data.p }}"}',
+                             jsonb_build_object('trigger_data', jsonb_build_object('p', 'a' || repeat('*', 60) || '+++++++')));
+\echo :LAST_ERROR_SQLSTATE
+SELECT flowdb.eval_condition('{"left": "x", "op": "matches", "right": "{{ trigger_data.p }}"}',
+                             '{"trigger_data": {"p": "(unclosed"}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT flowdb.eval_condition('{"left": "xaay", "op": "matches", "right": "{{ trigger_data.p }}"}',
+                             '{"trigger_data": {"p": "^x(a+b?)+y$"}}') AS copies_that_match_something;
+SELECT (flow_validate('{"version": 1, "name": "re", "trigger": {"type": "manual"},
+  "nodes": [{"id": "r", "type": "router"}, {"id": "s", "type": "set", "values": {"v": 1}}],
+  "edges": [{"from": "r", "to": "s", "condition": {"left": "x", "op": "matches", "right": "(a?){2}"}}]}')) -> 'errors' AS empty_copies_at_validation;

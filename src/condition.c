@@ -329,38 +329,88 @@ add_repeat(long *atom_cost, long *group_cost, long *total, long bound)
 	return true;
 }
 
+/* the messages of regex_cost_problem's refusals */
+#define REGEX_TOO_MUCH "regular expression repeats too much (nested repetition counts may multiply to at most %d)"
+#define REGEX_STACKED "regular expression puts a repetition operator right after another (as in \"a**\" or \"a+*\"); use one, or a group such as \"(a*)?\""
+#define REGEX_EMPTY_COPIES "regular expression repeats with + or {m,n} a part that can match nothing (as in \"(a?)+\"); repeat it with * instead, as in \"(a?)*\""
+
 /*
  * regex_cost_problem
  *		Refuse regex features that make glibc slow or memory hungry on
  *		hostile patterns: back-references (exponential matching), deeply
- *		nested groups and large nested {m,n} repetitions.  NULL when fine,
- *		else a malloc'd reason.  Syntax errors are left to regcomp.
+ *		nested groups, large nested {m,n} repetitions, a repetition
+ *		operator right after another, and copies of a part that can match
+ *		the empty string.  NULL when fine, else a malloc'd reason.  Syntax
+ *		errors are left to regcomp.
+ *
+ *		glibc's regcomp makes copies for '+' (x+ is xx*) and {m,n}, and the
+ *		closure it computes over copies of a part that can match nothing
+ *		explodes: "(((a)?)?)?" and so on four deep, copied by seven nested
+ *		"(...)+", took 2.4 s, eight deep over 30 s; "a" with 60 '?' then 7
+ *		'+' over a minute; a 158-byte pattern the fuzzer found, 46 s.  None
+ *		of it can be interrupted, and flow_validate is open to everyone.
+ *		Such a repetition is never needed: x+ of an x that can match
+ *		nothing is x*, and stacked operators ("a**") are undefined in POSIX
+ *		EREs (one '?' after another operator is let through: other dialects
+ *		spell a lazy repetition so, and glibc reads "a*?" as "(a*)?").  Copies of parts that cannot match nothing stay cheap (60
+ *		optional groups inside nine nested "(...)+": 0.06 s), as does a
+ *		loop around a loop ("(a*)*").
  */
 static char *
 regex_cost_problem(const char *pattern)
 {
 	long		group_cost[COND_MAX_REGEX_GROUPS + 1];
+	bool		alt_empty[COND_MAX_REGEX_GROUPS + 1];	/* the group's current
+														 * alternative can match
+														 * nothing so far */
+	bool		group_empty[COND_MAX_REGEX_GROUPS + 1];	/* an earlier
+															 * alternative can */
 	int			depth = 0;
 	long		atom_cost = 0;	/* cost of the atom just parsed, 0 = none */
+	bool		atom_empty = false; /* it can match nothing (with its
+									 * repetitions so far) */
+	bool		have_atom = false;	/* an atom not yet added to its
+									 * alternative */
 	long		total = 0;
+	int			repeated = 0;	/* repetition operators in a row just before */
 	const char *p = pattern;
 
 	group_cost[0] = 1;
+	alt_empty[0] = true;
+	group_empty[0] = false;
 	while (*p != '\0')
 	{
 		char		c = *p;
+		bool		repetition = c == '*' || c == '?' || c == '+' ||
+			(c == '{' && p[1] >= '0' && p[1] <= '9');
+
+		/* one '?' may follow (other dialects' lazy "*?", "+?", "??") */
+		if (repetition && repeated > 0 && !(c == '?' && repeated == 1))
+			return fdb_strdup(REGEX_STACKED);
+		repeated = repetition ? repeated + 1 : 0;
+		if (!repetition && have_atom)
+		{
+			/* the atom before is complete: add it to its alternative */
+			alt_empty[depth] = alt_empty[depth] && atom_empty;
+			have_atom = false;
+		}
 
 		if (c == '\\')
 		{
 			if (p[1] >= '1' && p[1] <= '9')
 				return fdb_strdup("back-references are not supported in regular expressions");
+			/* \b \B \< \> \` \' match no character */
+			atom_empty = p[1] != '\0' && strchr("bB<>`'", p[1]) != NULL;
 			p += p[1] != '\0' ? 2 : 1;
 			atom_cost = 1;
+			have_atom = true;
 		}
 		else if (c == '[')
 		{
 			p = skip_bracket(p + 1);
 			atom_cost = 1;
+			atom_empty = false;
+			have_atom = true;
 		}
 		else if (c == '(')
 		{
@@ -368,14 +418,25 @@ regex_cost_problem(const char *pattern)
 				return fdb_asprintf("regular expression nests groups more than %d deep",
 									COND_MAX_REGEX_GROUPS);
 			group_cost[++depth] = 1;
+			alt_empty[depth] = true;
+			group_empty[depth] = false;
 			atom_cost = 0;
 			p++;
 		}
 		else if (c == ')' && depth > 0)
 		{
+			atom_empty = group_empty[depth] || alt_empty[depth];
 			atom_cost = group_cost[depth--];
 			if (atom_cost > group_cost[depth])
 				group_cost[depth] = atom_cost;
+			have_atom = true;
+			p++;
+		}
+		else if (c == '|')
+		{
+			group_empty[depth] = group_empty[depth] || alt_empty[depth];
+			alt_empty[depth] = true;
+			atom_cost = 0;
 			p++;
 		}
 		else if (c == '{' && p[1] >= '0' && p[1] <= '9')
@@ -404,25 +465,35 @@ regex_cost_problem(const char *pattern)
 			bound = lo > hi ? lo : hi;
 			if (bound == 0)
 				bound = 1;
+			if (bound > 1 && have_atom && atom_empty)
+				return fdb_strdup(REGEX_EMPTY_COPIES);
 			if (!add_repeat(&atom_cost, &group_cost[depth], &total, bound))
-				return fdb_asprintf("regular expression repeats too much (nested repetition counts may multiply to at most %d)",
-									COND_MAX_REGEX_REPEAT);
+				return fdb_asprintf(REGEX_TOO_MUCH, COND_MAX_REGEX_REPEAT);
+			if (lo == 0)
+				atom_empty = true;
 			if (*p == '}')
 				p++;
 		}
 		else if (c == '+')
 		{
-			/* glibc compiles x+ as xx*: stacked '+' double the size */
+			/* glibc compiles x+ as xx*: nested '+' double the size */
+			if (have_atom && atom_empty)
+				return fdb_strdup(REGEX_EMPTY_COPIES);
 			if (!add_repeat(&atom_cost, &group_cost[depth], &total, 2))
-				return fdb_asprintf("regular expression repeats too much (nested repetition counts may multiply to at most %d)",
-									COND_MAX_REGEX_REPEAT);
+				return fdb_asprintf(REGEX_TOO_MUCH, COND_MAX_REGEX_REPEAT);
 			p++;
 		}
 		else if (c == '*' || c == '?')
-			p++;				/* no copies; applies to the same atom */
+		{
+			atom_empty = true;	/* no copies; applies to the same atom */
+			p++;
+		}
 		else
 		{
+			/* ^ and $ match no character */
+			atom_empty = c == '^' || c == '$';
 			atom_cost = 1;
+			have_atom = true;
 			p++;
 		}
 	}
@@ -430,8 +501,23 @@ regex_cost_problem(const char *pattern)
 }
 
 /*
+ * regex_limits_problem
+ *		NULL when pattern is within the length and cost limits, else a
+ *		malloc'd reason.
+ */
+static char *
+regex_limits_problem(const char *pattern)
+{
+	if (strlen(pattern) > COND_MAX_REGEX_LEN)
+		return fdb_asprintf("regular expression longer than %d bytes",
+							COND_MAX_REGEX_LEN);
+	return regex_cost_problem(pattern);
+}
+
+/*
  * regex_problem
- *		NULL when pattern compiles as a POSIX ERE, else a malloc'd reason.
+ *		NULL when pattern is within the limits and compiles as a POSIX ERE,
+ *		else a malloc'd reason.
  */
 static char *
 regex_problem(const char *pattern)
@@ -441,10 +527,7 @@ regex_problem(const char *pattern)
 	char		msg[256];
 	char	   *problem;
 
-	if (strlen(pattern) > COND_MAX_REGEX_LEN)
-		return fdb_asprintf("regular expression longer than %d bytes",
-							COND_MAX_REGEX_LEN);
-	problem = regex_cost_problem(pattern);
+	problem = regex_limits_problem(pattern);
 	if (problem != NULL)
 		return problem;
 	rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
@@ -798,7 +881,14 @@ eval_matches(const char *subject, const char *pattern, char *err, size_t errlen)
 		cond_regex_budget -= (long) len;
 	}
 
-	problem = regex_problem(pattern);
+	/*
+	 * With a matcher installed (the backend: PostgreSQL's engine, which
+	 * reports a pattern it refuses), glibc never compiles a pattern at run
+	 * time: one a template made from a run's data reaches the worker, and
+	 * glibc's regcomp cannot be interrupted.
+	 */
+	problem = cond_regex_matcher != NULL ? regex_limits_problem(pattern) :
+		regex_problem(pattern);
 	if (problem != NULL)
 	{
 		fdb_fmt(err, errlen, "%s", problem);

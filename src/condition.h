@@ -47,10 +47,11 @@ extern long cond_regex_budget;
 
 /*
  * The matcher "matches" uses once the pattern passed the checks above
- * (validated as a POSIX ERE): NULL = glibc's regexec.  The backend installs
- * PostgreSQL's own engine, which is linear on hostile patterns and acts on
- * pending interrupts (SIGTERM).  Returns 1 on a match, 0 on none, -1 with
- * err set on an error.
+ * (length and cost; without a matcher also glibc's regcomp): NULL = glibc's
+ * regexec.  The backend installs PostgreSQL's own engine, which is linear
+ * on hostile patterns, acts on pending interrupts (SIGTERM) and reports
+ * patterns it refuses, so that glibc compiles nothing at run time.
+ * Returns 1 on a match, 0 on none, -1 with err set on an error.
  */
 typedef int (*CondRegexMatcher) (const char *subject, size_t len,
 								 const char *pattern, char *err, size_t errlen);
