@@ -33,6 +33,7 @@
 size_t		cond_max_subject = 0;
 long		cond_regex_budget = -1;
 CondRegexMatcher cond_regex_matcher = NULL;
+CondRegexCompiles cond_regex_compiles = NULL;
 
 /* Longest regular expression accepted by "matches". */
 #define COND_MAX_REGEX_LEN 1024
@@ -516,8 +517,8 @@ regex_limits_problem(const char *pattern)
 
 /*
  * regex_problem
- *		NULL when pattern is within the limits and compiles as a POSIX ERE,
- *		else a malloc'd reason.
+ *		NULL when pattern is within the limits and compiles (as a POSIX ERE
+ *		with glibc, or with cond_regex_compiles), else a malloc'd reason.
  */
 static char *
 regex_problem(const char *pattern)
@@ -530,17 +531,24 @@ regex_problem(const char *pattern)
 	problem = regex_limits_problem(pattern);
 	if (problem != NULL)
 		return problem;
-	rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+	if (cond_regex_compiles != NULL)
+		rc = cond_regex_compiles(pattern, msg, sizeof(msg)) ? 0 : 1;
+	else
+	{
+		rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0)
+			regerror(rc, &re, msg, sizeof(msg));
+		else
+			regfree(&re);
+	}
 	if (rc != 0)
 	{
 		char		shown[COND_SHOW_LEN + 4];
 
-		regerror(rc, &re, msg, sizeof(msg));
 		clip(shown, sizeof(shown), pattern);
 		return fdb_asprintf("invalid regular expression \"%s\": %s",
 							shown, msg);
 	}
-	regfree(&re);
 	return NULL;
 }
 

@@ -57,6 +57,15 @@ typedef int (*CondRegexMatcher) (const char *subject, size_t len,
 								 const char *pattern, char *err, size_t errlen);
 extern CondRegexMatcher cond_regex_matcher;
 
+/*
+ * How the validator checks a literal pattern's syntax once it passed the
+ * length and cost limits: NULL = glibc's regcomp (as a POSIX ERE).  The
+ * backend installs PostgreSQL's engine, the one that runs the pattern,
+ * which heeds interrupts.  true when it compiles, else false with msg set.
+ */
+typedef bool (*CondRegexCompiles) (const char *pattern, char *msg, size_t msglen);
+extern CondRegexCompiles cond_regex_compiles;
+
 /* Evaluate: 1 true, 0 false, -1 error (err set). */
 extern int	cond_eval(const cJSON *cond, const cJSON *ctx, char *err, size_t errlen);
 

@@ -142,6 +142,7 @@ _PG_init(void)
 	flowdb_preloaded = process_shared_preload_libraries_in_progress;
 	define_settings();
 	cond_regex_matcher = flowdb_regex_match;
+	cond_regex_compiles = flowdb_regex_compiles;
 	bp_timezone_hook = flowdb_timezone_known;
 	bp_table_shape_hook = flowdb_table_shape;
 

@@ -152,6 +152,7 @@ extern bool flowdb_timezone_known(const char *name, char *hint, size_t hintlen);
 /* regex_pg.c: the "matches" operator on PostgreSQL's regex engine */
 extern int	flowdb_regex_match(const char *subject, size_t len, const char *pattern,
 							   char *err, size_t errlen);
+extern bool flowdb_regex_compiles(const char *pattern, char *msg, size_t msglen);
 
 /*
  * What the library exports.  It is built with -fvisibility=hidden (and

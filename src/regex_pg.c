@@ -39,6 +39,34 @@ to_wchar(const char *s, size_t len, int *wlen)
 }
 
 /*
+ * flowdb_regex_compiles
+ *		CondRegexCompiles on PostgreSQL's engine, as the matcher compiles:
+ *		the validator's syntax check.  A pending interrupt (the engine
+ *		returns REG_CANCEL) is acted on here.
+ */
+bool
+flowdb_regex_compiles(const char *pattern, char *msg, size_t msglen)
+{
+	regex_t		re;
+	pg_wchar   *wpat;
+	int			wplen;
+	int			rc;
+
+	wpat = to_wchar(pattern, strlen(pattern), &wplen);
+	rc = pg_regcomp(&re, wpat, wplen, REG_ADVANCED | REG_NOSUB, C_COLLATION_OID);
+	pfree(wpat);
+	if (rc == REG_CANCEL)
+		CHECK_FOR_INTERRUPTS();
+	if (rc != REG_OKAY)
+	{
+		pg_regerror(rc, &re, msg, msglen);
+		return false;
+	}
+	pg_regfree(&re);
+	return true;
+}
+
+/*
  * flowdb_regex_match
  *		CondRegexMatcher on PostgreSQL's engine: 1 match, 0 none, -1 with
  *		err set (a pattern PostgreSQL refuses).
