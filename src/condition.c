@@ -353,9 +353,10 @@ add_repeat(long *atom_cost, long *group_cost, long *total, long bound)
  *		Such a repetition is never needed: x+ of an x that can match
  *		nothing is x*, and stacked operators ("a**") are undefined in POSIX
  *		EREs (one '?' after another operator is let through: other dialects
- *		spell a lazy repetition so, and glibc reads "a*?" as "(a*)?").  Copies of parts that cannot match nothing stay cheap (60
- *		optional groups inside nine nested "(...)+": 0.06 s), as does a
- *		loop around a loop ("(a*)*").
+ *		spell a lazy repetition so, and glibc reads "a*?" as "(a*)?").
+ *		Copies of parts that cannot match nothing stay cheap (60 optional
+ *		groups inside nine nested "(...)+": 0.06 s), as does a loop around
+ *		a loop ("(a*)*").
  */
 static char *
 regex_cost_problem(const char *pattern)
