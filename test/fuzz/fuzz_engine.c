@@ -10,7 +10,8 @@
  *		 a blueprint and payload generated from the leading bytes (up to
  *		 8 nodes of every type, random DAG edges with conditions, else
  *		 edges and failure edges, a payload whose "when" string is raw input bytes used by
- *		 delay nodes as "until": "{{trigger_data.when}}"), then event bytes.
+ *		 delay nodes as "until": "{{trigger_data.when}}" and whose "items"
+ *		 (0 to 6) map nodes go over), then event bytes.
  *
  * Only blueprints that pass bp_validate are run (flowdb never runs any
  * other).  The event bytes drive up to 200 steps, each one of: advance,
@@ -18,7 +19,9 @@
  * Retry-After, or not), a multi-phase action moves to its next phase, an
  * event resumes a waiting wait_event (as flowdb.resume_node does), time
  * passes, the state is committed and reloaded by another worker (with
- * engine_recover), or a failed run is retried (as flow_retry does).  When
+ * engine_recover; a running map's lists go to flowdb.map_parts and come
+ * back from its rows, as in the worker: map_parts.h), or a failed run is
+ * retried (as flow_retry does).  When
  * the bytes run out, the run is settled (all requests succeed, time jumps
  * to the next due) for the remaining steps.
  *
@@ -29,7 +32,9 @@
  * with a failure edge, failed =
  * an error and nothing in flight); after an advance a "running" run has a
  * request in flight (no stuck runs); a state reloaded from its JSON text
- * prints identically; events are well-formed.  No crash, leak or
+ * and rows prints identically, a finished run's state has no lists
+ * apart, and a restored map has nothing to write again; events are
+ * well-formed.  No crash, leak or
  * sanitizer report.
  *
  * A run that is failing while requests are in flight is reloaded too:
@@ -39,7 +44,7 @@
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I src \
  *		test/fuzz/fuzz_engine.c src/fjson.c src/template.c src/condition.c \
  *		src/blueprint.c src/catalog.c src/catalog_json.c src/httpmsg.c \
- *		src/toolkit.c src/service_limits.c src/engine.c src/cron.c src/tools/\*.c \
+ *		src/toolkit.c src/service_limits.c src/engine.c src/map_parts.c src/cron.c src/tools/\*.c \
  *		-lcjson -lm
  *
  *-------------------------------------------------------------------------
@@ -51,6 +56,7 @@
 
 #include "blueprint.h"
 #include "engine.h"
+#include "map_parts.h"
 
 #define T0 1767225600000.0		/* 2026-01-01T00:00:00Z */
 #define MAX_STEPS 200
@@ -138,7 +144,7 @@ static const char *const gen_untils[] = {
 static void
 gen_node(Reader *r, FdbBuf *b, int i, char *types)
 {
-	unsigned	t = next_byte(r) % 6;
+	unsigned	t = next_byte(r) % 7;
 	unsigned	x = next_byte(r);
 
 	if (i)
@@ -175,6 +181,18 @@ gen_node(Reader *r, FdbBuf *b, int i, char *types)
 			else
 				fdb_buf_printf(b, "{\"id\": \"n%d\", \"type\": \"delay\", \"until\": \"%s\"}",
 							   i, gen_untils[(x >> 1) % 6]);
+			break;
+		case 6:
+			types[i] = 'm';
+			fdb_buf_printf(b, "{\"id\": \"n%d\", \"type\": \"map\", \"items\": \"{{trigger_data.items}}\","
+						   " \"concurrency\": %u, \"on_item_error\": \"%s\", \"do\": {\"service\": \"http\","
+						   " \"task\": \"request\", \"params\": {\"url\": \"https://x.test/m%d/{{index}}\","
+						   " \"body\": {\"i\": \"{{item}}\"}}",
+						   i, 1 + x % 3, (x & 4) ? "continue" : "fail", i);
+			if (x & 8)
+				fdb_buf_printf(b, ", \"retry\": {\"max_attempts\": %u, \"backoff_ms\": 50}",
+							   1 + (x >> 4) % 3);
+			fdb_buf_puts(b, "}}");
 			break;
 		default:
 			types[i] = 'w';
@@ -224,6 +242,13 @@ gen_blueprint(Reader *r, cJSON **payload)
 	cJSON_AddStringToObject(*payload, "id", "pay_1");
 	cJSON_AddBoolToObject(*payload, "flag", next_byte(r) & 1);
 	cJSON_AddStringToObject(*payload, "when", when);
+	{
+		cJSON	   *items = cJSON_AddArrayToObject(*payload, "items");
+		unsigned	nitems = next_byte(r) % 7;
+
+		for (unsigned k = 0; k < nitems; k++)
+			cJSON_AddItemToArray(items, cJSON_CreateNumber(k * 10));
+	}
 
 	fdb_buf_init(&b);
 	fdb_buf_puts(&b, "{\"version\": 1, \"name\": \"fz\", \"trigger\": {\"type\": \"manual\"}, \"nodes\": [");
@@ -527,21 +552,108 @@ do_advance(EngineRun *run, double now, EngineEvents *ev)
 }
 
 /*
+ * The worker's flowdb.map_parts for the run being driven: the table's rows
+ * (upserted by node, instance, item) and the current copy's record.
+ */
+static MapPartRow *table;
+static int	ntable;
+static int	captable;
+static MapParts parts;
+static int	claims;
+
+/*
+ * table_put
+ *		INSERT ... ON CONFLICT DO UPDATE of one row.
+ */
+static void
+table_put(const MapPartRow *row)
+{
+	for (int i = 0; i < ntable; i++)
+		if (table[i].item == row->item && strcmp(table[i].node_id, row->node_id) == 0 &&
+			strcmp(table[i].instance, row->instance) == 0)
+		{
+			free(table[i].value);
+			table[i].value = fdb_strdup(row->value);
+			return;
+		}
+	if (ntable == captable)
+	{
+		captable = captable ? captable * 2 : 16;
+		table = realloc(table, sizeof(MapPartRow) * captable);
+		if (table == NULL)
+			abort();
+	}
+	table[ntable].node_id = fdb_strdup(row->node_id);
+	table[ntable].instance = fdb_strdup(row->instance);
+	table[ntable].item = row->item;
+	table[ntable].value = fdb_strdup(row->value);
+	ntable++;
+}
+
+/*
+ * table_clear
+ *		DELETE of the run's rows (and, with free_all, the array itself).
+ */
+static void
+table_clear(bool free_all)
+{
+	for (int i = 0; i < ntable; i++)
+	{
+		free(table[i].node_id);
+		free(table[i].instance);
+		free(table[i].value);
+	}
+	ntable = 0;
+	if (free_all)
+	{
+		free(table);
+		table = NULL;
+		captable = 0;
+	}
+}
+
+/*
  * reload
- *		Commit the state as JSON text and build the run again from it (a
- *		new worker); the state must print identically.  recover: the
- *		requests in flight were lost.  retry: flow_retry's transformation
- *		(only for failed runs).
+ *		Commit the state as the worker does (a running map's lists go to
+ *		flowdb.map_parts, a marker stays in the state) and build the run
+ *		again from the stored text and rows (a new worker's claim); the
+ *		state must print identically, and a collect right after the
+ *		restore must find nothing new to write.  recover: the requests in
+ *		flight were lost.  retry: flow_retry's transformation (only for
+ *		failed runs).
  */
 static EngineRun *
 reload(EngineRun *run, bool recover, bool retry)
 {
-	char	   *text = cJSON_PrintUnformatted(run->state);
-	cJSON	   *state = cJSON_Parse(text);
+	double		due;
+	FlowStatus	st = engine_run_state(run, &due);
+	char		token[32];
+	char		err[256];
+	char	   *text;
+	char	   *full;
+	cJSON	   *state;
 	EngineRun  *n;
 	char	   *text2;
 
+	snprintf(token, sizeof(token), "tok%d", claims++);
+	map_parts_collect(&parts, run->state, token, st == FLOW_SUCCEEDED || st == FLOW_FAILED);
+	for (int i = 0; i < parts.nrows; i++)
+		table_put(&parts.rows[i]);
+	if (parts.clear)
+		table_clear(false);
+	map_parts_detach(&parts);
+	text = cJSON_PrintUnformatted(run->state);
+	map_parts_attach(&parts);
+	full = cJSON_PrintUnformatted(run->state);
+	map_parts_written(&parts, true);
+	map_parts_free(&parts);
+	state = cJSON_Parse(text);
 	check(state != NULL, "state JSON does not parse", run);
+	check(st == FLOW_SUCCEEDED || st == FLOW_FAILED ? !map_parts_needed(state) : true,
+		  "a finished run's state has lists apart", run);
+	if (map_parts_needed(state))
+		check(map_parts_restore(&parts, state, table, ntable, err, sizeof(err)),
+			  "a map's lists could not be restored from their rows", run);
 	if (retry)
 	{
 		cJSON	   *nodes = cJSON_CreateObject();
@@ -565,13 +677,23 @@ reload(EngineRun *run, bool recover, bool retry)
 	if (!retry)
 	{
 		text2 = cJSON_PrintUnformatted(n->state);
-		check(strcmp(text, text2) == 0, "reloaded state prints differently", run);
+		check(strcmp(full, text2) == 0, "reloaded state prints differently", run);
 		free(text2);
 	}
 	free(text);
+	free(full);
 	engine_run_free(run);
 	if (recover)
 		engine_recover(n);
+	if (!retry)
+	{
+		/* the restored lists are known as written: nothing to write again */
+		FlowStatus	st2 = engine_run_state(n, &due);
+
+		map_parts_collect(&parts, n->state, "check", st2 == FLOW_SUCCEEDED || st2 == FLOW_FAILED);
+		check(parts.nrows == 0, "a restored map would write its rows again", n);
+		map_parts_written(&parts, false);
+	}
 	return n;
 }
 
@@ -724,6 +846,9 @@ drive(cJSON *bp, cJSON *payload, Reader *r)
 	}
 	engine_events_free(&ev);
 	engine_run_free(run);
+	map_parts_free(&parts);
+	table_clear(true);
+	claims = 0;
 }
 
 /*
