@@ -75,15 +75,12 @@ find_node(MapParts *p, const char *node_id)
 }
 
 /*
- * reset_node
- *		Free what a record holds and set it up for a map of n items.
+ * init_node
+ *		A new, empty record's set-up for a map of n items.
  */
 static void
-reset_node(MapPartsNode *r, const char *instance, const cJSON *m, int n)
+init_node(MapPartsNode *r, const char *instance, const cJSON *m, int n)
 {
-	free(r->instance);
-	free(r->saved);
-	free(r->pending);
 	r->instance = fdb_strdup(instance);
 	r->map = m;
 	r->items_saved = false;
@@ -225,7 +222,7 @@ map_parts_restore(MapParts *p, cJSON *state, const MapPartRow *rows, int nrows,
 		}
 		n = cJSON_GetArraySize(items);
 		r = add_node(p, ns->string);
-		reset_node(r, inst, m, n);
+		init_node(r, inst, m, n);
 		r->items_saved = true;
 		results = cJSON_CreateArray();
 		for (int i = 0; i < n; i++)
@@ -301,7 +298,7 @@ map_parts_collect(MapParts *p, const cJSON *state, const char *token, bool finis
 			if (inst == NULL)
 				abort();
 			r = add_node(p, ns->string);
-			reset_node(r, inst, m, cJSON_GetArraySize(items));
+			init_node(r, inst, m, cJSON_GetArraySize(items));
 			free(inst);
 		}
 		r->npending = 0;

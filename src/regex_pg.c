@@ -39,29 +39,43 @@ to_wchar(const char *s, size_t len, int *wlen)
 }
 
 /*
- * flowdb_regex_compiles
- *		CondRegexCompiles on PostgreSQL's engine, as the matcher compiles:
- *		the validator's syntax check.  A pending interrupt (the engine
- *		returns REG_CANCEL) is acted on here.
+ * compile_pattern
+ *		Compile pattern as an ARE into *re (the caller frees it with
+ *		pg_regfree); false with msg set when PostgreSQL refuses it.  A
+ *		pending interrupt (the engine returns REG_CANCEL) is acted on here.
  */
-bool
-flowdb_regex_compiles(const char *pattern, char *msg, size_t msglen)
+static bool
+compile_pattern(const char *pattern, regex_t *re, char *msg, size_t msglen)
 {
-	regex_t		re;
 	pg_wchar   *wpat;
 	int			wplen;
 	int			rc;
 
 	wpat = to_wchar(pattern, strlen(pattern), &wplen);
-	rc = pg_regcomp(&re, wpat, wplen, REG_ADVANCED | REG_NOSUB, C_COLLATION_OID);
+	rc = pg_regcomp(re, wpat, wplen, REG_ADVANCED | REG_NOSUB, C_COLLATION_OID);
 	pfree(wpat);
 	if (rc == REG_CANCEL)
 		CHECK_FOR_INTERRUPTS();
 	if (rc != REG_OKAY)
 	{
-		pg_regerror(rc, &re, msg, msglen);
+		pg_regerror(rc, re, msg, msglen);
 		return false;
 	}
+	return true;
+}
+
+/*
+ * flowdb_regex_compiles
+ *		CondRegexCompiles on PostgreSQL's engine, as the matcher compiles:
+ *		the validator's syntax check.
+ */
+bool
+flowdb_regex_compiles(const char *pattern, char *msg, size_t msglen)
+{
+	regex_t		re;
+
+	if (!compile_pattern(pattern, &re, msg, msglen))
+		return false;
 	pg_regfree(&re);
 	return true;
 }
@@ -76,19 +90,13 @@ flowdb_regex_match(const char *subject, size_t len, const char *pattern,
 				   char *err, size_t errlen)
 {
 	regex_t		re;
-	pg_wchar   *wpat;
 	pg_wchar   *wsub;
-	int			wplen;
 	int			wslen;
 	int			rc;
 	char		msg[256];
 
-	wpat = to_wchar(pattern, strlen(pattern), &wplen);
-	rc = pg_regcomp(&re, wpat, wplen, REG_ADVANCED | REG_NOSUB, C_COLLATION_OID);
-	pfree(wpat);
-	if (rc != REG_OKAY)
+	if (!compile_pattern(pattern, &re, msg, sizeof(msg)))
 	{
-		pg_regerror(rc, &re, msg, sizeof(msg));
 		snprintf(err, errlen, "invalid regular expression: %s", msg);
 		return -1;
 	}
