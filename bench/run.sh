@@ -580,11 +580,25 @@ command -v curl >/dev/null || fail "curl is not installed (scripts/deps.sh)"
 metric fan_curl_version "$(curl --version | head -1 | cut -d' ' -f1-2)"
 log "fan-out bound: curl --parallel --parallel-max $FAN_PAR, $NFAN GETs"
 r0=$(srv_requests)
+# children_cpu: CPU_NOW = user + system seconds of this shell's finished
+# children (bash's times builtin, second line; called as a command, not
+# in a command substitution, whose subshell has children of its own)
+children_cpu() {
+	times >"$WORK/times"
+	CPU_NOW=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%.3f", n }' "$WORK/times")
+}
+children_cpu
+CC0=$CPU_NOW
 FC0=$(date +%s.%N)
 curl -sS --no-progress-meter --parallel --parallel-max "$FAN_PAR" -w '%{http_code}\n' \
 	-K "$WORK/fanout.curl" >"$WORK/fanout.codes" 2>"$WORK/fanout.err" ||
 	{ cat "$WORK/fanout.err" >&2; fail "curl --parallel failed"; }
 FC1=$(date +%s.%N)
+# the client side of an HTTP exchange (curl's user + system time: its
+# parsing, and the kernel's loopback TCP on its side), which a worker
+# pays too, on top of its writes
+children_cpu
+metric fan_curl_cpu_secs "$(calc "$CPU_NOW - $CC0" 3)"
 r1=$(srv_requests)
 n200=$(grep -c '^200$' "$WORK/fanout.codes" || true)
 [ "$n200" = "$NFAN" ] || fail "curl: $n200 of $NFAN answers were 200"
