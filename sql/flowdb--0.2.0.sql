@@ -475,12 +475,16 @@ DECLARE
 	r flowdb.runs;
 	steps jsonb;
 	progress jsonb;
+	nodes jsonb;
 BEGIN
 	SELECT * INTO r FROM flowdb.runs
 	WHERE id = flow_status.run_id AND owner = flowdb.current_owner();
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'run % not found', run_id USING ERRCODE = 'no_data_found';
 	END IF;
+	-- a running map's lists are kept apart (flowdb.map_parts): shown whole
+	nodes := CASE WHEN r.finished_at IS NULL AND r.state @? '$.nodes.*.map.items.apart'
+				  THEN flowdb.map_parts_view(r.id, r.state) ELSE r.state END -> 'nodes';
 	SELECT coalesce(jsonb_agg(jsonb_build_object(
 			'node_id', l.node_id, 'status', l.status, 'attempt', l.attempt,
 			'input', l.input, 'output', l.output, 'error', l.error,
@@ -494,7 +498,7 @@ BEGIN
 		'id', r.id, 'workflow_id', r.workflow_id, 'name', r.blueprint ->> 'name',
 		'status', r.status, 'error', r.error, 'output', r.output,
 		'sandbox', r.sandbox,
-		'nodes', coalesce(r.state -> 'nodes', '{}'),
+		'nodes', coalesce(nodes, '{}'),
 		'progress', progress,
 		'steps', steps,
 		'created_at', r.created_at, 'started_at', r.started_at,
@@ -4227,13 +4231,12 @@ CREATE TABLE flowdb.map_parts (
 ALTER TABLE flowdb.map_parts ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('flowdb.map_parts', '');
 
--- flowdb.map_parts_fold: the state with its running maps' lists put back
--- from flowdb.map_parts, whose rows of the run are deleted.  For a run
--- that ends outside the worker's final commit (flow_cancel, a canceled
--- parent, too many worker crashes): its stored state is whole, as every
--- finished run's is.  A map whose items row is missing keeps its marker.
-CREATE FUNCTION flowdb.map_parts_fold(run_id uuid, state jsonb) RETURNS jsonb
-LANGUAGE plpgsql
+-- flowdb.map_parts_view: the state with its running maps' lists put back
+-- from flowdb.map_parts: each map's items, and its results so far (null
+-- for an item not finished yet).  flow_status shows a running run's
+-- state so.  A map whose items row is missing keeps its marker.
+CREATE FUNCTION flowdb.map_parts_view(run_id uuid, state jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -4259,6 +4262,21 @@ BEGIN
 		state := jsonb_set(jsonb_set(state, ARRAY['nodes', k, 'map', 'items'], items),
 						   ARRAY['nodes', k, 'map', 'results'], results);
 	END LOOP;
+	RETURN state;
+END
+$$;
+
+-- flowdb.map_parts_fold: map_parts_view, and the run's rows deleted.  For
+-- a run that ends outside the worker's final commit (flow_cancel, a
+-- canceled parent, too many worker crashes): its stored state is whole,
+-- as every finished run's is.
+CREATE FUNCTION flowdb.map_parts_fold(run_id uuid, state jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	state := flowdb.map_parts_view(run_id, state);
 	DELETE FROM flowdb.map_parts p WHERE p.run_id = run_id;
 	RETURN state;
 END
@@ -4283,6 +4301,7 @@ CREATE TRIGGER runs_map_parts_fold BEFORE UPDATE OF status ON flowdb.runs
 		  AND OLD.status NOT IN ('succeeded', 'failed', 'canceled')
 		  AND NEW.state @? '$.nodes.*.map.items.apart')
 	EXECUTE FUNCTION flowdb.runs_map_parts_fold();
+REVOKE ALL ON FUNCTION flowdb.map_parts_view(uuid, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.map_parts_fold(uuid, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION flowdb.runs_map_parts_fold() FROM PUBLIC;
 

@@ -154,6 +154,18 @@ is($node->safe_psql('postgres', qq{
 	FROM flowdb.map_parts WHERE run_id = '$run'}),
 	'1/' . scalar(split /,/, $done_before),
 	'(b) flowdb.map_parts holds the 50 items and the result of every item logged');
+# flow_status shows the running map whole: its 50 items, and a result
+# (its own item's) for every item logged, null for those not finished
+is($node->safe_psql('postgres', qq{
+	SELECT jsonb_array_length(m -> 'items') || '/' || jsonb_array_length(m -> 'results') || '/' ||
+	       (SELECT count(*) FROM unnest('{$done_before}'::int[]) d
+	        WHERE (m -> 'results' -> d) #>> '{body,json,i}' = d::text) || '/' ||
+	       (SELECT count(*) FILTER (WHERE r = 'null') FROM jsonb_array_elements(m -> 'results') r
+	        ) + (SELECT count(*) FROM flowdb.map_parts WHERE run_id = '$run' AND item >= 0) || '/' ||
+	       (position('apart' IN m::text) > 0)
+	FROM (SELECT flow_status('$run') #> '{nodes,remind,map}' AS m) s}),
+	'50/50/' . scalar(split /,/, $done_before) . '/50/false',
+	'(b) flow_status shows the running map whole: 50 items, each finished item\'s own result, null for the rest');
 my $old = kill_worker($node);
 ok(wait_worker($node, $old, 60), '(b) a new worker runs');
 is(wait_run($node, $run, 120), 'succeeded', '(b) the run finished after the crash');
