@@ -627,10 +627,11 @@ flowdb_shmem_startup(void)
 
 /*
  * flowdb_wake_all
- *		Set the latch of every running flowdb worker of this database (but
- *		our own).  When none runs here, wake the launcher for it: the
- *		database may have been found without the extension, or its workers
- *		may be restarting.
+ *		Set the latch of every running flowdb worker of this database, our
+ *		own too when we are one (a trigger of our own commit queued or
+ *		resumed runs: see flowdb_wake_workers).  When none runs here, wake
+ *		the launcher for it: the database may have been found without the
+ *		extension, or its workers may be restarting.
  */
 void
 flowdb_wake_all(void)
@@ -647,10 +648,11 @@ flowdb_wake_all(void)
 		if (pid == 0 || pg_atomic_read_u32(&s->dboid) != MyDatabaseId)
 			continue;
 		any = true;
-		if (pid == (uint32) MyProcPid)
-			continue;
 		pg_atomic_fetch_add_u64(&s->wakeups, 1);
-		SetLatch(&ProcGlobal->allProcs[pg_atomic_read_u32(&s->procno)].procLatch);
+		if (pid == (uint32) MyProcPid)
+			SetLatch(MyLatch);
+		else
+			SetLatch(&ProcGlobal->allProcs[pg_atomic_read_u32(&s->procno)].procLatch);
 	}
 	if (!any)
 		flowdb_launcher_wake(MyDatabaseId);
@@ -688,10 +690,32 @@ flowdb_xact_callback(XactEvent event, void *arg)
 FLOWDB_FUNCTION_INFO_V1(flowdb_wake_workers);
 
 /*
+ * trigger_depth
+ *		pg_trigger_depth(): how many trigger calls we are inside.
+ */
+static int
+trigger_depth(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	return DatumGetInt32(pg_trigger_depth(fcinfo));
+}
+
+/*
  * flowdb_wake_workers
  *		Statement trigger on flowdb.runs: wake the workers when this
- *		transaction commits, and NOTIFY outside listeners.  The workers' own
- *		writes do not wake anybody.
+ *		transaction commits, and NOTIFY outside listeners.
+ *		A worker's own claims and commits wake nobody: it knows what it
+ *		wrote.  But when a trigger of its statement writes runs (depth 2
+ *		and more: a call node's child queued, a parent resumed when its
+ *		child ended, a failure handler started, a parked run given its
+ *		event), those runs are due now, and the worker had no reason to
+ *		claim again before its next periodic scan: each call waited up
+ *		to flowdb.scan_interval_ms twice (measured: a call of a 1-step
+ *		workflow took 1.0 to 2.0 s, a map over 200 items of a
+ *		sub-workflow 39.5 s).  Such a commit wakes the workers, this one
+ *		included.
  */
 Datum
 flowdb_wake_workers(PG_FUNCTION_ARGS)
@@ -701,7 +725,12 @@ flowdb_wake_workers(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("flowdb.wake_workers() must be called as a trigger")));
 
-	if (flowdb_my_slot < 0)
+	if (flowdb_my_slot >= 0)
+	{
+		if (trigger_depth() > 1)
+			wake_at_commit = true;
+	}
+	else
 	{
 		wake_at_commit = true;
 		if (flowdb_notify)

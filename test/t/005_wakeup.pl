@@ -8,7 +8,9 @@
 # rollback); LISTEN flowdb_run_finished reports the finished run.  "Not
 # sent" is checked once the worker went past the point: it finished a run
 # committed later (no fixed sleeps); "idle" means the worker waits in its
-# latch wait (pg_stat_activity wait_event_type Extension).
+# latch wait (pg_stat_activity wait_event_type Extension).  Runs that the
+# worker's own commit queues or resumes (a call's child, its parent, a
+# failure handler) are picked up without the scan too.
 use strict;
 use warnings;
 
@@ -136,8 +138,36 @@ my $after = flow_execute($node, bp_for('/afterrollback'));
 is(wait_run($node, $after, 10), 'succeeded', 'a commit after a rollback still wakes the worker');
 is(scalar $fake->requests_for('/rolledback'), 0, 'rolled back: server saw nothing');
 
+########################################################################
+# runs the worker's own commit queues or resumes (its triggers' writes:
+# a call node's child, the parent once the child ended, a failure
+# handler) wake the worker too: without the periodic scan, nothing else
+# would ever claim them
+########################################################################
+
 $listener->quit;
 $tx->quit;
+my $child = $node->safe_psql('postgres', 'SELECT flow_save(' . sql_json(blueprint(name => 'child',
+	nodes => [ http_node('c', $fake->url('/child'), body => { n => '{{trigger_data.n}}' }) ])) . ')');
+my $handler = $node->safe_psql('postgres', 'SELECT flow_save(' . sql_json(blueprint(name => 'handler',
+	nodes => [ http_node('h', $fake->url('/handler'), body => {}) ])) . ')');
+ok(worker_idle(), 'the worker is idle before the call');
+my $caller = flow_execute($node, blueprint(name => 'caller',
+	nodes => [ { id => 'call', type => 'call', workflow => $child, payload => { n => 7 } } ]));
+is(wait_run($node, $caller, 10), 'succeeded',
+	'a call: the child queued by the worker\'s commit ran, and the parent resumed, without a scan');
+is($node->safe_psql('postgres', "SELECT status || ' ' || (payload ->> 'n') FROM flowdb.runs WHERE parent_run_id = '$caller'"),
+	'succeeded 7', 'the child ran with its payload');
+is(scalar $fake->requests_for('/child'), 1, 'the child sent its request once');
+$fake->set_script({ '/broken' => [ { status => 400, body => { error => 'no' } } ],
+	'/*' => [ { body => { ok => $true } } ] });
+my $failing = flow_execute($node, { %{ blueprint(name => 'fails',
+	nodes => [ http_node('f', $fake->url('/broken'), body => {}) ]) },
+	on_failure => { workflow => $handler } });
+is(wait_run($node, $failing, 10), 'failed', 'the run fails');
+my $handled = poll($node, "SELECT count(*) FROM flowdb.runs WHERE failure_of = '$failing' AND status = 'succeeded'", '1', 10);
+ok($handled, 'its failure handler, queued by the worker\'s commit, ran without a scan');
+
 $fake->stop;
 $node->stop;
 done_testing();
