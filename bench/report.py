@@ -220,6 +220,12 @@ def main():
         rows.append((f"Map over {int(num(m, 'map_items', 0)):,} items in one run (steps/s)", fmt_rate(map_rate),
                      f"{fmt_rate(num(m, 'one_step_rate'))} (the same step as 1-step runs)",
                      ratio(map_rate, num(m, "one_step_rate")), "(for reference)"))
+    sub_secs = num(m, "submap_secs")
+    if sub_secs:
+        nsub = num(m, "submap_items", 0)
+        rows.append((f"Map over {int(nsub):,} items of a sub-workflow (a child run each, 10 at a time)",
+                     f"{sub_secs:.3f} s = {fmt_rate(nsub / sub_secs)} items/s", "-", "-",
+                     "(for reference)"))
     tsteps = num(m, "total_steps")
     tcommits = num(m, "total_commits")
     if tsteps and tcommits:

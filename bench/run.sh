@@ -659,6 +659,34 @@ metric map_state_text_bytes "$map_text"
 log "map: $NMAP items in one run in $map_secs s ($(sed -n 's/^map_rate=//p' "$M") steps/s; 1-step runs: $(sed -n 's/^one_step_rate=//p' "$M")); final state $map_text bytes of JSON, $map_state stored"
 
 ########################################################################
+# a map over a sub-workflow: one run whose map starts a child run (a
+# saved 1-step workflow) per item, NSUB items, 10 children at a time; the
+# parent is parked while its children run, and claimed again as they end
+########################################################################
+NSUB=$([ "$MODE" = full ] && echo 1000 || echo 100)
+SUB_CHILD=$(q "SELECT flow_save('{\"version\": 1, \"name\": \"bench-sub-child\", \"trigger\": {\"type\": \"manual\"},
+	\"nodes\": [{\"id\": \"post\", \"type\": \"action\", \"service\": \"http\", \"task\": \"request\",
+	  \"params\": {\"method\": \"POST\", \"url\": \"$URL/w/child\", \"body\": {\"i\": \"{{trigger_data.i}}\"}}}],
+	\"edges\": []}'::jsonb)")
+BPSUB='{"version": 1, "name": "bench-submap", "trigger": {"type": "manual"},
+ "nodes": [{"id": "each", "type": "map", "items": "{{trigger_data.items}}", "concurrency": 10,
+   "do": {"workflow": "'$SUB_CHILD'"}}],
+ "edges": []}'
+[ "$(q "SELECT flow_validate('$BPSUB')->>'valid'")" = true ] || fail "sub-workflow map blueprint invalid: $(q "SELECT flow_validate('$BPSUB')")"
+log "map over a sub-workflow: $NSUB items, 10 child runs at a time"
+q "SELECT flow_execute('$BPSUB'::jsonb, jsonb_build_object('items',
+	(SELECT jsonb_agg(jsonb_build_object('i', g)) FROM generate_series(1, $NSUB) g))) IS NOT NULL" >/dev/null
+wait_idle "$PHASE_TIMEOUT" || fail "the map over a sub-workflow did not finish"
+read -r sub_status sub_secs sub_ok <<<"$(q "SELECT r.status, round(extract(epoch FROM r.finished_at - r.started_at)::numeric, 3),
+	(SELECT count(*) FROM flowdb.runs c WHERE c.parent_run_id = r.id AND c.status = 'succeeded')
+	FROM flowdb.runs r WHERE r.blueprint->>'name' = 'bench-submap'" | tr '|' ' ')"
+[ "$sub_status" = succeeded ] && [ "$sub_ok" = "$NSUB" ] ||
+	fail "map over a sub-workflow: $sub_status, $sub_ok of $NSUB children succeeded"
+metric submap_items "$NSUB"
+metric submap_secs "$sub_secs"
+log "map over a sub-workflow: $NSUB items in $sub_secs s"
+
+########################################################################
 # ceiling: pgbench doing the worker's own writes and nothing else.  The
 # batched bound above writes a log row and updates a run's state; a run
 # also has to be leased before its request goes out (an UPDATE that
