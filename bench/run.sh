@@ -482,6 +482,102 @@ log "bound (batched): $TPSB tps = $(calc "$TPSB * $K" 1) steps/s"
 q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
 
 ########################################################################
+# ceiling: pgbench doing the worker's own writes and nothing else.  The
+# batched bound above writes a log row and updates a run's state; a run
+# also has to be leased before its request goes out (an UPDATE that
+# takes it out of the queue index) and released when it ends (an UPDATE
+# that sets finished_at).  These scripts write exactly that, by primary
+# key, K runs per transaction as the worker batches them: no walk of the
+# queue, no SKIP LOCKED, no engine, no HTTP.  What an engine with these
+# writes could reach at best, so the ratios above read against it.
+########################################################################
+CEIL_TX=$([ "$MODE" = full ] && echo 1000 || echo 50)
+CEIL5_TX=$((CEIL_TX / 5))
+CEIL_POOL=$(((2 * CEIL_TX + CEIL5_TX) * K))
+q "CREATE TABLE bench.pool (n int PRIMARY KEY, id uuid NOT NULL)"
+q "CREATE SEQUENCE bench.pool_batch"
+# queued, but never due: the worker's walk passes them by
+q "ALTER TABLE flowdb.runs DISABLE TRIGGER runs_wake"
+q "WITH src AS (SELECT blueprint, payload FROM flowdb.runs WHERE blueprint->>'name' = 'bench-1step' LIMIT 1),
+	ins AS (INSERT INTO flowdb.runs (owner, blueprint, payload, next_at)
+		SELECT 'bench-ceiling', s.blueprint, s.payload, 'infinity' FROM src s, generate_series(1, $CEIL_POOL)
+		RETURNING id, ctid)
+	INSERT INTO bench.pool SELECT row_number() OVER (ORDER BY ctid), id FROM ins" >/dev/null
+q "VACUUM ANALYZE flowdb.runs" >/dev/null
+q "ANALYZE bench.pool" >/dev/null
+# the worker's claim (CLAIM_SQL's UPDATE, with its RETURNING), then its
+# commit (COMMIT_SQL's log rows and UPDATE of a finished run); STEPS - 1
+# commits in between keep the lease (5-step runs)
+ceiling_script() {
+	local steps=$1 i
+	echo 'SELECT nextval('"'"'bench.pool_batch'"'"') AS b \gset'
+	echo '\set lo (:b - 1) * :bench_k + 1'
+	echo '\set hi :b * :bench_k'
+	# the worker's claim does not wait for its WAL flush (its next commit
+	# flushes it); its statements are prepared once (-M prepared below)
+	cat <<EOF
+BEGIN;
+SET LOCAL synchronous_commit = off;
+UPDATE flowdb.runs r SET lease_owner = 999, lease_until = now() + make_interval(secs => 60),
+	lease_token = gen_random_uuid(), next_at = 'infinity', status = 'running',
+	started_at = coalesce(r.started_at, now()), updated_at = now()
+	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi AND r.id = b.id
+	RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, r.blueprint::text,
+		r.payload::text, r.state::text, r.lease_token::text, r.sandbox;
+END;
+EOF
+	for i in $(seq "$steps"); do
+		cat <<EOF
+BEGIN;
+INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, input, output, error, started_at, finished_at, duration_ms)
+	SELECT b.id, 'bench-ceiling', 'notify', 'succeeded', 1, $IN_L::jsonb, $OUT_L::jsonb, NULL, now(), now(), 0.5
+	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi ORDER BY b.n;
+EOF
+		# every column COMMIT_SQL sets, as it sets them (a commit that
+		# keeps the lease writes the lease back unchanged)
+		if [ "$i" -lt "$steps" ]; then
+			echo "UPDATE flowdb.runs r SET state = $ST_L::jsonb, status = 'running', error = NULL,"
+			echo "	next_at = 'infinity', lease_owner = r.lease_owner, lease_until = r.lease_until,"
+			echo "	lease_token = r.lease_token, finished_at = NULL, updated_at = now()"
+		else
+			echo "UPDATE flowdb.runs r SET state = $ST_L::jsonb, status = 'succeeded', error = NULL,"
+			echo "	next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,"
+			echo "	finished_at = now(), updated_at = now()"
+		fi
+		echo "	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi AND r.id = b.id;"
+		echo "END;"
+	done
+}
+ceiling_script 1 >"$WORK/ceiling1.sql"
+ceiling_script 5 >"$WORK/ceiling5.sql"
+cp "$WORK/ceiling1.sql" "$OUT/pgbench-ceiling-1step.sql"
+cp "$WORK/ceiling5.sql" "$OUT/pgbench-ceiling-5step.sql"
+chown postgres "$WORK"/ceiling*.sql 2>/dev/null || true
+ceiling() {	# CLIENTS TRANSACTIONS SCRIPT: runs written per second
+	local r tps
+	r=$("$PGBIN/pgbench" -n -M prepared -c "$1" -j "$1" -t "$2" -h "$PGDIR" -p "$PORT" -U postgres \
+		-D bench_k="$K" -f "$3" postgres 2>&1)
+	tps=$(echo "$r" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+	[ -n "$tps" ] || { echo "$r" >&2; fail "pgbench (ceiling, $3) failed"; }
+	echo "$r" | grep -q "number of failed transactions: 0" ||
+		{ echo "$r" >&2; fail "pgbench (ceiling, $3): failed transactions"; }
+	calc "$tps * $K" 1
+}
+log "ceiling: pgbench doing the worker's writes, $K runs per transaction, $CEIL_POOL runs"
+metric ceiling_k "$K"
+metric ceiling_steps "$(ceiling 1 "$CEIL_TX" "$WORK/ceiling1.sql")"
+metric ceiling2_steps "$(ceiling 2 "$((CEIL_TX / 2))" "$WORK/ceiling1.sql")"
+metric ceiling5_steps "$(calc "$(ceiling 1 "$CEIL5_TX" "$WORK/ceiling5.sql") * 5" 1)"
+left=$(q "SELECT count(*) FROM flowdb.runs WHERE owner = 'bench-ceiling' AND status <> 'succeeded'")
+[ "$left" = 0 ] || fail "ceiling: $left of the pool's runs did not end"
+# out of the way of the two-worker phase
+q "DELETE FROM flowdb.runs WHERE owner = 'bench-ceiling'" >/dev/null
+q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
+q "VACUUM ANALYZE flowdb.runs" >/dev/null
+q "VACUUM ANALYZE flowdb.workflow_logs" >/dev/null
+log "ceiling: 1-step $(sed -n 's/^ceiling_steps=//p' "$M") steps/s (two clients $(sed -n 's/^ceiling2_steps=//p' "$M")), 5-step $(sed -n 's/^ceiling5_steps=//p' "$M") steps/s"
+
+########################################################################
 # more throughput: five-step runs, then a steady stream (memory)
 ########################################################################
 phase five_step "$((N5 * 5))" "$N5" queue_bulk "$BP5" "$N5"
@@ -580,25 +676,11 @@ command -v curl >/dev/null || fail "curl is not installed (scripts/deps.sh)"
 metric fan_curl_version "$(curl --version | head -1 | cut -d' ' -f1-2)"
 log "fan-out bound: curl --parallel --parallel-max $FAN_PAR, $NFAN GETs"
 r0=$(srv_requests)
-# children_cpu: CPU_NOW = user + system seconds of this shell's finished
-# children (bash's times builtin, second line; called as a command, not
-# in a command substitution, whose subshell has children of its own)
-children_cpu() {
-	times >"$WORK/times"
-	CPU_NOW=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%.3f", n }' "$WORK/times")
-}
-children_cpu
-CC0=$CPU_NOW
 FC0=$(date +%s.%N)
 curl -sS --no-progress-meter --parallel --parallel-max "$FAN_PAR" -w '%{http_code}\n' \
 	-K "$WORK/fanout.curl" >"$WORK/fanout.codes" 2>"$WORK/fanout.err" ||
 	{ cat "$WORK/fanout.err" >&2; fail "curl --parallel failed"; }
 FC1=$(date +%s.%N)
-# the client side of an HTTP exchange (curl's user + system time: its
-# parsing, and the kernel's loopback TCP on its side), which a worker
-# pays too, on top of its writes
-children_cpu
-metric fan_curl_cpu_secs "$(calc "$CPU_NOW - $CC0" 3)"
 r1=$(srv_requests)
 n200=$(grep -c '^200$' "$WORK/fanout.codes" || true)
 [ "$n200" = "$NFAN" ] || fail "curl: $n200 of $NFAN answers were 200"
@@ -685,99 +767,6 @@ read -r sub_status sub_secs sub_ok <<<"$(q "SELECT r.status, round(extract(epoch
 metric submap_items "$NSUB"
 metric submap_secs "$sub_secs"
 log "map over a sub-workflow: $NSUB items in $sub_secs s"
-
-########################################################################
-# ceiling: pgbench doing the worker's own writes and nothing else.  The
-# batched bound above writes a log row and updates a run's state; a run
-# also has to be leased before its request goes out (an UPDATE that
-# takes it out of the queue index) and released when it ends (an UPDATE
-# that sets finished_at).  These scripts write exactly that, by primary
-# key, K runs per transaction as the worker batches them: no walk of the
-# queue, no SKIP LOCKED, no engine, no HTTP.  What an engine with these
-# writes could reach at best, so the ratios above read against it.
-########################################################################
-CEIL_TX=$([ "$MODE" = full ] && echo 1000 || echo 50)
-CEIL5_TX=$((CEIL_TX / 5))
-CEIL_POOL=$(((2 * CEIL_TX + CEIL5_TX) * K))
-q "CREATE TABLE bench.pool (n int PRIMARY KEY, id uuid NOT NULL)"
-q "CREATE SEQUENCE bench.pool_batch"
-# queued, but never due: the worker's walk passes them by
-q "ALTER TABLE flowdb.runs DISABLE TRIGGER runs_wake"
-q "WITH src AS (SELECT blueprint, payload FROM flowdb.runs WHERE blueprint->>'name' = 'bench-1step' LIMIT 1),
-	ins AS (INSERT INTO flowdb.runs (owner, blueprint, payload, next_at)
-		SELECT 'bench-ceiling', s.blueprint, s.payload, 'infinity' FROM src s, generate_series(1, $CEIL_POOL)
-		RETURNING id, ctid)
-	INSERT INTO bench.pool SELECT row_number() OVER (ORDER BY ctid), id FROM ins" >/dev/null
-q "VACUUM ANALYZE flowdb.runs" >/dev/null
-q "ANALYZE bench.pool" >/dev/null
-# the worker's claim (CLAIM_SQL's UPDATE, with its RETURNING), then its
-# commit (COMMIT_SQL's log rows and UPDATE of a finished run); STEPS - 1
-# commits in between keep the lease (5-step runs)
-ceiling_script() {
-	local steps=$1 i
-	echo 'SELECT nextval('"'"'bench.pool_batch'"'"') AS b \gset'
-	echo '\set lo (:b - 1) * :bench_k + 1'
-	echo '\set hi :b * :bench_k'
-	cat <<EOF
-BEGIN;
-UPDATE flowdb.runs r SET lease_owner = 999, lease_until = now() + make_interval(secs => 60),
-	lease_token = gen_random_uuid(), next_at = 'infinity', status = 'running',
-	started_at = coalesce(r.started_at, now()), updated_at = now()
-	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi AND r.id = b.id
-	RETURNING r.id::text, coalesce(r.workflow_id::text, ''), r.owner, r.blueprint::text,
-		r.payload::text, r.state::text, r.lease_token::text, r.sandbox;
-END;
-EOF
-	for i in $(seq "$steps"); do
-		cat <<EOF
-BEGIN;
-INSERT INTO flowdb.workflow_logs (run_id, owner, node_id, status, attempt, input, output, error, started_at, finished_at, duration_ms)
-	SELECT b.id, 'bench-ceiling', 'notify', 'succeeded', 1, $IN_L::jsonb, $OUT_L::jsonb, NULL, now(), now(), 0.5
-	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi ORDER BY b.n;
-EOF
-		# every column COMMIT_SQL sets, as it sets them (a commit that
-		# keeps the lease writes the lease back unchanged)
-		if [ "$i" -lt "$steps" ]; then
-			echo "UPDATE flowdb.runs r SET state = $ST_L::jsonb, status = 'running', error = NULL,"
-			echo "	next_at = 'infinity', lease_owner = r.lease_owner, lease_until = r.lease_until,"
-			echo "	lease_token = r.lease_token, finished_at = NULL, updated_at = now()"
-		else
-			echo "UPDATE flowdb.runs r SET state = $ST_L::jsonb, status = 'succeeded', error = NULL,"
-			echo "	next_at = 'infinity', lease_owner = NULL, lease_until = NULL, lease_token = NULL,"
-			echo "	finished_at = now(), updated_at = now()"
-		fi
-		echo "	FROM bench.pool b WHERE b.n BETWEEN :lo AND :hi AND r.id = b.id;"
-		echo "END;"
-	done
-}
-ceiling_script 1 >"$WORK/ceiling1.sql"
-ceiling_script 5 >"$WORK/ceiling5.sql"
-cp "$WORK/ceiling1.sql" "$OUT/pgbench-ceiling-1step.sql"
-cp "$WORK/ceiling5.sql" "$OUT/pgbench-ceiling-5step.sql"
-chown postgres "$WORK"/ceiling*.sql 2>/dev/null || true
-ceiling() {	# CLIENTS TRANSACTIONS SCRIPT: runs written per second
-	local r tps
-	r=$("$PGBIN/pgbench" -n -c "$1" -j "$1" -t "$2" -h "$PGDIR" -p "$PORT" -U postgres \
-		-D bench_k="$K" -f "$3" postgres 2>&1)
-	tps=$(echo "$r" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
-	[ -n "$tps" ] || { echo "$r" >&2; fail "pgbench (ceiling, $3) failed"; }
-	echo "$r" | grep -q "number of failed transactions: 0" ||
-		{ echo "$r" >&2; fail "pgbench (ceiling, $3): failed transactions"; }
-	calc "$tps * $K" 1
-}
-log "ceiling: pgbench doing the worker's writes, $K runs per transaction, $CEIL_POOL runs"
-metric ceiling_k "$K"
-metric ceiling_steps "$(ceiling 1 "$CEIL_TX" "$WORK/ceiling1.sql")"
-metric ceiling2_steps "$(ceiling 2 "$((CEIL_TX / 2))" "$WORK/ceiling1.sql")"
-metric ceiling5_steps "$(calc "$(ceiling 1 "$CEIL5_TX" "$WORK/ceiling5.sql") * 5" 1)"
-left=$(q "SELECT count(*) FROM flowdb.runs WHERE owner = 'bench-ceiling' AND status <> 'succeeded'")
-[ "$left" = 0 ] || fail "ceiling: $left of the pool's runs did not end"
-# out of the way of the two-worker phase
-q "DELETE FROM flowdb.runs WHERE owner = 'bench-ceiling'" >/dev/null
-q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
-q "VACUUM ANALYZE flowdb.runs" >/dev/null
-q "VACUUM ANALYZE flowdb.workflow_logs" >/dev/null
-log "ceiling: 1-step $(sed -n 's/^ceiling_steps=//p' "$M") steps/s (two clients $(sed -n 's/^ceiling2_steps=//p' "$M")), 5-step $(sed -n 's/^ceiling5_steps=//p' "$M") steps/s"
 
 read -r cl st co wk <<<"$(counters)"
 metric total_claimed "$cl"
