@@ -463,9 +463,11 @@ pgb() {
 	"$PGBIN/pgbench" -n -c 1 -j 1 -T "$PGB_T" -h "$PGDIR" -p "$PORT" -U postgres \
 		-D bench_nruns="$NRUNS" "$@" postgres 2>&1
 }
+# tps_of OUTPUT: the tps pgbench printed (empty when it printed none)
+tps_of() { echo "$1" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
 log "bound: pgbench -c 1 -j 1 -T $PGB_T, one step's writes per transaction"
 R=$(pgb -f "$WORK/step.sql" -D bench_k=1)
-TPS=$(echo "$R" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+TPS=$(tps_of "$R")
 [ -n "$TPS" ] || { echo "$R" >&2; fail "pgbench failed"; }
 metric pgbench_tps "$TPS"
 metric pgbench_latency_ms "$(echo "$R" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')"
@@ -473,13 +475,12 @@ log "bound: $TPS tps"
 K=$(grep '^one_step_steps_per_commit=' "$M" | cut -d= -f2 | awk '{k = int($1 + 0.5); if (k < 1) k = 1; print k}')
 log "bound (batched like flowdb): $K steps per transaction"
 R=$(pgb -f "$WORK/batch.sql" -D bench_k="$K")
-TPSB=$(echo "$R" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+TPSB=$(tps_of "$R")
 [ -n "$TPSB" ] || { echo "$R" >&2; fail "pgbench (batched) failed"; }
 metric pgbench_batch_k "$K"
 metric pgbench_batch_tps "$TPSB"
 metric pgbench_batch_steps "$(calc "$TPSB * $K" 1)"
 log "bound (batched): $TPSB tps = $(calc "$TPSB * $K" 1) steps/s"
-q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
 
 ########################################################################
 # ceiling: pgbench doing the worker's own writes and nothing else.  The
@@ -496,8 +497,8 @@ CEIL5_TX=$((CEIL_TX / 5))
 CEIL_POOL=$(((2 * CEIL_TX + CEIL5_TX) * K))
 q "CREATE TABLE bench.pool (n int PRIMARY KEY, id uuid NOT NULL)"
 q "CREATE SEQUENCE bench.pool_batch"
-# queued, but never due: the worker's walk passes them by
-q "ALTER TABLE flowdb.runs DISABLE TRIGGER runs_wake"
+# queued, but never due: the worker's walk passes them by (runs_wake is
+# still off, as for the bound)
 q "WITH src AS (SELECT blueprint, payload FROM flowdb.runs WHERE blueprint->>'name' = 'bench-1step' LIMIT 1),
 	ins AS (INSERT INTO flowdb.runs (owner, blueprint, payload, next_at)
 		SELECT 'bench-ceiling', s.blueprint, s.payload, 'infinity' FROM src s, generate_series(1, $CEIL_POOL)
@@ -557,7 +558,7 @@ ceiling() {	# CLIENTS TRANSACTIONS SCRIPT: runs written per second
 	local r tps
 	r=$("$PGBIN/pgbench" -n -M prepared -c "$1" -j "$1" -t "$2" -h "$PGDIR" -p "$PORT" -U postgres \
 		-D bench_k="$K" -f "$3" postgres 2>&1)
-	tps=$(echo "$r" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+	tps=$(tps_of "$r")
 	[ -n "$tps" ] || { echo "$r" >&2; fail "pgbench (ceiling, $3) failed"; }
 	echo "$r" | grep -q "number of failed transactions: 0" ||
 		{ echo "$r" >&2; fail "pgbench (ceiling, $3): failed transactions"; }
@@ -570,7 +571,7 @@ metric ceiling2_steps "$(ceiling 2 "$((CEIL_TX / 2))" "$WORK/ceiling1.sql")"
 metric ceiling5_steps "$(calc "$(ceiling 1 "$CEIL5_TX" "$WORK/ceiling5.sql") * 5" 1)"
 left=$(q "SELECT count(*) FROM flowdb.runs WHERE owner = 'bench-ceiling' AND status <> 'succeeded'")
 [ "$left" = 0 ] || fail "ceiling: $left of the pool's runs did not end"
-# out of the way of the two-worker phase
+# out of the way of the phases that follow
 q "DELETE FROM flowdb.runs WHERE owner = 'bench-ceiling'" >/dev/null
 q "ALTER TABLE flowdb.runs ENABLE TRIGGER runs_wake"
 q "VACUUM ANALYZE flowdb.runs" >/dev/null
